@@ -1,0 +1,26 @@
+"""Reading request arguments: JSON bodies (also on GET, as the seed does) and query strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from fastapi import Request
+
+from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.validation import merge_query, require_object
+
+
+async def json_body(request: Request) -> Mapping[str, object]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument("The request body is not valid JSON") from None
+    return require_object(parsed)
+
+
+async def get_arguments(request: Request) -> dict[str, object]:
+    return merge_query(await json_body(request), request.query_params)

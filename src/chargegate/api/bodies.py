@@ -1,0 +1,70 @@
+"""JSON bodies of API responses, in the seed's shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargegate.domain.states import QueueKind, QueueStatus
+from chargegate.domain.times import format_api
+from chargegate.services.queue import QueueView
+from chargegate.services.transactions import Started
+from chargegate.store.models import Charger, Port, Transaction
+
+
+def transaction_body(transaction: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_uuid": transaction.transaction_uuid,
+        "port_uuid": transaction.port_uuid,
+        "state": transaction.state,
+        "started": format_api(transaction.started_at),
+        "ended": format_api(transaction.ended_at),
+        "expires": format_api(transaction.expires_at),
+        "invoice_id": transaction.invoice_id,
+        "energy_wh": energy_wh(transaction),
+    }
+
+
+def energy_wh(transaction: Transaction) -> int | None:
+    if transaction.meter_start_wh is None:
+        return None
+    last = (
+        transaction.meter_stop_wh
+        if transaction.meter_stop_wh is not None
+        else (transaction.meter_last_wh)
+    )
+    return None if last is None else max(0, last - transaction.meter_start_wh)
+
+
+def created_body(started: Started) -> dict[str, Any]:
+    queue_uuid = started.queue_item.queue_uuid
+    return {
+        "href": f"/queue/{queue_uuid}",
+        "queue_uuid": queue_uuid,
+        "transaction_uuid": started.transaction.transaction_uuid,
+    }
+
+
+def stop_body(queue_uuid: str) -> dict[str, Any]:
+    return {"href": f"/queue/{queue_uuid}", "id": queue_uuid}
+
+
+def queue_body(view: QueueView) -> dict[str, Any]:
+    item = view.item
+    if item.status == QueueStatus.SUCCESS.value:
+        return transaction_body(view.transaction)
+    body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
+    if item.status == QueueStatus.FAILURE.value:
+        body["reason"] = item.reason
+    if item.kind == QueueKind.STOP.value:
+        body["transaction_uuid"] = view.transaction.transaction_uuid
+    return body
+
+
+def port_body(port: Port, charger: Charger) -> dict[str, Any]:
+    return {
+        "port_uuid": port.port_uuid,
+        "charge_point_id": charger.charge_point_id,
+        "connector_id": port.connector_id,
+        "status": port.status,
+        "online": charger.connected_node is not None,
+    }

@@ -1,0 +1,58 @@
+"""Every error leaves as the seed's `{"message": "..."}` body with its status code."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from chargegate.domain.errors import (
+    AlreadyEnded,
+    Conflict,
+    DomainError,
+    InvalidArgument,
+    NotFound,
+)
+
+
+class Unauthorized(DomainError):
+    """Missing, malformed or unknown API key (401)."""
+
+
+STATUS: dict[type[DomainError], int] = {
+    InvalidArgument: 400,
+    Unauthorized: 401,
+    AlreadyEnded: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+
+def message(status: int, text: str) -> JSONResponse:
+    return JSONResponse({"message": text}, status_code=status)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return message(STATUS.get(type(exc), 400), exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    text = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    if exc.status_code == 404:
+        text = f"No such endpoint: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        text = f"Method {request.method} is not allowed on {request.url.path}"
+    return message(exc.status_code, text)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    return message(400, f"Invalid request: {exc}")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,131 @@
+"""`chargegate serve | migrate | apikey | chargers | simulate`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated
+
+import typer
+
+from chargegate.config import Settings
+
+app = typer.Typer(help="chargegate: an OCPP charging backend with a small REST API.")
+apikey_app = typer.Typer(help="Manage API keys.")
+chargers_app = typer.Typer(help="Manage chargers.")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(chargers_app, name="chargers")
+
+
+def _settings() -> Settings:
+    from chargegate.store.migrate import upgrade_sync
+
+    settings = Settings()
+    # Every command first brings the database up to the current schema.
+    upgrade_sync(settings.database_url)
+    return settings
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    _settings()
+    typer.echo("database is at the current schema")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the API and the OCPP endpoint.")] = 8180,
+    auto_register: Annotated[
+        bool, typer.Option("--auto-register", help="Accept unknown chargers and register them.")
+    ] = False,
+    node_id: Annotated[str | None, typer.Option(help="This node's name.")] = None,
+) -> None:
+    """Serve the REST API under /1.2 and OCPP at ws://HOST:PORT/ocpp/{charge_point_id}."""
+    import uvicorn
+
+    from chargegate import logs
+    from chargegate.server import create_app
+
+    settings = _settings()
+    if auto_register:
+        settings.auto_register = True
+    if node_id:
+        settings.node_id = node_id
+    logs.configure(settings.log_level)
+    typer.echo(f"chargegate listening on http://{host}:{port}/1.2 and ws://{host}:{port}/ocpp/")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_size,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    operator: Annotated[str, typer.Option(help="Operator the key belongs to.")],
+) -> None:
+    """Create an API key; it is printed once, as the last line, and only its hash is kept."""
+    from chargegate import provisioning
+
+    key = asyncio.run(provisioning.create_api_key(_settings(), operator))
+    typer.echo(f"API key for operator {operator!r} (shown once, store it now):", err=True)
+    typer.echo(key)
+
+
+@chargers_app.command("add")
+def chargers_add(
+    charge_point_id: Annotated[str, typer.Argument(help="The charger's OCPP identity.")],
+    operator: Annotated[str, typer.Option(help="Operator that owns the charger.")],
+    connectors: Annotated[int, typer.Option(min=1, max=32, help="Number of ports.")] = 1,
+    password: Annotated[
+        str | None, typer.Option(help="Require HTTP Basic auth (security profile 1).")
+    ] = None,
+) -> None:
+    """Register a charger and one port per connector; prints them as JSON."""
+    from chargegate import provisioning
+
+    try:
+        added = asyncio.run(
+            provisioning.add_charger(_settings(), charge_point_id, operator, connectors, password)
+        )
+    except provisioning.AlreadyRegistered as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(added))
+
+
+@app.command()
+def simulate(
+    charge_point_ids: Annotated[list[str], typer.Argument(help="Charger ids to simulate.")],
+    url: Annotated[str, typer.Option(help="Server base URL.")] = "ws://127.0.0.1:8180/ocpp",
+    connectors: Annotated[int, typer.Option(min=1, max=32)] = 1,
+    password: Annotated[str | None, typer.Option(help="Basic auth password.")] = None,
+    meter_interval: Annotated[float, typer.Option(help="Seconds between MeterValues.")] = 10.0,
+) -> None:
+    """Run simulated OCPP 1.6J chargers until interrupted."""
+    from chargegate.sim.charger import SimulatedCharger, run_forever
+
+    chargers = [
+        SimulatedCharger(
+            url=url,
+            charge_point_id=cp_id,
+            connectors=connectors,
+            password=password,
+            meter_interval_s=meter_interval,
+        )
+        for cp_id in charge_point_ids
+    ]
+    typer.echo(f"simulating {', '.join(charge_point_ids)} against {url}", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_forever(chargers))

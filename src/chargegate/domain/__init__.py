@@ -1,0 +1,1 @@
+"""Pure rules: states, time handling and validation. Nothing here does I/O."""

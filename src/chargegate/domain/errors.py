@@ -1,0 +1,25 @@
+"""Errors the flows raise; the API maps each to its status code, with the message as the body."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(DomainError):
+    """The request's arguments are missing, of the wrong type or out of range (400)."""
+
+
+class NotFound(DomainError):
+    """No such record for this operator, or it belongs to someone else (404)."""
+
+
+class AlreadyEnded(DomainError):
+    """The transaction has ended and cannot be modified (403)."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state, e.g. a port already in use (409)."""

@@ -1,0 +1,58 @@
+"""Time rules: everything is UTC; the API prints `YYYY-MM-DDTHH:MM:SS`, OCPP gets a `Z`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+API_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+class TimeFormatError(ValueError):
+    """A timestamp that cannot be read, or that is not in UTC."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_utc(text: str) -> datetime:
+    """Read an ISO 8601 timestamp that must be in UTC (`Z`, `+0000` or `+00:00`).
+
+    A timestamp without a zone is refused rather than guessed: guessing is how sessions
+    end an hour early for someone in another timezone.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise TimeFormatError(
+            f"'{text}' is not an ISO 8601 timestamp; use e.g. 2030-01-31T20:40:00+0000"
+        ) from exc
+    if value.tzinfo is None:
+        raise TimeFormatError(f"'{text}' has no timezone; add Z or +0000 (the time must be in UTC)")
+    offset = value.utcoffset()
+    if offset != timedelta(0):
+        raise TimeFormatError(
+            f"'{text}' is not in UTC (offset {value.strftime('%z')}); "
+            "convert it to UTC and send it with Z or +0000"
+        )
+    return value.astimezone(UTC)
+
+
+def parse_ocpp(text: str) -> datetime:
+    """Read a charger's timestamp; chargers that omit the zone mean UTC (OCPP requires UTC)."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_api(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime(API_FORMAT)
+
+
+def format_ocpp(value: datetime) -> str:
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )

@@ -1,0 +1,186 @@
+"""Reading API arguments into precise types, with messages that say what to fix."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.states import StagingInput
+from chargegate.domain.times import TimeFormatError, format_api, parse_utc
+
+INVOICE_ID_MAX = 255
+_INT = re.compile(r"-?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    port_uuid: str
+    expires: datetime
+    invoice_id: str | None
+    staging: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatchRequest:
+    """Exactly one of `expires` and `close` is set."""
+
+    expires: datetime | None
+    close: bool
+    staging: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    port_uuid: str
+    limit: int
+    staging: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRequest:
+    staging: bool
+    staging_input: StagingInput | None
+
+
+def parse_uuid(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{field} must be a string holding a UUID")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(
+            f"{field} '{value}' is not a valid UUID (expected e.g. "
+            "f1985d47-a946-4400-ba52-c00bb0c2cc0f)"
+        ) from None
+
+
+def parse_expires(value: object, now: datetime) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidArgument(
+            "expires must be a string: an ISO 8601 timestamp in UTC, e.g. 2030-01-31T20:40:00+0000"
+        )
+    try:
+        expires = parse_utc(value)
+    except TimeFormatError as exc:
+        raise InvalidArgument(f"expires: {exc}") from None
+    if expires <= now:
+        raise InvalidArgument(
+            "Expiry time must be in the future. Please ensure the time you have entered is in "
+            "the correct timezone (UTC) and try again. "
+            f"Current UTC time is {format_api(now)}. Received UTC time is {expires}."
+        )
+    return expires
+
+
+def merge_query(body: Mapping[str, object], query: Mapping[str, str]) -> dict[str, object]:
+    """Arguments of a GET may come in a JSON body (as the seed shows) or as query parameters.
+
+    Query values are text; the few typed ones are converted so that the same validation serves
+    both. The body wins where both name a field.
+    """
+    merged: dict[str, object] = {}
+    for key, text in query.items():
+        merged[key] = _from_query_text(key, text)
+    merged.update(body)
+    return merged
+
+
+def _from_query_text(key: str, text: str) -> object:
+    if key == "stg" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if key == "limit" and _INT.fullmatch(text):
+        return int(text)
+    return text
+
+
+def require_object(body: object) -> Mapping[str, object]:
+    if not isinstance(body, dict):
+        raise InvalidArgument("The request body must be a JSON object")
+    return body
+
+
+def reject_unknown(body: Mapping[str, object], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidArgument(
+            f"Unknown field(s): {', '.join(unknown)}. Allowed fields: {', '.join(allowed)}"
+        )
+
+
+def parse_staging(body: Mapping[str, object]) -> bool:
+    value = body.get("stg", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidArgument("stg must be a boolean (true or false)")
+    return value
+
+
+def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
+    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg"))
+    missing = [name for name in ("port_uuid", "expires") if body.get(name) is None]
+    if missing:
+        raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
+    invoice_id = body.get("invoice_id")
+    if invoice_id is not None and not isinstance(invoice_id, str):
+        raise InvalidArgument("invoice_id must be a string")
+    if invoice_id is not None and len(invoice_id) > INVOICE_ID_MAX:
+        raise InvalidArgument(f"invoice_id must be at most {INVOICE_ID_MAX} characters")
+    return CreateRequest(
+        port_uuid=parse_uuid(body["port_uuid"], "port_uuid"),
+        expires=parse_expires(body["expires"], now),
+        invoice_id=invoice_id,
+        staging=parse_staging(body),
+    )
+
+
+def parse_patch(body: Mapping[str, object], now: datetime) -> PatchRequest:
+    reject_unknown(body, ("expires", "state", "stg"))
+    has_expires = body.get("expires") is not None
+    has_state = body.get("state") is not None
+    staging = parse_staging(body)
+    if has_expires and has_state:
+        raise InvalidArgument("Send either expires or state, not both: they are mutually exclusive")
+    if has_state:
+        state = body["state"]
+        if not isinstance(state, str) or state.lower() != "closed":
+            raise InvalidArgument("state can only be set to 'closed'")
+        return PatchRequest(expires=None, close=True, staging=staging)
+    if has_expires:
+        return PatchRequest(
+            expires=parse_expires(body["expires"], now), close=False, staging=staging
+        )
+    raise InvalidArgument("Missing field: send either expires (to extend) or state: 'closed'")
+
+
+def parse_list(args: Mapping[str, object]) -> ListRequest:
+    if args.get("port_uuid") is None or args.get("limit") is None:
+        missing = [name for name in ("port_uuid", "limit") if args.get(name) is None]
+        raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
+    limit = args["limit"]
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidArgument("limit must be an integer: 0 for all, 1 or more for the latest N")
+    if limit < 0:
+        raise InvalidArgument("limit must be 0 (all) or a positive integer")
+    return ListRequest(
+        port_uuid=parse_uuid(args["port_uuid"], "port_uuid"),
+        limit=limit,
+        staging=parse_staging(args),
+    )
+
+
+def parse_queue_args(args: Mapping[str, object]) -> QueueRequest:
+    staging = parse_staging(args)
+    raw = args.get("stg_input")
+    if raw is None:
+        return QueueRequest(staging=staging, staging_input=None)
+    if not staging:
+        raise InvalidArgument("stg_input is only allowed together with stg: true")
+    allowed = [item.value for item in StagingInput]
+    if raw not in allowed:
+        raise InvalidArgument(f"stg_input must be one of: {', '.join(allowed)}")
+    return QueueRequest(staging=True, staging_input=StagingInput(str(raw)))

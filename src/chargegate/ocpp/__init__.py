@@ -1,0 +1,1 @@
+"""The charger side: OCPP-J over WebSocket."""

@@ -1,0 +1,63 @@
+"""The chargers whose sockets this node holds, and sending orders to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
+from chargegate.ocpp.v16 import orders as v16_orders
+from chargegate.services.dispatcher import NotDelivered, Order, Reply
+
+
+class Closable(Protocol):
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Connection:
+    session: RpcSession
+    epoch: int
+    socket: Closable
+
+
+class ConnectionRegistry:
+    def __init__(self) -> None:
+        self._connections: dict[str, Connection] = {}
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def attach(self, charge_point_id: str, connection: Connection) -> Connection | None:
+        """Register a new connection; returns the one it replaces (a half-open old socket)."""
+        previous = self._connections.get(charge_point_id)
+        self._connections[charge_point_id] = connection
+        return previous
+
+    def detach(self, charge_point_id: str, epoch: int) -> None:
+        current = self._connections.get(charge_point_id)
+        if current is not None and current.epoch == epoch:
+            del self._connections[charge_point_id]
+
+    async def close_all(self, code: int, reason: str) -> None:
+        for connection in list(self._connections.values()):
+            await connection.socket.close(code, reason)
+
+    async def execute(self, charge_point_id: str, epoch: int, order: Order) -> Reply:
+        connection = self._connections.get(charge_point_id)
+        if connection is None or connection.epoch != epoch:
+            raise NotDelivered(f"charger {charge_point_id} is not connected to this node")
+        action, payload = v16_orders.to_call(order)
+        try:
+            result = await connection.session.call(action, payload)
+        except TimeoutError:
+            raise NotDelivered(f"no answer to {action}") from None
+        except TransportClosed:
+            raise NotDelivered(f"connection lost during {action}") from None
+        except CallFailed as exc:
+            return Reply(
+                accepted=False,
+                detail=f"The charger answered {action} with an error ({exc.code}: "
+                f"{exc.description})",
+            )
+        return v16_orders.to_reply(action, result)

@@ -1,0 +1,124 @@
+"""The WebSocket endpoint chargers connect to: `/ocpp/{charge_point_id}`.
+
+The handshake is where a charger is refused: no acceptable subprotocol, unknown id, or wrong
+credentials all end in HTTP 403 before any OCPP message is exchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chargegate.ocpp.connections import Connection, ConnectionRegistry
+from chargegate.ocpp.rpc import RpcSession, TransportClosed
+from chargegate.ocpp.v16 import handlers as v16_handlers
+from chargegate.services import charger_events
+from chargegate.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = ("ocpp1.6",)
+# Close codes (RFC 6455): 1008 policy violation, 4000 replaced by a newer connection.
+POLICY_VIOLATION = 1008
+REPLACED = 4000
+
+
+def negotiate(offered: Sequence[str]) -> str | None:
+    for subprotocol in SUPPORTED:
+        if subprotocol in offered:
+            return subprotocol
+    return None
+
+
+def basic_auth_password(authorization: str | None, charge_point_id: str) -> str | None:
+    """The password from `Authorization: Basic ...`, if the user name is this charger's id."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return password if user == charge_point_id else None
+
+
+class StarletteTransport:
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def recv(self) -> str:
+        try:
+            message = await self._websocket.receive()
+        except (WebSocketDisconnect, RuntimeError) as exc:
+            raise TransportClosed(str(exc)) from None
+        if message["type"] == "websocket.disconnect":
+            raise TransportClosed(f"closed with code {message.get('code')}")
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            text = data.decode("utf-8", errors="replace")
+        return str(text)
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._websocket.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            raise TransportClosed(str(exc)) from None
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            await self._websocket.close(code, reason)
+
+
+class OcppEndpoint:
+    def __init__(self, rt: Runtime, registry: ConnectionRegistry) -> None:
+        self._rt = rt
+        self._registry = registry
+
+    async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
+        subprotocol = negotiate(websocket.scope.get("subprotocols", []))
+        if subprotocol is None:
+            log.warning(
+                "refused charger: no supported OCPP subprotocol offered",
+                extra={"charge_point_id": charge_point_id, "supported": SUPPORTED},
+            )
+            await websocket.close(POLICY_VIOLATION)
+            return
+        password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
+        try:
+            await charger_events.admit(self._rt, charge_point_id, password)
+        except charger_events.ChargerRefused as exc:
+            log.warning("refused charger: %s", exc, extra={"charge_point_id": charge_point_id})
+            await websocket.close(POLICY_VIOLATION)
+            return
+        await websocket.accept(subprotocol=subprotocol)
+        await self._serve(websocket, charge_point_id, subprotocol)
+
+    async def _serve(self, websocket: WebSocket, charge_point_id: str, subprotocol: str) -> None:
+        transport = StarletteTransport(websocket)
+        session = RpcSession(
+            name=charge_point_id,
+            subprotocol=subprotocol,
+            transport=transport,
+            handlers=v16_handlers.build(self._rt, charge_point_id),
+            call_timeout=self._rt.settings.call_timeout_s,
+        )
+        epoch = await charger_events.connected(self._rt, charge_point_id, subprotocol)
+        replaced = self._registry.attach(charge_point_id, Connection(session, epoch, transport))
+        if replaced is not None:
+            # The charger came back on a new socket; the old one is half-open at best.
+            await replaced.socket.close(REPLACED, "replaced by a newer connection")
+        log.info("charger connected", extra={"charge_point_id": charge_point_id, "epoch": epoch})
+        try:
+            await session.serve()
+        except TransportClosed:
+            pass
+        finally:
+            self._registry.detach(charge_point_id, epoch)
+            await charger_events.disconnected(self._rt, charge_point_id, epoch)
+            log.info("charger disconnected", extra={"charge_point_id": charge_point_id})

@@ -1,0 +1,187 @@
+"""OCPP-J RPC over one WebSocket: CALL / CALLRESULT / CALLERROR framing, schema validation,
+one outstanding CALL per direction. Used by the server and by the simulator alike.
+
+Frames are handled one at a time, in arrival order, so a burst of queued messages from a
+charger is applied in the order the charger sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import ocpp.messages
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallResult, get_validator, validate_payload
+
+log = logging.getLogger(__name__)
+
+# Validate inline rather than in the library's thread pool: measured faster, and it still
+# validates every frame (see docs/decisions/).
+ocpp.messages.ASYNC_VALIDATION = False
+
+Payload = dict[str, Any]
+Handler = Callable[[Payload], Awaitable[Payload]]
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+# Schema versions as the mobilityhouse `ocpp` package names them, by subprotocol.
+SCHEMA_VERSION = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
+
+
+class TransportClosed(Exception):
+    """The WebSocket is gone."""
+
+
+class CallFailed(Exception):
+    """The peer answered our CALL with a CALLERROR (or with a result that breaks the schema)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+class Transport(Protocol):
+    async def recv(self) -> str: ...
+
+    async def send(self, text: str) -> None: ...
+
+
+class RpcSession:
+    def __init__(
+        self,
+        *,
+        name: str,
+        subprotocol: str,
+        transport: Transport,
+        handlers: Mapping[str, Handler],
+        call_timeout: float,
+    ) -> None:
+        self.name = name
+        self.subprotocol = subprotocol
+        self._version = SCHEMA_VERSION[subprotocol]
+        self._transport = transport
+        self._handlers = handlers
+        self._call_timeout = call_timeout
+        self._call_lock = asyncio.Lock()
+        self._pending: dict[str, asyncio.Future[Payload]] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def serve(self) -> None:
+        """Handle frames until the transport closes."""
+        try:
+            while True:
+                await self._on_frame(await self._transport.recv())
+        finally:
+            self._closed = True
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(TransportClosed(f"{self.name}: connection closed"))
+
+    async def call(self, action: str, payload: Payload) -> Payload:
+        """Send a CALL and wait for its result. Raises CallFailed, TimeoutError, TransportClosed."""
+        async with self._call_lock:
+            if self._closed:
+                raise TransportClosed(f"{self.name}: connection closed")
+            unique_id = str(uuid.uuid4())
+            await validate_payload(Call(unique_id, action, payload), self._version)
+            future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
+            self._pending[unique_id] = future
+            try:
+                await self._send([CALL, unique_id, action, payload])
+                result = await asyncio.wait_for(future, self._call_timeout)
+            finally:
+                self._pending.pop(unique_id, None)
+        try:
+            await validate_payload(CallResult(unique_id, result, action), self._version)
+        except OCPPError as exc:
+            raise CallFailed(exc.code, f"invalid {action} response: {exc.details}") from None
+        return result
+
+    async def _send(self, frame: list[Any]) -> None:
+        await self._transport.send(json.dumps(frame, separators=(",", ":")))
+
+    async def _send_error(
+        self, unique_id: str, code: str, description: str, details: Payload | None = None
+    ) -> None:
+        await self._send([CALLERROR, unique_id, code, description[:255], details or {}])
+
+    def _format_error(self) -> str:
+        # OCPP 1.6 spells this error code "FormationViolation"; 2.0.1 fixed it.
+        return "FormationViolation" if self._version == "1.6" else "FormatViolation"
+
+    async def _on_frame(self, raw: str) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            await self._send_error("-1", self._format_error(), "Frame is not valid JSON")
+            return
+        if not isinstance(frame, list) or not frame or not isinstance(frame[0], int):
+            await self._send_error("-1", "ProtocolError", "Frame must be a JSON array [type, ...]")
+            return
+        kind = frame[0]
+        unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
+        if unique_id is None:
+            await self._send_error("-1", "ProtocolError", "Frame has no string message id")
+            return
+        if kind == CALL:
+            await self._on_call(frame, unique_id)
+        elif kind in (CALLRESULT, CALLERROR):
+            self._on_answer(frame, unique_id)
+        else:
+            await self._send_error(unique_id, "ProtocolError", f"Unknown message type {kind}")
+
+    def _on_answer(self, frame: list[Any], unique_id: str) -> None:
+        future = self._pending.get(unique_id)
+        if future is None or future.done():
+            log.info("answer to no pending call", extra={"peer": self.name, "id": unique_id})
+            return
+        if frame[0] == CALLRESULT and len(frame) == 3 and isinstance(frame[2], dict):
+            future.set_result(frame[2])
+        elif frame[0] == CALLERROR and len(frame) >= 4:
+            future.set_exception(CallFailed(str(frame[2]), str(frame[3])))
+        else:
+            future.set_exception(CallFailed("ProtocolError", f"malformed answer frame {frame!r}"))
+
+    async def _on_call(self, frame: list[Any], unique_id: str) -> None:
+        if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
+            await self._send_error(
+                unique_id, "ProtocolError", "CALL must be [2, id, action, {payload}]"
+            )
+            return
+        action, payload = frame[2], frame[3]
+        handler = self._handlers.get(action)
+        if handler is None:
+            code = "NotSupported" if _known_action(action, self._version) else "NotImplemented"
+            await self._send_error(unique_id, code, f"Action {action} is not supported")
+            return
+        try:
+            await validate_payload(Call(unique_id, action, payload), self._version)
+        except OCPPError as exc:
+            cause = exc.details.get("cause") if isinstance(exc.details, dict) else None
+            await self._send_error(unique_id, exc.code, f"{action}: {cause or exc.description}")
+            return
+        try:
+            result = await handler(payload)
+            await validate_payload(CallResult(unique_id, result, action), self._version)
+        except Exception:
+            log.exception("handling a charger's call failed", extra={"action": action})
+            await self._send_error(unique_id, "InternalError", f"{action} could not be processed")
+            return
+        await self._send([CALLRESULT, unique_id, result])
+
+
+def _known_action(action: str, version: str) -> bool:
+    try:
+        get_validator(CALL, action, version)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -1,0 +1,115 @@
+"""Handlers for the CALLs a 1.6J charger sends. They translate; the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargegate.domain.times import format_ocpp, parse_ocpp, utcnow
+from chargegate.ocpp.rpc import Handler, Payload
+from chargegate.services import charger_events
+from chargegate.services.runtime import Runtime
+
+ENERGY = "Energy.Active.Import.Register"
+
+
+def energy_wh(meter_values: list[dict[str, Any]]) -> int | None:
+    """The newest energy register reading in Wh, if the meter values carry one."""
+    reading: int | None = None
+    for meter_value in meter_values:
+        for sampled in meter_value.get("sampledValue", []):
+            if sampled.get("measurand", ENERGY) != ENERGY or sampled.get("phase"):
+                continue
+            try:
+                value = float(sampled["value"])
+            except (KeyError, ValueError):
+                continue
+            if sampled.get("unit", "Wh") == "kWh":
+                value *= 1000
+            reading = round(value)
+    return reading
+
+
+def build(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
+    async def boot_notification(payload: Payload) -> Payload:
+        await charger_events.booted(
+            rt, charge_point_id, payload["chargePointVendor"], payload["chargePointModel"]
+        )
+        return {
+            "status": "Accepted",
+            "currentTime": format_ocpp(utcnow()),
+            "interval": rt.settings.heartbeat_interval_s,
+        }
+
+    async def heartbeat(payload: Payload) -> Payload:
+        await charger_events.seen(rt, charge_point_id)
+        return {"currentTime": format_ocpp(utcnow())}
+
+    async def status_notification(payload: Payload) -> Payload:
+        at = parse_ocpp(payload["timestamp"]) if "timestamp" in payload else utcnow()
+        await charger_events.status_changed(
+            rt,
+            charge_point_id,
+            payload["connectorId"],
+            payload["status"],
+            payload.get("errorCode"),
+            at,
+        )
+        return {}
+
+    async def authorize(payload: Payload) -> Payload:
+        valid = await charger_events.authorize(rt, charge_point_id, payload["idTag"])
+        return {"idTagInfo": {"status": "Accepted" if valid else "Invalid"}}
+
+    async def start_transaction(payload: Payload) -> Payload:
+        answer = await charger_events.transaction_started(
+            rt,
+            charge_point_id,
+            payload["connectorId"],
+            payload["idTag"],
+            payload["meterStart"],
+            parse_ocpp(payload["timestamp"]),
+        )
+        status = "Accepted" if answer.accepted else "Invalid"
+        return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}
+
+    async def stop_transaction(payload: Payload) -> Payload:
+        meter_stop = payload["meterStop"]
+        await charger_events.transaction_stopped(
+            rt,
+            charge_point_id,
+            payload["transactionId"],
+            meter_stop,
+            parse_ocpp(payload["timestamp"]),
+            payload.get("reason"),
+        )
+        if "idTag" in payload:
+            return {"idTagInfo": {"status": "Accepted"}}
+        return {}
+
+    async def meter_values(payload: Payload) -> Payload:
+        reading = energy_wh(payload["meterValue"])
+        if reading is not None and "transactionId" in payload:
+            await charger_events.meter_reading(
+                rt, charge_point_id, payload["transactionId"], reading
+            )
+        return {}
+
+    async def data_transfer(payload: Payload) -> Payload:
+        # We define no vendor extensions; saying so lets the charger stop retrying.
+        return {"status": "UnknownVendorId"}
+
+    async def acknowledge(payload: Payload) -> Payload:
+        return {}
+
+    return {
+        "BootNotification": boot_notification,
+        "Heartbeat": heartbeat,
+        "StatusNotification": status_notification,
+        "Authorize": authorize,
+        "StartTransaction": start_transaction,
+        "StopTransaction": stop_transaction,
+        "MeterValues": meter_values,
+        "DataTransfer": data_transfer,
+        "DiagnosticsStatusNotification": acknowledge,
+        "FirmwareStatusNotification": acknowledge,
+    }

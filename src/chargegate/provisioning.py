@@ -1,0 +1,60 @@
+"""Creating operators, API keys and chargers (the CLI's write commands)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargegate.config import Settings
+from chargegate.domain.credentials import hash_password, new_api_key
+from chargegate.domain.times import utcnow
+from chargegate.store import chargers as charger_store
+from chargegate.store import operators as operator_store
+from chargegate.store.database import create_engine, session_factory
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+async def create_api_key(settings: Settings, operator_name: str) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+            key = new_api_key()
+            await operator_store.add_api_key(session, operator, key.lookup, key.key_hash, utcnow())
+    finally:
+        await engine.dispose()
+    return key.key
+
+
+async def add_charger(
+    settings: Settings,
+    charge_point_id: str,
+    operator_name: str,
+    connectors: int,
+    password: str | None,
+) -> dict[str, Any]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            if await charger_store.get_charger(session, charge_point_id) is not None:
+                raise AlreadyRegistered(f"charger {charge_point_id!r} is already registered")
+            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+            charger = await charger_store.add_charger(
+                session,
+                charge_point_id=charge_point_id,
+                operator_id=operator.id,
+                password_hash=hash_password(password) if password else None,
+                now=utcnow(),
+            )
+            ports = [
+                await charger_store.ensure_port(session, charger, connector_id)
+                for connector_id in range(1, connectors + 1)
+            ]
+    finally:
+        await engine.dispose()
+    return {
+        "charge_point_id": charge_point_id,
+        "ports": [{"port_uuid": p.port_uuid, "connector_id": p.connector_id} for p in ports],
+    }

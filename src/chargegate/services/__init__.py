@@ -1,0 +1,1 @@
+"""The flows: what happens when an app or a charger asks for something."""

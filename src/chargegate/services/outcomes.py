@@ -1,0 +1,91 @@
+"""Resolving queue items and ending transactions: the only places their states change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.domain.states import CommandAction, QueueKind, QueueStatus, TransactionState
+from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import QueueItem, Transaction
+
+
+def resolve(item: QueueItem, status: QueueStatus, now: datetime, reason: str | None = None) -> None:
+    item.status = status.value
+    item.reason = reason
+    item.resolved_at = now
+
+
+async def resolve_open_item(
+    session: AsyncSession,
+    transaction: Transaction,
+    kind: QueueKind,
+    status: QueueStatus,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    item = await tx_store.open_queue_item(session, transaction.id, kind)
+    if item is not None:
+        resolve(item, status, now, reason)
+
+
+async def fail_start(
+    session: AsyncSession, transaction: Transaction, reason: str, now: datetime
+) -> None:
+    """The transaction never started: it fails, and so does its start request."""
+    if transaction.state != TransactionState.PENDING.value:
+        return
+    transaction.state = TransactionState.FAILED.value
+    transaction.failure_reason = reason
+    await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.FAILURE, now, reason)
+    await command_store.cancel_for_transaction(session, transaction.id, CommandAction.START)
+
+
+async def open_transaction(
+    session: AsyncSession,
+    transaction: Transaction,
+    started_at: datetime,
+    meter_start_wh: int | None,
+    now: datetime,
+) -> None:
+    transaction.state = TransactionState.OPEN.value
+    transaction.started_at = started_at
+    transaction.meter_start_wh = meter_start_wh
+    transaction.meter_last_wh = meter_start_wh
+    await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.SUCCESS, now)
+
+
+async def close_transaction(
+    session: AsyncSession,
+    transaction: Transaction,
+    ended_at: datetime,
+    meter_stop_wh: int | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    transaction.state = TransactionState.CLOSED.value
+    transaction.ended_at = ended_at
+    if meter_stop_wh is not None:
+        transaction.meter_stop_wh = meter_stop_wh
+        transaction.meter_last_wh = meter_stop_wh
+    transaction.stop_reason = transaction.stop_reason or reason
+    await resolve_open_item(session, transaction, QueueKind.STOP, QueueStatus.SUCCESS, now)
+    await command_store.cancel_for_transaction(session, transaction.id, CommandAction.STOP)
+
+
+async def request_charger_stop(
+    session: AsyncSession, transaction: Transaction, reason: str, now: datetime
+) -> None:
+    """Put one stop for the charger in the outbox; stop_requested_at guards against a second."""
+    transaction.stop_requested_at = now
+    transaction.stop_reason = transaction.stop_reason or reason
+    charger = await tx_store.transaction_charger(session, transaction)
+    await command_store.add_command(
+        session,
+        charger_id=charger.id,
+        transaction_id=transaction.id,
+        action=CommandAction.STOP,
+        now=now,
+    )

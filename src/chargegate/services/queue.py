@@ -1,0 +1,51 @@
+"""Reading a queue item; in staging, `stg_input` decides its outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chargegate.domain.errors import NotFound
+from chargegate.domain.states import QueueKind, QueueStatus, StagingInput
+from chargegate.domain.times import utcnow
+from chargegate.domain.validation import QueueRequest
+from chargegate.services import outcomes
+from chargegate.services.runtime import Runtime
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import QueueItem, Transaction
+
+STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger was contacted"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    item: QueueItem
+    transaction: Transaction
+
+
+async def inspect(
+    rt: Runtime, operator_id: int, queue_uuid: str, request: QueueRequest
+) -> QueueView:
+    now = utcnow()
+    async with rt.sessions() as session, session.begin():
+        item = await tx_store.queue_item(session, operator_id, queue_uuid, request.staging)
+        if item is None:
+            raise NotFound(f"Queue item {queue_uuid} not found")
+        transaction = await session.get(Transaction, item.transaction_id)
+        if transaction is None:
+            raise NotFound(f"Queue item {queue_uuid} has no transaction")
+        if (
+            item.staging
+            and item.status == QueueStatus.IN_PROGRESS.value
+            and request.staging_input not in (None, StagingInput.IN_PROGRESS)
+        ):
+            succeed = request.staging_input is StagingInput.SUCCESS
+            if item.kind == QueueKind.START.value:
+                if succeed:
+                    await outcomes.open_transaction(session, transaction, now, None, now)
+                else:
+                    await outcomes.fail_start(session, transaction, STAGING_FAILURE, now)
+            elif succeed:
+                await outcomes.close_transaction(session, transaction, now, None, "api", now)
+            else:
+                outcomes.resolve(item, QueueStatus.FAILURE, now, STAGING_FAILURE)
+    return QueueView(item=item, transaction=transaction)

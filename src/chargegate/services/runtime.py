@@ -1,0 +1,16 @@
+"""What every flow needs: settings, the database and the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chargegate.bus.local import LocalBus
+from chargegate.config import Settings
+from chargegate.store.database import SessionFactory
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    sessions: SessionFactory
+    bus: LocalBus

@@ -1,0 +1,84 @@
+"""Due times: stops at expiry and start deadlines. The database decides, a timer wakes us."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.bus.local import Topic
+from chargegate.domain.states import CommandAction
+from chargegate.domain.times import utcnow
+from chargegate.services import outcomes
+from chargegate.services.runtime import Runtime
+from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import Transaction
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    async def run(self) -> None:
+        poll = self._rt.settings.poll_interval_s
+        while True:
+            try:
+                next_at = await self.tick()
+            except Exception:
+                log.exception("scheduler pass failed; retrying")
+                next_at = None
+            timeout = poll
+            if next_at is not None:
+                timeout = min(poll, max(0.0, (next_at - utcnow()).total_seconds()))
+            await self._rt.bus.wait(Topic.SCHEDULE, timeout)
+
+    async def tick(self) -> datetime | None:
+        """Act on everything due now; return when something is next due."""
+        now = utcnow()
+        async with self._rt.sessions() as session, session.begin():
+            stops = await self._expire(session, now)
+            await self._fail_overdue_starts(session, now)
+            next_at = await tx_store.next_due(session)
+        if stops:
+            self._rt.bus.wake(Topic.DISPATCH)
+        return next_at
+
+    async def _expire(self, session: AsyncSession, now: datetime) -> int:
+        stops = 0
+        for transaction in await tx_store.due_expiries(session, now):
+            if transaction.staging:
+                # No charger to ask in the sandbox: the session simply ends at its expiry.
+                assert transaction.expires_at is not None
+                await outcomes.close_transaction(
+                    session, transaction, transaction.expires_at, None, "expired", now
+                )
+                continue
+            await outcomes.request_charger_stop(session, transaction, "expired", now)
+            stops += 1
+        return stops
+
+    async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> None:
+        timeout = self._rt.settings.start_timeout_s
+        for item in await tx_store.overdue_starts(session, now):
+            transaction = await session.get(Transaction, item.transaction_id)
+            if transaction is None:
+                continue
+            if await command_store.has_outstanding(session, transaction.id, CommandAction.START):
+                reason = (
+                    f"The charger did not receive the start request within {timeout:g} s "
+                    "(it went offline or did not answer)"
+                )
+            else:
+                reason = (
+                    f"No EV started charging within {timeout:g} s: the charger accepted the "
+                    "start but reported no started transaction (is the EV plugged in?)"
+                )
+            await outcomes.fail_start(session, transaction, reason, now)
+        for transaction in await tx_store.expired_pending(session, now):
+            await outcomes.fail_start(
+                session, transaction, "The expiry time passed before the charger started", now
+            )

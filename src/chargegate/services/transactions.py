@@ -1,0 +1,190 @@
+"""The API's flows: start, look up, extend and stop charging sessions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.bus.local import Topic
+from chargegate.domain.credentials import new_id_tag
+from chargegate.domain.errors import AlreadyEnded, Conflict, NotFound
+from chargegate.domain.states import (
+    CommandAction,
+    QueueKind,
+    QueueStatus,
+    TransactionState,
+)
+from chargegate.domain.times import format_api, utcnow
+from chargegate.domain.validation import CreateRequest, ListRequest, PatchRequest
+from chargegate.services import outcomes
+from chargegate.services.runtime import Runtime
+from chargegate.store import chargers as charger_store
+from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import QueueItem, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    transaction: Transaction
+    queue_item: QueueItem
+
+
+def offline_reason(charge_point_id: str) -> str:
+    return (
+        f"Charger {charge_point_id} is offline (not connected to chargegate), so the start was "
+        "not sent. Check the charger's power and network, then try again."
+    )
+
+
+async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Started:
+    now = utcnow()
+    async with rt.sessions() as session, session.begin():
+        found = await charger_store.operator_port(
+            session, operator_id, request.port_uuid, for_update=True
+        )
+        if found is None:
+            raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
+        port, charger = found
+        active = await tx_store.active_on_port(session, port.port_uuid, request.staging)
+        if active is not None:
+            raise Conflict(
+                f"Port {port.port_uuid} already has a {active.state.lower()} transaction "
+                f"({active.transaction_uuid}); stop it (PATCH state: closed) before starting "
+                "another"
+            )
+        transaction = Transaction(
+            transaction_uuid=str(uuid.uuid4()),
+            operator_id=operator_id,
+            port_uuid=port.port_uuid,
+            staging=request.staging,
+            state=TransactionState.PENDING.value,
+            invoice_id=request.invoice_id,
+            id_tag=new_id_tag(),
+            created_at=now,
+            expires_at=request.expires,
+        )
+        session.add(transaction)
+        await session.flush()
+        item = _new_item(transaction, QueueKind.START)
+        if not request.staging:
+            item.deadline_at = now + timedelta(seconds=rt.settings.start_timeout_s)
+        session.add(item)
+        await session.flush()
+        if not request.staging:
+            if charger.connected_node is None:
+                await outcomes.fail_start(
+                    session, transaction, offline_reason(charger.charge_point_id), now
+                )
+            else:
+                await command_store.add_command(
+                    session,
+                    charger_id=charger.id,
+                    transaction_id=transaction.id,
+                    action=CommandAction.START,
+                    now=now,
+                )
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    return Started(transaction=transaction, queue_item=item)
+
+
+async def get(rt: Runtime, operator_id: int, transaction_uuid: str, staging: bool) -> Transaction:
+    async with rt.sessions() as session:
+        return await _find(session, operator_id, transaction_uuid, staging)
+
+
+async def list_for_port(
+    rt: Runtime, operator_id: int, request: ListRequest
+) -> Sequence[Transaction]:
+    async with rt.sessions() as session:
+        if await charger_store.operator_port(session, operator_id, request.port_uuid) is None:
+            raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
+        found = await tx_store.port_transactions(
+            session, request.port_uuid, operator_id, request.staging, request.limit
+        )
+    if not found:
+        raise NotFound(f"No transactions exist for port {request.port_uuid}")
+    return found
+
+
+async def modify(
+    rt: Runtime, operator_id: int, transaction_uuid: str, request: PatchRequest
+) -> QueueItem | None:
+    """Extend (returns None) or stop (returns the queue item that follows the stop)."""
+    now = utcnow()
+    async with rt.sessions() as session, session.begin():
+        transaction = await _find(session, operator_id, transaction_uuid, request.staging)
+        if TransactionState(transaction.state).ended:
+            ended = format_api(transaction.ended_at) or "before it started"
+            raise AlreadyEnded(
+                f"Transaction {transaction_uuid} has already ended "
+                f"({transaction.state}, {ended}); it cannot be modified"
+            )
+        if request.expires is not None:
+            if transaction.stop_requested_at is not None:
+                raise Conflict(
+                    f"Transaction {transaction_uuid} is already being stopped; "
+                    "its expiry can no longer be changed"
+                )
+            transaction.expires_at = request.expires
+            item = None
+        else:
+            item = await _request_stop(session, transaction, now)
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    return item
+
+
+async def _request_stop(
+    session: AsyncSession, transaction: Transaction, now: datetime
+) -> QueueItem:
+    in_progress = await tx_store.open_queue_item(session, transaction.id, QueueKind.STOP)
+    if in_progress is not None:
+        return in_progress
+    item = _new_item(transaction, QueueKind.STOP)
+    session.add(item)
+    if transaction.state == TransactionState.PENDING.value:
+        # Nothing is charging yet: cancel the start instead of asking the charger to stop.
+        await outcomes.fail_start(
+            session,
+            transaction,
+            "Cancelled: the transaction was closed (PATCH state: closed) before it started",
+            now,
+        )
+        transaction.state = TransactionState.CLOSED.value
+        transaction.ended_at = now
+        transaction.stop_reason = "cancelled"
+        outcomes.resolve(item, QueueStatus.SUCCESS, now)
+    # An expiry stop already on its way is the same stop: the new item follows it.
+    elif not transaction.staging and not await command_store.has_outstanding(
+        session, transaction.id, CommandAction.STOP
+    ):
+        await outcomes.request_charger_stop(session, transaction, "api", now)
+    await session.flush()
+    return item
+
+
+def _new_item(transaction: Transaction, kind: QueueKind) -> QueueItem:
+    return QueueItem(
+        queue_uuid=str(uuid.uuid4()),
+        operator_id=transaction.operator_id,
+        transaction_id=transaction.id,
+        kind=kind.value,
+        staging=transaction.staging,
+        status=QueueStatus.IN_PROGRESS.value,
+        created_at=utcnow(),
+    )
+
+
+async def _find(
+    session: AsyncSession, operator_id: int, transaction_uuid: str, staging: bool
+) -> Transaction:
+    transaction = await tx_store.operator_transaction(
+        session, operator_id, transaction_uuid, staging
+    )
+    if transaction is None:
+        raise NotFound(f"Transaction {transaction_uuid} not found")
+    return transaction

@@ -1,0 +1,99 @@
+"""Chargers, their ports and which node holds their connection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.store.models import Charger, Port
+
+
+async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
+    return await session.scalar(select(Charger).where(Charger.charge_point_id == charge_point_id))
+
+
+async def add_charger(
+    session: AsyncSession,
+    *,
+    charge_point_id: str,
+    operator_id: int,
+    password_hash: str | None,
+    now: datetime,
+) -> Charger:
+    charger = Charger(
+        charge_point_id=charge_point_id,
+        operator_id=operator_id,
+        password_hash=password_hash,
+        connection_epoch=0,
+        created_at=now,
+    )
+    session.add(charger)
+    await session.flush()
+    return charger
+
+
+async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int) -> Port:
+    port = await session.scalar(
+        select(Port).where(Port.charger_id == charger.id, Port.connector_id == connector_id)
+    )
+    if port is None:
+        port = Port(port_uuid=str(uuid.uuid4()), charger_id=charger.id, connector_id=connector_id)
+        session.add(port)
+        await session.flush()
+    return port
+
+
+async def operator_port(
+    session: AsyncSession, operator_id: int, port_uuid: str, *, for_update: bool = False
+) -> tuple[Port, Charger] | None:
+    query = (
+        select(Port, Charger)
+        .join(Charger, Port.charger_id == Charger.id)
+        .where(Port.port_uuid == port_uuid, Charger.operator_id == operator_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=Port)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def operator_ports(session: AsyncSession, operator_id: int) -> list[tuple[Port, Charger]]:
+    rows = await session.execute(
+        select(Port, Charger)
+        .join(Charger, Port.charger_id == Charger.id)
+        .where(Charger.operator_id == operator_id)
+        .order_by(Charger.charge_point_id, Port.connector_id)
+    )
+    return [(port, charger) for port, charger in rows.tuples()]
+
+
+async def claim_connection(
+    session: AsyncSession, charger: Charger, node_id: str, now: datetime
+) -> int:
+    """Record that `node_id` now holds the charger's socket; returns the new connection epoch."""
+    charger.connection_epoch += 1
+    charger.connected_node = node_id
+    charger.last_seen_at = now
+    await session.flush()
+    return charger.connection_epoch
+
+
+async def release_connection(
+    session: AsyncSession, charge_point_id: str, epoch: int, now: datetime
+) -> None:
+    """Mark the charger offline, unless a newer connection has already replaced this one."""
+    await session.execute(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id, Charger.connection_epoch == epoch)
+        .values(connected_node=None, last_seen_at=now)
+    )
+
+
+async def release_node(session: AsyncSession, node_id: str) -> None:
+    """At start-up, nothing is connected to this node yet, whatever a crash left behind."""
+    await session.execute(
+        update(Charger).where(Charger.connected_node == node_id).values(connected_node=None)
+    )

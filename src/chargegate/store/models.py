@@ -1,0 +1,150 @@
+"""The schema. Times are stored as naive UTC and come back as aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """SQLite has no timezone-aware type; keep UTC in storage and aware values in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    # The public part of the key, used to find the row; the secret is only ever stored hashed.
+    lookup: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Charger(Base):
+    __tablename__ = "chargers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String(48), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    ocpp_version: Mapped[str | None] = mapped_column(String(10))
+    vendor: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(50))
+    # Which node holds the charger's socket, and the epoch of that connection: a node may only
+    # send when its epoch is still the current one.
+    connected_node: Mapped[str | None] = mapped_column(String(64))
+    connection_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Port(Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("charger_id", "connector_id"),)
+
+    port_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
+    connector_id: Mapped[int]
+    status: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    status_at: Mapped[datetime | None]
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+
+    # The integer id doubles as the OCPP 1.6 transactionId we give the charger.
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    transaction_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    port_uuid: Mapped[str] = mapped_column(ForeignKey("ports.port_uuid"), index=True)
+    staging: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(String(255))
+    id_tag: Mapped[str] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    # Set once a stop has been asked for (by the API or by expiry): the guard against a second one.
+    stop_requested_at: Mapped[datetime | None]
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
+    meter_start_wh: Mapped[int | None]
+    meter_last_wh: Mapped[int | None]
+    meter_stop_wh: Mapped[int | None]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class QueueItem(Base):
+    __tablename__ = "queue_items"
+
+    queue_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    staging: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # A start that has not succeeded by then fails ("no EV plugged in").
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_at: Mapped[datetime | None]
+
+
+class Command(Base):
+    """The outbox: a command for a charger is a row before it is a message."""
+
+    __tablename__ = "commands"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(Text)
