@@ -1,0 +1,3 @@
+from chargegate.cli import app
+
+app(prog_name="chargegate")

@@ -1,0 +1,215 @@
+"""Test support: a real `chargegate serve` process on 127.0.0.1, operators, chargers, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chargegate import provisioning
+from chargegate.config import Settings
+from chargegate.sim.charger import SimulatedCharger
+
+# Short timings so that timeouts and expiries can be tested in seconds.
+TEST_ENV = {
+    "CHARGEGATE_START_TIMEOUT_S": "3",
+    "CHARGEGATE_CALL_TIMEOUT_S": "3",
+    "CHARGEGATE_POLL_INTERVAL_S": "1",
+    "CHARGEGATE_LOG_LEVEL": "info",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A chargegate server process; kill() is a real SIGKILL, start() a real restart."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.workdir / 'chargegate.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/1.2"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(database_url=self.database_url)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **TEST_ENV,
+            "CHARGEGATE_DATABASE_URL": self.database_url,
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - the process owns it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chargegate", "serve", "--port", str(self.port)]
+            + self.extra_args,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                httpx.get(f"{self.api}/ports", timeout=0.5)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not come up:\n{self.log()}")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        path = self.workdir / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    async def operator(self, name: str | None = None) -> Operator:
+        name = name or f"op-{uuid.uuid4().hex[:8]}"
+        key = await provisioning.create_api_key(self.settings, name)
+        return Operator(server=self, name=name, key=key)
+
+
+@dataclass
+class Operator:
+    server: Server
+    name: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.key}
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.server.api, headers=self.headers, timeout=10)
+
+    async def add_charger(
+        self, connectors: int = 1, password: str | None = None, cp_id: str | None = None
+    ) -> Charger:
+        cp_id = cp_id or f"CP-{uuid.uuid4().hex[:10]}"
+        added = await provisioning.add_charger(
+            self.server.settings, cp_id, self.name, connectors, password
+        )
+        return Charger(cp_id, [p["port_uuid"] for p in added["ports"]])
+
+
+@dataclass
+class Charger:
+    charge_point_id: str
+    port_uuids: list[str]
+
+    @property
+    def port(self) -> str:
+        return self.port_uuids[0]
+
+
+async def online(
+    simulators: list[SimulatedCharger], server: Server, charger: Charger, **options: Any
+) -> SimulatedCharger:
+    """Start a simulated charger for `charger` and wait until it has booted."""
+    sim = SimulatedCharger(
+        url=server.ws_url,
+        charge_point_id=charger.charge_point_id,
+        connectors=len(charger.port_uuids),
+        **options,
+    )
+    simulators.append(sim)
+    sim.start()
+    await sim.wait_until(lambda: sim.online, timeout=10)
+    return sim
+
+
+async def poll_queue(
+    client: httpx.AsyncClient,
+    queue_uuid: str,
+    *,
+    until: Callable[[dict[str, Any]], bool] = lambda body: body.get("status") != "IN PROGRESS",
+    timeout: float = 15.0,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """GET /queue/<id> until `until(body)` holds; returns that body."""
+    return await poll_json(client, f"/queue/{queue_uuid}", until, timeout, params)
+
+
+async def poll_transaction(
+    client: httpx.AsyncClient,
+    transaction_uuid: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 15.0,
+) -> dict[str, Any]:
+    return await poll_json(client, f"/transactions/{transaction_uuid}", until, timeout, None)
+
+
+async def poll_json(
+    client: httpx.AsyncClient,
+    path: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float,
+    params: dict[str, Any] | None,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if until(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting on {path}; last body: {body}")
+        await asyncio.sleep(0.1)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)

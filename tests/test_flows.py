@@ -1,0 +1,186 @@
+"""Whole charging sessions against a real server and simulated OCPP 1.6J chargers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chargegate.sim.charger import SimulatedCharger
+from support import Server, online, poll_queue, poll_transaction
+
+
+def iso(delta_s: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+
+
+async def test_start_extend_expire(server: Server, simulators: list[SimulatedCharger]) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger(connectors=2)
+    sim = await online(simulators, server, charger, meter_interval_s=0.5)
+    async with operator.client() as client:
+        created = await client.post(
+            "/transactions",
+            json={"port_uuid": charger.port, "expires": iso(3), "invoice_id": "inv-1"},
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["href"] == f"/queue/{body['queue_uuid']}"
+
+        opened = await poll_queue(client, body["queue_uuid"])
+        assert opened["state"] == "Open"
+        assert opened["transaction_uuid"] == body["transaction_uuid"]
+        assert opened["invoice_id"] == "inv-1"
+        assert sim.count("RemoteStartTransaction") == 1
+        assert sim.received[0][1]["connectorId"] == 1
+
+        new_expiry = iso(5)
+        extended = await client.patch(
+            f"/transactions/{body['transaction_uuid']}", json={"expires": new_expiry}
+        )
+        assert extended.status_code == 204
+        assert extended.content == b""
+
+        # The stop goes out at the new expiry, not at the old one.
+        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        stop_seen = datetime.now(UTC)
+        expires = parse(new_expiry[:19])
+        assert timedelta(0) <= stop_seen - expires < timedelta(seconds=1.5)
+
+        closed = await poll_transaction(
+            client, body["transaction_uuid"], lambda tx: tx["state"] == "Closed"
+        )
+        assert closed["expires"] == new_expiry[:19]
+        assert closed["ended"] is not None
+        assert closed["energy_wh"] is not None and closed["energy_wh"] > 0
+        assert sim.count("RemoteStopTransaction") == 1
+
+
+async def test_start_then_close(server: Server, simulators: list[SimulatedCharger]) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        await poll_queue(client, created["queue_uuid"], until=lambda b: b.get("state") == "Open")
+
+        patched = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        assert patched.status_code == 202
+        stop = patched.json()
+        assert stop["href"] == f"/queue/{stop['id']}"
+
+        done = await poll_queue(client, stop["id"])
+        assert done["state"] == "Closed"
+        assert done["transaction_uuid"] == created["transaction_uuid"]
+        assert sim.count("RemoteStopTransaction") == 1
+
+        again = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        assert again.status_code == 403
+        assert "already ended" in again.json()["message"]
+
+
+async def test_charger_offline(server: Server) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        failed = await poll_queue(client, created["queue_uuid"])
+        assert failed["status"] == "FAILURE"
+        assert failed["id"] == created["queue_uuid"]
+        assert "offline" in failed["reason"]
+        tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
+        assert tx["state"] == "Failed"
+
+
+async def test_charger_rejects(server: Server, simulators: list[SimulatedCharger]) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    await online(simulators, server, charger, accept_remote_start=False)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        failed = await poll_queue(client, created["queue_uuid"])
+        assert failed["status"] == "FAILURE"
+        assert "rejected" in failed["reason"]
+        tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
+        assert tx["state"] == "Failed"
+        # The port is free again for the next attempt.
+        retry = await client.post(
+            "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+        )
+        assert retry.status_code == 201
+
+
+async def test_no_ev_before_timeout(server: Server, simulators: list[SimulatedCharger]) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger, ev_plugged_in=False)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        in_progress = (await client.get(f"/queue/{created['queue_uuid']}")).json()
+        assert in_progress == {"id": created["queue_uuid"], "status": "IN PROGRESS"}
+        failed = await poll_queue(client, created["queue_uuid"], timeout=10)
+        assert failed["status"] == "FAILURE"
+        assert "No EV" in failed["reason"]
+        assert sim.count("RemoteStartTransaction") == 1
+
+
+async def test_charger_side_stop(server: Server, simulators: list[SimulatedCharger]) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        await poll_queue(client, created["queue_uuid"])
+        sim.connectors[1].meter_wh += 1500
+        await sim.end_transaction(1, "EVDisconnected")
+        closed = await poll_transaction(
+            client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
+        )
+        assert closed["energy_wh"] == 1500
+        assert sim.count("RemoteStopTransaction") == 0
+        ports = (await client.get("/ports")).json()
+        assert ports[0]["status"] == "Available"
+
+
+async def test_second_start_on_busy_port_is_refused(
+    server: Server, simulators: list[SimulatedCharger]
+) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    await online(simulators, server, charger)
+    async with operator.client() as client:
+        first = await client.post(
+            "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+        )
+        assert first.status_code == 201
+        second = await client.post(
+            "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+        )
+        assert second.status_code == 409
+        assert first.json()["transaction_uuid"] in second.json()["message"]
