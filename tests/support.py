@@ -77,8 +77,15 @@ class Server:
     def start(self) -> None:
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - the process owns it
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chargegate", "serve", "--port", str(self.port)]
-            + self.extra_args,
+            [
+                sys.executable,
+                "-m",
+                "chargegate",
+                "serve",
+                "--port",
+                str(self.port),
+                *self.extra_args,
+            ],
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
