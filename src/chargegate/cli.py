@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import timedelta
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from chargegate.config import Settings
+from chargegate.domain.times import format_api, utcnow
 
 app = typer.Typer(help="chargegate: an OCPP charging backend with a small REST API.")
 apikey_app = typer.Typer(help="Manage API keys.")
@@ -44,10 +47,7 @@ def serve(
     node_id: Annotated[str | None, typer.Option(help="This node's name.")] = None,
 ) -> None:
     """Serve the REST API under /1.2 and OCPP at ws://HOST:PORT/ocpp/{charge_point_id}."""
-    import uvicorn
-
     from chargegate import logs
-    from chargegate.server import create_app
 
     settings = _settings()
     if auto_register:
@@ -56,7 +56,13 @@ def serve(
         settings.node_id = node_id
     logs.configure(settings.log_level)
     typer.echo(f"chargegate listening on http://{host}:{port}/1.2 and ws://{host}:{port}/ocpp/")
-    uvicorn.run(
+    uvicorn.Server(_uvicorn_config(settings, host, port)).run()
+
+
+def _uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
+    from chargegate.server import create_app
+
+    return uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -69,6 +75,50 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the API and the OCPP endpoint.")] = 8180,
+) -> None:
+    """Serve with a simulated two-port demo charger, and print a demo API key to try the API."""
+    from chargegate import logs, provisioning
+    from chargegate.sim.charger import SimulatedCharger
+
+    settings = _settings()
+    logs.configure(settings.log_level)
+    key, charger = asyncio.run(provisioning.demo_setup(settings))
+    api = f"http://{host}:{port}/1.2"
+    ports = charger["ports"]
+    expires = format_api(utcnow() + timedelta(hours=1))
+    typer.echo(
+        f"\nchargegate demo: API on {api}, OCPP on ws://{host}:{port}/ocpp/\n"
+        f"  demo API key:  {key}\n"
+        f"  demo charger:  {charger['charge_point_id']} (simulated, OCPP 1.6J)\n"
+        + "".join(f"  port {p['connector_id']}:        {p['port_uuid']}\n" for p in ports)
+        + "\nTry it (charges until one hour from now):\n"
+        f"  curl -s -X POST -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\\n"
+        f'    --data \'{{"port_uuid": "{ports[0]["port_uuid"]}", '
+        f'"expires": "{expires}+0000"}}\' {api}/transactions\n'
+        "\nPress Ctrl-C to stop.\n"
+    )
+    simulator = SimulatedCharger(
+        url=f"ws://{host}:{port}/ocpp",
+        charge_point_id=charger["charge_point_id"],
+        connectors=len(ports),
+    )
+
+    async def run() -> None:
+        server = uvicorn.Server(_uvicorn_config(settings, host, port))
+        simulator.start()
+        try:
+            await server.serve()
+        finally:
+            await simulator.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 @apikey_app.command("create")

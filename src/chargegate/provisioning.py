@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chargegate.config import Settings
@@ -10,6 +11,7 @@ from chargegate.domain.times import utcnow
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, session_factory
+from chargegate.store.models import Port
 
 
 class AlreadyRegistered(Exception):
@@ -26,6 +28,33 @@ async def create_api_key(settings: Settings, operator_name: str) -> str:
     finally:
         await engine.dispose()
     return key.key
+
+
+DEMO_OPERATOR = "demo"
+DEMO_CHARGER = "DEMO-CP-1"
+
+
+async def demo_setup(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """A fresh demo API key, and the demo charger (registered on first use)."""
+    key = await create_api_key(settings, DEMO_OPERATOR)
+    try:
+        charger = await add_charger(settings, DEMO_CHARGER, DEMO_OPERATOR, 2, None)
+    except AlreadyRegistered:
+        charger = await charger_ports(settings, DEMO_CHARGER)
+    return key, charger
+
+
+async def charger_ports(settings: Settings, charge_point_id: str) -> dict[str, Any]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            charger = await charger_store.get_charger(session, charge_point_id)
+            if charger is None:
+                raise LookupError(f"charger {charge_point_id!r} is not registered")
+            ports = await charger_store.charger_ports(session, charger.id)
+    finally:
+        await engine.dispose()
+    return _charger_body(charge_point_id, ports)
 
 
 async def add_charger(
@@ -54,6 +83,10 @@ async def add_charger(
             ]
     finally:
         await engine.dispose()
+    return _charger_body(charge_point_id, ports)
+
+
+def _charger_body(charge_point_id: str, ports: Sequence[Port]) -> dict[str, Any]:
     return {
         "charge_point_id": charge_point_id,
         "ports": [{"port_uuid": p.port_uuid, "connector_id": p.connector_id} for p in ports],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -44,6 +45,14 @@ async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int
         session.add(port)
         await session.flush()
     return port
+
+
+async def charger_ports(session: AsyncSession, charger_id: int) -> Sequence[Port]:
+    return (
+        await session.scalars(
+            select(Port).where(Port.charger_id == charger_id).order_by(Port.connector_id)
+        )
+    ).all()
 
 
 async def operator_port(

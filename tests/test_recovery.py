@@ -1,0 +1,119 @@
+"""kill -9 of the server mid-session: nothing accepted is lost, and the stop still happens once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from chargegate.sim.charger import SimulatedCharger
+from support import Server, online, poll_queue, poll_transaction
+from test_flows import iso, parse
+
+
+async def test_scheduled_stop_survives_kill(
+    server: Server, simulators: list[SimulatedCharger]
+) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    expires = iso(5)
+    async with operator.client() as client:
+        created = (
+            await client.post("/transactions", json={"port_uuid": charger.port, "expires": expires})
+        ).json()
+        await poll_queue(client, created["queue_uuid"])
+
+        server.kill()
+        await sim.wait_until(lambda: not sim.online)
+        server.start()
+        await sim.wait_until(lambda: sim.online, timeout=10)
+
+        # Everything accepted before the crash is still there.
+        queue = (await client.get(f"/queue/{created['queue_uuid']}")).json()
+        assert queue["state"] == "Open"
+        assert queue["expires"] == expires[:19]
+
+        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        late = datetime.now(UTC) - parse(expires[:19])
+        assert timedelta(0) <= late < timedelta(seconds=1.5)
+        closed = await poll_transaction(
+            client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
+        )
+        assert closed["ended"] is not None
+    await asyncio.sleep(1.5)
+    assert sim.count("RemoteStopTransaction") == 1
+
+
+async def test_overdue_stop_goes_out_after_restart(
+    server: Server, simulators: list[SimulatedCharger]
+) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = (
+            await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(2)})
+        ).json()
+        await poll_queue(client, created["queue_uuid"])
+        server.kill()
+        await asyncio.sleep(3)  # the expiry passes while the server is down
+        assert sim.count("RemoteStopTransaction") == 0
+        server.start()
+        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        await poll_transaction(
+            client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
+        )
+    assert sim.count("RemoteStopTransaction") == 1
+
+
+async def test_pending_stop_survives_kill_while_charger_offline(
+    server: Server, simulators: list[SimulatedCharger]
+) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        await poll_queue(client, created["queue_uuid"])
+        await sim.stop()  # the charger drops off the network mid-session
+
+        patched = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        assert patched.status_code == 202
+        stop_queue = patched.json()["id"]
+        assert (await client.get(f"/queue/{stop_queue}")).json()["status"] == "IN PROGRESS"
+
+        server.kill()
+        server.start()
+        tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
+        assert tx["state"] == "Open"  # still charging as far as anyone knows
+
+        sim.start()  # the charger comes back: the stored stop goes out now
+        done = await poll_queue(client, stop_queue)
+        assert done["state"] == "Closed"
+    assert sim.count("RemoteStopTransaction") == 1
+
+
+async def test_start_request_survives_kill(
+    server: Server, simulators: list[SimulatedCharger]
+) -> None:
+    """A start the charger accepted but has not begun yet keeps its deadline across a crash."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    await online(simulators, server, charger, ev_plugged_in=False)
+    async with operator.client() as client:
+        created = (
+            await client.post(
+                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+            )
+        ).json()
+        server.kill()
+        server.start()
+        failed = await poll_queue(client, created["queue_uuid"], timeout=10)
+        assert failed["status"] == "FAILURE"
+        assert "No EV" in failed["reason"]
