@@ -20,6 +20,7 @@ from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.runtime import Runtime
 from chargegate.services.scheduler import Scheduler
 from chargegate.store import chargers as charger_store
+from chargegate.store import commands as command_store
 from chargegate.store.database import create_engine, session_factory
 
 GOING_AWAY = 1001
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.sessions() as session, session.begin():
             await charger_store.release_node(session, settings.node_id)
+            await command_store.release_node_claims(session, settings.node_id)
         dispatcher = Dispatcher(runtime, registry)
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),

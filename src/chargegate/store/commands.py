@@ -64,6 +64,16 @@ async def claim_due(
     return rows
 
 
+async def release_node_claims(session: AsyncSession, node_id: str) -> None:
+    """At start-up nothing is in flight on this node: its claims go back to the outbox now
+    rather than when their lease runs out."""
+    await session.execute(
+        update(Command)
+        .where(Command.claimed_by == node_id, Command.status == CommandStatus.SENDING.value)
+        .values(status=CommandStatus.PENDING.value, lease_until=None)
+    )
+
+
 async def cancel_for_transaction(
     session: AsyncSession, transaction_id: int, action: CommandAction
 ) -> None:
