@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +16,8 @@ from chargegate.domain.errors import (
     InvalidArgument,
     NotFound,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Unauthorized(DomainError):
@@ -48,6 +52,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return message(exc.status_code, text)
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return message(
+        500,
+        "Internal error while handling the request. Check with a GET whether it took effect "
+        "before retrying, and report it with the time of the request if it persists.",
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return message(400, f"Invalid request: {exc}")
 
@@ -56,3 +69,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
