@@ -1,0 +1,39 @@
+"""Pure pieces of the charger side, tested without sockets."""
+
+from __future__ import annotations
+
+import base64
+
+from chargegate.ocpp.endpoint import basic_auth_password, negotiate
+from chargegate.ocpp.v16.handlers import energy_wh
+
+
+def sample(value: str, **fields: str) -> dict[str, object]:
+    return {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": value, **fields}]}
+
+
+def test_energy_reading_defaults_to_the_energy_register_in_wh() -> None:
+    assert energy_wh([sample("1234")]) == 1234
+    assert energy_wh([sample("1.5", unit="kWh")]) == 1500
+    assert energy_wh([sample("12", measurand="Power.Active.Import", unit="W")]) is None
+    assert energy_wh([sample("7", phase="L1")]) is None
+    assert energy_wh([sample("not a number")]) is None
+    assert energy_wh([sample("10"), sample("25")]) == 25
+
+
+def test_negotiation_prefers_what_we_support() -> None:
+    assert negotiate(["ocpp1.5", "ocpp1.6"]) == "ocpp1.6"
+    assert negotiate(["ocpp1.5"]) is None
+    assert negotiate([]) is None
+
+
+def header(text: str) -> str:
+    return "Basic " + base64.b64encode(text.encode()).decode()
+
+
+def test_basic_auth_only_for_the_charger_itself() -> None:
+    assert basic_auth_password(header("CP1:pw:with:colons"), "CP1") == "pw:with:colons"
+    assert basic_auth_password(header("CP2:pw"), "CP1") is None
+    assert basic_auth_password("Bearer abc", "CP1") is None
+    assert basic_auth_password("Basic !!!", "CP1") is None
+    assert basic_auth_password(None, "CP1") is None
