@@ -17,8 +17,14 @@ async def json_body(request: Request) -> Mapping[str, object]:
         return {}
     try:
         parsed = json.loads(raw)
-    except ValueError:
+        # A lone surrogate (a legal JSON escape such as \ud800) is not text we can store or echo.
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
         raise InvalidArgument("The request body is not valid JSON") from None
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            "The request body holds invalid Unicode (an unpaired surrogate escape)"
+        ) from None
     return require_object(parsed)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargegate.domain.states import QueueKind, QueueStatus
+from chargegate.domain.states import QueueStatus
 from chargegate.domain.times import format_api
 from chargegate.services.queue import QueueView
 from chargegate.services.transactions import Started
@@ -55,8 +55,6 @@ def queue_body(view: QueueView) -> dict[str, Any]:
     body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
     if item.status == QueueStatus.FAILURE.value:
         body["reason"] = item.reason
-    if item.kind == QueueKind.STOP.value:
-        body["transaction_uuid"] = view.transaction.transaction_uuid
     return body
 
 

@@ -13,6 +13,7 @@ from chargegate.domain.states import StagingInput
 from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
 INVOICE_ID_MAX = 255
+LIMIT_ALL_ABOVE = 2**31 - 1
 _INT = re.compile(r"-?\d+")
 
 
@@ -168,7 +169,8 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
         raise InvalidArgument("limit must be 0 (all) or a positive integer")
     return ListRequest(
         port_uuid=parse_uuid(args["port_uuid"], "port_uuid"),
-        limit=limit,
+        # Beyond what any port will ever hold, a limit means "all" (and stays a database integer).
+        limit=0 if limit > LIMIT_ALL_ABOVE else limit,
         staging=parse_staging(args),
     )
 

@@ -53,9 +53,8 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
         active = await tx_store.active_on_port(session, port.port_uuid, request.staging)
         if active is not None:
             raise Conflict(
-                f"Port {port.port_uuid} already has a {active.state.lower()} transaction "
-                f"({active.transaction_uuid}); stop it (PATCH state: closed) before starting "
-                "another"
+                f"Port {port.port_uuid} is busy with transaction {active.transaction_uuid} "
+                f"({active.state}); stop it (PATCH state: closed) before starting another"
             )
         transaction = Transaction(
             transaction_uuid=str(uuid.uuid4()),
@@ -126,7 +125,7 @@ async def modify(
             )
         if request.expires is not None:
             if transaction.stop_requested_at is not None:
-                raise Conflict(
+                raise AlreadyEnded(
                     f"Transaction {transaction_uuid} is already being stopped; "
                     "its expiry can no longer be changed"
                 )
