@@ -9,7 +9,7 @@ import pytest
 
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade_sync
-from support import Server
+from support import Operator, Server
 
 
 @pytest.fixture
@@ -39,3 +39,9 @@ async def simulators() -> AsyncIterator[list[SimulatedCharger]]:
     yield running
     for charger in running:
         await charger.stop()
+
+
+@pytest.fixture
+async def op(shared_server: Server) -> Operator:
+    """A fresh operator (and API key) on the module's shared server."""
+    return await shared_server.operator()

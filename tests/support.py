@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,26 @@ async def online(
     sim.start()
     await sim.wait_until(lambda: sim.online, timeout=10)
     return sim
+
+
+def iso(delta_s: float, fmt: str = "%Y-%m-%dT%H:%M:%S+0000") -> str:
+    """A UTC timestamp `delta_s` seconds from now, as an API client would send it."""
+    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime(fmt)
+
+
+def api_time(value: str) -> datetime:
+    """Read a timestamp as the API prints it (`YYYY-MM-DDTHH:MM:SS`, UTC)."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+
+
+def assert_error(response: httpx.Response, status: int) -> str:
+    """The seed's error shape: exactly {"message": "<non-empty str>"}; returns the message."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"message"}, body
+    assert isinstance(body["message"], str) and body["message"].strip(), body
+    return str(body["message"])
 
 
 async def poll_queue(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Operator, Server, online, poll_queue
+from support import Operator, Server, api_time, assert_error, iso, online, poll_queue
 
 TX_KEYS = {
     "transaction_uuid",
@@ -37,14 +37,6 @@ PORT_KEYS = {"port_uuid", "charge_point_id", "connector_id", "status", "online"}
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def iso(delta_s: float, fmt: str = "%Y-%m-%dT%H:%M:%S+0000") -> str:
-    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime(fmt)
-
-
-def api_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-
-
 def is_uuid(value: object) -> bool:
     if not isinstance(value, str):
         return False
@@ -56,16 +48,6 @@ def is_uuid(value: object) -> bool:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
-
-
-def assert_error(response: httpx.Response, status: int) -> str:
-    """The seed's error shape: exactly {"message": "<non-empty str>"}; returns the message."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert isinstance(body, dict) and set(body) == {"message"}, body
-    assert isinstance(body["message"], str) and body["message"].strip(), body
-    return str(body["message"])
 
 
 def assert_transaction_shape(body: dict[str, Any]) -> None:
@@ -112,11 +94,6 @@ async def open_transaction(
     body = await poll_queue(client, created["queue_uuid"])
     assert body.get("state") == "Open", body
     return created
-
-
-@pytest.fixture
-async def op(shared_server: Server) -> Operator:
-    return await shared_server.operator()
 
 
 # -- POST /transactions -------------------------------------------------------------------------

@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Server, online, poll_queue, poll_transaction
-
-
-def iso(delta_s: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+from support import Server, api_time, iso, online, poll_queue, poll_transaction
 
 
 async def test_start_extend_expire(server: Server, simulators: list[SimulatedCharger]) -> None:
@@ -46,7 +38,7 @@ async def test_start_extend_expire(server: Server, simulators: list[SimulatedCha
         # The stop goes out at the new expiry, not at the old one.
         await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
         stop_seen = datetime.now(UTC)
-        expires = parse(new_expiry[:19])
+        expires = api_time(new_expiry[:19])
         assert timedelta(0) <= stop_seen - expires < timedelta(seconds=1.5)
 
         closed = await poll_transaction(

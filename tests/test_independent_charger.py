@@ -13,14 +13,14 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from support import Charger, Server, eventually, poll_queue, poll_transaction
+from support import Charger, Server, eventually, iso, poll_queue, poll_transaction
 
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "strict_charger.mjs"
@@ -38,10 +38,6 @@ pytestmark = [
 FAILURES = {"strictValidationFailure", "badMessage", "callError", "error"}
 
 Event = dict[str, Any]
-
-
-def iso(delta_s: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 class NodeCharger:

@@ -9,26 +9,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Charger, Operator, Server, online, poll_queue
-
-
-def iso(delta_s: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def assert_error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, (response.status_code, response.text)
-    body = response.json()
-    assert isinstance(body, dict) and set(body) == {"message"}, body
-    assert isinstance(body["message"], str) and body["message"].strip(), body
-    return str(body["message"])
+from support import Charger, Operator, Server, assert_error, iso, online, poll_queue
 
 
 @dataclass

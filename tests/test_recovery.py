@@ -6,8 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Server, online, poll_queue, poll_transaction
-from test_flows import iso, parse
+from support import Server, api_time, iso, online, poll_queue, poll_transaction
 
 
 async def test_scheduled_stop_survives_kill(
@@ -34,7 +33,7 @@ async def test_scheduled_stop_survives_kill(
         assert queue["expires"] == expires[:19]
 
         await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
-        late = datetime.now(UTC) - parse(expires[:19])
+        late = datetime.now(UTC) - api_time(expires[:19])
         assert timedelta(0) <= late < timedelta(seconds=1.5)
         closed = await poll_transaction(
             client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"

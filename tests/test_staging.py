@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Operator, Server, online, poll_queue
+from support import Operator, api_time, assert_error, iso, online, poll_queue
 
 TX_KEYS = {
     "transaction_uuid",
@@ -28,22 +28,6 @@ TX_KEYS = {
     "energy_wh",
 }
 STG = {"stg": True}
-
-
-def iso(delta_s: float, fmt: str = "%Y-%m-%dT%H:%M:%S+0000") -> str:
-    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime(fmt)
-
-
-def api_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-
-
-def assert_error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, (response.status_code, response.text)
-    body = response.json()
-    assert isinstance(body, dict) and set(body) == {"message"}, body
-    assert isinstance(body["message"], str) and body["message"].strip(), body
-    return str(body["message"])
 
 
 async def get(
@@ -94,11 +78,6 @@ async def stg_open(client: httpx.AsyncClient, port_uuid: str, **extra: Any) -> d
     body = await stg_queue(client, created["queue_uuid"], "Success")
     assert body["state"] == "Open", body
     return created
-
-
-@pytest.fixture
-async def op(shared_server: Server) -> Operator:
-    return await shared_server.operator()
 
 
 # -- no charger is contacted --------------------------------------------------------------------
