@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
-from support import Server
+from support import Server, eventually, iso, poll_queue, poll_transaction
 
 
 def chargegate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -81,3 +85,111 @@ def test_password_is_stored_hashed(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "cli.db") as db:
         (stored,) = db.execute("SELECT password_hash FROM chargers").fetchone()
     assert stored.startswith("scrypt$") and "hunter22" not in stored
+
+
+def test_demo_prints_a_key_and_ports_and_its_curl_works(tmp_path: Path) -> None:
+    """`make run` runs `chargegate demo`: its printed key, port and curl work as printed."""
+    server = Server(workdir=tmp_path)
+    for _ in range(2):  # a second run reuses the demo charger and prints a fresh key
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chargegate", "demo", "--port", str(server.port)],
+            env=server.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines = []
+            while not any(line.startswith("Press Ctrl-C") for line in lines):
+                lines.append(process.stdout.readline())
+            text = "".join(lines)
+            key = re.search(r"demo API key:\s+(\S+)", text)
+            ports = re.findall(r"port \d:\s+(\S+)", text)
+            curl = re.search(r"(curl -s -X POST .*?/transactions)\n", text, re.S)
+            assert key and len(ports) == 2 and curl, text
+            headers = {"x-api-key": key.group(1)}
+            deadline = time.monotonic() + 10
+            listed: list[dict[str, object]] = []
+            while not listed or not all(port["online"] for port in listed):
+                assert time.monotonic() < deadline, listed
+                time.sleep(0.1)
+                with contextlib.suppress(httpx.TransportError):
+                    listed = httpx.get(f"{server.api}/ports", headers=headers).json()
+            assert sorted(p["port_uuid"] for p in listed) == sorted(ports)
+            created = subprocess.run(
+                ["bash", "-c", curl.group(1).replace("\\\n", " ")],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            queue_uuid = json.loads(created.stdout)["queue_uuid"]
+            deadline = time.monotonic() + 10
+            while True:
+                body = httpx.get(f"{server.api}/queue/{queue_uuid}", headers=headers).json()
+                if body.get("state") == "Open" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert body.get("state") == "Open", body
+            closed = httpx.patch(
+                f"{server.api}/transactions/{body['transaction_uuid']}",
+                headers=headers,
+                json={"state": "closed"},
+            )
+            assert closed.status_code == 202
+            stop_path = f"{server.api}/queue/{closed.json()['id']}"
+            while httpx.get(stop_path, headers=headers).json().get("state") != "Closed":
+                assert time.monotonic() < deadline + 10
+                time.sleep(0.1)
+        finally:
+            process.terminate()
+            process.wait(15)
+
+
+async def test_simulate_command_is_a_working_charger(server: Server) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger(connectors=2)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chargegate",
+        "simulate",
+        charger.charge_point_id,
+        "--connectors",
+        "2",
+        "--url",
+        server.ws_url,
+        "--meter-interval",
+        "0.5",
+        env=server.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with operator.client() as client:
+
+            async def booted() -> bool:
+                ports = (await client.get("/ports")).json()
+                return all(p["online"] and p["status"] == "Available" for p in ports)
+
+            await eventually(booted)
+            created = (
+                await client.post(
+                    "/transactions", json={"port_uuid": charger.port_uuids[1], "expires": iso(60)}
+                )
+            ).json()
+            opened = await poll_queue(client, created["queue_uuid"])
+            assert opened["state"] == "Open"
+            metered = await poll_transaction(
+                client, created["transaction_uuid"], lambda tx: (tx["energy_wh"] or 0) > 0
+            )
+            assert metered["state"] == "Open"
+            stop = (
+                await client.patch(
+                    f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+                )
+            ).json()
+            assert (await poll_queue(client, stop["id"]))["state"] == "Closed"
+    finally:
+        process.terminate()
+        await process.wait()
