@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade_sync
-from support import Operator, Server
+from support import Operator, Server, Simulators
 
 
 @pytest.fixture
@@ -32,10 +31,11 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instance.stop()
 
 
-@pytest.fixture
-async def simulators() -> AsyncIterator[list[SimulatedCharger]]:
-    """Simulated chargers registered here are powered off after the test."""
-    running: list[SimulatedCharger] = []
+@pytest.fixture(params=["1.6", "2.0.1"], ids=["ocpp1.6", "ocpp2.0.1"])
+async def simulators(request: pytest.FixtureRequest) -> AsyncIterator[Simulators]:
+    """Simulated chargers for one test, which runs once per OCPP version; all are powered off
+    afterwards."""
+    running = Simulators(request.param)
     yield running
     for charger in running:
         await charger.stop()

@@ -159,10 +159,24 @@ class Charger:
         return self.port_uuids[0]
 
 
+class Simulators(list[SimulatedCharger]):
+    """The simulated chargers of one test, all speaking one OCPP version by default."""
+
+    def __init__(self, ocpp_version: str) -> None:
+        super().__init__()
+        self.ocpp_version = ocpp_version
+
+
+def requested_port(start_request: dict[str, Any]) -> int:
+    """The connector (1.6) or EVSE (2.0.1) a start request names."""
+    return int(start_request.get("connectorId") or start_request["evseId"])
+
+
 async def online(
-    simulators: list[SimulatedCharger], server: Server, charger: Charger, **options: Any
+    simulators: Simulators, server: Server, charger: Charger, **options: Any
 ) -> SimulatedCharger:
     """Start a simulated charger for `charger` and wait until it has booted."""
+    options.setdefault("ocpp_version", simulators.ocpp_version)
     sim = SimulatedCharger(
         url=server.ws_url,
         charge_point_id=charger.charge_point_id,

@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chargegate.sim.charger import SimulatedCharger
-from support import Operator, Server, api_time, assert_error, iso, online, poll_queue
+from support import Operator, Server, Simulators, api_time, assert_error, iso, online, poll_queue
 
 TX_KEYS = {
     "transaction_uuid",
@@ -100,7 +99,7 @@ async def open_transaction(
 
 
 async def test_create_returns_201_with_queue_and_transaction(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
@@ -323,7 +322,7 @@ async def test_create_unknown_port_is_404(op: Operator) -> None:
         assert_error(response, 404)
 
 
-async def test_create_on_busy_port_is_409(op: Operator, simulators: list[SimulatedCharger]) -> None:
+async def test_create_on_busy_port_is_409(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger(connectors=2)
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
@@ -337,7 +336,7 @@ async def test_create_on_busy_port_is_409(op: Operator, simulators: list[Simulat
         listed = (await list_txs(client, charger.port)).json()
         assert [tx["transaction_uuid"] for tx in listed] == [first["transaction_uuid"]]
         assert (await get_tx(client, first["transaction_uuid"]))["state"] == "Open"
-        assert sim.count("RemoteStartTransaction") == 1
+        assert sim.start_requests == 1
         # The other connector of the same charger is independent.
         other = await client.post(
             "/transactions", json={"port_uuid": charger.port_uuids[1], "expires": iso(600)}
@@ -345,9 +344,7 @@ async def test_create_on_busy_port_is_409(op: Operator, simulators: list[Simulat
         assert other.status_code == 201, other.text
 
 
-async def test_port_is_free_again_after_close(
-    op: Operator, simulators: list[SimulatedCharger]
-) -> None:
+async def test_port_is_free_again_after_close(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
     async with op.client() as client:
@@ -428,7 +425,7 @@ async def test_good_key_still_works_after_failed_attempts(op: Operator) -> None:
 # -- GET /queue/<queue_uuid> --------------------------------------------------------------------
 
 
-async def test_queue_in_progress_shape(op: Operator, simulators: list[SimulatedCharger]) -> None:
+async def test_queue_in_progress_shape(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger()
     # No EV: the charger accepts the start but no transaction begins before the 3 s timeout.
     await online(simulators, op.server, charger, ev_plugged_in=False)
@@ -442,9 +439,7 @@ async def test_queue_in_progress_shape(op: Operator, simulators: list[SimulatedC
         assert tx["started"] is None and tx["ended"] is None
 
 
-async def test_queue_success_returns_the_transaction(
-    op: Operator, simulators: list[SimulatedCharger]
-) -> None:
+async def test_queue_success_returns_the_transaction(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
     expires = iso(900)
@@ -617,7 +612,7 @@ async def test_list_404_without_transactions_or_unknown_port(op: Operator, via: 
 # -- GET /transactions/<transaction_uuid> --------------------------------------------------------
 
 
-async def test_get_transaction_open_shape(op: Operator, simulators: list[SimulatedCharger]) -> None:
+async def test_get_transaction_open_shape(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
     expires = iso(1800)
@@ -687,9 +682,7 @@ async def test_get_transaction_unknown_is_404(op: Operator) -> None:
 @pytest.mark.parametrize(
     "fmt", ["%Y-%m-%dT%H:%M:%S+0000", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S+00:00"]
 )
-async def test_patch_extend_is_204(
-    op: Operator, simulators: list[SimulatedCharger], fmt: str
-) -> None:
+async def test_patch_extend_is_204(op: Operator, simulators: Simulators, fmt: str) -> None:
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
@@ -703,11 +696,11 @@ async def test_patch_extend_is_204(
         tx = await get_tx(client, created["transaction_uuid"])
         assert tx["expires"] == new_expiry[:19]
         assert tx["state"] == "Open"
-        assert sim.count("RemoteStopTransaction") == 0
+        assert sim.stop_requests == 0
 
 
 async def test_patch_close_is_202_and_queue_follows_the_stop(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
@@ -728,11 +721,11 @@ async def test_patch_close_is_202_and_queue_follows_the_stop(
         assert done["state"] == "Closed"
         assert done["ended"] is not None
         assert api_time(done["ended"]) >= api_time(done["started"])
-        assert sim.count("RemoteStopTransaction") == 1
+        assert sim.stop_requests == 1
 
 
 async def test_patch_bad_arguments_are_400_and_change_nothing(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
@@ -782,7 +775,7 @@ async def test_patch_bad_arguments_are_400_and_change_nothing(
         assert {k: v for k, v in after.items() if k != "energy_wh"} == {
             k: v for k, v in before.items() if k != "energy_wh"
         }
-        assert sim.count("RemoteStopTransaction") == 0
+        assert sim.stop_requests == 0
 
 
 async def test_patch_ended_transaction_is_403(op: Operator) -> None:
@@ -799,9 +792,7 @@ async def test_patch_ended_transaction_is_403(op: Operator) -> None:
         assert await get_tx(client, created["transaction_uuid"]) == before
 
 
-async def test_patch_closed_transaction_is_403(
-    op: Operator, simulators: list[SimulatedCharger]
-) -> None:
+async def test_patch_closed_transaction_is_403(op: Operator, simulators: Simulators) -> None:
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
@@ -814,7 +805,7 @@ async def test_patch_closed_transaction_is_403(
         assert_error(await client.patch(path, json={"state": "closed"}), 403)
         assert_error(await client.patch(path, json={"expires": iso(7200)}), 403)
         assert await get_tx(client, created["transaction_uuid"]) == before
-        assert sim.count("RemoteStopTransaction") == 1
+        assert sim.stop_requests == 1
 
 
 async def test_patch_unknown_is_404_and_not_a_uuid_is_400(op: Operator) -> None:
@@ -833,7 +824,7 @@ async def test_patch_unknown_is_404_and_not_a_uuid_is_400(op: Operator) -> None:
 
 
 async def test_ports_lists_only_own_ports(
-    shared_server: Server, op: Operator, simulators: list[SimulatedCharger]
+    shared_server: Server, op: Operator, simulators: Simulators
 ) -> None:
     two = await op.add_charger(connectors=2)
     one = await op.add_charger(connectors=1)
@@ -887,7 +878,7 @@ async def test_unknown_route_and_method_use_the_error_shape(op: Operator) -> Non
 
 
 async def test_concurrent_starts_on_one_port_create_exactly_one(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
@@ -907,7 +898,7 @@ async def test_concurrent_starts_on_one_port_create_exactly_one(
         listed = (await list_txs(client, charger.port)).json()
         assert [tx["transaction_uuid"] for tx in listed] == [winner["transaction_uuid"]]
         await poll_queue(client, winner["queue_uuid"])
-        assert sim.count("RemoteStartTransaction") == 1
+        assert sim.start_requests == 1
 
 
 @pytest.mark.parametrize("via", ["json", "query"])
@@ -991,7 +982,7 @@ async def test_create_with_lone_surrogate_is_400(op: Operator, template: str) ->
 
 
 async def test_list_and_patch_with_lone_surrogate_are_400(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
@@ -1026,7 +1017,7 @@ async def test_list_and_patch_with_lone_surrogate_are_400(
 
 
 async def _stop_outstanding(
-    op: Operator, simulators: list[SimulatedCharger], client: httpx.AsyncClient
+    op: Operator, simulators: Simulators, client: httpx.AsyncClient
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """An Open session whose charger then went offline, with a stop request pending."""
     charger = await op.add_charger()
@@ -1044,9 +1035,7 @@ async def _stop_outstanding(
     return created, response.json()
 
 
-async def test_queue_stop_in_progress_shape(
-    op: Operator, simulators: list[SimulatedCharger]
-) -> None:
+async def test_queue_stop_in_progress_shape(op: Operator, simulators: Simulators) -> None:
     async with op.client() as client:
         _, stop = await _stop_outstanding(op, simulators, client)
         response = await client.get(f"/queue/{stop['id']}")
@@ -1056,7 +1045,7 @@ async def test_queue_stop_in_progress_shape(
 
 
 async def test_patch_while_stop_is_outstanding_uses_a_seed_status(
-    op: Operator, simulators: list[SimulatedCharger]
+    op: Operator, simulators: Simulators
 ) -> None:
     async with op.client() as client:
         created, stop = await _stop_outstanding(op, simulators, client)

@@ -386,7 +386,7 @@ def test_queue_and_staging_values_are_the_seed_spelling() -> None:
     assert QueueStatus.SUCCESS == "SUCCESS"
     assert {s.value for s in StagingInput} == {"Success", "Failure", "InProgress"}
     assert {k.value for k in QueueKind} == {"start", "stop"}
-    assert {a.value for a in CommandAction} == {"start", "stop"}
+    assert {a.value for a in CommandAction} == {"start", "stop", "profile"}
     assert {s.value for s in CommandStatus} == {"pending", "sending", "done", "cancelled"}
 
 

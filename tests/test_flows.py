@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chargegate.sim.charger import SimulatedCharger
-from support import Server, api_time, iso, online, poll_queue, poll_transaction
+from support import (
+    Server,
+    Simulators,
+    api_time,
+    iso,
+    online,
+    poll_queue,
+    poll_transaction,
+    requested_port,
+)
 
 
-async def test_start_extend_expire(server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_start_extend_expire(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger(connectors=2)
     sim = await online(simulators, server, charger, meter_interval_s=0.5)
@@ -25,8 +33,8 @@ async def test_start_extend_expire(server: Server, simulators: list[SimulatedCha
         assert opened["state"] == "Open"
         assert opened["transaction_uuid"] == body["transaction_uuid"]
         assert opened["invoice_id"] == "inv-1"
-        assert sim.count("RemoteStartTransaction") == 1
-        assert sim.received[0][1]["connectorId"] == 1
+        assert sim.start_requests == 1
+        assert requested_port(sim.received[0][1]) == 1
 
         new_expiry = iso(5)
         extended = await client.patch(
@@ -36,7 +44,7 @@ async def test_start_extend_expire(server: Server, simulators: list[SimulatedCha
         assert extended.content == b""
 
         # The stop goes out at the new expiry, not at the old one.
-        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
         stop_seen = datetime.now(UTC)
         expires = api_time(new_expiry[:19])
         assert timedelta(0) <= stop_seen - expires < timedelta(seconds=1.5)
@@ -47,10 +55,10 @@ async def test_start_extend_expire(server: Server, simulators: list[SimulatedCha
         assert closed["expires"] == new_expiry[:19]
         assert closed["ended"] is not None
         assert closed["energy_wh"] is not None and closed["energy_wh"] > 0
-        assert sim.count("RemoteStopTransaction") == 1
+        assert sim.stop_requests == 1
 
 
-async def test_start_then_close(server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_start_then_close(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
@@ -72,7 +80,7 @@ async def test_start_then_close(server: Server, simulators: list[SimulatedCharge
         done = await poll_queue(client, stop["id"])
         assert done["state"] == "Closed"
         assert done["transaction_uuid"] == created["transaction_uuid"]
-        assert sim.count("RemoteStopTransaction") == 1
+        assert sim.stop_requests == 1
 
         again = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
@@ -98,7 +106,7 @@ async def test_charger_offline(server: Server) -> None:
         assert tx["state"] == "Failed"
 
 
-async def test_charger_rejects(server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_charger_rejects(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     await online(simulators, server, charger, accept_remote_start=False)
@@ -120,7 +128,7 @@ async def test_charger_rejects(server: Server, simulators: list[SimulatedCharger
         assert retry.status_code == 201
 
 
-async def test_no_ev_before_timeout(server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_no_ev_before_timeout(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger, ev_plugged_in=False)
@@ -135,10 +143,10 @@ async def test_no_ev_before_timeout(server: Server, simulators: list[SimulatedCh
         failed = await poll_queue(client, created["queue_uuid"], timeout=10)
         assert failed["status"] == "FAILURE"
         assert "No EV" in failed["reason"]
-        assert sim.count("RemoteStartTransaction") == 1
+        assert sim.start_requests == 1
 
 
-async def test_charger_side_stop(server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_charger_side_stop(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
@@ -155,14 +163,12 @@ async def test_charger_side_stop(server: Server, simulators: list[SimulatedCharg
             client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
         )
         assert closed["energy_wh"] == 1500
-        assert sim.count("RemoteStopTransaction") == 0
+        assert sim.stop_requests == 0
         ports = (await client.get("/ports")).json()
         assert ports[0]["status"] == "Available"
 
 
-async def test_second_start_on_busy_port_is_refused(
-    server: Server, simulators: list[SimulatedCharger]
-) -> None:
+async def test_second_start_on_busy_port_is_refused(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     await online(simulators, server, charger)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Charger, Operator, Server, assert_error, iso, online, poll_queue
+from support import Charger, Operator, Server, Simulators, assert_error, iso, online, poll_queue
 
 
 @dataclass
@@ -65,7 +65,7 @@ async def snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def world(shared_server: Server, simulators: list[SimulatedCharger]) -> World:
+async def world(shared_server: Server, simulators: Simulators) -> World:
     a = await shared_server.operator()
     b = await shared_server.operator()
     await b.add_charger()  # B has ports of its own
@@ -171,8 +171,8 @@ async def test_other_operator_gets_404_for_everything(world: World) -> None:
     assert before["prod_tx"]["state"] == "Open"
     assert before["stg_tx"]["state"] == "Open"
     assert before["pending_queue"]["status"] == "IN PROGRESS"
-    assert world.sim.count("RemoteStartTransaction") == 1
-    assert world.sim.count("RemoteStopTransaction") == 0
+    assert world.sim.start_requests == 1
+    assert world.sim.stop_requests == 0
 
 
 async def test_ports_show_only_own(shared_server: Server, world: World) -> None:
@@ -188,7 +188,7 @@ async def test_ports_show_only_own(shared_server: Server, world: World) -> None:
 
 
 async def test_each_operator_keeps_working_on_its_own_ports(
-    shared_server: Server, world: World, simulators: list[SimulatedCharger]
+    shared_server: Server, world: World, simulators: Simulators
 ) -> None:
     b_charger = await world.b.add_charger()
     b_sim = await online(simulators, shared_server, b_charger)
@@ -205,8 +205,8 @@ async def test_each_operator_keeps_working_on_its_own_ports(
         assert_error(await a.get(f"/transactions/{tx_uuid}"), 404)
         assert_error(await a.patch(f"/transactions/{tx_uuid}", json={"state": "closed"}), 404)
         assert_error(await a.get(f"/queue/{created.json()['queue_uuid']}"), 404)
-    assert b_sim.count("RemoteStopTransaction") == 0
-    assert world.sim.count("RemoteStartTransaction") == 1
+    assert b_sim.stop_requests == 0
+    assert world.sim.start_requests == 1
 
 
 async def test_two_keys_of_one_operator_see_the_same_data(

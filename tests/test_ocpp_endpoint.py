@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade
-from support import Server, online
+from support import Server, Simulators, online
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -29,9 +29,14 @@ async def refused(url: str, **options: Any) -> int:
 
 
 async def call(ws: ClientConnection, frame: str | list[Any]) -> list[Any]:
+    """Send a frame and return the server's answer to it. CALLs from the server (its question
+    after boot about smart charging) get a CALLERROR, as from a minimal charger."""
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
-    answer: list[Any] = json.loads(await ws.recv())
-    return answer
+    while True:
+        answer: list[Any] = json.loads(await ws.recv())
+        if answer[0] != 2:
+            return answer
+        await ws.send(json.dumps([4, answer[1], "NotImplemented", "", {}]))
 
 
 async def test_subprotocol_is_negotiated(shared_server: Server) -> None:
@@ -49,7 +54,7 @@ async def test_unknown_charger_is_refused(shared_server: Server) -> None:
     assert await refused(url, subprotocols=["ocpp1.6"]) == 403
 
 
-async def test_auto_register(tmp_path: Any, simulators: list[SimulatedCharger]) -> None:
+async def test_auto_register(tmp_path: Any, simulators: Simulators) -> None:
     server = Server(workdir=tmp_path, extra_args=["--auto-register"])
     await upgrade(server.database_url)
     server.start()
@@ -70,7 +75,7 @@ async def test_auto_register(tmp_path: Any, simulators: list[SimulatedCharger]) 
         server.stop()
 
 
-async def test_basic_auth(shared_server: Server, simulators: list[SimulatedCharger]) -> None:
+async def test_basic_auth(shared_server: Server, simulators: Simulators) -> None:
     operator = await shared_server.operator()
     charger = await operator.add_charger(password="s3cret-pass")
     other = await operator.add_charger(password="other-pass")

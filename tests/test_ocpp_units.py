@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from chargegate.ocpp.endpoint import basic_auth_password, negotiate
-from chargegate.ocpp.v16.handlers import energy_wh
+from chargegate.ocpp.endpoint import basic_auth_password
+from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.versions import negotiate
 
 
 def sample(value: str, **fields: str) -> dict[str, object]:
@@ -21,10 +22,18 @@ def test_energy_reading_defaults_to_the_energy_register_in_wh() -> None:
     assert energy_wh([sample("10"), sample("25")]) == 25
 
 
-def test_negotiation_prefers_what_we_support() -> None:
-    assert negotiate(["ocpp1.5", "ocpp1.6"]) == "ocpp1.6"
-    assert negotiate(["ocpp1.5"]) is None
-    assert negotiate([]) is None
+def negotiated(offered: list[str], registered: str | None = None) -> str | None:
+    version = negotiate(offered, registered)
+    return None if version is None else version.subprotocol
+
+
+def test_negotiation_prefers_the_registered_version_then_the_newest() -> None:
+    assert negotiated(["ocpp1.5", "ocpp1.6"]) == "ocpp1.6"
+    assert negotiated(["ocpp1.6", "ocpp2.0.1"]) == "ocpp2.0.1"
+    assert negotiated(["ocpp1.6", "ocpp2.0.1"], registered="ocpp1.6") == "ocpp1.6"
+    assert negotiated(["ocpp2.0.1"], registered="ocpp1.6") == "ocpp2.0.1"
+    assert negotiated(["ocpp1.5"]) is None
+    assert negotiated([]) is None
 
 
 def header(text: str) -> str:

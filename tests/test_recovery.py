@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from chargegate.sim.charger import SimulatedCharger
-from support import Server, api_time, iso, online, poll_queue, poll_transaction
+from support import Server, Simulators, api_time, iso, online, poll_queue, poll_transaction
 
 
-async def test_scheduled_stop_survives_kill(
-    server: Server, simulators: list[SimulatedCharger]
-) -> None:
+async def test_scheduled_stop_survives_kill(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
@@ -32,7 +29,7 @@ async def test_scheduled_stop_survives_kill(
         assert queue["state"] == "Open"
         assert queue["expires"] == expires[:19]
 
-        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
         late = datetime.now(UTC) - api_time(expires[:19])
         assert timedelta(0) <= late < timedelta(seconds=1.5)
         closed = await poll_transaction(
@@ -40,12 +37,10 @@ async def test_scheduled_stop_survives_kill(
         )
         assert closed["ended"] is not None
     await asyncio.sleep(1.5)
-    assert sim.count("RemoteStopTransaction") == 1
+    assert sim.stop_requests == 1
 
 
-async def test_overdue_stop_goes_out_after_restart(
-    server: Server, simulators: list[SimulatedCharger]
-) -> None:
+async def test_overdue_stop_goes_out_after_restart(server: Server, simulators: Simulators) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
@@ -56,17 +51,17 @@ async def test_overdue_stop_goes_out_after_restart(
         await poll_queue(client, created["queue_uuid"])
         server.kill()
         await asyncio.sleep(3)  # the expiry passes while the server is down
-        assert sim.count("RemoteStopTransaction") == 0
+        assert sim.stop_requests == 0
         server.start()
-        await sim.wait_until(lambda: sim.count("RemoteStopTransaction") == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
         await poll_transaction(
             client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
         )
-    assert sim.count("RemoteStopTransaction") == 1
+    assert sim.stop_requests == 1
 
 
 async def test_pending_stop_survives_kill_while_charger_offline(
-    server: Server, simulators: list[SimulatedCharger]
+    server: Server, simulators: Simulators
 ) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
@@ -95,12 +90,10 @@ async def test_pending_stop_survives_kill_while_charger_offline(
         sim.start()  # the charger comes back: the stored stop goes out now
         done = await poll_queue(client, stop_queue)
         assert done["state"] == "Closed"
-    assert sim.count("RemoteStopTransaction") == 1
+    assert sim.stop_requests == 1
 
 
-async def test_start_request_survives_kill(
-    server: Server, simulators: list[SimulatedCharger]
-) -> None:
+async def test_start_request_survives_kill(server: Server, simulators: Simulators) -> None:
     """A start the charger accepted but has not begun yet keeps its deadline across a crash."""
     operator = await server.operator()
     charger = await operator.add_charger()

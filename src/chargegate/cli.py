@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from datetime import timedelta
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,6 +14,12 @@ import uvicorn
 
 from chargegate.config import Settings
 from chargegate.domain.times import format_api, utcnow
+
+
+class OcppVersion(StrEnum):
+    V16 = "1.6"
+    V201 = "2.0.1"
+
 
 app = typer.Typer(help="chargegate: an OCPP charging backend with a small REST API.")
 apikey_app = typer.Typer(help="Manage API keys.")
@@ -68,8 +75,8 @@ def _uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
         port=port,
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_size,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
         log_config=None,
         log_level=settings.log_level,
         access_log=False,
@@ -141,13 +148,24 @@ def chargers_add(
     password: Annotated[
         str | None, typer.Option(help="Require HTTP Basic auth (security profile 1).")
     ] = None,
+    ocpp_version: Annotated[
+        OcppVersion | None,
+        typer.Option(help="Use this version when the charger offers several (default: newest)."),
+    ] = None,
 ) -> None:
-    """Register a charger and one port per connector; prints them as JSON."""
+    """Register a charger and one port per connector (EVSE); prints them as JSON."""
     from chargegate import provisioning
 
     try:
         added = asyncio.run(
-            provisioning.add_charger(_settings(), charge_point_id, operator, connectors, password)
+            provisioning.add_charger(
+                _settings(),
+                charge_point_id,
+                operator,
+                connectors,
+                password,
+                None if ocpp_version is None else f"ocpp{ocpp_version.value}",
+            )
         )
     except provisioning.AlreadyRegistered as exc:
         typer.echo(f"error: {exc}", err=True)

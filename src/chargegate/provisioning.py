@@ -63,6 +63,7 @@ async def add_charger(
     operator_name: str,
     connectors: int,
     password: str | None,
+    ocpp_protocol: str | None = None,
 ) -> dict[str, Any]:
     engine = create_engine(settings.database_url)
     try:
@@ -77,6 +78,7 @@ async def add_charger(
                 password_hash=hash_password(password) if password else None,
                 now=utcnow(),
             )
+            charger.ocpp_protocol = ocpp_protocol
             ports = [
                 await charger_store.ensure_port(session, charger, connector_id)
                 for connector_id in range(1, connectors + 1)

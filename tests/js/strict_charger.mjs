@@ -286,6 +286,13 @@ handled('RemoteStopTransaction', (params) => {
     return { status: 'Accepted' };
 });
 
+// The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
+// This charger has no smart charging, so it must never receive a charging profile.
+handled('GetConfiguration', (params) => ({
+    configurationKey: [{ key: 'SupportedFeatureProfiles', readonly: true, value: 'Core' }],
+    ...(params.key && !params.key.includes('SupportedFeatureProfiles') ? { unknownKey: params.key } : {}),
+}));
+
 // Anything else the server might send is still validated by strict mode (the schema check
 // runs before a handler is called), then refused as a real minimal charger would.
 client.handle(({ method, params, messageId }) => {

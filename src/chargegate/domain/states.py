@@ -34,11 +34,18 @@ class CommandStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TransactionOrigin(StrEnum):
+    API = "api"
+    CHARGER = "charger"
+
+
 class CommandAction(StrEnum):
     """Outbox actions, named by intent; each OCPP version maps them to its own message."""
 
     START = "start"
     STOP = "stop"
+    # Move the fail-safe end of the charger's TxProfile to a new expiry.
+    PROFILE = "profile"
 
 
 class StagingInput(StrEnum):

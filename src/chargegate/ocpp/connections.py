@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
-from chargegate.ocpp.v16 import orders as v16_orders
+from chargegate.ocpp.versions import Version
 from chargegate.services.dispatcher import NotDelivered, Order, Reply
 
 
@@ -19,6 +19,7 @@ class Connection:
     session: RpcSession
     epoch: int
     socket: Closable
+    version: Version
 
 
 class ConnectionRegistry:
@@ -47,7 +48,7 @@ class ConnectionRegistry:
         connection = self._connections.get(charge_point_id)
         if connection is None or connection.epoch != epoch:
             raise NotDelivered(f"charger {charge_point_id} is not connected to this node")
-        action, payload = v16_orders.to_call(order)
+        action, payload = connection.version.to_call(order)
         try:
             result = await connection.session.call(action, payload)
         except TimeoutError:
@@ -60,4 +61,4 @@ class ConnectionRegistry:
                 detail=f"The charger answered {action} with an error ({exc.code}: "
                 f"{exc.description})",
             )
-        return v16_orders.to_reply(action, result)
+        return connection.version.to_reply(action, result)

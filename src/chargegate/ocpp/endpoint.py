@@ -6,33 +6,26 @@ credentials all end in HTTP 403 before any OCPP message is exchanged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import Sequence
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from chargegate.domain.rate import TokenBucket
 from chargegate.ocpp.connections import Connection, ConnectionRegistry
-from chargegate.ocpp.rpc import RpcSession, TransportClosed
-from chargegate.ocpp.v16 import handlers as v16_handlers
+from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
+from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
 from chargegate.services import charger_events
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("ocpp1.6",)
 # Close codes (RFC 6455): 1008 policy violation, 4000 replaced by a newer connection.
 POLICY_VIOLATION = 1008
 REPLACED = 4000
-
-
-def negotiate(offered: Sequence[str]) -> str | None:
-    for subprotocol in SUPPORTED:
-        if subprotocol in offered:
-            return subprotocol
-    return None
 
 
 def basic_auth_password(authorization: str | None, charge_point_id: str) -> str | None:
@@ -48,8 +41,11 @@ def basic_auth_password(authorization: str | None, charge_point_id: str) -> str 
 
 
 class StarletteTransport:
-    def __init__(self, websocket: WebSocket) -> None:
+    """A charger's socket; a charger that floods us is cut off rather than served."""
+
+    def __init__(self, websocket: WebSocket, limit: TokenBucket) -> None:
         self._websocket = websocket
+        self._limit = limit
 
     async def recv(self) -> str:
         try:
@@ -58,6 +54,9 @@ class StarletteTransport:
             raise TransportClosed(str(exc)) from None
         if message["type"] == "websocket.disconnect":
             raise TransportClosed(f"closed with code {message.get('code')}")
+        if not self._limit.take():
+            await self.close(POLICY_VIOLATION, "message rate limit exceeded")
+            raise TransportClosed("message rate limit exceeded")
         text = message.get("text")
         if text is None:
             data = message.get("bytes") or b""
@@ -81,44 +80,62 @@ class OcppEndpoint:
         self._registry = registry
 
     async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
-        subprotocol = negotiate(websocket.scope.get("subprotocols", []))
-        if subprotocol is None:
+        password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
+        try:
+            registered = await charger_events.admit(self._rt, charge_point_id, password)
+        except charger_events.ChargerRefused as exc:
+            log.warning("refused charger: %s", exc, extra={"charge_point_id": charge_point_id})
+            await websocket.close(POLICY_VIOLATION)
+            return
+        version = negotiate(websocket.scope.get("subprotocols", []), registered)
+        if version is None:
             log.warning(
                 "refused charger: no supported OCPP subprotocol offered",
                 extra={"charge_point_id": charge_point_id, "supported": SUPPORTED},
             )
             await websocket.close(POLICY_VIOLATION)
             return
-        password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
-        try:
-            await charger_events.admit(self._rt, charge_point_id, password)
-        except charger_events.ChargerRefused as exc:
-            log.warning("refused charger: %s", exc, extra={"charge_point_id": charge_point_id})
-            await websocket.close(POLICY_VIOLATION)
-            return
-        await websocket.accept(subprotocol=subprotocol)
-        await self._serve(websocket, charge_point_id, subprotocol)
+        await websocket.accept(subprotocol=version.subprotocol)
+        await self._serve(websocket, charge_point_id, version)
 
-    async def _serve(self, websocket: WebSocket, charge_point_id: str, subprotocol: str) -> None:
-        transport = StarletteTransport(websocket)
+    async def _serve(self, websocket: WebSocket, charge_point_id: str, version: Version) -> None:
+        settings = self._rt.settings
+        transport = StarletteTransport(
+            websocket, TokenBucket(settings.charger_rate_per_s, settings.charger_burst)
+        )
+        booted = asyncio.Event()
         session = RpcSession(
             name=charge_point_id,
-            subprotocol=subprotocol,
+            subprotocol=version.subprotocol,
             transport=transport,
-            handlers=v16_handlers.build(self._rt, charge_point_id),
-            call_timeout=self._rt.settings.call_timeout_s,
+            handlers=version.handlers(self._rt, charge_point_id, booted.set),
+            call_timeout=settings.call_timeout_s,
         )
-        epoch = await charger_events.connected(self._rt, charge_point_id, subprotocol)
-        replaced = self._registry.attach(charge_point_id, Connection(session, epoch, transport))
+        epoch = await charger_events.connected(self._rt, charge_point_id, version.subprotocol)
+        connection = Connection(session, epoch, transport, version)
+        replaced = self._registry.attach(charge_point_id, connection)
         if replaced is not None:
             # The charger came back on a new socket; the old one is half-open at best.
             await replaced.socket.close(REPLACED, "replaced by a newer connection")
         log.info("charger connected", extra={"charge_point_id": charge_point_id, "epoch": epoch})
+        probe = asyncio.create_task(self._probe(charge_point_id, session, version, booted))
         try:
             await session.serve()
         except TransportClosed:
             pass
         finally:
+            probe.cancel()
             self._registry.detach(charge_point_id, epoch)
             await charger_events.disconnected(self._rt, charge_point_id, epoch)
             log.info("charger disconnected", extra={"charge_point_id": charge_point_id})
+
+    async def _probe(
+        self, charge_point_id: str, session: RpcSession, version: Version, booted: asyncio.Event
+    ) -> None:
+        """After boot, ask whether the charger takes charging profiles (for the fail-safe)."""
+        await booted.wait()
+        try:
+            supported = await version.smart_charging(session)
+        except (CallFailed, TimeoutError, TransportClosed):
+            supported = False
+        await charger_events.smart_charging_known(self._rt, charge_point_id, supported)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus.local import Topic
 from chargegate.domain.credentials import password_matches
-from chargegate.domain.states import TransactionState
+from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import utcnow
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
@@ -21,6 +21,8 @@ from chargegate.store import transactions as tx_store
 from chargegate.store.models import Charger, Transaction
 
 log = logging.getLogger(__name__)
+
+_LIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
 
 
 class ChargerRefused(Exception):
@@ -33,8 +35,9 @@ class StartAnswer:
     accepted: bool
 
 
-async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> None:
-    """Decide at the handshake whether this charger may connect at all."""
+async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> str | None:
+    """Decide at the handshake whether this charger may connect at all; returns the OCPP
+    subprotocol registered for it, if any."""
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.get_charger(session, charge_point_id)
         if charger is None:
@@ -51,11 +54,12 @@ async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> None
                 now=utcnow(),
             )
             log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
-            return
+            return None
         if charger.password_hash is not None and (
             password is None or not password_matches(password, charger.password_hash)
         ):
             raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+        return charger.ocpp_protocol
 
 
 async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:
@@ -109,59 +113,87 @@ async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> bool:
     """Only the idTags we handed out for live transactions are valid."""
     async with rt.sessions() as session:
         charger = await _charger(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_tag(session, charger.id, id_tag)
-    return transaction is not None and transaction.state in (
-        TransactionState.PENDING.value,
-        TransactionState.OPEN.value,
-    )
+        transaction = await tx_store.charger_transaction_by_tag(
+            session, charger.id, id_tag, TransactionOrigin.API
+        )
+    return transaction is not None and transaction.state in _LIVE
 
 
 async def transaction_started(
     rt: Runtime,
     charge_point_id: str,
+    *,
     connector_id: int,
-    id_tag: str,
+    id_tag: str | None,
     meter_start_wh: int | None,
     at: datetime,
+    charger_transaction_id: str | None = None,
+    remote_start_id: int | None = None,
 ) -> StartAnswer:
+    """The charger reports a transaction (1.6 StartTransaction, 2.0.1 TransactionEvent).
+
+    Idempotent: a retry, with a new message id after a reconnect, gets the same answer and
+    never a second transaction.
+    """
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_tag(session, charger.id, id_tag)
-        if transaction is not None and transaction.state == TransactionState.OPEN.value:
-            # A retry of a start we already recorded: same answer, no second transaction.
-            return StartAnswer(transaction.id, accepted=True)
-        if transaction is not None and transaction.state == TransactionState.PENDING.value:
-            await outcomes.open_transaction(session, transaction, at, meter_start_wh, now)
-            answer = StartAnswer(transaction.id, accepted=True)
+        ours = await _requested(session, charger, id_tag, remote_start_id)
+        known = None
+        if charger_transaction_id is not None:
+            known = await tx_store.charger_transaction_by_id(
+                session, charger.id, charger_transaction_id
+            )
+        if known is not None and known.origin == TransactionOrigin.CHARGER.value:
+            if ours is None or ours.state != TransactionState.PENDING.value:
+                return StartAnswer(known.id, accepted=False)
+            # Begun at the charger (cable first), now claimed by our start request.
+            await outcomes.open_transaction(
+                session, ours, known.started_at or at, known.meter_start_wh, now
+            )
+            ours.charger_transaction_id = charger_transaction_id
+            await session.delete(known)
+            answer = StartAnswer(ours.id, accepted=True)
+        elif known is not None:
+            return StartAnswer(known.id, accepted=True)
+        elif ours is not None and ours.state == TransactionState.OPEN.value:
+            return StartAnswer(ours.id, accepted=True)
+        elif ours is not None and ours.state == TransactionState.PENDING.value:
+            await outcomes.open_transaction(session, ours, at, meter_start_wh, now)
+            ours.charger_transaction_id = charger_transaction_id
+            answer = StartAnswer(ours.id, accepted=True)
         else:
             # Not ours, or too late (already failed or cancelled): record what the charger did,
-            # so that its StopTransaction closes it, but tell it to stop.
-            transaction = await _record_foreign_start(
+            # so that its stop closes it, but tell it the idTag is not valid.
+            repeat = await _same_foreign_start(session, charger, id_tag, meter_start_wh, at)
+            if repeat is not None:
+                return StartAnswer(repeat.id, accepted=False)
+            foreign = await _record_foreign_start(
                 session, charger, connector_id, id_tag, meter_start_wh, at, now
             )
-            answer = StartAnswer(transaction.id, accepted=False)
-    rt.bus.wake(Topic.SCHEDULE)
+            foreign.charger_transaction_id = charger_transaction_id
+            answer = StartAnswer(foreign.id, accepted=False)
+    rt.bus.wake(Topic.SCHEDULE, Topic.DISPATCH)
     return answer
 
 
 async def transaction_stopped(
     rt: Runtime,
     charge_point_id: str,
-    transaction_id: int,
+    reference: int | str,
     meter_stop_wh: int | None,
     at: datetime,
     reason: str | None,
 ) -> None:
-    """Always succeeds: a charger must never be left retrying a StopTransaction."""
+    """Always succeeds: a charger must never be left retrying a stop."""
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_id(session, charger.id, transaction_id)
+        transaction = await tx_store.charger_transaction_by_id(session, charger.id, reference)
         if transaction is None:
             log.warning(
-                "StopTransaction for unknown transaction",
-                extra={"charge_point_id": charge_point_id, "transaction_id": transaction_id},
+                "stop for an unknown transaction",
+                extra={"charge_point_id": charge_point_id, "transaction": reference},
             )
             return
         if transaction.state != TransactionState.OPEN.value:
@@ -172,20 +204,69 @@ async def transaction_stopped(
 
 
 async def meter_reading(
-    rt: Runtime, charge_point_id: str, transaction_id: int, energy_wh: int
+    rt: Runtime, charge_point_id: str, reference: int | str, energy_wh: int
 ) -> None:
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_id(session, charger.id, transaction_id)
+        transaction = await tx_store.charger_transaction_by_id(session, charger.id, reference)
         if transaction is not None and transaction.state == TransactionState.OPEN.value:
             transaction.meter_last_wh = energy_wh
+
+
+async def port_meter_reading(
+    rt: Runtime, charge_point_id: str, connector_id: int, energy_wh: int
+) -> None:
+    """A reading for a port rather than a transaction (2.0.1 MeterValues)."""
+    async with rt.sessions() as session, session.begin():
+        charger = await _charger(session, charge_point_id)
+        port = await charger_store.ensure_port(session, charger, connector_id)
+        transaction = await tx_store.open_on_port(session, port.port_uuid)
+        if transaction is not None:
+            transaction.meter_last_wh = energy_wh
+
+
+async def smart_charging_known(rt: Runtime, charge_point_id: str, supported: bool) -> None:
+    async with rt.sessions() as session, session.begin():
+        charger = await _charger(session, charge_point_id)
+        charger.smart_charging = supported
+
+
+async def _requested(
+    session: AsyncSession, charger: Charger, id_tag: str | None, remote_start_id: int | None
+) -> Transaction | None:
+    """Our API transaction that this charger report answers, if any."""
+    if remote_start_id is not None:
+        found = await tx_store.charger_transaction_by_id(session, charger.id, remote_start_id)
+        if found is not None and found.origin == TransactionOrigin.API.value:
+            return found
+    if id_tag is None:
+        return None
+    return await tx_store.charger_transaction_by_tag(
+        session, charger.id, id_tag, TransactionOrigin.API
+    )
+
+
+async def _same_foreign_start(
+    session: AsyncSession,
+    charger: Charger,
+    id_tag: str | None,
+    meter_start_wh: int | None,
+    at: datetime,
+) -> Transaction | None:
+    """A retried report of a charger-begun start: same tag, same time, same meter."""
+    found = await tx_store.charger_transaction_by_tag(
+        session, charger.id, id_tag or "", TransactionOrigin.CHARGER
+    )
+    if found is not None and found.started_at == at and found.meter_start_wh == meter_start_wh:
+        return found
+    return None
 
 
 async def _record_foreign_start(
     session: AsyncSession,
     charger: Charger,
     connector_id: int,
-    id_tag: str,
+    id_tag: str | None,
     meter_start_wh: int | None,
     at: datetime,
     now: datetime,
@@ -197,12 +278,12 @@ async def _record_foreign_start(
         port_uuid=port.port_uuid,
         staging=False,
         state=TransactionState.OPEN.value,
-        id_tag=id_tag,
+        origin=TransactionOrigin.CHARGER.value,
+        id_tag=id_tag or "",
         created_at=now,
         started_at=at,
         meter_start_wh=meter_start_wh,
         meter_last_wh=meter_start_wh,
-        failure_reason="started at the charger with an idTag chargegate did not issue",
     )
     session.add(transaction)
     await session.flush()

@@ -22,7 +22,7 @@ from chargegate.domain.times import utcnow
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
-from chargegate.store.models import Command, Port, Transaction
+from chargegate.store.models import Charger, Command, Port, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,22 @@ class Order:
     action: CommandAction
     connector_id: int
     id_tag: str
+    # Ours (also the 1.6 transactionId and the 2.0.1 remoteStartId), and the 2.0.1 charger's.
     transaction_id: int
+    charger_transaction_id: str | None
     expires_at: datetime | None
+    # Carry a TxProfile that ends charging at expires_at (the charger takes profiles).
+    fail_safe: bool
+    fail_safe_limit_a: float
+    issued_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
     accepted: bool
     detail: str
+    # A 2.0.1 charger may name its transaction in the answer to a start.
+    charger_transaction_id: str | None = None
 
 
 class NotDelivered(Exception):
@@ -88,9 +96,10 @@ class Dispatcher:
     async def _claim(self) -> list[_Claim]:
         settings = self._rt.settings
         lease = timedelta(seconds=settings.call_timeout_s * 2)
+        settle = timedelta(seconds=settings.resend_settle_s)
         claims = []
         async with self._rt.sessions() as session, session.begin():
-            rows = await command_store.claim_due(session, settings.node_id, utcnow(), lease)
+            rows = await command_store.claim_due(session, settings.node_id, utcnow(), lease, settle)
             for command, charger in rows:
                 transaction = await session.get(Transaction, command.transaction_id)
                 if transaction is None or not _still_needed(command, transaction):
@@ -101,7 +110,9 @@ class Dispatcher:
                         command_id=command.id,
                         charge_point_id=charger.charge_point_id,
                         epoch=charger.connection_epoch,
-                        order=await _order(session, command, transaction),
+                        order=await _order(
+                            session, command, transaction, charger, settings.tx_profile_limit_a
+                        ),
                     )
                 )
         return claims
@@ -127,8 +138,17 @@ class Dispatcher:
             command.status = CommandStatus.DONE.value
             command.sent_at = now
             command.result = reply.detail
+            command.in_doubt = False
             if not reply.accepted:
                 await _refused(session, claim.order, reply.detail, now)
+                return
+            transaction = await session.get(Transaction, claim.order.transaction_id)
+            if transaction is None:
+                return
+            if claim.order.fail_safe:
+                transaction.profile_until = claim.order.expires_at
+            if reply.charger_transaction_id and transaction.charger_transaction_id is None:
+                transaction.charger_transaction_id = reply.charger_transaction_id
 
     async def _undelivered(self, claim: _Claim, why: str) -> None:
         now = utcnow()
@@ -156,9 +176,13 @@ class Dispatcher:
 
 
 def _still_needed(command: Command, transaction: Transaction) -> bool:
-    """A start is only sent for a pending transaction, a stop only for an open one."""
+    """A start is only sent for a pending transaction, a stop or profile only for an open one."""
     if command.action == CommandAction.START.value:
         return transaction.state == TransactionState.PENDING.value
+    if command.action == CommandAction.PROFILE.value:
+        return transaction.state == TransactionState.OPEN.value and (
+            transaction.profile_until != transaction.expires_at
+        )
     return transaction.state == TransactionState.OPEN.value
 
 
@@ -169,20 +193,39 @@ async def _refused(session: AsyncSession, order: Order, reason: str, now: dateti
         return
     if order.action is CommandAction.START:
         await outcomes.fail_start(session, transaction, reason, now)
-    else:
+    elif order.action is CommandAction.STOP:
         await outcomes.resolve_open_item(
             session, transaction, QueueKind.STOP, QueueStatus.FAILURE, now, reason
         )
+    else:
+        # The fail-safe could not be moved; the stop at expiry is still ours to send.
+        log.warning(
+            "charger refused the TxProfile update",
+            extra={"transaction_id": transaction.id, "reason": reason},
+        )
 
 
-async def _order(session: AsyncSession, command: Command, transaction: Transaction) -> Order:
+async def _order(
+    session: AsyncSession,
+    command: Command,
+    transaction: Transaction,
+    charger: Charger,
+    limit_a: float,
+) -> Order:
     port = await session.get(Port, transaction.port_uuid)
     if port is None:
         raise LookupError(f"transaction {transaction.transaction_uuid} has no port")
+    action = CommandAction(command.action)
     return Order(
-        action=CommandAction(command.action),
+        action=action,
         connector_id=port.connector_id,
         id_tag=transaction.id_tag,
         transaction_id=transaction.id,
+        charger_transaction_id=transaction.charger_transaction_id,
         expires_at=transaction.expires_at,
+        fail_safe=action is not CommandAction.STOP
+        and bool(charger.smart_charging)
+        and transaction.expires_at is not None,
+        fail_safe_limit_a=limit_a,
+        issued_at=utcnow(),
     )

@@ -55,6 +55,8 @@ async def open_transaction(
     transaction.meter_start_wh = meter_start_wh
     transaction.meter_last_wh = meter_start_wh
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.SUCCESS, now)
+    # The expiry may have moved while the start (and its TxProfile) was on its way.
+    await move_fail_safe(session, transaction, now)
 
 
 async def close_transaction(
@@ -87,5 +89,24 @@ async def request_charger_stop(
         charger_id=charger.id,
         transaction_id=transaction.id,
         action=CommandAction.STOP,
+        now=now,
+    )
+
+
+async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: datetime) -> None:
+    """If the charger holds a TxProfile ending at an old expiry, queue its update."""
+    if (
+        transaction.state != TransactionState.OPEN.value
+        or transaction.profile_until is None
+        or transaction.profile_until == transaction.expires_at
+        or await command_store.has_outstanding(session, transaction.id, CommandAction.PROFILE)
+    ):
+        return
+    charger = await tx_store.transaction_charger(session, transaction)
+    await command_store.add_command(
+        session,
+        charger_id=charger.id,
+        transaction_id=transaction.id,
+        action=CommandAction.PROFILE,
         now=now,
     )

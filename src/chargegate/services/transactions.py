@@ -130,6 +130,7 @@ async def modify(
                     "its expiry can no longer be changed"
                 )
             transaction.expires_at = request.expires
+            await outcomes.move_fail_safe(session, transaction, now)
             item = None
         else:
             item = await _request_stop(session, transaction, now)

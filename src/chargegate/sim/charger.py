@@ -1,8 +1,9 @@
-"""A simulated OCPP 1.6J charger.
+"""A simulated charger speaking OCPP 1.6J or 2.0.1.
 
 It boots, reports connector status, heartbeats, accepts remote start and stop, meters energy,
-and behaves like a real charger when the network fails: messages about transactions are kept
-while offline and sent, in order, after it reconnects.
+honours a fail-safe TxProfile (no energy after its 0 A period begins), and behaves like a real
+charger when the network fails: transaction messages are kept while offline and sent, in order,
+after it reconnects.
 """
 
 from __future__ import annotations
@@ -11,32 +12,24 @@ import asyncio
 import base64
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Handler, Payload, RpcSession, TransportClosed
+from chargegate.sim.dialects import DIALECTS, Connector
 
-SUBPROTOCOL = "ocpp1.6"
-
-
-@dataclass(slots=True)
-class Connector:
-    connector_id: int
-    status: str = "Available"
-    id_tag: str | None = None
-    transaction_id: int | None = None
-    meter_wh: int = 0
+__all__ = ["Connector", "SimulatedCharger", "run_forever"]
 
 
 @dataclass(slots=True)
 class _Outgoing:
     action: str
-    build: Callable[[], Payload]
+    payload: Payload
     # Transaction messages survive disconnects; the rest is dropped while offline.
     durable: bool
     done: asyncio.Future[Payload] = field(
@@ -69,25 +62,31 @@ class SimulatedCharger:
         url: str,
         charge_point_id: str,
         connectors: int = 1,
+        ocpp_version: str = "1.6",
         password: str | None = None,
         meter_interval_s: float = 10.0,
         power_w: int = 7200,
         accept_remote_start: bool = True,
         ev_plugged_in: bool = True,
+        smart_charging: bool = False,
+        stop_delay_s: float = 0.0,
         heartbeat_s: float = 60.0,
         call_timeout_s: float = 10.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
+        self.dialect = DIALECTS[ocpp_version]
         self.password = password
         self.meter_interval_s = meter_interval_s
         self.power_w = power_w
         self.accept_remote_start = accept_remote_start
         self.ev_plugged_in = ev_plugged_in
+        self.smart_charging = smart_charging
+        self.stop_delay_s = stop_delay_s
         self.heartbeat_s = heartbeat_s
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
-        # Every CALL the server sent us, in order: tests count stops with it.
+        # Every CALL the server sent us, in order: tests count starts and stops with it.
         self.received: list[tuple[str, Payload]] = []
         self.connections = 0
         self._outbox: deque[_Outgoing] = deque()
@@ -103,20 +102,29 @@ class SimulatedCharger:
         self._task = asyncio.create_task(self._run(), name=f"sim-{self.charge_point_id}")
 
     async def stop(self) -> None:
-        """Power off: the connection drops without a goodbye from OCPP's point of view."""
+        """Cut the network: the connection drops without a goodbye; state and queue remain."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for task in list(self._background):
-            task.cancel()
         self._session = None
         await self._notify()
 
     @property
     def online(self) -> bool:
         return self._session is not None and not self._session.closed
+
+    @property
+    def start_requests(self) -> int:
+        return self.count(self.dialect.start_request)
+
+    @property
+    def stop_requests(self) -> int:
+        return self.count(self.dialect.stop_request)
+
+    def count(self, action: str) -> int:
+        return sum(1 for name, _ in self.received if name == action)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self._changed:
@@ -132,7 +140,7 @@ class SimulatedCharger:
             try:
                 async with connect(
                     f"{self.url}/{self.charge_point_id}",
-                    subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
+                    subprotocols=[websockets.Subprotocol(self.dialect.subprotocol)],
                     additional_headers=self._auth_headers(),
                     open_timeout=5,
                     ping_interval=None,
@@ -155,26 +163,23 @@ class SimulatedCharger:
     async def _connected(self, websocket: ClientConnection) -> None:
         session = RpcSession(
             name=self.charge_point_id,
-            subprotocol=SUBPROTOCOL,
+            subprotocol=self.dialect.subprotocol,
             transport=_ClientTransport(websocket),
             handlers=self._handlers(),
             call_timeout=self.call_timeout_s,
         )
         tasks = [asyncio.create_task(session.serve())]
         try:
-            await session.call(
-                "BootNotification",
-                {"chargePointVendor": "chargegate", "chargePointModel": "simulator"},
-            )
+            await session.call(*self.dialect.boot())
             for connector in self.connectors.values():
-                await session.call("StatusNotification", self._status_payload(connector))
+                await session.call(*self.dialect.status(connector))
             self._session = session
             self.connections += 1
             await self._notify()
             tasks += [
                 asyncio.create_task(self._send_outbox(session)),
                 asyncio.create_task(self._heartbeat(session)),
-                asyncio.create_task(self._meter(session)),
+                asyncio.create_task(self._meter()),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -184,8 +189,8 @@ class SimulatedCharger:
 
     # -- messages to the server ---------------------------------------------------------------
 
-    def enqueue(self, action: str, build: Callable[[], Payload], durable: bool) -> _Outgoing:
-        item = _Outgoing(action, build, durable)
+    def enqueue(self, message: tuple[str, Payload], durable: bool) -> _Outgoing:
+        item = _Outgoing(message[0], message[1], durable)
         self._outbox.append(item)
         self._outbox_ready.set()
         return item
@@ -197,7 +202,7 @@ class SimulatedCharger:
                 await self._outbox_ready.wait()
             item = self._outbox[0]
             try:
-                result = await session.call(item.action, item.build())
+                result = await session.call(item.action, item.payload)
             except CallFailed as exc:
                 self._outbox.popleft()
                 item.done.set_exception(exc)
@@ -215,110 +220,94 @@ class SimulatedCharger:
             await asyncio.sleep(self.heartbeat_s)
             await session.call("Heartbeat", {})
 
-    async def _meter(self, session: RpcSession) -> None:
+    async def _meter(self) -> None:
         while True:
             await asyncio.sleep(self.meter_interval_s)
             for connector in self.connectors.values():
-                if connector.transaction_id is None:
+                if connector.transaction_id is None or connector.status == "Finishing":
+                    continue
+                if self.current_limit(connector) == 0:
+                    if connector.status != "SuspendedEVSE":
+                        await self.set_status(connector, "SuspendedEVSE")
                     continue
                 connector.meter_wh += round(self.power_w * self.meter_interval_s / 3600)
-                self.enqueue("MeterValues", self._meter_payload(connector), durable=True)
+                self.enqueue(self.dialect.metered(connector), durable=True)
 
-    def _status_payload(self, connector: Connector) -> Payload:
-        return {
-            "connectorId": connector.connector_id,
-            "errorCode": "NoError",
-            "status": connector.status,
-            "timestamp": format_ocpp(utcnow()),
-        }
-
-    def _meter_payload(self, connector: Connector) -> Callable[[], Payload]:
-        reading, at = connector.meter_wh, format_ocpp(utcnow())
-
-        def build() -> Payload:
-            payload: Payload = {
-                "connectorId": connector.connector_id,
-                "meterValue": [
-                    {
-                        "timestamp": at,
-                        "sampledValue": [
-                            {
-                                "value": str(reading),
-                                "measurand": "Energy.Active.Import.Register",
-                                "unit": "Wh",
-                            }
-                        ],
-                    }
-                ],
-            }
-            if connector.transaction_id is not None:
-                payload["transactionId"] = connector.transaction_id
-            return payload
-
-        return build
+    def current_limit(self, connector: Connector) -> float | None:
+        """The fail-safe profile's limit now, in A (None: no profile, full power)."""
+        if connector.profile is None:
+            return None
+        start, periods = connector.profile
+        elapsed = (utcnow() - parse_ocpp(start)).total_seconds()
+        limit = None
+        for start_period, period_limit in periods:
+            if elapsed >= start_period:
+                limit = period_limit
+        return limit
 
     async def set_status(self, connector: Connector, status: str) -> None:
         connector.status = status
-        payload = self._status_payload(connector)
-        self.enqueue("StatusNotification", lambda: payload, durable=False)
+        self.enqueue(self.dialect.status(connector), durable=False)
         await self._notify()
 
     # -- charging ----------------------------------------------------------------------------
 
-    async def begin_transaction(self, connector_id: int, id_tag: str) -> int:
+    async def begin_transaction(
+        self, connector_id: int, id_tag: str, remote_start_id: int | None = None
+    ) -> None:
         """The EV is plugged in and charging starts (as after a remote start)."""
         connector = self.connectors[connector_id]
         connector.id_tag = id_tag
+        connector.remote_start_id = remote_start_id
         await self.set_status(connector, "Preparing")
-        at, meter = format_ocpp(utcnow()), connector.meter_wh
-        item = self.enqueue(
-            "StartTransaction",
-            lambda: {
-                "connectorId": connector_id,
-                "idTag": id_tag,
-                "meterStart": meter,
-                "timestamp": at,
-            },
-            durable=True,
-        )
-        result = await item.done
-        connector.transaction_id = int(result["transactionId"])
-        if result["idTagInfo"]["status"] != "Accepted":
+        result = await self.enqueue(self.dialect.started(connector), durable=True).done
+        if "transactionId" in result:
+            connector.transaction_id = int(result["transactionId"])
+        token_info = result.get("idTagInfo") or result.get("idTokenInfo") or {}
+        if token_info.get("status", "Accepted") != "Accepted":
             await self.end_transaction(connector_id, "DeAuthorized")
-            return connector.transaction_id
+            return
         await self.set_status(connector, "Charging")
-        return connector.transaction_id
 
     async def end_transaction(self, connector_id: int, reason: str = "Local") -> None:
         """Charging ends at the charger: unplugged, stopped locally, or on request."""
         connector = self.connectors[connector_id]
-        transaction_id, id_tag = connector.transaction_id, connector.id_tag
-        if transaction_id is None:
+        if connector.transaction_id is None:
             return
-        connector.transaction_id = connector.id_tag = None
-        at, meter = format_ocpp(utcnow()), connector.meter_wh
-        payload: Payload = {
-            "transactionId": transaction_id,
-            "meterStop": meter,
-            "timestamp": at,
-            "reason": reason,
-        }
-        if id_tag is not None:
-            payload["idTag"] = id_tag
         await self.set_status(connector, "Finishing")
-        await self.enqueue("StopTransaction", lambda: payload, durable=True).done
+        stopped = self.enqueue(self.dialect.stopped(connector, reason), durable=True)
+        connector.transaction_id = connector.id_tag = connector.remote_start_id = None
+        connector.profile = None
+        await stopped.done
         await self.set_status(connector, "Available")
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def _stop_later(self, connector_id: int) -> None:
+        await asyncio.sleep(self.stop_delay_s)
+        await self.end_transaction(connector_id, "Remote")
+
+    def _take_profile(self, connector: Connector, profile: Payload | None) -> bool:
+        if profile is None or not self.smart_charging:
+            return profile is None
+        schedule = profile["chargingSchedule"]
+        if isinstance(schedule, list):  # 2.0.1 holds a list of schedules
+            schedule = schedule[0]
+        periods = [
+            (p["startPeriod"], float(p["limit"])) for p in schedule["chargingSchedulePeriod"]
+        ]
+        connector.profile = (schedule["startSchedule"], periods)
+        return True
+
     def _handlers(self) -> dict[str, Handler]:
         async def remote_start(payload: Payload) -> Payload:
-            self.received.append(("RemoteStartTransaction", payload))
+            self.received.append((self.dialect.start_request, payload))
             await self._notify()
-            connector_id = payload.get("connectorId", 1)
+            connector_id = int(payload.get("connectorId") or payload.get("evseId") or 1)
+            id_tag = payload["idTag"] if "idTag" in payload else payload["idToken"]["idToken"]
             connector = self.connectors.get(connector_id)
             if (
                 not self.accept_remote_start
@@ -327,27 +316,64 @@ class SimulatedCharger:
                 or connector.id_tag is not None
             ):
                 return {"status": "Rejected"}
+            self._take_profile(connector, payload.get("chargingProfile"))
             if self.ev_plugged_in:
-                connector.id_tag = payload["idTag"]
-                self._spawn(self.begin_transaction(connector_id, payload["idTag"]))
+                connector.id_tag = id_tag
+                self._spawn(
+                    self.begin_transaction(connector_id, id_tag, payload.get("remoteStartId"))
+                )
             return {"status": "Accepted"}
 
         async def remote_stop(payload: Payload) -> Payload:
-            self.received.append(("RemoteStopTransaction", payload))
+            self.received.append((self.dialect.stop_request, payload))
             await self._notify()
             for connector in self.connectors.values():
                 if connector.transaction_id == payload["transactionId"]:
-                    self._spawn(self.end_transaction(connector.connector_id, "Remote"))
+                    self._spawn(self._stop_later(connector.connector_id))
                     return {"status": "Accepted"}
             return {"status": "Rejected"}
 
-        return {
-            "RemoteStartTransaction": remote_start,
-            "RemoteStopTransaction": remote_stop,
-        }
+        async def set_charging_profile(payload: Payload) -> Payload:
+            self.received.append(("SetChargingProfile", payload))
+            await self._notify()
+            connector = self.connectors.get(
+                int(payload.get("connectorId") or payload.get("evseId") or 0)
+            )
+            profile = payload.get("csChargingProfiles", payload.get("chargingProfile"))
+            accepted = connector is not None and self._take_profile(connector, profile)
+            return {"status": "Accepted" if accepted else "Rejected"}
 
-    def count(self, action: str) -> int:
-        return sum(1 for name, _ in self.received if name == action)
+        async def get_configuration(payload: Payload) -> Payload:
+            profiles = "Core,SmartCharging" if self.smart_charging else "Core"
+            return {
+                "configurationKey": [
+                    {"key": "SupportedFeatureProfiles", "readonly": True, "value": profiles}
+                ]
+            }
+
+        async def get_variables(payload: Payload) -> Payload:
+            return {
+                "getVariableResult": [
+                    {
+                        "attributeStatus": "Accepted",
+                        "attributeValue": "true" if self.smart_charging else "false",
+                        "component": item["component"],
+                        "variable": item["variable"],
+                    }
+                    for item in payload["getVariableData"]
+                ]
+            }
+
+        handlers: dict[str, Handler] = {
+            self.dialect.start_request: remote_start,
+            self.dialect.stop_request: remote_stop,
+            "SetChargingProfile": set_charging_profile,
+        }
+        if self.dialect.subprotocol == "ocpp1.6":
+            handlers["GetConfiguration"] = get_configuration
+        else:
+            handlers["GetVariables"] = get_variables
+        return handlers
 
 
 async def run_forever(chargers: list[SimulatedCharger]) -> None:

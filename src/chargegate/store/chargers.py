@@ -85,6 +85,7 @@ async def claim_connection(
     """Record that `node_id` now holds the charger's socket; returns the new connection epoch."""
     charger.connection_epoch += 1
     charger.connected_node = node_id
+    charger.connected_at = now
     charger.last_seen_at = now
     await session.flush()
     return charger.connection_epoch

@@ -36,19 +36,27 @@ async def add_command(
 
 
 async def claim_due(
-    session: AsyncSession, node_id: str, now: datetime, lease: timedelta
+    session: AsyncSession, node_id: str, now: datetime, lease: timedelta, settle: timedelta
 ) -> Sequence[tuple[Command, Charger]]:
-    """Claim the commands for chargers connected to this node: pending ones, and ones whose
-    sender's lease ran out (it crashed mid-send)."""
+    """Claim the pending commands for chargers connected to this node.
+
+    A command in doubt (sent, then its sender crashed) waits until its charger has been
+    connected for `settle`: a charger flushes what it queued while we were away (such as the
+    StopTransaction answering that very command) right after it reconnects, and that may make
+    sending it again unnecessary.
+    """
+    await session.execute(
+        update(Command)
+        .where(Command.status == CommandStatus.SENDING.value, Command.lease_until < now)
+        .values(status=CommandStatus.PENDING.value, lease_until=None, in_doubt=True)
+    )
     query = (
         select(Command, Charger)
         .join(Charger, Command.charger_id == Charger.id)
         .where(
             Charger.connected_node == node_id,
-            or_(
-                Command.status == CommandStatus.PENDING.value,
-                (Command.status == CommandStatus.SENDING.value) & (Command.lease_until < now),
-            ),
+            Command.status == CommandStatus.PENDING.value,
+            or_(Command.in_doubt.is_(False), Charger.connected_at <= now - settle),
         )
         .order_by(Command.id)
         .limit(500)
@@ -65,12 +73,12 @@ async def claim_due(
 
 
 async def release_node_claims(session: AsyncSession, node_id: str) -> None:
-    """At start-up nothing is in flight on this node: its claims go back to the outbox now
-    rather than when their lease runs out."""
+    """At start-up nothing is in flight on this node: its claims go back to the outbox now,
+    in doubt, rather than when their lease runs out."""
     await session.execute(
         update(Command)
         .where(Command.claimed_by == node_id, Command.status == CommandStatus.SENDING.value)
-        .values(status=CommandStatus.PENDING.value, lease_until=None)
+        .values(status=CommandStatus.PENDING.value, lease_until=None, in_doubt=True)
     )
 
 

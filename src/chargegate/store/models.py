@@ -68,13 +68,18 @@ class Charger(Base):
     charge_point_id: Mapped[str] = mapped_column(String(48), unique=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The subprotocol last negotiated, and the one the operator registered (wins when offered).
     ocpp_version: Mapped[str | None] = mapped_column(String(10))
+    ocpp_protocol: Mapped[str | None] = mapped_column(String(16))
+    # Whether the charger takes charging profiles (asked after each boot); None: not known yet.
+    smart_charging: Mapped[bool | None] = mapped_column(Boolean)
     vendor: Mapped[str | None] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(50))
     # Which node holds the charger's socket, and the epoch of that connection: a node may only
     # send when its epoch is still the current one.
     connected_node: Mapped[str | None] = mapped_column(String(64))
     connection_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    connected_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -102,7 +107,11 @@ class Transaction(Base):
     staging: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(16), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(255))
-    id_tag: Mapped[str] = mapped_column(String(20), unique=True)
+    # "api" for sessions started through the API; "charger" for ones begun at the charger.
+    origin: Mapped[str] = mapped_column(String(8), default="api")
+    id_tag: Mapped[str] = mapped_column(String(36), index=True)
+    # OCPP 2.0.1 chargers name their transactions themselves.
+    charger_transaction_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     started_at: Mapped[datetime | None]
@@ -110,6 +119,8 @@ class Transaction(Base):
     # Set once a stop has been asked for (by the API or by expiry): the guard against a second one.
     stop_requested_at: Mapped[datetime | None]
     stop_reason: Mapped[str | None] = mapped_column(String(64))
+    # The expiry the charger's TxProfile currently ends at (fail-safe stop), if it has one.
+    profile_until: Mapped[datetime | None]
     meter_start_wh: Mapped[int | None]
     meter_last_wh: Mapped[int | None]
     meter_stop_wh: Mapped[int | None]
@@ -144,6 +155,8 @@ class Command(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Sent, but a crash came before the answer: wait for the charger to settle before resending.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import QueueKind, QueueStatus, TransactionState
+from chargegate.domain.states import QueueKind, QueueStatus, TransactionOrigin, TransactionState
 from chargegate.store.models import Charger, Port, QueueItem, Transaction
 
 _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
@@ -57,26 +58,46 @@ async def active_on_port(
     )
 
 
-async def charger_transaction_by_tag(
-    session: AsyncSession, charger_id: int, id_tag: str
-) -> Transaction | None:
-    """The newest transaction on this charger that carries `id_tag`."""
-    return await session.scalar(
+def _on_charger(charger_id: int, *conditions: Any) -> Select[Transaction]:
+    return (
         select(Transaction)
         .join(Port, Transaction.port_uuid == Port.port_uuid)
-        .where(Port.charger_id == charger_id, Transaction.id_tag == id_tag)
+        .where(Port.charger_id == charger_id, Transaction.staging.is_(False), *conditions)
         .order_by(Transaction.id.desc())
         .limit(1)
     )
 
 
-async def charger_transaction_by_id(
-    session: AsyncSession, charger_id: int, transaction_id: int
+async def charger_transaction_by_tag(
+    session: AsyncSession, charger_id: int, id_tag: str, origin: TransactionOrigin
 ) -> Transaction | None:
+    """The newest transaction on this charger that carries `id_tag`."""
+    return await session.scalar(
+        _on_charger(charger_id, Transaction.id_tag == id_tag, Transaction.origin == origin.value)
+    )
+
+
+async def charger_transaction_by_id(
+    session: AsyncSession, charger_id: int, reference: int | str
+) -> Transaction | None:
+    """By our id (OCPP 1.6 transactionId, 2.0.1 remoteStartId) or the 2.0.1 charger's id."""
+    if isinstance(reference, str):
+        return await session.scalar(
+            _on_charger(charger_id, Transaction.charger_transaction_id == reference)
+        )
+    return await session.scalar(_on_charger(charger_id, Transaction.id == reference))
+
+
+async def open_on_port(session: AsyncSession, port_uuid: str) -> Transaction | None:
     return await session.scalar(
         select(Transaction)
-        .join(Port, Transaction.port_uuid == Port.port_uuid)
-        .where(Port.charger_id == charger_id, Transaction.id == transaction_id)
+        .where(
+            Transaction.port_uuid == port_uuid,
+            Transaction.staging.is_(False),
+            Transaction.state == TransactionState.OPEN.value,
+        )
+        .order_by(Transaction.id.desc())
+        .limit(1)
     )
 
 

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from chargegate.domain.times import format_ocpp, parse_ocpp, utcnow
+from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_events
 from chargegate.services.runtime import Runtime
 
-ENERGY = "Energy.Active.Import.Register"
 
-
-def energy_wh(meter_values: list[dict[str, Any]]) -> int | None:
-    """The newest energy register reading in Wh, if the meter values carry one."""
-    reading: int | None = None
-    for meter_value in meter_values:
-        for sampled in meter_value.get("sampledValue", []):
-            if sampled.get("measurand", ENERGY) != ENERGY or sampled.get("phase"):
-                continue
-            try:
-                value = float(sampled["value"])
-            except (KeyError, ValueError):
-                continue
-            if sampled.get("unit", "Wh") == "kWh":
-                value *= 1000
-            reading = round(value)
-    return reading
-
-
-def build(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
+def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
         await charger_events.booted(
             rt, charge_point_id, payload["chargePointVendor"], payload["chargePointModel"]
         )
+        on_boot()
         return {
             "status": "Accepted",
             "currentTime": format_ocpp(utcnow()),
@@ -64,10 +47,10 @@ def build(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
         answer = await charger_events.transaction_started(
             rt,
             charge_point_id,
-            payload["connectorId"],
-            payload["idTag"],
-            payload["meterStart"],
-            parse_ocpp(payload["timestamp"]),
+            connector_id=payload["connectorId"],
+            id_tag=payload["idTag"],
+            meter_start_wh=payload["meterStart"],
+            at=parse_ocpp(payload["timestamp"]),
         )
         status = "Accepted" if answer.accepted else "Invalid"
         return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}

@@ -1,0 +1,120 @@
+"""Handlers for the CALLs a 2.0.1 charging station sends. They translate; the services decide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chargegate.domain.times import format_ocpp, parse_ocpp, utcnow
+from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.rpc import Handler, Payload
+from chargegate.services import charger_events
+from chargegate.services.runtime import Runtime
+
+# Notifications we take note of and have nothing to answer but an empty response.
+ACKNOWLEDGED = (
+    "NotifyReport",
+    "NotifyEvent",
+    "NotifyMonitoringReport",
+    "SecurityEventNotification",
+    "LogStatusNotification",
+    "FirmwareStatusNotification",
+    "NotifyChargingLimit",
+    "ClearedChargingLimit",
+    "ReportChargingProfiles",
+    "NotifyDisplayMessages",
+    "NotifyCustomerInformation",
+    "PublishFirmwareStatusNotification",
+    "ReservationStatusUpdate",
+)
+
+
+def _id_token(payload: Payload) -> str | None:
+    token = payload.get("idToken")
+    return None if token is None else str(token["idToken"])
+
+
+def _token_info(valid: bool) -> Payload:
+    return {"idTokenInfo": {"status": "Accepted" if valid else "Invalid"}}
+
+
+def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
+    async def boot_notification(payload: Payload) -> Payload:
+        station = payload["chargingStation"]
+        await charger_events.booted(rt, charge_point_id, station["vendorName"], station["model"])
+        on_boot()
+        return {
+            "status": "Accepted",
+            "currentTime": format_ocpp(utcnow()),
+            "interval": rt.settings.heartbeat_interval_s,
+        }
+
+    async def heartbeat(payload: Payload) -> Payload:
+        await charger_events.seen(rt, charge_point_id)
+        return {"currentTime": format_ocpp(utcnow())}
+
+    async def status_notification(payload: Payload) -> Payload:
+        await charger_events.status_changed(
+            rt,
+            charge_point_id,
+            payload["evseId"],
+            payload["connectorStatus"],
+            None,
+            parse_ocpp(payload["timestamp"]),
+        )
+        return {}
+
+    async def authorize(payload: Payload) -> Payload:
+        token = _id_token(payload)
+        valid = token is not None and await charger_events.authorize(rt, charge_point_id, token)
+        return _token_info(valid)
+
+    async def transaction_event(payload: Payload) -> Payload:
+        info = payload["transactionInfo"]
+        charger_transaction_id = info["transactionId"]
+        token = _id_token(payload)
+        at = parse_ocpp(payload["timestamp"])
+        energy = energy_wh(payload.get("meterValue", []))
+        if payload["eventType"] == "Ended":
+            await charger_events.transaction_stopped(
+                rt, charge_point_id, charger_transaction_id, energy, at, info.get("stoppedReason")
+            )
+            return {} if token is None else _token_info(True)
+        answer = await charger_events.transaction_started(
+            rt,
+            charge_point_id,
+            connector_id=payload.get("evse", {}).get("id", 1),
+            id_tag=token,
+            meter_start_wh=energy,
+            at=at,
+            charger_transaction_id=charger_transaction_id,
+            remote_start_id=info.get("remoteStartId"),
+        )
+        if payload["eventType"] == "Updated" and energy is not None:
+            await charger_events.meter_reading(rt, charge_point_id, charger_transaction_id, energy)
+        return {} if token is None else _token_info(answer.accepted)
+
+    async def meter_values(payload: Payload) -> Payload:
+        reading = energy_wh(payload["meterValue"])
+        if reading is not None and payload["evseId"] > 0:
+            await charger_events.port_meter_reading(rt, charge_point_id, payload["evseId"], reading)
+        return {}
+
+    async def data_transfer(payload: Payload) -> Payload:
+        return {"status": "UnknownVendorId"}
+
+    async def acknowledge(payload: Payload) -> Payload:
+        return {}
+
+    handlers: dict[str, Handler] = {action: acknowledge for action in ACKNOWLEDGED}
+    handlers.update(
+        {
+            "BootNotification": boot_notification,
+            "Heartbeat": heartbeat,
+            "StatusNotification": status_notification,
+            "Authorize": authorize,
+            "TransactionEvent": transaction_event,
+            "MeterValues": meter_values,
+            "DataTransfer": data_transfer,
+        }
+    )
+    return handlers

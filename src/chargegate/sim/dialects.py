@@ -1,0 +1,154 @@
+"""How the simulated charger words its messages in each OCPP version."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.ocpp.rpc import Payload
+
+
+@dataclass(slots=True)
+class Connector:
+    connector_id: int
+    status: str = "Available"
+    id_tag: str | None = None
+    # 1.6: the id the server gave us; 2.0.1: the id we made up.
+    transaction_id: int | str | None = None
+    remote_start_id: int | None = None
+    meter_wh: int = 0
+    seq_no: int = 0
+    # Fail-safe TxProfile: (startSchedule, [(startPeriod seconds, limit)]), if one was set.
+    profile: tuple[str, list[tuple[int, float]]] | None = None
+
+
+class Dialect(Protocol):
+    subprotocol: str
+    start_request: str
+    stop_request: str
+
+    def boot(self) -> tuple[str, Payload]: ...
+
+    def status(self, connector: Connector) -> tuple[str, Payload]: ...
+
+    def started(self, connector: Connector) -> tuple[str, Payload]: ...
+
+    def metered(self, connector: Connector) -> tuple[str, Payload]: ...
+
+    def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]: ...
+
+
+def _energy(connector: Connector, unit_key: str) -> Payload:
+    sampled: Payload = {"value": connector.meter_wh, "measurand": "Energy.Active.Import.Register"}
+    if unit_key == "unit":
+        sampled.update(value=str(connector.meter_wh), unit="Wh")
+    else:
+        sampled["unitOfMeasure"] = {"unit": "Wh"}
+    return {"timestamp": format_ocpp(utcnow()), "sampledValue": [sampled]}
+
+
+class V16:
+    subprotocol = "ocpp1.6"
+    start_request = "RemoteStartTransaction"
+    stop_request = "RemoteStopTransaction"
+
+    def boot(self) -> tuple[str, Payload]:
+        return "BootNotification", {"chargePointVendor": "chargegate", "chargePointModel": "sim"}
+
+    def status(self, connector: Connector) -> tuple[str, Payload]:
+        return "StatusNotification", {
+            "connectorId": connector.connector_id,
+            "errorCode": "NoError",
+            "status": connector.status,
+            "timestamp": format_ocpp(utcnow()),
+        }
+
+    def started(self, connector: Connector) -> tuple[str, Payload]:
+        return "StartTransaction", {
+            "connectorId": connector.connector_id,
+            "idTag": connector.id_tag,
+            "meterStart": connector.meter_wh,
+            "timestamp": format_ocpp(utcnow()),
+        }
+
+    def metered(self, connector: Connector) -> tuple[str, Payload]:
+        payload: Payload = {
+            "connectorId": connector.connector_id,
+            "meterValue": [_energy(connector, "unit")],
+        }
+        if connector.transaction_id is not None:
+            payload["transactionId"] = connector.transaction_id
+        return "MeterValues", payload
+
+    def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]:
+        payload: Payload = {
+            "transactionId": connector.transaction_id,
+            "meterStop": connector.meter_wh,
+            "timestamp": format_ocpp(utcnow()),
+            "reason": reason,
+        }
+        if connector.id_tag is not None:
+            payload["idTag"] = connector.id_tag
+        return "StopTransaction", payload
+
+
+_V201_STATUS = {"Available": "Available", "Unavailable": "Unavailable", "Faulted": "Faulted"}
+_V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
+
+
+class V201:
+    subprotocol = "ocpp2.0.1"
+    start_request = "RequestStartTransaction"
+    stop_request = "RequestStopTransaction"
+
+    def boot(self) -> tuple[str, Payload]:
+        return "BootNotification", {
+            "reason": "PowerUp",
+            "chargingStation": {"vendorName": "chargegate", "model": "sim"},
+        }
+
+    def status(self, connector: Connector) -> tuple[str, Payload]:
+        return "StatusNotification", {
+            "timestamp": format_ocpp(utcnow()),
+            "connectorStatus": _V201_STATUS.get(connector.status, "Occupied"),
+            "evseId": connector.connector_id,
+            "connectorId": 1,
+        }
+
+    def _event(self, connector: Connector, event: str, trigger: str) -> Payload:
+        connector.seq_no += 1
+        info: Payload = {"transactionId": connector.transaction_id}
+        if connector.remote_start_id is not None:
+            info["remoteStartId"] = connector.remote_start_id
+        return {
+            "eventType": event,
+            "timestamp": format_ocpp(utcnow()),
+            "triggerReason": trigger,
+            "seqNo": connector.seq_no,
+            "transactionInfo": info,
+            "evse": {"id": connector.connector_id, "connectorId": 1},
+            "meterValue": [_energy(connector, "unitOfMeasure")],
+        }
+
+    def started(self, connector: Connector) -> tuple[str, Payload]:
+        connector.transaction_id = str(uuid.uuid4())
+        connector.seq_no = -1
+        payload = self._event(connector, "Started", "RemoteStart")
+        if connector.id_tag is not None:
+            payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
+        return "TransactionEvent", payload
+
+    def metered(self, connector: Connector) -> tuple[str, Payload]:
+        return "TransactionEvent", self._event(connector, "Updated", "MeterValuePeriodic")
+
+    def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]:
+        payload = self._event(
+            connector, "Ended", "RemoteStop" if reason == "Remote" else "StopAuthorized"
+        )
+        payload["transactionInfo"]["stoppedReason"] = _V201_REASON.get(reason, "Other")
+        return "TransactionEvent", payload
+
+
+DIALECTS: dict[str, Dialect] = {"1.6": V16(), "2.0.1": V201()}
