@@ -70,6 +70,7 @@ class SimulatedCharger:
         ev_plugged_in: bool = True,
         smart_charging: bool = False,
         stop_delay_s: float = 0.0,
+        stop_answer_delay_s: float = 0.0,
         heartbeat_s: float = 60.0,
         call_timeout_s: float = 10.0,
     ) -> None:
@@ -82,7 +83,10 @@ class SimulatedCharger:
         self.accept_remote_start = accept_remote_start
         self.ev_plugged_in = ev_plugged_in
         self.smart_charging = smart_charging
+        # Delays for crash tests: before the charger reports a remote stop done, and before it
+        # answers the stop request at all.
         self.stop_delay_s = stop_delay_s
+        self.stop_answer_delay_s = stop_answer_delay_s
         self.heartbeat_s = heartbeat_s
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
@@ -330,6 +334,7 @@ class SimulatedCharger:
             for connector in self.connectors.values():
                 if connector.transaction_id == payload["transactionId"]:
                     self._spawn(self._stop_later(connector.connector_id))
+                    await asyncio.sleep(self.stop_answer_delay_s)
                     return {"status": "Accepted"}
             return {"status": "Rejected"}
 

@@ -1,0 +1,126 @@
+"""kill -9 of the server at each step of a session, then a restart: the session ends right,
+and exactly one stop reaches the charger."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from chargegate.sim.charger import SimulatedCharger
+from support import Charger, Server, Simulators, iso, online, poll_queue, poll_transaction
+
+
+async def start(client: httpx.AsyncClient, charger: Charger) -> dict[str, str]:
+    response = await client.post(
+        "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, str] = response.json()
+    return created
+
+
+async def restart(server: Server, sim: SimulatedCharger) -> None:
+    server.kill()
+    await sim.wait_until(lambda: not sim.online)
+    server.start()
+    await sim.wait_until(lambda: sim.online, timeout=15)
+
+
+async def close_and_settle(
+    client: httpx.AsyncClient, sim: SimulatedCharger, transaction_uuid: str
+) -> None:
+    patched = await client.patch(f"/transactions/{transaction_uuid}", json={"state": "closed"})
+    if patched.status_code == 202:
+        assert (await poll_queue(client, patched.json()["id"]))["state"] == "Closed"
+    else:
+        assert patched.status_code == 403, patched.text
+    await poll_transaction(client, transaction_uuid, lambda tx: tx["state"] == "Closed")
+    await asyncio.sleep(3)  # room for a wrongly repeated stop to show up
+
+
+async def test_kill_after_start_requested(server: Server, simulators: Simulators) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = await start(client, charger)
+        await restart(server, sim)
+        opened = await poll_queue(client, created["queue_uuid"])
+        assert opened["state"] == "Open"
+        await close_and_settle(client, sim, created["transaction_uuid"])
+    assert sim.start_requests == 1
+    assert sim.stop_requests == 1
+
+
+async def test_kill_while_open(server: Server, simulators: Simulators) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = await start(client, charger)
+        await poll_queue(client, created["queue_uuid"])
+        await restart(server, sim)
+        tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
+        assert tx["state"] == "Open"
+        await close_and_settle(client, sim, created["transaction_uuid"])
+    assert sim.stop_requests == 1
+
+
+async def test_kill_after_stop_sent_before_answer(server: Server, simulators: Simulators) -> None:
+    """The charger got the stop, but the server died before recording its answer: the command
+    is in doubt. The charger's queued stop report arrives after the restart and settles it."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger, stop_delay_s=0.5, stop_answer_delay_s=5)
+    async with operator.client() as client:
+        created = await start(client, charger)
+        await poll_queue(client, created["queue_uuid"])
+        patched = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        await sim.wait_until(lambda: sim.stop_requests == 1)
+        await restart(server, sim)
+        done = await poll_queue(client, patched.json()["id"], timeout=20)
+        assert done["state"] == "Closed"
+        await asyncio.sleep(4)  # past the resend settle time
+    assert sim.stop_requests == 1
+
+
+async def test_kill_after_stop_answered(server: Server, simulators: Simulators) -> None:
+    """The charger accepted the stop but reports it only after the server is back."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger, stop_delay_s=1.5)
+    async with operator.client() as client:
+        created = await start(client, charger)
+        await poll_queue(client, created["queue_uuid"])
+        patched = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        await sim.wait_until(lambda: sim.stop_requests == 1)
+        await asyncio.sleep(0.3)  # the answer is recorded
+        await restart(server, sim)
+        done = await poll_queue(client, patched.json()["id"], timeout=20)
+        assert done["state"] == "Closed"
+        await asyncio.sleep(3)
+    assert sim.stop_requests == 1
+
+
+async def test_kill_after_stop_confirmed(server: Server, simulators: Simulators) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger)
+    async with operator.client() as client:
+        created = await start(client, charger)
+        await poll_queue(client, created["queue_uuid"])
+        patched = await client.patch(
+            f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
+        )
+        await poll_queue(client, patched.json()["id"])
+        await restart(server, sim)
+        tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
+        assert tx["state"] == "Closed"
+        assert (await client.get(f"/queue/{patched.json()['id']}")).json()["state"] == "Closed"
+        await asyncio.sleep(3)
+    assert sim.stop_requests == 1
