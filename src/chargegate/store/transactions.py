@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import QueueKind, QueueStatus, TransactionOrigin, TransactionState
@@ -47,12 +47,15 @@ async def port_transactions(
 async def active_on_port(
     session: AsyncSession, port_uuid: str, staging: bool
 ) -> Transaction | None:
+    """A session that occupies the port. A 2.0.1 station's transaction opened by plugging in,
+    with nobody authorised yet, does not: it is waiting for exactly such a start."""
     return await session.scalar(
         select(Transaction)
         .where(
             Transaction.port_uuid == port_uuid,
             Transaction.staging == staging,
             Transaction.state.in_(_ACTIVE),
+            or_(Transaction.origin == TransactionOrigin.API.value, Transaction.id_tag != ""),
         )
         .limit(1)
     )
