@@ -38,7 +38,7 @@ async def simulators(request: pytest.FixtureRequest) -> AsyncIterator[Simulators
     running = Simulators(request.param)
     yield running
     for charger in running:
-        await charger.stop()
+        await charger.power_off()
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 The charger is tests/js/strict_charger.mjs, built on the npm package ocpp-rpc in strict mode:
 every CALL our server sends and every CALLRESULT it answers with is validated against
-ocpp-rpc's own OCPP 1.6 schemas. Needs node and `make js-deps`.
+ocpp-rpc's own OCPP 1.6 or 2.0.1 schemas. The test runs once per version. Needs node and
+`make js-deps`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,20 +37,71 @@ pytestmark = [
 ]
 
 # Events the charger reports when something broke; none may occur.
-FAILURES = {"strictValidationFailure", "badMessage", "callError", "error"}
+FAILURES = {
+    "strictValidationFailure",
+    "badMessage",
+    "callError",
+    "error",
+    "unwantedChargingProfile",
+}
 
 Event = dict[str, Any]
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one OCPP version words what the test checks. In both, the charger's events name the
+    connector (2.0.1: the EVSE) connectorId and the idTag (2.0.1: idToken.idToken) idTag."""
+
+    version: str
+    subprotocol: str
+    start_request: str
+    stop_request: str
+    # The CALL the server probes a charger's smart charging with, after boot.
+    probe: str
+
+    @property
+    def v201(self) -> bool:
+        return self.version == "2.0.1"
+
+    def token_of(self, params: Payload) -> str:
+        """The idTag of a start request or an Authorize."""
+        return str(params["idToken"]["idToken"] if self.v201 else params["idTag"])
+
+    def token_info(self, status: str) -> Payload:
+        return {"idTokenInfo" if self.v201 else "idTagInfo": {"status": status}}
+
+    def start_params(self, connector_id: int, started: Event) -> Payload:
+        """The whole start request the server must send: no charging profile in it."""
+        if self.v201:
+            return {
+                "idToken": {"idToken": started["idTag"], "type": "Central"},
+                "remoteStartId": started["remoteStartId"],
+                "evseId": connector_id,
+            }
+        return {"connectorId": connector_id, "idTag": started["idTag"]}
+
+
+V16 = Dialect(
+    "1.6", "ocpp1.6", "RemoteStartTransaction", "RemoteStopTransaction", "GetConfiguration"
+)
+V201 = Dialect(
+    "2.0.1", "ocpp2.0.1", "RequestStartTransaction", "RequestStopTransaction", "GetVariables"
+)
 
 
 class NodeCharger:
     """strict_charger.mjs as a subprocess; its JSON-lines stdout collected as events."""
 
-    def __init__(self, server: Server, charger: Charger) -> None:
+    def __init__(self, server: Server, charger: Charger, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.args = [
             str(SCRIPT),
             server.ws_url,
             charger.charge_point_id,
             str(len(charger.port_uuids)),
+            dialect.version,
         ]
         self.events: list[Event] = []
         self.stderr = b""
@@ -151,20 +204,27 @@ async def open_session(
         lambda e: e["event"] == "transactionStarted" and e["connectorId"] == connector_id
     )
     assert started["status"] == "Accepted"
+    dialect = node.dialect
     remote_starts = [
         e
-        for e in node.of("call", "RemoteStartTransaction")
-        if e["params"]["idTag"] == started["idTag"]
+        for e in node.of("call", dialect.start_request)
+        if dialect.token_of(e["params"]) == started["idTag"]
     ]
     assert len(remote_starts) == 1, node.transcript()
-    assert remote_starts[0]["params"] == {"connectorId": connector_id, "idTag": started["idTag"]}
+    if dialect.v201:
+        # The station reports the server's remoteStartId back; it names this start alone.
+        assert isinstance(started["remoteStartId"], int), started
+    assert remote_starts[0]["params"] == dialect.start_params(connector_id, started)
     # The idTag the server issued is the one it authorises while the transaction is live.
     authorized = [
-        e for e in node.of("result", "Authorize") if e["params"]["idTag"] == started["idTag"]
+        e
+        for e in node.of("result", "Authorize")
+        if dialect.token_of(e["params"]) == started["idTag"]
     ]
-    assert [e["result"] for e in authorized] == [{"idTagInfo": {"status": "Accepted"}}]
+    assert [e["result"] for e in authorized] == [dialect.token_info("Accepted")]
 
-    # MeterValues with the transactionId are reflected in energy_wh while the session is open.
+    # Meter values of the transaction (1.6 MeterValues, 2.0.1 TransactionEvent Updated) are
+    # reflected in energy_wh while the session is open.
     metered = await node.wait_for(
         lambda e: e["event"] == "metered" and e["transactionId"] == started["transactionId"]
     )
@@ -180,28 +240,64 @@ def at(event: Event) -> datetime:
     return datetime.fromisoformat(event["at"].replace("Z", "+00:00"))
 
 
-def remote_stops(node: NodeCharger, transaction_id: int) -> list[Event]:
+def remote_stops(node: NodeCharger, transaction_id: int | str) -> list[Event]:
+    """The server's stop requests for this transaction (2.0.1: the station's own string id)."""
     return [
         e
-        for e in node.of("call", "RemoteStopTransaction")
+        for e in node.of("call", node.dialect.stop_request)
         if e["params"] == {"transactionId": transaction_id}
     ]
 
 
-async def test_sessions_with_an_independent_strict_charger(server: Server) -> None:
+def profiles_sent(node: NodeCharger) -> list[Event]:
+    """CALLs that carried a charging profile: this charger said it takes none."""
+    return [
+        e
+        for e in node.of("call")
+        if e["action"] == "SetChargingProfile" or "chargingProfile" in e["params"]
+    ]
+
+
+@pytest.mark.parametrize("dialect", [V16, V201], ids=["ocpp1.6", "ocpp2.0.1"])
+async def test_sessions_with_an_independent_strict_charger(
+    server: Server, dialect: Dialect
+) -> None:
     operator = await server.operator()
     charger = await operator.add_charger(connectors=2)
-    node = NodeCharger(server, charger)
+    node = NodeCharger(server, charger, dialect)
     await node.start()
     try:
         await node.wait_for(lambda e: e["event"] == "ready")
-        assert node.of("connected")[0]["protocol"] == "ocpp1.6"
+        assert node.of("connected")[0]["protocol"] == dialect.subprotocol
         boot = node.of("result", "BootNotification")[0]["result"]
         assert boot["status"] == "Accepted"
         # An idTag the server never issued is refused, in a schema-valid way.
         unknown = node.of("result", "Authorize")[0]
-        assert unknown["result"] == {"idTagInfo": {"status": "Invalid"}}
+        if dialect.v201:
+            # "Unknown" would be as right as "Invalid" for a card the server never issued.
+            assert unknown["result"] in (
+                dialect.token_info("Invalid"),
+                dialect.token_info("Unknown"),
+            ), unknown
+        else:
+            assert unknown["result"] == {"idTagInfo": {"status": "Invalid"}}
         assert len(node.of("result", "DataTransfer")) == 1
+        if dialect.v201:
+            assert node.of("result", "DataTransfer")[0]["result"] == {"status": "UnknownVendorId"}
+            assert [e["result"] for e in node.of("result", "NotifyReport")] == [{}]
+            assert [e["result"] for e in node.of("result", "MeterValues")] == [{}]
+
+        # After boot the server asks whether the charger takes charging profiles; it answers
+        # no, and the sessions below start only once the server has heard that.
+        await node.wait_for(lambda e: e["event"] == "reply" and e["action"] == dialect.probe)
+        (probe,) = node.of("reply", dialect.probe)
+        if dialect.v201:
+            assert probe["result"]["getVariableResult"][0] == {
+                "attributeStatus": "Accepted",
+                "attributeValue": "false",
+                "component": {"name": "SmartChargingCtrlr"},
+                "variable": {"name": "Enabled"},
+            }, probe
 
         async with operator.client() as client:
             # Session 1, connector 1: extended, then closed through the API.
@@ -256,15 +352,37 @@ async def test_sessions_with_an_independent_strict_charger(server: Server) -> No
             assert closed2["energy_wh"] == stopped2["meterStop"] - stopped2["meterStart"]
             assert len(remote_stops(node, started2["transactionId"])) == 1
 
-            # StopTransaction is answered with idTagInfo exactly when it carried an idTag
-            # (the charger sends one on odd connectors only).
-            stop_results = [e["result"] for e in node.of("result", "StopTransaction")]
-            assert stop_results == [{"idTagInfo": {"status": "Accepted"}}, {}]
+            if dialect.v201:
+                # TransactionEvent is answered with idTokenInfo exactly when it carried an
+                # idToken (only Started does): Started, Updated, Ended per session.
+                for started in (started1, started2):
+                    events = [
+                        (e["params"]["eventType"], e["params"]["seqNo"], e["result"])
+                        for e in node.of("result", "TransactionEvent")
+                        if e["params"]["transactionInfo"]["transactionId"]
+                        == started["transactionId"]
+                    ]
+                    assert events == [
+                        ("Started", 0, {"idTokenInfo": {"status": "Accepted"}}),
+                        ("Updated", 1, {}),
+                        ("Ended", 2, {}),
+                    ], node.transcript()
+                assert started1["remoteStartId"] != started2["remoteStartId"]
+            else:
+                # StopTransaction is answered with idTagInfo exactly when it carried an idTag
+                # (the charger sends one on odd connectors only).
+                stop_results = [e["result"] for e in node.of("result", "StopTransaction")]
+                assert stop_results == [{"idTagInfo": {"status": "Accepted"}}, {}]
+            statuses = node.of("result", "StatusNotification")
+            assert statuses and all(e["result"] == {} for e in statuses), node.transcript()
 
-            # One RemoteStart and one RemoteStop per session, nothing else from the server.
-            assert len(node.of("call", "RemoteStartTransaction")) == 2
-            assert len(node.of("call", "RemoteStopTransaction")) == 2
+            # One start and one stop request per session, nothing else from the server.
+            assert len(node.of("call", dialect.start_request)) == 2
+            assert len(node.of("call", dialect.stop_request)) == 2
+            assert len(node.of("call", dialect.probe)) == 1
             assert [e for e in node.of("call") if e.get("unexpected")] == []
+            # A charger that takes no charging profiles is never sent one.
+            assert profiles_sent(node) == [], node.transcript()
 
             async def both_available() -> bool:
                 ports = {p["port_uuid"]: p for p in (await client.get("/ports")).json()}

@@ -1,28 +1,40 @@
-// An independent OCPP 1.6J charger for chargegate's interoperability test.
+// An independent OCPP 1.6J / 2.0.1 charger for chargegate's interoperability test.
 //
 // It is built on the npm package ocpp-rpc in strict mode: every CALL the server sends us and
-// every CALLRESULT it answers our CALLs with is validated against ocpp-rpc's own OCPP 1.6 JSON
-// schemas (not ours). A validation failure surfaces as a 'strictValidationFailure' event and as
-// a rejected call / CALLERROR reply; both are reported and make the exit code non-zero.
+// every CALLRESULT it answers our CALLs with is validated against ocpp-rpc's own OCPP 1.6 or
+// 2.0.1 JSON schemas (not ours); so is everything we send. A validation failure surfaces as a
+// 'strictValidationFailure' event and as a rejected call / CALLERROR reply; both are reported
+// and make the exit code non-zero.
 //
-// Usage: node strict_charger.mjs <ws base url> <charge point id> [connector count]
-//   e.g. node strict_charger.mjs ws://127.0.0.1:8080/ocpp CP-1 2
+// Usage: node strict_charger.mjs <ws base url> <charge point id> [connector count] [1.6|2.0.1]
+//   e.g. node strict_charger.mjs ws://127.0.0.1:8080/ocpp CP-1 2 2.0.1
+// The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
+// "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
+// id as connectorId and the idToken's idToken as idTag, so both versions read alike.
 //
 // Output: one JSON object per line on stdout, each with "event" and "at" (ISO 8601 UTC) fields:
 //   connected, ready, send, result, callFailed, call, reply, transactionStarted, metered,
 //   transactionStopped, note, disconnect, exit; and the failures strictValidationFailure,
-//   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error.
+//   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error, and
+//   (2.0.1) unwantedChargingProfile: a RequestStartTransaction carried a chargingProfile
+//   although this station reported SmartChargingCtrlr.Enabled = false.
 // It runs until SIGTERM / SIGINT or until stdin is closed, then closes the connection and exits
 // 0 after a clean run, 1 if anything failed, 2 if it could not connect at all.
 
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { RPCClient, createRPCError } = require('ocpp-rpc');
 
-const [baseUrl, chargePointId, connectorArg] = process.argv.slice(2);
-if (!baseUrl || !chargePointId) {
-    process.stderr.write('usage: strict_charger.mjs <ws base url> <charge point id> [connectors]\n');
+const SUBPROTOCOLS = { '1.6': 'ocpp1.6', '2.0.1': 'ocpp2.0.1' };
+
+const [baseUrl, chargePointId, connectorArg, protocolArg] = process.argv.slice(2);
+const version = protocolArg ?? '1.6';
+if (!baseUrl || !chargePointId || !(version in SUBPROTOCOLS)) {
+    process.stderr.write(
+        'usage: strict_charger.mjs <ws base url> <charge point id> [connectors] [1.6|2.0.1]\n',
+    );
     process.exit(64);
 }
 const connectorCount = Number.parseInt(connectorArg ?? '1', 10);
@@ -65,7 +77,7 @@ for (let id = 1; id <= connectorCount; id += 1) {
 const client = new RPCClient({
     endpoint: baseUrl,
     identity: chargePointId,
-    protocols: ['ocpp1.6'],
+    protocols: [SUBPROTOCOLS[version]],
     strictMode: true,
     reconnect: false,
     callTimeoutMs: 10000,
@@ -153,7 +165,7 @@ function energySample(value, context) {
     };
 }
 
-// --- Charging sessions ------------------------------------------------------------------
+// --- OCPP 1.6: charging sessions ---------------------------------------------------------
 
 async function startSession(connector, idTag) {
     await statusNotification(connector, 'Preparing');
@@ -238,8 +250,177 @@ async function stopSession(connector, reason) {
     await statusNotification(connector, 'Available');
 }
 
+// --- OCPP 2.0.1: device model, charging sessions -----------------------------------------
+
+// Every EVSE has a single connector, number 1.
+const CONNECTOR_ID = 1;
+// An RFID card (a 7-byte ISO 14443 UID) that the server never issued.
+const UNKNOWN_CARD = { idToken: '04A1B2C3D4E5F6', type: 'ISO14443' };
+
+// The device model, as far as the server may ask: component -> variable -> Actual value.
+// No smart charging, so the server must never send a charging profile. AuthorizeRemoteStart:
+// a remote start's idToken is authorised (Authorize) before the transaction starts.
+const DEVICE_MODEL = {
+    SmartChargingCtrlr: { Enabled: 'false' },
+    AuthCtrlr: { AuthorizeRemoteStart: 'true' },
+};
+const REPORT = Object.entries(DEVICE_MODEL).flatMap(([component, variables]) =>
+    Object.entries(variables).map(([variable, value]) => ({
+        component: { name: component },
+        variable: { name: variable },
+        variableAttribute: [{ type: 'Actual', value, mutability: 'ReadOnly' }],
+        variableCharacteristics: { dataType: 'boolean', supportsMonitoring: false },
+    })),
+);
+
+function getVariableResult({ component, variable, attributeType }) {
+    const entry = {
+        ...(attributeType !== undefined ? { attributeType } : {}),
+        component,
+        variable,
+    };
+    const known = (table, key) => (Object.hasOwn(table, key) ? table[key] : undefined);
+    const variables =
+        component.evse === undefined && component.instance === undefined
+            ? known(DEVICE_MODEL, component.name)
+            : undefined;
+    if (variables === undefined) {
+        return { attributeStatus: 'UnknownComponent', ...entry };
+    }
+    const value = variable.instance === undefined ? known(variables, variable.name) : undefined;
+    if (value === undefined) {
+        return { attributeStatus: 'UnknownVariable', ...entry };
+    }
+    if ((attributeType ?? 'Actual') !== 'Actual') {
+        return { attributeStatus: 'NotSupportedAttributeType', ...entry };
+    }
+    return { attributeStatus: 'Accepted', attributeValue: value, ...entry };
+}
+
+async function statusNotification201(connector, status) {
+    connector.status = status;
+    return send('StatusNotification', {
+        timestamp: now(),
+        connectorStatus: status,
+        evseId: connector.id,
+        connectorId: CONNECTOR_ID,
+    });
+}
+
+function energySample201(value, context) {
+    return {
+        value,
+        context,
+        measurand: ENERGY,
+        location: 'Outlet',
+        unitOfMeasure: { unit: 'Wh' },
+    };
+}
+
+// A TransactionEvent of the connector's transaction, numbered by its own seqNo (0, 1, ...).
+async function transactionEvent(connector, eventType, triggerReason, fields) {
+    const { tx } = connector;
+    const params = {
+        eventType,
+        timestamp: now(),
+        triggerReason,
+        seqNo: tx.seqNo,
+        ...fields,
+        transactionInfo: { transactionId: tx.transactionId, ...fields.transactionInfo },
+    };
+    tx.seqNo += 1;
+    return send('TransactionEvent', params);
+}
+
+async function startSession201(connector, idToken, remoteStartId) {
+    // The EV is plugged in; AuthorizeRemoteStart is true, so the token is authorised first.
+    await statusNotification201(connector, 'Occupied');
+    const auth = await send('Authorize', { idToken });
+    if (auth?.idTokenInfo?.status !== 'Accepted') {
+        emit('note', {
+            message: `Authorize of remote idToken answered ${auth?.idTokenInfo?.status}`,
+        });
+    }
+    const meterStart = connector.meterWh;
+    const transactionId = randomUUID();
+    connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
+    const started = await transactionEvent(connector, 'Started', 'RemoteStart', {
+        transactionInfo: { chargingState: 'Charging', remoteStartId },
+        idToken,
+        evse: { id: connector.id, connectorId: CONNECTOR_ID },
+        meterValue: [
+            { timestamp: now(), sampledValue: [energySample201(meterStart, 'Transaction.Begin')] },
+        ],
+    });
+    if (started === null) return;
+    const status = started.idTokenInfo?.status ?? null;
+    emit('transactionStarted', {
+        connectorId: connector.id,
+        transactionId,
+        remoteStartId,
+        idTag: idToken.idToken,
+        meterStart,
+        status,
+    });
+    if (status !== 'Accepted') {
+        // A station must end a transaction whose idToken the server did not accept.
+        await stopSession201(connector, 'DeAuthorized');
+        return;
+    }
+    connector.meterWh += METER_STEP_WH;
+    await transactionEvent(connector, 'Updated', 'MeterValuePeriodic', {
+        transactionInfo: { chargingState: 'Charging' },
+        meterValue: [
+            {
+                timestamp: now(),
+                sampledValue: [
+                    energySample201(connector.meterWh, 'Sample.Periodic'),
+                    {
+                        value: 7200,
+                        context: 'Sample.Periodic',
+                        measurand: 'Power.Active.Import',
+                        unitOfMeasure: { unit: 'W' },
+                    },
+                ],
+            },
+        ],
+    });
+    emit('metered', { connectorId: connector.id, transactionId, meterWh: connector.meterWh });
+}
+
+async function stopSession201(connector, reason) {
+    const { transactionId, idToken, meterStart } = connector.tx;
+    connector.meterWh += STOP_STEP_WH;
+    const meterStop = connector.meterWh;
+    // No idToken: it was sent once (in Started), and a remote stop involves no new one.
+    await transactionEvent(
+        connector,
+        'Ended',
+        reason === 'Remote' ? 'RemoteStop' : 'Deauthorized',
+        {
+            transactionInfo: { chargingState: 'EVConnected', stoppedReason: reason },
+            evse: { id: connector.id, connectorId: CONNECTOR_ID },
+            meterValue: [
+                { timestamp: now(), sampledValue: [energySample201(meterStop, 'Transaction.End')] },
+            ],
+        },
+    );
+    connector.tx = null;
+    emit('transactionStopped', {
+        connectorId: connector.id,
+        transactionId,
+        idTag: idToken.idToken,
+        meterStart,
+        meterStop,
+        reason,
+    });
+    // The EV is unplugged.
+    await statusNotification201(connector, 'Available');
+}
+
 // Work that follows a reply runs on a fresh macrotask, after ocpp-rpc has sent the
-// CALLRESULT: the server sees "Accepted" before it sees the StartTransaction/StopTransaction.
+// CALLRESULT: the server sees "Accepted" before it sees the StartTransaction/StopTransaction
+// (2.0.1: the TransactionEvent).
 // (Awaiting our own CALLs inside the handler would not deadlock with ocpp-rpc, but it would
 // hold the server's RemoteStart/RemoteStop answer back until the whole session had begun.)
 let work = Promise.resolve();
@@ -262,36 +443,77 @@ function handled(action, handler) {
     });
 }
 
-handled('RemoteStartTransaction', (params) => {
-    const connector =
-        params.connectorId !== undefined
-            ? connectors.get(params.connectorId)
-            : [...connectors.values()].find((c) => c.status === 'Available' && !c.tx);
-    if (!connector || connector.tx || connector.status !== 'Available') {
-        return { status: 'Rejected' };
-    }
-    connector.status = 'Preparing'; // claimed now, so a second start is refused
-    afterReply(() => startSession(connector, params.idTag));
-    return { status: 'Accepted' };
-});
+function handleV16() {
+    handled('RemoteStartTransaction', (params) => {
+        const connector =
+            params.connectorId !== undefined
+                ? connectors.get(params.connectorId)
+                : [...connectors.values()].find((c) => c.status === 'Available' && !c.tx);
+        if (!connector || connector.tx || connector.status !== 'Available') {
+            return { status: 'Rejected' };
+        }
+        connector.status = 'Preparing'; // claimed now, so a second start is refused
+        afterReply(() => startSession(connector, params.idTag));
+        return { status: 'Accepted' };
+    });
 
-handled('RemoteStopTransaction', (params) => {
-    const connector = [...connectors.values()].find(
-        (c) => c.tx && c.tx.transactionId === params.transactionId,
-    );
-    if (!connector) {
-        return { status: 'Rejected' };
-    }
-    afterReply(() => stopSession(connector, 'Remote'));
-    return { status: 'Accepted' };
-});
+    handled('RemoteStopTransaction', (params) => {
+        const connector = [...connectors.values()].find(
+            (c) => c.tx && c.tx.transactionId === params.transactionId,
+        );
+        if (!connector) {
+            return { status: 'Rejected' };
+        }
+        afterReply(() => stopSession(connector, 'Remote'));
+        return { status: 'Accepted' };
+    });
 
-// The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
-// This charger has no smart charging, so it must never receive a charging profile.
-handled('GetConfiguration', (params) => ({
-    configurationKey: [{ key: 'SupportedFeatureProfiles', readonly: true, value: 'Core' }],
-    ...(params.key && !params.key.includes('SupportedFeatureProfiles') ? { unknownKey: params.key } : {}),
-}));
+    // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
+    // This charger has no smart charging, so it must never receive a charging profile.
+    handled('GetConfiguration', (params) => ({
+        configurationKey: [{ key: 'SupportedFeatureProfiles', readonly: true, value: 'Core' }],
+        ...(params.key && !params.key.includes('SupportedFeatureProfiles') ? { unknownKey: params.key } : {}),
+    }));
+}
+
+function handleV201() {
+    handled('RequestStartTransaction', (params) => {
+        if (params.chargingProfile !== undefined) {
+            // We said SmartChargingCtrlr.Enabled = false: a profile here is the server's fault.
+            fail('unwantedChargingProfile', {
+                action: 'RequestStartTransaction',
+                chargingProfile: params.chargingProfile,
+            });
+        }
+        const connector =
+            params.evseId !== undefined
+                ? connectors.get(params.evseId)
+                : [...connectors.values()].find((c) => c.status === 'Available' && !c.tx);
+        if (!connector || connector.tx || connector.status !== 'Available') {
+            return { status: 'Rejected' };
+        }
+        connector.status = 'Occupied'; // claimed now, so a second start is refused
+        afterReply(() => startSession201(connector, params.idToken, params.remoteStartId));
+        return { status: 'Accepted' };
+    });
+
+    handled('RequestStopTransaction', (params) => {
+        const connector = [...connectors.values()].find(
+            (c) => c.tx && c.tx.transactionId === params.transactionId,
+        );
+        if (!connector) {
+            return { status: 'Rejected' };
+        }
+        afterReply(() => stopSession201(connector, 'Remote'));
+        return { status: 'Accepted' };
+    });
+
+    // The server asks after boot whether we take charging profiles (for its fail-safe
+    // TxProfile): SmartChargingCtrlr.Enabled is "false", so it must never send one.
+    handled('GetVariables', (params) => ({
+        getVariableResult: params.getVariableData.map(getVariableResult),
+    }));
+}
 
 // Anything else the server might send is still validated by strict mode (the schema check
 // runs before a handler is called), then refused as a real minimal charger would.
@@ -299,6 +521,12 @@ client.handle(({ method, params, messageId }) => {
     emit('call', { action: method, messageId, params, unexpected: true });
     throw createRPCError('NotImplemented', `strict_charger does not handle ${method}`);
 });
+
+if (version === '1.6') {
+    handleV16();
+} else {
+    handleV201();
+}
 
 // --- Lifecycle --------------------------------------------------------------------------
 
@@ -339,30 +567,90 @@ try {
 }
 emit('connected', { protocol: client.protocol, identity: client.identity });
 
-const boot = await send('BootNotification', {
-    chargePointVendor: 'ocpp-rpc',
-    chargePointModel: 'strict_charger',
-    chargePointSerialNumber: chargePointId.slice(0, 25),
-    firmwareVersion: '2.2',
-});
-if (boot?.status !== 'Accepted') {
-    fail('error', { where: 'boot', message: `BootNotification answered ${boot?.status}` });
+// --- Boot --------------------------------------------------------------------------------
+
+async function bootV16() {
+    const boot = await send('BootNotification', {
+        chargePointVendor: 'ocpp-rpc',
+        chargePointModel: 'strict_charger',
+        chargePointSerialNumber: chargePointId.slice(0, 25),
+        firmwareVersion: '2.2',
+    });
+    if (boot?.status !== 'Accepted') {
+        fail('error', { where: 'boot', message: `BootNotification answered ${boot?.status}` });
+    }
+    await send('StatusNotification', {
+        connectorId: 0,
+        errorCode: 'NoError',
+        status: 'Available',
+        timestamp: now(),
+    });
+    for (const connector of connectors.values()) {
+        await statusNotification(connector, 'Available');
+    }
+    await send('Heartbeat', {});
+    // An idTag the server never issued: the answer must still be a schema-valid idTagInfo.
+    await send('Authorize', { idTag: 'NOT-ISSUED-0001' });
+    await send('DataTransfer', {
+        vendorId: 'org.example.strictcharger',
+        messageId: 'hello',
+        data: JSON.stringify({ connectors: connectorCount }),
+    });
+    emit('ready', { connectors: connectorCount });
 }
-await send('StatusNotification', {
-    connectorId: 0,
-    errorCode: 'NoError',
-    status: 'Available',
-    timestamp: now(),
-});
-for (const connector of connectors.values()) {
-    await statusNotification(connector, 'Available');
+
+async function bootV201() {
+    const boot = await send('BootNotification', {
+        reason: 'PowerUp',
+        chargingStation: {
+            vendorName: 'ocpp-rpc',
+            model: 'strict_charger',
+            serialNumber: chargePointId.slice(0, 25),
+            firmwareVersion: '2.2',
+        },
+    });
+    if (boot?.status !== 'Accepted') {
+        fail('error', { where: 'boot', message: `BootNotification answered ${boot?.status}` });
+    }
+    for (const connector of connectors.values()) {
+        await statusNotification201(connector, 'Available');
+    }
+    await send('Heartbeat', {});
+    // The station's main meter (EVSE 0): not a port, but the answer must still be schema-valid.
+    await send('MeterValues', {
+        evseId: 0,
+        meterValue: [
+            {
+                timestamp: now(),
+                sampledValue: [
+                    energySample201(
+                        [...connectors.values()].reduce((sum, c) => sum + c.meterWh, 0),
+                        'Sample.Clock',
+                    ),
+                ],
+            },
+        ],
+    });
+    // A card the server never issued: the answer must still be a schema-valid idTokenInfo.
+    await send('Authorize', { idToken: UNKNOWN_CARD });
+    // Unsolicited, as some stations do after boot: the device model GetVariables reads from.
+    await send('NotifyReport', {
+        requestId: 0,
+        generatedAt: now(),
+        seqNo: 0,
+        tbc: false,
+        reportData: REPORT,
+    });
+    await send('DataTransfer', {
+        vendorId: 'org.example.strictcharger',
+        messageId: 'hello',
+        data: { connectors: connectorCount },
+    });
+    emit('ready', { connectors: connectorCount });
 }
-await send('Heartbeat', {});
-// An idTag the server never issued: the answer must still be a schema-valid idTagInfo.
-await send('Authorize', { idTag: 'NOT-ISSUED-0001' });
-await send('DataTransfer', {
-    vendorId: 'org.example.strictcharger',
-    messageId: 'hello',
-    data: JSON.stringify({ connectors: connectorCount }),
-});
-emit('ready', { connectors: connectorCount });
+
+if (version === '1.6') {
+    await bootV16();
+} else {
+    await bootV201();
+}

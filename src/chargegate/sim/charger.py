@@ -99,14 +99,19 @@ class SimulatedCharger:
         self._task: asyncio.Task[None] | None = None
         self._session: RpcSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._meter_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Power on (or restore the network): connect, and keep reconnecting."""
         self._task = asyncio.create_task(self._run(), name=f"sim-{self.charge_point_id}")
+        if self._meter_task is None:
+            self._meter_task = asyncio.create_task(self._meter())
 
     async def stop(self) -> None:
-        """Cut the network: the connection drops without a goodbye; state and queue remain."""
+        """Cut the network: the connection drops without a goodbye. Charging goes on, and what
+        the charger has to report waits in its queue."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -114,6 +119,13 @@ class SimulatedCharger:
             self._task = None
         self._session = None
         await self._notify()
+
+    async def power_off(self) -> None:
+        await self.stop()
+        for task in [self._meter_task, *self._background]:
+            if task is not None:
+                task.cancel()
+        self._meter_task = None
 
     @property
     def online(self) -> bool:
@@ -183,7 +195,6 @@ class SimulatedCharger:
             tasks += [
                 asyncio.create_task(self._send_outbox(session)),
                 asyncio.create_task(self._heartbeat(session)),
-                asyncio.create_task(self._meter()),
             ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -349,6 +360,7 @@ class SimulatedCharger:
             return {"status": "Accepted" if accepted else "Rejected"}
 
         async def get_configuration(payload: Payload) -> Payload:
+            self.received.append(("GetConfiguration", payload))
             profiles = "Core,SmartCharging" if self.smart_charging else "Core"
             return {
                 "configurationKey": [
@@ -357,6 +369,7 @@ class SimulatedCharger:
             }
 
         async def get_variables(payload: Payload) -> Payload:
+            self.received.append(("GetVariables", payload))
             return {
                 "getVariableResult": [
                     {
