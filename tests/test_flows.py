@@ -34,7 +34,7 @@ async def test_start_extend_expire(server: Server, simulators: Simulators) -> No
         assert opened["transaction_uuid"] == body["transaction_uuid"]
         assert opened["invoice_id"] == "inv-1"
         assert sim.start_requests == 1
-        assert requested_port(sim.received[0][1]) == 1
+        assert requested_port(sim.requests(sim.dialect.start_request)[0]) == 1
 
         new_expiry = iso(5)
         extended = await client.patch(

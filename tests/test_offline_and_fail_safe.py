@@ -89,7 +89,7 @@ async def test_fail_safe_profile_follows_expires(server: Server, simulators: Sim
             await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(30)})
         ).json()
         await poll_queue(client, created["queue_uuid"])
-        start_request = sim.received[-1][1]
+        [start_request] = sim.requests(sim.dialect.start_request)
         assert 28 <= zero_from(start_request["chargingProfile"]) <= 30
 
         new_expiry = iso(4)
@@ -98,7 +98,7 @@ async def test_fail_safe_profile_follows_expires(server: Server, simulators: Sim
         )
         assert extended.status_code == 204
         await sim.wait_until(lambda: sim.count("SetChargingProfile") == 1)
-        update = sim.received[-1][1]
+        [update] = sim.requests("SetChargingProfile")
         profile = update.get("csChargingProfiles") or update["chargingProfile"]
         assert profile["chargingProfilePurpose"] == "TxProfile"
         assert "transactionId" in profile
@@ -128,7 +128,8 @@ async def test_no_profile_for_a_charger_without_smart_charging(
             await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(30)})
         ).json()
         await poll_queue(client, created["queue_uuid"])
-        assert "chargingProfile" not in sim.received[-1][1]
+        [start_request] = sim.requests(sim.dialect.start_request)
+        assert "chargingProfile" not in start_request
         extended = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"expires": iso(3)}
         )

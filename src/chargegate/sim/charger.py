@@ -139,8 +139,12 @@ class SimulatedCharger:
     def stop_requests(self) -> int:
         return self.count(self.dialect.stop_request)
 
+    def requests(self, action: str) -> list[Payload]:
+        """The payloads of the server's CALLs of one action, in order."""
+        return [payload for name, payload in self.received if name == action]
+
     def count(self, action: str) -> int:
-        return sum(1 for name, _ in self.received if name == action)
+        return len(self.requests(action))
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self._changed:
