@@ -199,6 +199,8 @@ async def closed_by_server(ws: ClientConnection, timeout: float = 5.0) -> int | 
                 await ws.recv()
     except websockets.ConnectionClosed as exc:
         return None if exc.rcvd is None else exc.rcvd.code
+    except TimeoutError:
+        raise AssertionError(f"the server did not close the socket within {timeout} s") from None
     raise AssertionError("unreachable")
 
 
@@ -212,7 +214,7 @@ async def ports(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 async def online_flag(client: httpx.AsyncClient, charge_point_id: str) -> bool:
     flags = {p["online"] for p in await ports(client) if p["charge_point_id"] == charge_point_id}
     assert len(flags) == 1, flags
-    return flags.pop()
+    return bool(flags.pop())
 
 
 async def port_transactions(client: httpx.AsyncClient, port_uuid: str) -> httpx.Response:
@@ -294,11 +296,13 @@ async def test_bad_input_gets_the_right_call_error(
     charger, bystander = await operator.add_charger(), await operator.add_charger()
     wrong: list[str] = []
     async with (
+        operator.client() as client,
         raw_charger(shared_server, charger, version) as bad,
         raw_charger(shared_server, bystander, version) as other,
     ):
         await bad.boot()
         await other.boot()
+        before = await ports(client)
         for what, frame, unique_id, codes in bad_frames(version):
             answer = await bad.call(frame)
             well_formed = (
@@ -311,7 +315,11 @@ async def test_bad_input_gets_the_right_call_error(
                 wrong.append(
                     f"{what}: sent {frame!r}, expected one of {sorted(codes)}, got {answer}"
                 )
-        # The misbehaving charger's socket still serves, and so does everyone else's.
+        # Nothing was applied; the misbehaving charger's socket still serves, and so does
+        # everyone else's.
+        after = await ports(client)
+        if after != before:
+            wrong.append(f"ports changed: before {before}, after {after}")
         await bad.heartbeat("after-1")
         await other.heartbeat("after-2")
     assert not wrong, "\n".join(wrong)
@@ -432,7 +440,11 @@ async def test_flood_closes_the_flooder_only(
         round_trips = []
         for _ in range(5):
             sent = time.monotonic()
-            answer = await asyncio.wait_for(sim.enqueue(("Heartbeat", {}), durable=False).done, 2)
+            done = sim.enqueue(("Heartbeat", {}), durable=False).done
+            try:
+                answer = await asyncio.wait_for(done, 2)
+            except TimeoutError:
+                raise AssertionError("the neighbour's Heartbeat went unanswered for 2 s") from None
             assert "currentTime" in answer
             round_trips.append(time.monotonic() - sent)
             await asyncio.sleep(0.05)
@@ -456,9 +468,15 @@ async def test_flood_closes_the_flooder_only(
                 return None if exc.rcvd is None else exc.rcvd.code
 
         began = time.monotonic()
-        _, close_code, round_trips = await asyncio.wait_for(
-            asyncio.gather(flood(), collect(), neighbour_heartbeats()), 15
-        )
+        try:
+            _, close_code, round_trips = await asyncio.wait_for(
+                asyncio.gather(flood(), collect(), neighbour_heartbeats()), 10
+            )
+        except TimeoutError:
+            raise AssertionError(
+                f"{flood_size} CALLs at once were not cut off: {len(answers)} answered, "
+                "socket still open after 10 s"
+            ) from None
         elapsed = time.monotonic() - began
 
     assert close_code == POLICY_VIOLATION, (close_code, len(answers))
@@ -636,8 +654,12 @@ def burst_frames(
             "reason": "Local",
         }
         frames.append([CALL, f"b{len(readings) - 1}", "StopTransaction", stop])
-        accepted = {"idTagInfo": {"status": "Accepted"}}
-        results = [{"transactionId": transaction_id, **accepted}, *([{}] * len(middle)), accepted]
+        accepted: dict[str, Any] = {"idTagInfo": {"status": "Accepted"}}
+        results: list[dict[str, Any]] = [
+            {"transactionId": transaction_id, **accepted},
+            *([{}] * len(middle)),
+            accepted,
+        ]
         return frames, results, began
 
     tx = f"tx-{uuid.uuid4().hex[:8]}"
@@ -669,7 +691,8 @@ def burst_frames(
     frames.append(
         event(len(readings) - 1, "Ended", "EVDeparted", info={"stoppedReason": "EVDisconnected"})
     )
-    results = [{"idTokenInfo": {"status": "Accepted"}}, *([{}] * (len(readings) - 1))]
+    results = [{"idTokenInfo": {"status": "Accepted"}}]
+    results += [{} for _ in readings[1:]]
     return frames, results, began
 
 

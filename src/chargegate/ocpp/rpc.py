@@ -45,6 +45,24 @@ class CallFailed(Exception):
         self.description = description
 
 
+class InvalidPayload(ValueError):
+    """Raised by a handler for a payload the schema let through but that is still malformed
+    (such as a timestamp that is not a date): the charger gets a format CALLERROR."""
+
+
+# The 2.0.1 error codes, as OCPP 1.6 spells (or lacks) them, and back.
+_OCPP16_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    "RpcFrameworkError": "ProtocolError",
+    "MessageTypeNotSupported": "ProtocolError",
+}
+_OCPP201_CODES = {
+    "FormationViolation": "FormatViolation",
+    "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+}
+
+
 class Transport(Protocol):
     async def recv(self) -> str: ...
 
@@ -112,32 +130,36 @@ class RpcSession:
     async def _send_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
     ) -> None:
+        """Send a CALLERROR; `code` is in 2.0.1 terms and is spelled the way 1.6 wants there."""
+        code = _OCPP201_CODES.get(code, code)
+        if self._version == "1.6":
+            code = _OCPP16_CODES.get(code, code)
         await self._send([CALLERROR, unique_id, code, description[:255], details or {}])
-
-    def _format_error(self) -> str:
-        # OCPP 1.6 spells this error code "FormationViolation"; 2.0.1 fixed it.
-        return "FormationViolation" if self._version == "1.6" else "FormatViolation"
 
     async def _on_frame(self, raw: str) -> None:
         try:
             frame = json.loads(raw)
         except ValueError:
-            await self._send_error("-1", self._format_error(), "Frame is not valid JSON")
+            await self._send_error("-1", "FormatViolation", "Frame is not valid JSON")
             return
         if not isinstance(frame, list) or not frame or not isinstance(frame[0], int):
-            await self._send_error("-1", "ProtocolError", "Frame must be a JSON array [type, ...]")
+            await self._send_error(
+                "-1", "RpcFrameworkError", "Frame must be a JSON array [type, id, ...]"
+            )
             return
         kind = frame[0]
         unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
         if unique_id is None:
-            await self._send_error("-1", "ProtocolError", "Frame has no string message id")
+            await self._send_error("-1", "RpcFrameworkError", "Frame has no string message id")
             return
         if kind == CALL:
             await self._on_call(frame, unique_id)
         elif kind in (CALLRESULT, CALLERROR):
             self._on_answer(frame, unique_id)
         else:
-            await self._send_error(unique_id, "ProtocolError", f"Unknown message type {kind}")
+            await self._send_error(
+                unique_id, "MessageTypeNotSupported", f"Unknown message type {kind}"
+            )
 
     def _on_answer(self, frame: list[Any], unique_id: str) -> None:
         future = self._pending.get(unique_id)
@@ -172,6 +194,9 @@ class RpcSession:
         try:
             result = await handler(payload)
             await validate_payload(CallResult(unique_id, result, action), self._version)
+        except InvalidPayload as exc:
+            await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")
+            return
         except Exception:
             log.exception("handling a charger's call failed", extra={"action": action})
             await self._send_error(unique_id, "InternalError", f"{action} could not be processed")

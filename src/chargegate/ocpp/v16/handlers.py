@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chargegate.domain.times import format_ocpp, parse_ocpp, utcnow
+from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_events
 from chargegate.services.runtime import Runtime
@@ -28,7 +29,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {"currentTime": format_ocpp(utcnow())}
 
     async def status_notification(payload: Payload) -> Payload:
-        at = parse_ocpp(payload["timestamp"]) if "timestamp" in payload else utcnow()
+        at = timestamp(payload["timestamp"]) if "timestamp" in payload else utcnow()
         await charger_events.status_changed(
             rt,
             charge_point_id,
@@ -50,7 +51,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             connector_id=payload["connectorId"],
             id_tag=payload["idTag"],
             meter_start_wh=payload["meterStart"],
-            at=parse_ocpp(payload["timestamp"]),
+            at=timestamp(payload["timestamp"]),
         )
         status = "Accepted" if answer.accepted else "Invalid"
         return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}
@@ -62,7 +63,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             charge_point_id,
             payload["transactionId"],
             meter_stop,
-            parse_ocpp(payload["timestamp"]),
+            timestamp(payload["timestamp"]),
             payload.get("reason"),
         )
         if "idTag" in payload:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chargegate.domain.times import format_ocpp, parse_ocpp, utcnow
+from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_events
 from chargegate.services.runtime import Runtime
@@ -59,7 +60,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             payload["evseId"],
             payload["connectorStatus"],
             None,
-            parse_ocpp(payload["timestamp"]),
+            timestamp(payload["timestamp"]),
         )
         return {}
 
@@ -72,7 +73,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         info = payload["transactionInfo"]
         charger_transaction_id = info["transactionId"]
         token = _id_token(payload)
-        at = parse_ocpp(payload["timestamp"])
+        at = timestamp(payload["timestamp"])
         energy = energy_wh(payload.get("meterValue", []))
         if payload["eventType"] == "Ended":
             await charger_events.transaction_stopped(
