@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chargegate.store.migrate import upgrade_sync
-from support import Operator, Server, Simulators
+from support import Operator, Server, Simulators, drop_postgres_databases
 
 
 @pytest.fixture
@@ -45,3 +45,10 @@ async def simulators(request: pytest.FixtureRequest) -> AsyncIterator[Simulators
 async def op(shared_server: Server) -> Operator:
     """A fresh operator (and API key) on the module's shared server."""
     return await shared_server.operator()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """In the PostgreSQL pass, drop the databases the servers of this run created."""
+    yield
+    drop_postgres_databases()

@@ -11,11 +11,13 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from chargegate import provisioning
@@ -38,6 +40,53 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The PostgreSQL pass of `make test` sets this to an admin URL; each server then gets a fresh
+# database of its own there. Unset, every server has its own SQLite file.
+POSTGRES_URL = os.environ.get("CHARGEGATE_TEST_POSTGRES_URL")
+created_databases: list[str] = []
+
+
+def _in_thread(work: Callable[[], Awaitable[None]]) -> None:
+    """Run async set-up from sync code that may itself be inside a running event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, work()).result()
+
+
+def _admin_dsn() -> str:
+    assert POSTGRES_URL is not None
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def fresh_postgres_database() -> str:
+    name = f"cg_test_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(_admin_dsn())
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    _in_thread(create)
+    created_databases.append(name)
+    assert POSTGRES_URL is not None
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_databases() -> None:
+    async def drop() -> None:
+        connection = await asyncpg.connect(_admin_dsn())
+        try:
+            for name in created_databases:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    if POSTGRES_URL and created_databases:
+        _in_thread(drop)
+        created_databases.clear()
+
+
 @dataclass
 class Server:
     """A chargegate server process; kill() is a real SIGKILL, start() a real restart."""
@@ -47,10 +96,15 @@ class Server:
     extra_args: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    database_url: str = ""
 
-    @property
-    def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.workdir / 'chargegate.db'}"
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            self.database_url = (
+                fresh_postgres_database()
+                if POSTGRES_URL
+                else f"sqlite+aiosqlite:///{self.workdir / 'chargegate.db'}"
+            )
 
     @property
     def base_url(self) -> str:

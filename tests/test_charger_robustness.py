@@ -12,20 +12,20 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.store.database import create_engine
 from chargegate.store.migrate import upgrade_sync
 from support import (
     Charger,
@@ -696,14 +696,19 @@ def burst_frames(
     return frames, results, began
 
 
-def row_id(server: Server, transaction_uuid: str) -> int:
+async def row_id(server: Server, transaction_uuid: str) -> int:
     """The id chargegate gives a 1.6 charger for this transaction (its database row id). A 1.6
     charger that queues MeterValues and StopTransaction behind its StartTransaction must name
     the transaction before the server's answer arrives, so the test looks it up."""
-    with contextlib.closing(sqlite3.connect(Path(server.workdir) / "chargegate.db")) as db:
-        (found,) = db.execute(
-            "SELECT id FROM transactions WHERE transaction_uuid = ?", (transaction_uuid,)
-        ).fetchone()
+    engine = create_engine(server.database_url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                text("SELECT id FROM transactions WHERE transaction_uuid = :uuid"),
+                {"uuid": transaction_uuid},
+            )
+    finally:
+        await engine.dispose()
     return int(found)
 
 
@@ -727,7 +732,7 @@ async def test_burst_of_queued_messages_is_applied_in_order(
         # The network drops; charging goes on and the charger queues what it has to report.
         transaction_uuid = created.json()["transaction_uuid"]
         frames, results, began = burst_frames(
-            version, start_request, row_id(shared_server, transaction_uuid), readings
+            version, start_request, await row_id(shared_server, transaction_uuid), readings
         )
         async with raw_charger(shared_server, charger, version) as second:
             # Right after reconnecting, everything goes out at once, without waiting.

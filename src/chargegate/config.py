@@ -11,6 +11,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHARGEGATE_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Multi-node mode: a Redis URL for wake-ups and evictions between nodes (none: poll only).
+    broker_url: str | None = None
     node_id: str = "node-1"
     # How long the charger has, after a start request, to report a started transaction.
     start_timeout_s: float = 120.0

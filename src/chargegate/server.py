@@ -11,8 +11,11 @@ from fastapi import FastAPI
 
 from chargegate import __version__
 from chargegate.api import errors
+from chargegate.api.health import router as health_router
 from chargegate.api.routes import router
+from chargegate.bus import Bus
 from chargegate.bus.local import LocalBus
+from chargegate.bus.redis import RedisBus
 from chargegate.config import Settings
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
@@ -28,7 +31,10 @@ GOING_AWAY = 1001
 
 def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings.database_url)
-    runtime = Runtime(settings=settings, sessions=session_factory(engine), bus=LocalBus())
+    bus: Bus = LocalBus()
+    if settings.broker_url:
+        bus = RedisBus(settings.broker_url, settings.node_id)
+    runtime = Runtime(settings=settings, sessions=session_factory(engine), bus=bus)
     registry = ConnectionRegistry()
 
     @contextlib.asynccontextmanager
@@ -36,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
         async with runtime.sessions() as session, session.begin():
             await charger_store.release_node(session, settings.node_id)
             await command_store.release_node_claims(session, settings.node_id)
+        await bus.start(on_evict=registry.evict)
         dispatcher = Dispatcher(runtime, registry)
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
@@ -49,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.close()
             await registry.close_all(GOING_AWAY, "server shutting down")
+            await bus.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -62,5 +70,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(router)
+    app.include_router(health_router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
     return app

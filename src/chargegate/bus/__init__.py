@@ -1,4 +1,34 @@
-"""Wake-ups between the parts of chargegate (and, in multi-node mode, between nodes).
+"""Wake-ups between the parts of chargegate, and between nodes in multi-node mode.
 
-A wake-up carries no data: the database is the truth, a lost wake-up only costs latency.
+A wake-up carries no data: the database is the truth, a lost wake-up only costs latency (the
+loops also poll). Evictions tell the node holding a charger's old socket to close it.
 """
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Protocol
+
+
+class Topic(StrEnum):
+    DISPATCH = "dispatch"
+    SCHEDULE = "schedule"
+
+
+Evicted = Callable[[str, int], Awaitable[None]]
+
+
+class Bus(Protocol):
+    def wake(self, *topics: Topic) -> None:
+        """Wake the loops waiting on these topics, here and on every other node."""
+
+    async def wait(self, topic: Topic, timeout: float) -> None:
+        """Return on a wake-up of `topic` or after `timeout` seconds."""
+
+    def evict(self, charge_point_id: str, epoch: int) -> None:
+        """Tell other nodes that connection `epoch` of this charger now lives here."""
+
+    async def start(self, on_evict: Evicted) -> None: ...
+
+    async def close(self) -> None: ...

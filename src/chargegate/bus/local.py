@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from enum import StrEnum
 
-
-class Topic(StrEnum):
-    DISPATCH = "dispatch"
-    SCHEDULE = "schedule"
+from chargegate.bus import Evicted, Topic
 
 
 class LocalBus:
@@ -18,12 +14,23 @@ class LocalBus:
         self._events: defaultdict[Topic, asyncio.Event] = defaultdict(asyncio.Event)
 
     def wake(self, *topics: Topic) -> None:
+        self.wake_here(*topics)
+
+    def wake_here(self, *topics: Topic) -> None:
         for topic in topics:
             self._events[topic].set()
 
     async def wait(self, topic: Topic, timeout: float) -> None:
-        """Return on a wake-up of `topic` or after `timeout` seconds, whichever comes first."""
         event = self._events[topic]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
         event.clear()
+
+    def evict(self, charge_point_id: str, epoch: int) -> None:
+        """One node: the connection registry already replaced the old socket."""
+
+    async def start(self, on_evict: Evicted) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass

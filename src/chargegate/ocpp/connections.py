@@ -9,6 +9,9 @@ from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import Version
 from chargegate.services.dispatcher import NotDelivered, Order, Reply
 
+# Close code (private range) for a socket replaced by a newer connection of the same charger.
+REPLACED = 4000
+
 
 class Closable(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
@@ -39,6 +42,13 @@ class ConnectionRegistry:
         current = self._connections.get(charge_point_id)
         if current is not None and current.epoch == epoch:
             del self._connections[charge_point_id]
+
+    async def evict(self, charge_point_id: str, epoch: int) -> None:
+        """Another node took this charger over at `epoch`: close our older socket, if any."""
+        current = self._connections.get(charge_point_id)
+        if current is not None and current.epoch < epoch:
+            del self._connections[charge_point_id]
+            await current.socket.close(REPLACED, "the charger connected to another node")
 
     async def close_all(self, code: int, reason: str) -> None:
         for connection in list(self._connections.values()):

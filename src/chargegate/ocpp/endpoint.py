@@ -15,7 +15,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chargegate.domain.rate import TokenBucket
-from chargegate.ocpp.connections import Connection, ConnectionRegistry
+from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
 from chargegate.services import charger_events
@@ -23,9 +23,8 @@ from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Close codes (RFC 6455): 1008 policy violation, 4000 replaced by a newer connection.
+# Close code (RFC 6455): 1008 policy violation.
 POLICY_VIOLATION = 1008
-REPLACED = 4000
 
 
 def basic_auth_password(authorization: str | None, charge_point_id: str) -> str | None:
@@ -112,6 +111,7 @@ class OcppEndpoint:
             call_timeout=settings.call_timeout_s,
         )
         epoch = await charger_events.connected(self._rt, charge_point_id, version.subprotocol)
+        self._rt.bus.evict(charge_point_id, epoch)
         connection = Connection(session, epoch, transport, version)
         replaced = self._registry.attach(charge_point_id, connection)
         if replaced is not None:

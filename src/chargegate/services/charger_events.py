@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.bus.local import Topic
+from chargegate.bus import Topic
 from chargegate.domain.credentials import password_matches
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import utcnow

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.bus.local import Topic
+from chargegate.bus import Topic
 from chargegate.domain.states import (
     CommandAction,
     CommandStatus,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chargegate.bus.local import LocalBus
+from chargegate.bus import Bus
 from chargegate.config import Settings
 from chargegate.store.database import SessionFactory
 
@@ -13,4 +13,4 @@ from chargegate.store.database import SessionFactory
 class Runtime:
     settings: Settings
     sessions: SessionFactory
-    bus: LocalBus
+    bus: Bus

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.bus.local import Topic
+from chargegate.bus import Topic
 from chargegate.domain.states import CommandAction
 from chargegate.domain.times import utcnow
 from chargegate.services import outcomes

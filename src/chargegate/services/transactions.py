@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.bus.local import Topic
+from chargegate.bus import Topic
 from chargegate.domain.credentials import new_id_tag
 from chargegate.domain.errors import AlreadyEnded, Conflict, NotFound
 from chargegate.domain.states import (
@@ -116,7 +116,9 @@ async def modify(
     """Extend (returns None) or stop (returns the queue item that follows the stop)."""
     now = utcnow()
     async with rt.sessions() as session, session.begin():
-        transaction = await _find(session, operator_id, transaction_uuid, request.staging)
+        transaction = await _find(
+            session, operator_id, transaction_uuid, request.staging, for_update=True
+        )
         if TransactionState(transaction.state).ended:
             ended = format_api(transaction.ended_at) or "before it started"
             raise AlreadyEnded(
@@ -180,10 +182,15 @@ def _new_item(transaction: Transaction, kind: QueueKind) -> QueueItem:
 
 
 async def _find(
-    session: AsyncSession, operator_id: int, transaction_uuid: str, staging: bool
+    session: AsyncSession,
+    operator_id: int,
+    transaction_uuid: str,
+    staging: bool,
+    *,
+    for_update: bool = False,
 ) -> Transaction:
     transaction = await tx_store.operator_transaction(
-        session, operator_id, transaction_uuid, staging
+        session, operator_id, transaction_uuid, staging, for_update=for_update
     )
     if transaction is None:
         raise NotFound(f"Transaction {transaction_uuid} not found")

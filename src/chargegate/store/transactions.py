@@ -16,15 +16,21 @@ _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
 
 
 async def operator_transaction(
-    session: AsyncSession, operator_id: int, transaction_uuid: str, staging: bool
+    session: AsyncSession,
+    operator_id: int,
+    transaction_uuid: str,
+    staging: bool,
+    *,
+    for_update: bool = False,
 ) -> Transaction | None:
-    return await session.scalar(
-        select(Transaction).where(
-            Transaction.transaction_uuid == transaction_uuid,
-            Transaction.operator_id == operator_id,
-            Transaction.staging == staging,
-        )
+    query = select(Transaction).where(
+        Transaction.transaction_uuid == transaction_uuid,
+        Transaction.operator_id == operator_id,
+        Transaction.staging == staging,
     )
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def port_transactions(
@@ -68,6 +74,8 @@ def _on_charger(charger_id: int, *conditions: Any) -> Select[Transaction]:
         .where(Port.charger_id == charger_id, Transaction.staging.is_(False), *conditions)
         .order_by(Transaction.id.desc())
         .limit(1)
+        # A charger's report and an API request about the same transaction take turns.
+        .with_for_update(of=Transaction)
     )
 
 
@@ -148,10 +156,13 @@ def _expiring() -> tuple[object, ...]:
     )
 
 
+# Every node runs a scheduler: each due row goes to whichever claims it first.
 async def due_expiries(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
     return (
         await session.scalars(
-            select(Transaction).where(*_expiring(), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            select(Transaction)
+            .where(*_expiring(), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            .with_for_update(skip_locked=True)
         )
     ).all()
 
@@ -159,11 +170,13 @@ async def due_expiries(session: AsyncSession, now: datetime) -> Sequence[Transac
 async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
     return (
         await session.scalars(
-            select(Transaction).where(
+            select(Transaction)
+            .where(
                 Transaction.state == TransactionState.PENDING.value,
                 Transaction.staging.is_(False),
                 Transaction.expires_at <= now,
             )
+            .with_for_update(skip_locked=True)
         )
     ).all()
 
@@ -171,11 +184,13 @@ async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Tran
 async def overdue_starts(session: AsyncSession, now: datetime) -> Sequence[QueueItem]:
     return (
         await session.scalars(
-            select(QueueItem).where(
+            select(QueueItem)
+            .where(
                 QueueItem.kind == QueueKind.START.value,
                 QueueItem.status == QueueStatus.IN_PROGRESS.value,
                 QueueItem.deadline_at <= now,
             )
+            .with_for_update(skip_locked=True)
         )
     ).all()
 

@@ -1,0 +1,18 @@
+"""Is this node fit to serve?"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from chargegate.services.runtime import Runtime
+
+
+async def problem(rt: Runtime) -> str | None:
+    """None when ready, else what is wrong and what to check."""
+    try:
+        async with rt.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        return f"database unreachable ({type(exc).__name__}); check CHARGEGATE_DATABASE_URL"
+    return None
