@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -63,14 +65,27 @@ def serve(
         settings.node_id = node_id
     logs.configure(settings.log_level)
     typer.echo(f"chargegate listening on http://{host}:{port}/1.2 and ws://{host}:{port}/ocpp/")
-    uvicorn.Server(_uvicorn_config(settings, host, port)).run()
+    _server(settings, host, port).run()
 
 
-def _uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM, drain the node (see server.create_app) before uvicorn closes its sockets."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self._drain()
+        await super().shutdown(sockets)
+
+
+def _server(settings: Settings, host: str, port: int) -> DrainingServer:
     from chargegate.server import create_app
 
-    return uvicorn.Config(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         ws="websockets-sansio",
@@ -82,6 +97,7 @@ def _uvicorn_config(settings: Settings, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    return DrainingServer(config, app.state.drain)
 
 
 @app.command()
@@ -117,7 +133,7 @@ def demo(
     )
 
     async def run() -> None:
-        server = uvicorn.Server(_uvicorn_config(settings, host, port))
+        server = _server(settings, host, port)
         simulator.start()
         try:
             await server.serve()

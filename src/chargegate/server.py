@@ -37,13 +37,21 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = Runtime(settings=settings, sessions=session_factory(engine), bus=bus)
     registry = ConnectionRegistry()
 
+    dispatcher = Dispatcher(runtime, registry)
+
+    async def drain() -> None:
+        """Graceful shutdown, before the listener closes: refuse new chargers, let commands in
+        flight get their answers, then send every charger away to reconnect elsewhere."""
+        runtime.node.draining = True
+        await dispatcher.finish_in_flight(settings.call_timeout_s)
+        await registry.close_all(GOING_AWAY, "node shutting down; reconnect")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.sessions() as session, session.begin():
             await charger_store.release_node(session, settings.node_id)
             await command_store.release_node_claims(session, settings.node_id)
         await bus.start(on_evict=registry.evict)
-        dispatcher = Dispatcher(runtime, registry)
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
             asyncio.create_task(Scheduler(runtime).run(), name="scheduler"),
@@ -68,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.drain = drain
     errors.install(app)
     app.include_router(router)
     app.include_router(health_router)

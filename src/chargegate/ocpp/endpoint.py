@@ -23,8 +23,9 @@ from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Close code (RFC 6455): 1008 policy violation.
+# Close codes (RFC 6455): 1008 policy violation, 1013 try again later (this node is draining).
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 
 def basic_auth_password(authorization: str | None, charge_point_id: str) -> str | None:
@@ -79,6 +80,9 @@ class OcppEndpoint:
         self._registry = registry
 
     async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
+        if self._rt.node.draining:
+            await websocket.close(TRY_AGAIN_LATER)
+            return
         password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
         try:
             registered = await charger_events.admit(self._rt, charge_point_id, password)

@@ -88,6 +88,8 @@ class Dispatcher:
             await self._rt.bus.wait(Topic.DISPATCH, self._rt.settings.poll_interval_s)
 
     async def dispatch_due(self) -> None:
+        if self._rt.node.draining:
+            return  # what is not claimed yet goes out from the node the charger moves to
         for claim in await self._claim():
             task = asyncio.create_task(self._deliver(claim))
             self._in_flight.add(task)
@@ -168,6 +170,11 @@ class Dispatcher:
                 f"attempts ({why})"
             )
             await _refused(session, claim.order, reason, now)
+
+    async def finish_in_flight(self, timeout: float) -> None:
+        """Let commands already being sent get their answers (graceful shutdown)."""
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight), timeout=timeout)
 
     async def close(self) -> None:
         for task in list(self._in_flight):

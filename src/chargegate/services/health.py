@@ -10,6 +10,8 @@ from chargegate.services.runtime import Runtime
 
 async def problem(rt: Runtime) -> str | None:
     """None when ready, else what is wrong and what to check."""
+    if rt.node.draining:
+        return "this node is shutting down; its chargers are reconnecting to other nodes"
     try:
         async with rt.sessions() as session:
             await session.execute(text("SELECT 1"))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chargegate.bus import Bus
 from chargegate.config import Settings
 from chargegate.store.database import SessionFactory
+
+
+@dataclass(slots=True)
+class NodeState:
+    # Set when a graceful shutdown begins: no new chargers, not ready for traffic.
+    draining: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +20,4 @@ class Runtime:
     settings: Settings
     sessions: SessionFactory
     bus: Bus
+    node: NodeState = field(default_factory=NodeState)
