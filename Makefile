@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # also need Redis). It runs whenever PostgreSQL answers here; elsewhere it says why it is skipped.
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck unit unit-postgres js-deps clean
+.PHONY: run test lint typecheck unit unit-postgres js-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,8 @@ js-deps:
 	else echo "npm not found: the independent ocpp-rpc charger test will be skipped"; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -46,6 +46,10 @@ unit-postgres: $(STAMP)
 	else echo "SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432 (start PostgreSQL with trust auth and a database named test to run it)"; fi
 
 test: $(STAMP) js-deps lint typecheck unit unit-postgres
+
+# Benchmarks print figures and never fail for being slow.
+bench: $(STAMP)
+	$(BIN)/python bench/cross_node_latency.py
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules
