@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The second pass of the suite runs every server on PostgreSQL (and the multi-node tests, which
 # also need Redis). It runs whenever PostgreSQL answers here; elsewhere it says why it is skipped.
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+PYTEST := $(BIN)/pytest -n 4
 
 .PHONY: run test lint typecheck unit unit-postgres js-deps bench clean
 
@@ -37,12 +38,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(PYTEST)
 
 unit-postgres: $(STAMP)
 	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; \
 	then echo "== second pass: PostgreSQL at 127.0.0.1:5432 (database test) =="; \
-		CHARGEGATE_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest; \
+		CHARGEGATE_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTEST); \
 	else echo "SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432 (start PostgreSQL with trust auth and a database named test to run it)"; fi
 
 test: $(STAMP) js-deps lint typecheck unit unit-postgres
