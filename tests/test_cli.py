@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support import Server, eventually, iso, poll_queue, poll_transaction
 
@@ -146,7 +147,8 @@ def test_demo_prints_a_key_and_ports_and_its_curl_works(tmp_path: Path) -> None:
             process.wait(15)
 
 
-async def test_simulate_command_is_a_working_charger(server: Server) -> None:
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_simulate_command_is_a_working_charger(server: Server, version: str) -> None:
     operator = await server.operator()
     charger = await operator.add_charger(connectors=2)
     process = await asyncio.create_subprocess_exec(
@@ -161,6 +163,8 @@ async def test_simulate_command_is_a_working_charger(server: Server) -> None:
         server.ws_url,
         "--meter-interval",
         "0.5",
+        "--ocpp-version",
+        version,
         env=server.env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -196,8 +196,14 @@ def simulate(
     connectors: Annotated[int, typer.Option(min=1, max=32)] = 1,
     password: Annotated[str | None, typer.Option(help="Basic auth password.")] = None,
     meter_interval: Annotated[float, typer.Option(help="Seconds between MeterValues.")] = 10.0,
+    ocpp_version: Annotated[OcppVersion, typer.Option(help="OCPP version to speak.")] = (
+        OcppVersion.V16
+    ),
+    smart_charging: Annotated[
+        bool, typer.Option("--smart-charging", help="Accept charging profiles (fail-safe).")
+    ] = False,
 ) -> None:
-    """Run simulated OCPP 1.6J chargers until interrupted."""
+    """Run simulated chargers (OCPP 1.6J or 2.0.1) until interrupted."""
     from chargegate.sim.charger import SimulatedCharger, run_forever
 
     chargers = [
@@ -207,6 +213,8 @@ def simulate(
             connectors=connectors,
             password=password,
             meter_interval_s=meter_interval,
+            ocpp_version=ocpp_version.value,
+            smart_charging=smart_charging,
         )
         for cp_id in charge_point_ids
     ]
