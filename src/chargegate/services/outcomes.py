@@ -83,14 +83,7 @@ async def request_charger_stop(
     """Put one stop for the charger in the outbox; stop_requested_at guards against a second."""
     transaction.stop_requested_at = now
     transaction.stop_reason = transaction.stop_reason or reason
-    charger = await tx_store.transaction_charger(session, transaction)
-    await command_store.add_command(
-        session,
-        charger_id=charger.id,
-        transaction_id=transaction.id,
-        action=CommandAction.STOP,
-        now=now,
-    )
+    await _command(session, transaction, CommandAction.STOP, now)
 
 
 async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: datetime) -> None:
@@ -102,11 +95,13 @@ async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: d
         or await command_store.has_outstanding(session, transaction.id, CommandAction.PROFILE)
     ):
         return
+    await _command(session, transaction, CommandAction.PROFILE, now)
+
+
+async def _command(
+    session: AsyncSession, transaction: Transaction, action: CommandAction, now: datetime
+) -> None:
     charger = await tx_store.transaction_charger(session, transaction)
     await command_store.add_command(
-        session,
-        charger_id=charger.id,
-        transaction_id=transaction.id,
-        action=CommandAction.PROFILE,
-        now=now,
+        session, charger_id=charger.id, transaction_id=transaction.id, action=action, now=now
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.domain.times import utcnow
+from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
@@ -17,16 +18,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         await charger_events.booted(
             rt, charge_point_id, payload["chargePointVendor"], payload["chargePointModel"]
         )
-        on_boot()
-        return {
-            "status": "Accepted",
-            "currentTime": format_ocpp(utcnow()),
-            "interval": rt.settings.heartbeat_interval_s,
-        }
-
-    async def heartbeat(payload: Payload) -> Payload:
-        await charger_events.seen(rt, charge_point_id)
-        return {"currentTime": format_ocpp(utcnow())}
+        return boot_accepted(rt, on_boot)
 
     async def status_notification(payload: Payload) -> Payload:
         at = timestamp(payload["timestamp"]) if "timestamp" in payload else utcnow()
@@ -78,22 +70,14 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             )
         return {}
 
-    async def data_transfer(payload: Payload) -> Payload:
-        # We define no vendor extensions; saying so lets the charger stop retrying.
-        return {"status": "UnknownVendorId"}
-
-    async def acknowledge(payload: Payload) -> Payload:
-        return {}
-
     return {
+        **shared_handlers(rt, charge_point_id),
         "BootNotification": boot_notification,
-        "Heartbeat": heartbeat,
         "StatusNotification": status_notification,
         "Authorize": authorize,
         "StartTransaction": start_transaction,
         "StopTransaction": stop_transaction,
         "MeterValues": meter_values,
-        "DataTransfer": data_transfer,
         "DiagnosticsStatusNotification": acknowledge,
         "FirmwareStatusNotification": acknowledge,
     }

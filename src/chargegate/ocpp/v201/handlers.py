@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
@@ -42,16 +42,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
     async def boot_notification(payload: Payload) -> Payload:
         station = payload["chargingStation"]
         await charger_events.booted(rt, charge_point_id, station["vendorName"], station["model"])
-        on_boot()
-        return {
-            "status": "Accepted",
-            "currentTime": format_ocpp(utcnow()),
-            "interval": rt.settings.heartbeat_interval_s,
-        }
-
-    async def heartbeat(payload: Payload) -> Payload:
-        await charger_events.seen(rt, charge_point_id)
-        return {"currentTime": format_ocpp(utcnow())}
+        return boot_accepted(rt, on_boot)
 
     async def status_notification(payload: Payload) -> Payload:
         await charger_events.status_changed(
@@ -100,22 +91,12 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_events.port_meter_reading(rt, charge_point_id, payload["evseId"], reading)
         return {}
 
-    async def data_transfer(payload: Payload) -> Payload:
-        return {"status": "UnknownVendorId"}
-
-    async def acknowledge(payload: Payload) -> Payload:
-        return {}
-
-    handlers: dict[str, Handler] = {action: acknowledge for action in ACKNOWLEDGED}
-    handlers.update(
-        {
-            "BootNotification": boot_notification,
-            "Heartbeat": heartbeat,
-            "StatusNotification": status_notification,
-            "Authorize": authorize,
-            "TransactionEvent": transaction_event,
-            "MeterValues": meter_values,
-            "DataTransfer": data_transfer,
-        }
-    )
-    return handlers
+    return {
+        **{action: acknowledge for action in ACKNOWLEDGED},
+        **shared_handlers(rt, charge_point_id),
+        "BootNotification": boot_notification,
+        "StatusNotification": status_notification,
+        "Authorize": authorize,
+        "TransactionEvent": transaction_event,
+        "MeterValues": meter_values,
+    }

@@ -1,0 +1,36 @@
+"""Answers that read the same in every OCPP version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.ocpp.rpc import Handler, Payload
+from chargegate.services import charger_events
+from chargegate.services.runtime import Runtime
+
+
+def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:
+    on_boot()
+    return {
+        "status": "Accepted",
+        "currentTime": format_ocpp(utcnow()),
+        "interval": rt.settings.heartbeat_interval_s,
+    }
+
+
+def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
+    async def heartbeat(payload: Payload) -> Payload:
+        await charger_events.seen(rt, charge_point_id)
+        return {"currentTime": format_ocpp(utcnow())}
+
+    async def data_transfer(payload: Payload) -> Payload:
+        # We define no vendor extensions; saying so lets the charger stop retrying.
+        return {"status": "UnknownVendorId"}
+
+    return {"Heartbeat": heartbeat, "DataTransfer": data_transfer}
+
+
+async def acknowledge(payload: Payload) -> Payload:
+    """For notifications we take note of and have nothing to answer."""
+    return {}
