@@ -459,3 +459,18 @@ def test_id_tag_fits_ocpp() -> None:
     for tag in tags:
         assert len(tag) <= 20  # CiString20
         assert re.fullmatch(r"[A-Z0-9]+", tag), tag
+
+
+def test_password_cache_remembers_only_matches_and_stays_bounded() -> None:
+    from chargegate.domain.credentials import PasswordCache
+
+    cache = PasswordCache(size=2)
+    assert not cache.known_good("pw-1", "hash-1")
+    cache.remember("pw-1", "hash-1")
+    assert cache.known_good("pw-1", "hash-1")
+    assert not cache.known_good("pw-2", "hash-1")  # a different password for the same charger
+    assert not cache.known_good("pw-1", "hash-other")
+    cache.remember("pw-2", "hash-2")
+    cache.remember("pw-3", "hash-3")
+    assert not cache.known_good("pw-1", "hash-1")  # the oldest was dropped
+    assert cache.known_good("pw-3", "hash-3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 
 KEY_PREFIX = "cg"
@@ -61,6 +62,30 @@ def password_matches(password: str, stored: str) -> bool:
         password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
     )
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+class PasswordCache:
+    """Chargers reconnect often, and all at once after an outage (a reconnect storm): scrypt on
+    every handshake would cost tens of milliseconds of CPU each. Once a password has matched a
+    stored hash, a fast digest of it is remembered for that hash."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._good: OrderedDict[str, str] = OrderedDict()
+
+    def known_good(self, password: str, stored: str) -> bool:
+        digest = self._good.get(stored)
+        return digest is not None and hmac.compare_digest(digest, _digest(password))
+
+    def remember(self, password: str, stored: str) -> None:
+        self._good[stored] = _digest(password)
+        self._good.move_to_end(stored)
+        while len(self._good) > self._size:
+            self._good.popitem(last=False)
+
+
+def _digest(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def new_id_tag() -> str:

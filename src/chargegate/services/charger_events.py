@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -55,11 +56,23 @@ async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> str 
             )
             log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
             return None
-        if charger.password_hash is not None and (
-            password is None or not password_matches(password, charger.password_hash)
-        ):
-            raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
-        return charger.ocpp_protocol
+        stored, protocol = charger.password_hash, charger.ocpp_protocol
+    if stored is not None and not await _password_ok(rt, password, stored):
+        raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+    return protocol
+
+
+async def _password_ok(rt: Runtime, password: str | None, stored: str) -> bool:
+    if password is None:
+        return False
+    cache = rt.node.passwords
+    if cache.known_good(password, stored):
+        return True
+    # scrypt is deliberately slow: keep it off the event loop that serves everyone else.
+    if not await asyncio.to_thread(password_matches, password, stored):
+        return False
+    cache.remember(password, stored)
+    return True
 
 
 async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:

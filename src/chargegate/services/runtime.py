@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from chargegate.bus import Bus
 from chargegate.config import Settings
+from chargegate.domain.credentials import PasswordCache
 from chargegate.store.database import SessionFactory
 
 
@@ -13,6 +14,7 @@ from chargegate.store.database import SessionFactory
 class NodeState:
     # Set when a graceful shutdown begins: no new chargers, not ready for traffic.
     draining: bool = False
+    passwords: PasswordCache = field(default_factory=PasswordCache)
 
 
 @dataclass(frozen=True, slots=True)
