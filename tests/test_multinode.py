@@ -1,0 +1,275 @@
+"""Two `chargegate serve` nodes on one PostgreSQL database (and one Redis broker, where said):
+commands reach chargers whichever node holds them, and never twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import connect
+
+from chargegate.sim.charger import SimulatedCharger
+from chargegate.store.migrate import upgrade
+from support import (
+    POSTGRES_URL,
+    Charger,
+    Operator,
+    Server,
+    free_port,
+    fresh_postgres_database,
+    iso,
+    poll_queue,
+    poll_transaction,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+pytestmark = pytest.mark.skipif(
+    POSTGRES_URL is None,
+    reason="multi-node tests need PostgreSQL: run the PostgreSQL pass of `make test`",
+)
+
+
+def redis_answers(port: int = 6379) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(
+    not redis_answers(), reason="needs Redis on 127.0.0.1:6379 for the broker"
+)
+
+
+class Cluster:
+    def __init__(self, tmp_path: Path, broker_url: str | None, poll_s: float = 1.0) -> None:
+        database_url = fresh_postgres_database()
+        env = {"CHARGEGATE_POLL_INTERVAL_S": str(poll_s)}
+        if broker_url:
+            env["CHARGEGATE_BROKER_URL"] = broker_url
+        self.a, self.b = (
+            Server(
+                workdir=tmp_path,
+                database_url=database_url,
+                extra_args=["--node-id", node],
+                extra_env=env,
+            )
+            for node in ("node-a", "node-b")
+        )
+        self.chargers: list[SimulatedCharger] = []
+
+    async def start(self) -> None:
+        await upgrade(self.a.database_url)
+        self.a.start()
+        self.b.start()
+
+    async def stop(self) -> None:
+        for sim in self.chargers:
+            await sim.power_off()
+        self.a.stop()
+        self.b.stop()
+
+    async def charger_on(self, server: Server, charger: Charger) -> SimulatedCharger:
+        sim = SimulatedCharger(
+            url=server.ws_url,
+            charge_point_id=charger.charge_point_id,
+            connectors=len(charger.port_uuids),
+        )
+        self.chargers.append(sim)
+        sim.start()
+        await sim.wait_until(lambda: sim.online)
+        return sim
+
+
+async def cluster(tmp_path: Path, broker_url: str | None, poll_s: float = 1.0) -> Cluster:
+    nodes = Cluster(tmp_path, broker_url, poll_s)
+    await nodes.start()
+    return nodes
+
+
+def client_for(server: Server, operator: Operator) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.api, headers=operator.headers, timeout=10)
+
+
+async def start_on(client: httpx.AsyncClient, port_uuid: str, expires: str) -> dict[str, Any]:
+    response = await client.post("/transactions", json={"port_uuid": port_uuid, "expires": expires})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+@needs_redis
+async def test_start_posted_to_the_other_node(tmp_path: Path) -> None:
+    # A long poll interval: only the broker can make this fast.
+    nodes = await cluster(tmp_path, REDIS_URL, poll_s=5)
+    try:
+        operator = await nodes.a.operator()
+        charger = await operator.add_charger()
+        sim = await nodes.charger_on(nodes.a, charger)
+        async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
+            began = time.monotonic()
+            created = await start_on(on_b, charger.port, iso(600))
+            await sim.wait_until(lambda: sim.start_requests == 1, timeout=10)
+            latency = time.monotonic() - began
+            print(f"cross-node start with the broker: {latency * 1000:.0f} ms")
+            assert latency < 1.0
+            for client in (on_a, on_b):
+                opened = await poll_queue(client, created["queue_uuid"])
+                assert opened["state"] == "Open"
+    finally:
+        await nodes.stop()
+
+
+@needs_redis
+async def test_node_killed_charger_moves_exactly_one_stop(tmp_path: Path) -> None:
+    nodes = await cluster(tmp_path, REDIS_URL)
+    try:
+        operator = await nodes.a.operator()
+        charger = await operator.add_charger()
+        sim = await nodes.charger_on(nodes.a, charger)
+        async with client_for(nodes.b, operator) as on_b:
+            created = await start_on(on_b, charger.port, iso(3))
+            await poll_queue(on_b, created["queue_uuid"])
+            sim.url = nodes.b.ws_url  # the load balancer sends it to the surviving node
+            nodes.a.kill()
+            await sim.wait_until(lambda: sim.connections == 2, timeout=10)
+            await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
+            await poll_transaction(
+                on_b, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
+            )
+            await asyncio.sleep(2)
+        assert sim.stop_requests == 1
+    finally:
+        await nodes.stop()
+
+
+async def stale_socket_traffic(nodes: Cluster) -> tuple[list[Any], int | None]:
+    """Open a socket for a charger on A and leave it, then connect the charger to B and start
+    a session through each node. Returns the frames the stale socket got, and its close code."""
+    operator = await nodes.a.operator()
+    charger = await operator.add_charger(connectors=2)
+    frames: list[Any] = []
+    close_code = None
+    async with connect(
+        f"{nodes.a.ws_url}/{charger.charge_point_id}", subprotocols=["ocpp1.6"]
+    ) as stale:
+        await stale.send(
+            json.dumps(
+                [2, "b", "BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}]
+            )
+        )
+        sim = await nodes.charger_on(nodes.b, charger)
+        async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
+            await start_on(on_a, charger.port_uuids[0], iso(600))
+            await start_on(on_b, charger.port_uuids[1], iso(600))
+            await sim.wait_until(lambda: sim.start_requests == 2, timeout=10)
+        deadline = time.monotonic() + 3
+        try:
+            while time.monotonic() < deadline:
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    frames.append(json.loads(await stale.recv()))
+        except TimeoutError:
+            pass
+        except websockets.ConnectionClosed as closed:
+            close_code = closed.rcvd.code if closed.rcvd else None
+    return frames, close_code
+
+
+async def test_half_open_socket_on_the_old_node_gets_nothing(tmp_path: Path) -> None:
+    """Epoch check: even with no broker to tell it, node A never sends on the stale socket."""
+    nodes = await cluster(tmp_path, None)
+    try:
+        frames, _ = await stale_socket_traffic(nodes)
+    finally:
+        await nodes.stop()
+    actions = [frame[2] for frame in frames if frame[0] == 2]
+    assert "RemoteStartTransaction" not in actions, frames
+
+
+@needs_redis
+async def test_old_node_closes_the_stale_socket(tmp_path: Path) -> None:
+    nodes = await cluster(tmp_path, REDIS_URL)
+    try:
+        frames, close_code = await stale_socket_traffic(nodes)
+    finally:
+        await nodes.stop()
+    assert close_code == 4000, frames
+    assert "RemoteStartTransaction" not in [frame[2] for frame in frames if frame[0] == 2]
+
+
+@pytest.mark.skipif(
+    subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0,
+    reason="needs the redis-server binary to run a private broker it can stop",
+)
+async def test_broker_stopped_mid_test_poll_carries_on(tmp_path: Path) -> None:
+    port = free_port()
+    broker = await asyncio.create_subprocess_exec(
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        stdout=subprocess.DEVNULL,
+    )
+    nodes = None
+    try:
+        for _ in range(50):
+            if redis_answers(port):
+                break
+            await asyncio.sleep(0.1)
+        nodes = await cluster(tmp_path, f"redis://127.0.0.1:{port}/0", poll_s=1)
+        operator = await nodes.a.operator()
+        charger = await operator.add_charger(connectors=2)
+        sim = await nodes.charger_on(nodes.a, charger)
+        async with client_for(nodes.b, operator) as on_b:
+            first = await start_on(on_b, charger.port_uuids[0], iso(600))
+            await poll_queue(on_b, first["queue_uuid"])
+            await asyncio.sleep(1.5)  # the charger has gone quiet: nothing else wakes node A
+
+            broker.kill()
+            await broker.wait()
+            began = time.monotonic()
+            created = await start_on(on_b, charger.port_uuids[1], iso(600))
+            await sim.wait_until(lambda: sim.start_requests == 2, timeout=5)
+            print(f"cross-node start with the broker down: {time.monotonic() - began:.2f} s")
+            assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
+            for node in (nodes.a, nodes.b):
+                ready = await on_b.get(f"{node.base_url}/readyz")
+                assert ready.status_code == 200, ready.text
+    finally:
+        if broker.returncode is None:
+            broker.kill()
+            await broker.wait()
+        if nodes is not None:
+            await nodes.stop()
+
+
+async def test_without_a_broker_the_poll_delivers(tmp_path: Path) -> None:
+    nodes = await cluster(tmp_path, None, poll_s=1)
+    try:
+        operator = await nodes.a.operator()
+        charger = await operator.add_charger()
+        sim = await nodes.charger_on(nodes.a, charger)
+        async with client_for(nodes.b, operator) as on_b:
+            began = time.monotonic()
+            created = await start_on(on_b, charger.port, iso(600))
+            await sim.wait_until(lambda: sim.start_requests == 1, timeout=5)
+            print(f"cross-node start by database poll (1 s): {time.monotonic() - began:.2f} s")
+            assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
+    finally:
+        await nodes.stop()
