@@ -264,6 +264,29 @@ def assert_error(response: httpx.Response, status: int) -> str:
     return str(body["message"])
 
 
+async def start_session(
+    client: httpx.AsyncClient, port_uuid: str, expires: float | str = 600, **extra: Any
+) -> dict[str, Any]:
+    """POST /transactions (expires: a timestamp, or seconds from now); returns the 201 body."""
+    when = expires if isinstance(expires, str) else iso(expires)
+    response = await client.post(
+        "/transactions", json={"port_uuid": port_uuid, "expires": when, **extra}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def open_session(
+    client: httpx.AsyncClient, port_uuid: str, expires: float | str = 600, **extra: Any
+) -> dict[str, Any]:
+    """Start on a port whose charger is online and wait until the transaction is Open."""
+    created = await start_session(client, port_uuid, expires, **extra)
+    body = await poll_queue(client, created["queue_uuid"])
+    assert body.get("state") == "Open", body
+    return created
+
+
 async def poll_queue(
     client: httpx.AsyncClient,
     queue_uuid: str,

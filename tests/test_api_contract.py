@@ -17,7 +17,18 @@ from typing import Any
 import httpx
 import pytest
 
-from support import Operator, Server, Simulators, api_time, assert_error, iso, online, poll_queue
+from support import (
+    Operator,
+    Server,
+    Simulators,
+    api_time,
+    assert_error,
+    iso,
+    online,
+    open_session,
+    poll_queue,
+    start_session,
+)
 
 TX_KEYS = {
     "transaction_uuid",
@@ -61,17 +72,6 @@ def assert_transaction_shape(body: dict[str, Any]) -> None:
     assert energy is None or (isinstance(energy, int) and not isinstance(energy, bool)), body
 
 
-async def start(
-    client: httpx.AsyncClient, port_uuid: str, delta_s: float = 600, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/transactions", json={"port_uuid": port_uuid, "expires": iso(delta_s), **extra}
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def get_tx(client: httpx.AsyncClient, transaction_uuid: str) -> dict[str, Any]:
     response = await client.get(f"/transactions/{transaction_uuid}")
     assert response.status_code == 200, response.text
@@ -83,16 +83,6 @@ async def list_txs(client: httpx.AsyncClient, port_uuid: str, limit: int = 0) ->
     return await client.request(
         "GET", "/transactions", json={"port_uuid": port_uuid, "limit": limit}
     )
-
-
-async def open_transaction(
-    client: httpx.AsyncClient, port_uuid: str, delta_s: float = 600, **extra: Any
-) -> dict[str, Any]:
-    """Start on a port whose charger is online and wait until the transaction is Open."""
-    created = await start(client, port_uuid, delta_s, **extra)
-    body = await poll_queue(client, created["queue_uuid"])
-    assert body.get("state") == "Open", body
-    return created
 
 
 # -- POST /transactions -------------------------------------------------------------------------
@@ -124,7 +114,7 @@ async def test_create_returns_201_with_queue_and_transaction(
 async def test_create_without_invoice_id_stores_null(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         assert (await get_tx(client, created["transaction_uuid"]))["invoice_id"] is None
 
 
@@ -326,7 +316,7 @@ async def test_create_on_busy_port_is_409(op: Operator, simulators: Simulators) 
     charger = await op.add_charger(connectors=2)
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
-        first = await open_transaction(client, charger.port)
+        first = await open_session(client, charger.port)
         response = await client.post(
             "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
         )
@@ -348,7 +338,7 @@ async def test_port_is_free_again_after_close(op: Operator, simulators: Simulato
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
     async with op.client() as client:
-        first = await open_transaction(client, charger.port)
+        first = await open_session(client, charger.port)
         stop = await client.patch(
             f"/transactions/{first['transaction_uuid']}", json={"state": "closed"}
         )
@@ -430,7 +420,7 @@ async def test_queue_in_progress_shape(op: Operator, simulators: Simulators) -> 
     # No EV: the charger accepts the start but no transaction begins before the 3 s timeout.
     await online(simulators, op.server, charger, ev_plugged_in=False)
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         response = await client.get(f"/queue/{created['queue_uuid']}")
         assert response.status_code == 200, response.text
         assert response.json() == {"id": created["queue_uuid"], "status": "IN PROGRESS"}
@@ -464,7 +454,7 @@ async def test_queue_success_returns_the_transaction(op: Operator, simulators: S
 async def test_queue_failure_shape(op: Operator) -> None:
     charger = await op.add_charger()  # never connected: offline
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         response = await client.get(f"/queue/{created['queue_uuid']}")
         assert response.status_code == 200, response.text
         body = response.json()
@@ -491,7 +481,7 @@ async def test_queue_not_a_uuid_is_400(op: Operator, bad: str) -> None:
 async def test_queue_unknown_is_404(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         assert_error(await client.get(f"/queue/{new_uuid()}"), 404)
         # A transaction's uuid is not a queue item's.
         assert_error(await client.get(f"/queue/{created['transaction_uuid']}"), 404)
@@ -504,7 +494,9 @@ async def _three_failed(client: httpx.AsyncClient, port_uuid: str) -> list[str]:
     """Three transactions on an offline port (each fails at once, freeing the port)."""
     uuids = []
     for n in range(3):
-        uuids.append((await start(client, port_uuid, invoice_id=f"inv-{n}"))["transaction_uuid"])
+        uuids.append(
+            (await start_session(client, port_uuid, invoice_id=f"inv-{n}"))["transaction_uuid"]
+        )
     return uuids
 
 
@@ -519,7 +511,7 @@ async def test_list_newest_first_and_limits(op: Operator, via: str) -> None:
     charger = await op.add_charger(connectors=2)
     async with op.client() as client:
         created = await _three_failed(client, charger.port)
-        await start(client, charger.port_uuids[1])  # another port: never listed
+        await start_session(client, charger.port_uuids[1])  # another port: never listed
         newest_first = list(reversed(created))
         for limit, expected in ((0, newest_first), (1, newest_first[:1]), (2, newest_first[:2])):
             response = await _list(client, via, {"port_uuid": charger.port, "limit": limit})
@@ -571,7 +563,9 @@ LIST_400_QUERY: dict[str, Callable[[str], dict[str, str]]] = {
 async def test_list_bad_json_arguments_are_400(op: Operator, make: Body) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        await start(client, charger.port)  # the port has a transaction: only the args are wrong
+        await start_session(
+            client, charger.port
+        )  # the port has a transaction: only the args are wrong
         response = await client.request("GET", "/transactions", json=make(charger.port, ""))
         assert_error(response, 400)
 
@@ -582,14 +576,14 @@ async def test_list_bad_query_arguments_are_400(
 ) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        await start(client, charger.port)
+        await start_session(client, charger.port)
         assert_error(await client.get("/transactions", params=make(charger.port)), 400)
 
 
 async def test_list_invalid_json_body_is_400(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        await start(client, charger.port)
+        await start_session(client, charger.port)
         response = await client.request(
             "GET",
             "/transactions",
@@ -603,7 +597,7 @@ async def test_list_invalid_json_body_is_400(op: Operator) -> None:
 async def test_list_404_without_transactions_or_unknown_port(op: Operator, via: str) -> None:
     charger = await op.add_charger(connectors=2)
     async with op.client() as client:
-        await start(client, charger.port_uuids[1])
+        await start_session(client, charger.port_uuids[1])
         assert_error(await _list(client, via, {"port_uuid": charger.port, "limit": 0}), 404)
         assert_error(await _list(client, via, {"port_uuid": new_uuid(), "limit": 0}), 404)
         assert_error(await _list(client, via, {"port_uuid": new_uuid(), "limit": 3}), 404)
@@ -640,7 +634,7 @@ async def test_get_transaction_open_shape(op: Operator, simulators: Simulators) 
 async def test_get_transaction_failed_shape(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         tx = await get_tx(client, created["transaction_uuid"])
         assert_transaction_shape(tx)
         assert tx["state"] == "Failed"
@@ -656,7 +650,7 @@ async def test_get_transaction_not_a_uuid_is_400(op: Operator, bad: str) -> None
 async def test_get_transaction_with_bad_arguments_is_400(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         path = f"/transactions/{created['transaction_uuid']}"
         for stg in ("yes", 1, [True]):
             assert_error(await client.request("GET", path, json={"stg": stg}), 400)
@@ -670,7 +664,7 @@ async def test_get_transaction_with_bad_arguments_is_400(op: Operator) -> None:
 async def test_get_transaction_unknown_is_404(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         assert_error(await client.get(f"/transactions/{new_uuid()}"), 404)
         # A queue item's uuid is not a transaction's.
         assert_error(await client.get(f"/transactions/{created['queue_uuid']}"), 404)
@@ -686,7 +680,7 @@ async def test_patch_extend_is_204(op: Operator, simulators: Simulators, fmt: st
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
-        created = await open_transaction(client, charger.port)
+        created = await open_session(client, charger.port)
         new_expiry = iso(7200, fmt)
         response = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"expires": new_expiry}
@@ -705,7 +699,7 @@ async def test_patch_close_is_202_and_queue_follows_the_stop(
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
-        created = await open_transaction(client, charger.port)
+        created = await open_session(client, charger.port)
         response = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
         )
@@ -730,7 +724,7 @@ async def test_patch_bad_arguments_are_400_and_change_nothing(
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
-        created = await open_transaction(client, charger.port)
+        created = await open_session(client, charger.port)
         path = f"/transactions/{created['transaction_uuid']}"
         before = await get_tx(client, created["transaction_uuid"])
         future = iso(7200)
@@ -781,7 +775,7 @@ async def test_patch_bad_arguments_are_400_and_change_nothing(
 async def test_patch_ended_transaction_is_403(op: Operator) -> None:
     charger = await op.add_charger()  # offline: the start fails at once
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         failed = await poll_queue(client, created["queue_uuid"])
         assert failed["status"] == "FAILURE" and "offline" in failed["reason"]
         path = f"/transactions/{created['transaction_uuid']}"
@@ -796,7 +790,7 @@ async def test_patch_closed_transaction_is_403(op: Operator, simulators: Simulat
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
     async with op.client() as client:
-        created = await open_transaction(client, charger.port)
+        created = await open_session(client, charger.port)
         path = f"/transactions/{created['transaction_uuid']}"
         stop = await client.patch(path, json={"state": "closed"})
         await poll_queue(client, stop.json()["id"])
@@ -811,7 +805,7 @@ async def test_patch_closed_transaction_is_403(op: Operator, simulators: Simulat
 async def test_patch_unknown_is_404_and_not_a_uuid_is_400(op: Operator) -> None:
     charger = await op.add_charger()
     async with op.client() as client:
-        created = await start(client, charger.port)
+        created = await start_session(client, charger.port)
         for payload in ({"state": "closed"}, {"expires": iso(7200)}):
             assert_error(await client.patch(f"/transactions/{new_uuid()}", json=payload), 404)
             assert_error(
@@ -987,7 +981,7 @@ async def test_list_and_patch_with_lone_surrogate_are_400(
     charger = await op.add_charger()
     await online(simulators, op.server, charger)
     async with op.client() as client:
-        created = await open_transaction(client, charger.port)
+        created = await open_session(client, charger.port)
         before = await get_tx(client, created["transaction_uuid"])
     headers = {"content-type": "application/json"}
     cases = [
@@ -1022,7 +1016,7 @@ async def _stop_outstanding(
     """An Open session whose charger then went offline, with a stop request pending."""
     charger = await op.add_charger()
     sim = await online(simulators, op.server, charger)
-    created = await open_transaction(client, charger.port)
+    created = await open_session(client, charger.port)
     await sim.stop()
     deadline = asyncio.get_running_loop().time() + 10
     while (await client.get("/ports")).json()[0]["online"]:

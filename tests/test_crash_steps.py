@@ -8,16 +8,14 @@ import asyncio
 import httpx
 
 from chargegate.sim.charger import SimulatedCharger
-from support import Charger, Server, Simulators, iso, online, poll_queue, poll_transaction
-
-
-async def start(client: httpx.AsyncClient, charger: Charger) -> dict[str, str]:
-    response = await client.post(
-        "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, str] = response.json()
-    return created
+from support import (
+    Server,
+    Simulators,
+    online,
+    poll_queue,
+    poll_transaction,
+    start_session,
+)
 
 
 async def restart(server: Server, sim: SimulatedCharger) -> None:
@@ -44,7 +42,7 @@ async def test_kill_after_start_requested(server: Server, simulators: Simulators
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = await start(client, charger)
+        created = await start_session(client, charger.port)
         await restart(server, sim)
         opened = await poll_queue(client, created["queue_uuid"])
         assert opened["state"] == "Open"
@@ -58,7 +56,7 @@ async def test_kill_while_open(server: Server, simulators: Simulators) -> None:
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = await start(client, charger)
+        created = await start_session(client, charger.port)
         await poll_queue(client, created["queue_uuid"])
         await restart(server, sim)
         tx = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
@@ -74,7 +72,7 @@ async def test_kill_after_stop_sent_before_answer(server: Server, simulators: Si
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger, stop_delay_s=0.5, stop_answer_delay_s=5)
     async with operator.client() as client:
-        created = await start(client, charger)
+        created = await start_session(client, charger.port)
         await poll_queue(client, created["queue_uuid"])
         patched = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
@@ -93,7 +91,7 @@ async def test_kill_after_stop_answered(server: Server, simulators: Simulators) 
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger, stop_delay_s=1.5)
     async with operator.client() as client:
-        created = await start(client, charger)
+        created = await start_session(client, charger.port)
         await poll_queue(client, created["queue_uuid"])
         patched = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
@@ -112,7 +110,7 @@ async def test_kill_after_stop_confirmed(server: Server, simulators: Simulators)
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = await start(client, charger)
+        created = await start_session(client, charger.port)
         await poll_queue(client, created["queue_uuid"])
         patched = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}

@@ -13,6 +13,7 @@ from support import (
     poll_queue,
     poll_transaction,
     requested_port,
+    start_session,
 )
 
 
@@ -63,11 +64,7 @@ async def test_start_then_close(server: Server, simulators: Simulators) -> None:
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         await poll_queue(client, created["queue_uuid"], until=lambda b: b.get("state") == "Open")
 
         patched = await client.patch(
@@ -93,11 +90,7 @@ async def test_charger_offline(server: Server) -> None:
     operator = await server.operator()
     charger = await operator.add_charger()
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         failed = await poll_queue(client, created["queue_uuid"])
         assert failed["status"] == "FAILURE"
         assert failed["id"] == created["queue_uuid"]
@@ -111,11 +104,7 @@ async def test_charger_rejects(server: Server, simulators: Simulators) -> None:
     charger = await operator.add_charger()
     await online(simulators, server, charger, accept_remote_start=False)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         failed = await poll_queue(client, created["queue_uuid"])
         assert failed["status"] == "FAILURE"
         assert "rejected" in failed["reason"]
@@ -133,11 +122,7 @@ async def test_no_ev_before_timeout(server: Server, simulators: Simulators) -> N
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger, ev_plugged_in=False)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         in_progress = (await client.get(f"/queue/{created['queue_uuid']}")).json()
         assert in_progress == {"id": created["queue_uuid"], "status": "IN PROGRESS"}
         failed = await poll_queue(client, created["queue_uuid"], timeout=10)
@@ -151,11 +136,7 @@ async def test_charger_side_stop(server: Server, simulators: Simulators) -> None
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         await poll_queue(client, created["queue_uuid"])
         sim.connectors[1].meter_wh += 1500
         await sim.end_transaction(1, "EVDisconnected")

@@ -28,6 +28,7 @@ from support import (
     iso,
     poll_queue,
     poll_transaction,
+    start_session,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -102,13 +103,6 @@ def client_for(server: Server, operator: Operator) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.api, headers=operator.headers, timeout=10)
 
 
-async def start_on(client: httpx.AsyncClient, port_uuid: str, expires: str) -> dict[str, Any]:
-    response = await client.post("/transactions", json={"port_uuid": port_uuid, "expires": expires})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
 @needs_redis
 async def test_start_posted_to_the_other_node(tmp_path: Path) -> None:
     # A long poll interval: only the broker can make this fast.
@@ -119,7 +113,7 @@ async def test_start_posted_to_the_other_node(tmp_path: Path) -> None:
         sim = await nodes.charger_on(nodes.a, charger)
         async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
             began = time.monotonic()
-            created = await start_on(on_b, charger.port, iso(600))
+            created = await start_session(on_b, charger.port, iso(600))
             await sim.wait_until(lambda: sim.start_requests == 1, timeout=10)
             latency = time.monotonic() - began
             print(f"cross-node start with the broker: {latency * 1000:.0f} ms")
@@ -139,7 +133,7 @@ async def test_node_killed_charger_moves_exactly_one_stop(tmp_path: Path) -> Non
         charger = await operator.add_charger()
         sim = await nodes.charger_on(nodes.a, charger)
         async with client_for(nodes.b, operator) as on_b:
-            created = await start_on(on_b, charger.port, iso(3))
+            created = await start_session(on_b, charger.port, iso(3))
             await poll_queue(on_b, created["queue_uuid"])
             sim.url = nodes.b.ws_url  # the load balancer sends it to the surviving node
             nodes.a.kill()
@@ -171,8 +165,8 @@ async def stale_socket_traffic(nodes: Cluster) -> tuple[list[Any], int | None]:
         )
         sim = await nodes.charger_on(nodes.b, charger)
         async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
-            await start_on(on_a, charger.port_uuids[0], iso(600))
-            await start_on(on_b, charger.port_uuids[1], iso(600))
+            await start_session(on_a, charger.port_uuids[0], iso(600))
+            await start_session(on_b, charger.port_uuids[1], iso(600))
             await sim.wait_until(lambda: sim.start_requests == 2, timeout=10)
         deadline = time.monotonic() + 3
         try:
@@ -237,14 +231,14 @@ async def test_broker_stopped_mid_test_poll_carries_on(tmp_path: Path) -> None:
         charger = await operator.add_charger(connectors=2)
         sim = await nodes.charger_on(nodes.a, charger)
         async with client_for(nodes.b, operator) as on_b:
-            first = await start_on(on_b, charger.port_uuids[0], iso(600))
+            first = await start_session(on_b, charger.port_uuids[0], iso(600))
             await poll_queue(on_b, first["queue_uuid"])
             await asyncio.sleep(1.5)  # the charger has gone quiet: nothing else wakes node A
 
             broker.kill()
             await broker.wait()
             began = time.monotonic()
-            created = await start_on(on_b, charger.port_uuids[1], iso(600))
+            created = await start_session(on_b, charger.port_uuids[1], iso(600))
             await sim.wait_until(lambda: sim.start_requests == 2, timeout=5)
             print(f"cross-node start with the broker down: {time.monotonic() - began:.2f} s")
             assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
@@ -267,7 +261,7 @@ async def test_without_a_broker_the_poll_delivers(tmp_path: Path) -> None:
         sim = await nodes.charger_on(nodes.a, charger)
         async with client_for(nodes.b, operator) as on_b:
             began = time.monotonic()
-            created = await start_on(on_b, charger.port, iso(600))
+            created = await start_session(on_b, charger.port, iso(600))
             await sim.wait_until(lambda: sim.start_requests == 1, timeout=5)
             print(f"cross-node start by database poll (1 s): {time.monotonic() - began:.2f} s")
             assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"

@@ -19,6 +19,7 @@ from support import (
     online,
     poll_queue,
     poll_transaction,
+    start_session,
 )
 
 
@@ -35,9 +36,7 @@ async def test_expiry_while_offline_is_sent_on_reconnect(
     sim = await online(simulators, server, charger)
     expires = iso(3)
     async with operator.client() as client:
-        created = (
-            await client.post("/transactions", json={"port_uuid": charger.port, "expires": expires})
-        ).json()
+        created = await start_session(client, charger.port, expires)
         await poll_queue(client, created["queue_uuid"])
         await sim.stop()  # the charger loses its network mid-session
 
@@ -85,9 +84,7 @@ async def test_fail_safe_profile_follows_expires(server: Server, simulators: Sim
     sim = await online(simulators, server, charger, smart_charging=True, meter_interval_s=0.2)
     await wait_for_probe(sim)
     async with operator.client() as client:
-        created = (
-            await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(30)})
-        ).json()
+        created = await start_session(client, charger.port, iso(30))
         await poll_queue(client, created["queue_uuid"])
         [start_request] = sim.requests(sim.dialect.start_request)
         assert 28 <= zero_from(start_request["chargingProfile"]) <= 30
@@ -124,9 +121,7 @@ async def test_no_profile_for_a_charger_without_smart_charging(
     sim = await online(simulators, server, charger, smart_charging=False)
     await wait_for_probe(sim)
     async with operator.client() as client:
-        created = (
-            await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(30)})
-        ).json()
+        created = await start_session(client, charger.port, iso(30))
         await poll_queue(client, created["queue_uuid"])
         [start_request] = sim.requests(sim.dialect.start_request)
         assert "chargingProfile" not in start_request

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from support import Server, Simulators, iso, online, poll_queue, poll_transaction
+from support import Server, Simulators, iso, online, poll_queue, poll_transaction, start_session
 
 
 async def test_health_and_readiness(shared_server: Server) -> None:
@@ -30,11 +30,7 @@ async def test_graceful_shutdown_finishes_commands_in_flight(
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger, stop_delay_s=0.2, stop_answer_delay_s=1.5)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         await poll_queue(client, created["queue_uuid"])
         patched = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}

@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from support import Server, Simulators, api_time, iso, online, poll_queue, poll_transaction
+from support import (
+    Server,
+    Simulators,
+    api_time,
+    iso,
+    online,
+    poll_queue,
+    poll_transaction,
+    start_session,
+)
 
 
 async def test_scheduled_stop_survives_kill(server: Server, simulators: Simulators) -> None:
@@ -14,9 +23,7 @@ async def test_scheduled_stop_survives_kill(server: Server, simulators: Simulato
     sim = await online(simulators, server, charger)
     expires = iso(5)
     async with operator.client() as client:
-        created = (
-            await client.post("/transactions", json={"port_uuid": charger.port, "expires": expires})
-        ).json()
+        created = await start_session(client, charger.port, expires)
         await poll_queue(client, created["queue_uuid"])
 
         server.kill()
@@ -45,9 +52,7 @@ async def test_overdue_stop_goes_out_after_restart(server: Server, simulators: S
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = (
-            await client.post("/transactions", json={"port_uuid": charger.port, "expires": iso(2)})
-        ).json()
+        created = await start_session(client, charger.port, iso(2))
         await poll_queue(client, created["queue_uuid"])
         server.kill()
         await asyncio.sleep(3)  # the expiry passes while the server is down
@@ -67,11 +72,7 @@ async def test_pending_stop_survives_kill_while_charger_offline(
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         await poll_queue(client, created["queue_uuid"])
         await sim.stop()  # the charger drops off the network mid-session
 
@@ -99,11 +100,7 @@ async def test_start_request_survives_kill(server: Server, simulators: Simulator
     charger = await operator.add_charger()
     await online(simulators, server, charger, ev_plugged_in=False)
     async with operator.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port, iso(600))
         server.kill()
         server.start()
         failed = await poll_queue(client, created["queue_uuid"], timeout=10)
