@@ -434,12 +434,7 @@ async def test_queue_success_returns_the_transaction(op: Operator, simulators: S
     await online(simulators, op.server, charger)
     expires = iso(900)
     async with op.client() as client:
-        created = (
-            await client.post(
-                "/transactions",
-                json={"port_uuid": charger.port, "expires": expires, "invoice_id": "inv-q"},
-            )
-        ).json()
+        created = await start_session(client, charger.port, expires, invoice_id="inv-q")
         body = await poll_queue(client, created["queue_uuid"])
         assert_transaction_shape(body)
         assert body["transaction_uuid"] == created["transaction_uuid"]
@@ -611,12 +606,7 @@ async def test_get_transaction_open_shape(op: Operator, simulators: Simulators) 
     await online(simulators, op.server, charger)
     expires = iso(1800)
     async with op.client() as client:
-        created = (
-            await client.post(
-                "/transactions",
-                json={"port_uuid": charger.port, "expires": expires, "invoice_id": "abc-1"},
-            )
-        ).json()
+        created = await start_session(client, charger.port, expires, invoice_id="abc-1")
         await poll_queue(client, created["queue_uuid"])
         tx = await get_tx(client, created["transaction_uuid"])
         assert_transaction_shape(tx)
