@@ -50,7 +50,7 @@ test: $(STAMP) js-deps lint typecheck unit unit-postgres
 
 # Benchmarks print figures and never fail for being slow.
 bench: $(STAMP)
-	$(BIN)/python bench/cross_node_latency.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

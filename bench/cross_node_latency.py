@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -30,6 +31,7 @@ from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+RESULTS = Path(__file__).with_name("results")
 
 
 def free_port() -> int:
@@ -119,24 +121,35 @@ async def measure(broker: str | None, samples: int) -> list[float]:
     return latencies
 
 
-def report(label: str, latencies: list[float]) -> None:
+def row(label: str, latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    print(
-        f"{label:<34} n={len(ordered):<3} p50={statistics.median(ordered) * 1000:7.1f} ms  "
-        f"p99={p99 * 1000:7.1f} ms  max={ordered[-1] * 1000:7.1f} ms"
+    return (
+        f"| {label} | {len(ordered)} | {statistics.median(ordered) * 1000:.1f} ms "
+        f"| {p99 * 1000:.1f} ms | {ordered[-1] * 1000:.1f} ms |"
     )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="5 samples each")
     args = parser.parse_args()
-    print("POST /1.2/transactions on node B -> RemoteStartTransaction at a charger on node A")
-    report(
-        "Redis broker (redis://127.0.0.1)", await measure("redis://127.0.0.1:6379/0", args.samples)
-    )
-    report("database poll only (every 2 s)", await measure(None, args.samples))
+    samples = 5 if args.quick else args.samples
+    lines = [
+        "### Cross-node start latency (two nodes, PostgreSQL)",
+        "",
+        "From POST /1.2/transactions on node B to RemoteStartTransaction at a charger on node A.",
+        "",
+        "| wake-up path | n | p50 | p99 | max |",
+        "|---|---|---|---|---|",
+        row("Redis broker", await measure("redis://127.0.0.1:6379/0", samples)),
+        row("database poll only (every 2 s)", await measure(None, samples)),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cross_node.md").write_text(text)
 
 
 if __name__ == "__main__":
