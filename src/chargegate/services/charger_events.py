@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from chargegate.store.models import Charger, Transaction
 log = logging.getLogger(__name__)
 
 _LIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
+SEEN_WRITE_INTERVAL = timedelta(seconds=60)
 
 
 class ChargerRefused(Exception):
@@ -100,9 +101,16 @@ async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> 
 
 
 async def seen(rt: Runtime, charge_point_id: str) -> None:
+    """A heartbeat. Whether a charger is online comes from its socket, so `last_seen_at` is
+    only informative: it is written at most once a minute per charger, which takes the one
+    database write per heartbeat off the hottest path there is."""
+    now = utcnow()
+    last = rt.node.seen_written.get(charge_point_id)
+    if last is not None and now - last < SEEN_WRITE_INTERVAL:
+        return
+    rt.node.seen_written[charge_point_id] = now
     async with rt.sessions() as session, session.begin():
-        charger = await _charger(session, charge_point_id)
-        charger.last_seen_at = utcnow()
+        await charger_store.mark_seen(session, charge_point_id, now)
 
 
 async def status_changed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from chargegate.bus import Bus
 from chargegate.config import Settings
@@ -15,6 +16,8 @@ class NodeState:
     # Set when a graceful shutdown begins: no new chargers, not ready for traffic.
     draining: bool = False
     passwords: PasswordCache = field(default_factory=PasswordCache)
+    # When this node last wrote each charger's last_seen_at (see charger_events.seen).
+    seen_written: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,12 @@ async def claim_connection(
     return charger.connection_epoch
 
 
+async def mark_seen(session: AsyncSession, charge_point_id: str, now: datetime) -> None:
+    await session.execute(
+        update(Charger).where(Charger.charge_point_id == charge_point_id).values(last_seen_at=now)
+    )
+
+
 async def release_connection(
     session: AsyncSession, charge_point_id: str, epoch: int, now: datetime
 ) -> None:
