@@ -22,6 +22,7 @@ BENCH = Path(__file__).parent
 RESULTS = BENCH / "results"
 # (script, the results file it writes, time limit in seconds)
 BENCHMARKS = [
+    ("heartbeats.py", "heartbeats.md", 300),
     ("start_latency.py", "start_latency.md", 600),
     ("api.py", "api.md", 900),
     ("expiry.py", "expiry.md", 900),
@@ -77,6 +78,9 @@ def main() -> None:
             note = f"**{script} did not complete** (see its output); its last figures, if any:"
             text = f"{note}\n\n{text}"
         sections.append(f"{text}\n_{script}: {took:.0f} s_\n")
+    profile = BENCH / "profile.md"
+    if profile.exists():
+        sections.append(profile.read_text())
     report = [
         "# chargegate benchmark results",
         "",
