@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,8 @@ from chargegate.store import transactions as tx_store
 from chargegate.store.models import Transaction
 
 log = logging.getLogger(__name__)
+
+RECHECK = timedelta(seconds=0.2)
 
 
 class Scheduler:
@@ -41,10 +43,13 @@ class Scheduler:
         now = utcnow()
         async with self._rt.sessions() as session, session.begin():
             stops = await self._expire(session, now)
-            await self._fail_overdue_starts(session, now)
+            postponed = await self._fail_overdue_starts(session, now)
             next_at = await tx_store.next_due(session)
         if stops:
             self._rt.bus.wake(Topic.DISPATCH)
+        if postponed:
+            # A postponed deadline is already past: look again shortly, not in a tight loop.
+            return now + RECHECK
         return next_at
 
     async def _expire(self, session: AsyncSession, now: datetime) -> int:
@@ -61,11 +66,27 @@ class Scheduler:
             stops += 1
         return stops
 
-    async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> None:
+    async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
+        """Fail starts past their deadline; returns whether any was postponed.
+
+        A charger that has just reconnected (after its outage, or ours) first reports what it
+        queued meanwhile, quite possibly the very start we are about to call missing: its
+        deadline waits until it has been back for the resend settle time.
+        """
         timeout = self._rt.settings.start_timeout_s
+        settle = timedelta(seconds=self._rt.settings.resend_settle_s)
+        postponed = False
         for item in await tx_store.overdue_starts(session, now):
             transaction = await session.get(Transaction, item.transaction_id)
             if transaction is None:
+                continue
+            charger = await tx_store.transaction_charger(session, transaction)
+            if (
+                charger.connected_node is not None
+                and charger.connected_at is not None
+                and now - charger.connected_at < settle
+            ):
+                postponed = True
                 continue
             if await command_store.has_outstanding(session, transaction.id, CommandAction.START):
                 reason = (
@@ -82,3 +103,4 @@ class Scheduler:
             await outcomes.fail_start(
                 session, transaction, "The expiry time passed before the charger started", now
             )
+        return postponed
