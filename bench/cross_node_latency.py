@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from common import UNLIMITED
 
 from chargegate import provisioning
 from chargegate.config import Settings
@@ -77,7 +78,8 @@ async def wait_up(port: int) -> None:
 async def measure(broker: str | None, samples: int) -> list[float]:
     name = await fresh_database()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    env = {**os.environ, "CHARGEGATE_DATABASE_URL": url, "CHARGEGATE_LOG_LEVEL": "warning"}
+    env = {**os.environ, **UNLIMITED, "CHARGEGATE_DATABASE_URL": url}
+    env["CHARGEGATE_LOG_LEVEL"] = "warning"
     env.pop("CHARGEGATE_BROKER_URL", None)
     if broker:
         env["CHARGEGATE_BROKER_URL"] = broker

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from common import UNLIMITED
 
 from chargegate import provisioning
 from chargegate.config import Settings
@@ -58,7 +59,8 @@ async def main() -> None:
         added = await provisioning.add_charger(settings, f"START-{n}", "bench", CONNECTORS, None)
         ports += [(n, p["port_uuid"]) for p in added["ports"]]
     port = free_port()
-    env = {**os.environ, "CHARGEGATE_DATABASE_URL": url, "CHARGEGATE_LOG_LEVEL": "warning"}
+    env = {**os.environ, **UNLIMITED, "CHARGEGATE_DATABASE_URL": url}
+    env["CHARGEGATE_LOG_LEVEL"] = "warning"
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chargegate", "serve", "--port", str(port),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
