@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST := $(BIN)/pytest -n 4
 
-.PHONY: run test lint typecheck unit unit-postgres js-deps bench clean
+.PHONY: run test lint typecheck unit unit-postgres js-deps bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,15 @@ unit-postgres: $(STAMP)
 
 test: $(STAMP) js-deps lint typecheck unit unit-postgres
 
-# Benchmarks print figures and never fail for being slow.
+# The fuzzers of `make test`, far longer and with a fresh random seed each run.
+fuzz: $(STAMP)
+	CHARGEGATE_FUZZ_EXAMPLES=2000 CHARGEGATE_OPENAPI_EXAMPLES=500 \
+		$(BIN)/pytest tests/test_ocpp_fuzz.py tests/test_openapi.py
+
+# Benchmarks print figures and never fail for being slow. Their chargers are npm ocpp-rpc.
 bench: $(STAMP)
+	cd bench/js && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules
+	rm -rf $(VENV) tests/js/node_modules bench/js/node_modules bench/results

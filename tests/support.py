@@ -31,6 +31,10 @@ TEST_ENV = {
     "CHARGEGATE_POLL_INTERVAL_S": "1",
     "CHARGEGATE_RESEND_SETTLE_S": "2",
     "CHARGEGATE_LOG_LEVEL": "info",
+    # Tests send bursts of requests with one key on purpose; test_security.py sets low limits
+    # of its own to test them.
+    "CHARGEGATE_API_RATE_PER_S": "100000",
+    "CHARGEGATE_API_BURST": "100000",
 }
 
 
@@ -151,11 +155,15 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                httpx.get(f"{self.api}/ports", timeout=0.5)
+                self.probe()
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not come up:\n{self.log()}")
+
+    def probe(self) -> None:
+        """Raises httpx.TransportError until the server answers HTTP."""
+        httpx.get(f"{self.base_url}/healthz", timeout=0.5)
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""

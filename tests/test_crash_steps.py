@@ -45,7 +45,7 @@ async def test_kill_after_start_requested(server: Server, simulators: Simulators
         created = await start_session(client, charger.port)
         await restart(server, sim)
         opened = await poll_queue(client, created["queue_uuid"])
-        assert opened["state"] == "Open"
+        assert opened.get("state") == "Open", opened
         await close_and_settle(client, sim, created["transaction_uuid"])
     assert sim.start_requests == 1
     assert sim.stop_requests == 1

@@ -111,6 +111,9 @@ async def test_other_operator_gets_404_for_everything(world: World) -> None:
     unknown = str(uuid.uuid4())
     port = world.charger.port
     stg_port = world.charger.port_uuids[1]
+    async with world.a.client() as client:
+        first_page = await client.get("/transactions", params={"port_uuid": port, "limit": 1})
+        cursor = {"cursor": first_page.headers["X-Next-Cursor"], "since": iso(-3600)}
     async with world.b.client() as b:
         for stg in (False, True):
             flag = {"stg": True} if stg else {}
@@ -123,10 +126,11 @@ async def test_other_operator_gets_404_for_everything(world: World) -> None:
                     "/transactions", json={"port_uuid": unknown, "expires": iso(600), **flag}
                 )
                 same_message(mine, port_uuid, none, unknown)
-            # List A's ports, in a JSON body and in the query string.
+            # List A's ports, in a JSON body and in the query string, also with the pages and
+            # filters beyond the seed (A's own cursor included).
             for port_uuid in (port, stg_port):
-                for limit in (0, 1):
-                    args = {"port_uuid": port_uuid, "limit": limit, **flag}
+                for limit, extra in ((0, {}), (1, {}), (1, {"state": "Open"}), (1, cursor)):
+                    args = {"port_uuid": port_uuid, "limit": limit, **extra, **flag}
                     none_args = {**args, "port_uuid": unknown}
                     same_message(
                         await b.request("GET", "/transactions", json=args),
@@ -134,7 +138,10 @@ async def test_other_operator_gets_404_for_everything(world: World) -> None:
                         await b.request("GET", "/transactions", json=none_args),
                         unknown,
                     )
-                    query = {k: str(v).lower() for k, v in args.items()}
+                    query = {
+                        k: str(v).lower() if isinstance(v, bool) else str(v)
+                        for k, v in args.items()
+                    }
                     assert_error(await b.get("/transactions", params=query), 404)
             # A's transactions and queue items.
             for created in (world.prod, world.stg, world.stg_pending):

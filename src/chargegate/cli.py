@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 
 from chargegate.config import Settings
 from chargegate.domain.times import format_api, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class OcppVersion(StrEnum):
@@ -28,6 +32,8 @@ apikey_app = typer.Typer(help="Manage API keys.")
 chargers_app = typer.Typer(help="Manage chargers.")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(chargers_app, name="chargers")
+webhooks_app = typer.Typer(help="Manage webhooks (signed event deliveries).")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _settings() -> Settings:
@@ -54,6 +60,11 @@ def serve(
         bool, typer.Option("--auto-register", help="Accept unknown chargers and register them.")
     ] = False,
     node_id: Annotated[str | None, typer.Option(help="This node's name.")] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate chain: serve HTTPS and wss:// (security profile 2)."),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Serve the REST API under /1.2 and OCPP at ws://HOST:PORT/ocpp/{charge_point_id}."""
     from chargegate import logs
@@ -63,9 +74,26 @@ def serve(
         settings.auto_register = True
     if node_id:
         settings.node_id = node_id
+    if tls_cert is not None:
+        settings.tls_cert = str(tls_cert)
+    if tls_key is not None:
+        settings.tls_key = str(tls_key)
+    _check_tls(settings)
     logs.configure(settings.log_level)
-    typer.echo(f"chargegate listening on http://{host}:{port}/1.2 and ws://{host}:{port}/ocpp/")
+    http, ws = ("https", "wss") if settings.tls_cert else ("http", "ws")
+    typer.echo(f"chargegate listening on {http}://{host}:{port}/1.2 and {ws}://{host}:{port}/ocpp/")
     _server(settings, host, port).run()
+
+
+def _check_tls(settings: Settings) -> None:
+    """Half a TLS configuration would silently serve plain text: refuse to start instead."""
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        typer.echo("error: --tls-cert and --tls-key go together (or neither)", err=True)
+        raise typer.Exit(2)
+    for path in (settings.tls_cert, settings.tls_key):
+        if path is not None and not Path(path).is_file():
+            typer.echo(f"error: TLS file {path} does not exist or is not a file", err=True)
+            raise typer.Exit(2)
 
 
 class DrainingServer(uvicorn.Server):
@@ -96,6 +124,8 @@ def _server(settings: Settings, host: str, port: int) -> DrainingServer:
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     return DrainingServer(config, app.state.drain)
 
@@ -154,6 +184,69 @@ def apikey_create(
     key = asyncio.run(provisioning.create_api_key(_settings(), operator))
     typer.echo(f"API key for operator {operator!r} (shown once, store it now):", err=True)
     typer.echo(key)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Every API key: lookup id, operator, created and revoked (UTC). Never the key or hash."""
+    from chargegate.store import operators as operator_store
+
+    settings = _settings()
+
+    async def rows() -> list[tuple[str, str, str, str]]:
+        async with _session(settings) as session:
+            keys = await operator_store.list_api_keys(session)
+        return [
+            (k.lookup, name, format_api(k.created_at) or "", format_api(k.revoked_at) or "-")
+            for k, name in keys
+        ]
+
+    typer.echo("lookup\toperator\tcreated\trevoked")
+    for row in asyncio.run(rows()):
+        typer.echo("\t".join(row))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="The key's lookup id (see `apikey list`) or the key.")],
+) -> None:
+    """Revoke an API key: from now on every request with it is refused (401), on every node."""
+    from chargegate.domain.credentials import api_key_lookup
+    from chargegate.store import operators as operator_store
+
+    lookup = api_key_lookup(key) or key
+    settings = _settings()
+
+    async def revoke() -> tuple[str, str, bool] | None:
+        now = utcnow()
+        async with _session(settings) as session, session.begin():
+            found = await operator_store.revoke_api_key(session, lookup, now)
+            if found is None:
+                return None
+            api_key, name = found
+            return api_key.lookup, name, api_key.revoked_at is not now
+
+    revoked = asyncio.run(revoke())
+    if revoked is None:
+        # Never echo the argument: it may be a whole key.
+        typer.echo("error: no API key with that lookup id", err=True)
+        raise typer.Exit(1)
+    lookup, name, earlier = revoked
+    typer.echo(
+        f"API key {lookup} of operator {name!r} {'was already' if earlier else 'is'} revoked"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    from chargegate.store.database import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 @chargers_app.command("add")
@@ -221,3 +314,63 @@ def simulate(
     typer.echo(f"simulating {', '.join(charge_point_ids)} against {url}", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_forever(chargers))
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="http(s) URL that receives the events.")],
+    operator: Annotated[str, typer.Option(help="Operator whose events it receives.")],
+) -> None:
+    """Register a webhook; prints it as JSON with its signing secret (shown once)."""
+    from chargegate import provisioning
+
+    try:
+        added = asyncio.run(provisioning.add_webhook(_settings(), operator, url))
+    except provisioning.InvalidWebhookUrl as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("Signing secret shown once: store it to verify X-Chargegate-Signature.", err=True)
+    typer.echo(json.dumps(added))
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """The active webhooks as JSON (secrets are not shown)."""
+    from chargegate import provisioning
+
+    typer.echo(json.dumps(asyncio.run(provisioning.list_webhooks(_settings()))))
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[int, typer.Argument(help="Id printed by `webhooks add`.")],
+) -> None:
+    """Stop a webhook; its undelivered events are dropped."""
+    from chargegate import provisioning
+
+    if not asyncio.run(provisioning.remove_webhook(_settings(), webhook_id)):
+        typer.echo(f"error: no active webhook {webhook_id}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Live counts for the whole deployment (all nodes), read from the database."""
+    from chargegate import provisioning
+
+    counts = asyncio.run(provisioning.live_counts(_settings()))
+    if as_json:
+        typer.echo(json.dumps(counts))
+        return
+    nodes = ", ".join(f"{node}: {n}" for node, n in sorted(counts["connected_by_node"].items()))
+    states = ", ".join(f"{state} {n}" for state, n in counts["transactions"].items())
+    typer.echo(
+        f"chargers             {counts['connected_chargers']} connected of {counts['chargers']}"
+    )
+    typer.echo(f"  by node            {nodes or '-'}")
+    typer.echo(f"transactions         {states}")
+    typer.echo(f"queue in progress    {counts['queue_items_in_progress']}")
+    typer.echo(f"commands outstanding {counts['commands_outstanding']}")
+    typer.echo(f"webhooks pending     {counts['webhook_deliveries_pending']}")

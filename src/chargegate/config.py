@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = 300
     # Safety net: how often the outbox and scheduler look at the database without a wake-up.
     poll_interval_s: float = 2.0
+    # Webhook deliveries: the first retry waits this long, each next one twice as long (to 1 h).
+    webhook_retry_base_s: float = 5.0
+    webhook_timeout_s: float = 10.0
     # After a crash, a command that may or may not have reached the charger is sent again only
     # once the charger has been back this long (time to flush what it queued meanwhile).
     resend_settle_s: float = 5.0
@@ -37,4 +40,22 @@ class Settings(BaseSettings):
     auto_register_operator: str = "default"
     # Largest OCPP frame accepted from a charger, in bytes.
     ws_max_size: int = 65536
+    # A client address whose charger handshakes failed this many times (unknown id, wrong
+    # password, no OCPP subprotocol) within the window gets 429 before any password check.
+    charger_handshake_failures: int = 20
+    charger_handshake_failure_window_s: float = 60.0
+    # Most charger handshakes one client address may have under way at once (beyond: 429).
+    charger_handshakes_per_ip: int = 100
+    # Most API requests per second (sustained) and at once, per API key, on each node.
+    api_rate_per_s: float = 50.0
+    api_burst: int = 100
+    # A client address whose requests failed authentication this many times within the window
+    # gets 429 (key guessing, and the scrypt work each guess costs us, are throttled).
+    api_auth_failures: int = 100
+    api_auth_failure_window_s: float = 60.0
+    # Largest API request body, in bytes (beyond: 413).
+    api_max_body_bytes: int = 65536
+    # OCPP security profile 2: serve HTTPS and wss:// with this certificate chain and key (PEM).
+    tls_cert: str | None = None
+    tls_key: str | None = None
     log_level: str = "warning"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from chargegate.config import Settings
 from chargegate.domain.credentials import hash_password, new_api_key
 from chargegate.domain.times import utcnow
+from chargegate.services import webhooks as webhook_service
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
+from chargegate.store import status as status_store
+from chargegate.store import webhooks as webhook_store
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.models import Port
 
@@ -93,3 +97,57 @@ def _charger_body(charge_point_id: str, ports: Sequence[Port]) -> dict[str, Any]
         "charge_point_id": charge_point_id,
         "ports": [{"port_uuid": p.port_uuid, "connector_id": p.connector_id} for p in ports],
     }
+
+
+class InvalidWebhookUrl(ValueError):
+    pass
+
+
+async def add_webhook(settings: Settings, operator_name: str, url: str) -> dict[str, Any]:
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidWebhookUrl(f"{url!r} is not an http(s) URL with a host")
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+            webhook = await webhook_store.add_webhook(
+                session, operator.id, url, webhook_service.new_secret(), utcnow()
+            )
+            return {
+                "id": webhook.id,
+                "operator": operator_name,
+                "url": url,
+                "secret": webhook.secret,
+            }
+    finally:
+        await engine.dispose()
+
+
+async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            webhooks = await webhook_store.active_webhooks(session, None)
+            return [{"id": w.id, "operator_id": w.operator_id, "url": w.url} for w in webhooks]
+    finally:
+        await engine.dispose()
+
+
+async def remove_webhook(settings: Settings, webhook_id: int) -> bool:
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await webhook_store.remove_webhook(session, webhook_id, utcnow())
+    finally:
+        await engine.dispose()
+
+
+async def live_counts(settings: Settings) -> dict[str, Any]:
+    """What the whole deployment is doing now, from the database (so: every node)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await status_store.live_counts(session)
+    finally:
+        await engine.dispose()

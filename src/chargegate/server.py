@@ -8,10 +8,15 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chargegate import __version__
-from chargegate.api import errors
+from chargegate import __version__, metrics
+from chargegate.api import errors, openapi
+from chargegate.api.auth import ApiGuard
+from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.health import router as health_router
+from chargegate.api.middleware import RequestContext
 from chargegate.api.routes import router
 from chargegate.bus import Bus
 from chargegate.bus.local import LocalBus
@@ -22,19 +27,60 @@ from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.runtime import Runtime
 from chargegate.services.scheduler import Scheduler
+from chargegate.services.webhooks import WebhookSender
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
-from chargegate.store.database import create_engine, session_factory
+from chargegate.store.database import create_engine, create_reader, session_factory
 
 GOING_AWAY = 1001
 
 
+class BodyLimit:
+    """Refuse API request bodies over `max_bytes` with 413: at once when Content-Length says so,
+    else as soon as a streamed (chunked) body goes past it, before it is all buffered."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+        self._text = f"Request body too large: at most {max_bytes} bytes are accepted"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        # A malformed Content-Length never gets here: the HTTP parser refuses it with 400.
+        if declared is not None and declared.isdigit() and int(declared) > self._max:
+            await errors.message(413, self._text)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max:
+                    # Raised where the route reads its body, so the API's error handler
+                    # answers it as {"message": ...} like every other error.
+                    raise HTTPException(413, self._text)
+            return message
+
+        await self._app(scope, limited, send)
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings.database_url)
+    reader = create_reader(settings.database_url, engine)
     bus: Bus = LocalBus()
     if settings.broker_url:
         bus = RedisBus(settings.broker_url, settings.node_id)
-    runtime = Runtime(settings=settings, sessions=session_factory(engine), bus=bus)
+    runtime = Runtime(
+        settings=settings,
+        sessions=session_factory(engine),
+        reads=session_factory(reader),
+        bus=bus,
+    )
     registry = ConnectionRegistry()
 
     dispatcher = Dispatcher(runtime, registry)
@@ -55,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
             asyncio.create_task(Scheduler(runtime).run(), name="scheduler"),
+            asyncio.create_task(WebhookSender(runtime).run(), name="webhooks"),
         ]
         try:
             yield
@@ -66,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
             await registry.close_all(GOING_AWAY, "server shutting down")
             await bus.close()
             await engine.dispose()
+            await reader.dispose()
 
     app = FastAPI(
         title="chargegate",
@@ -77,8 +125,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.drain = drain
+    app.state.api_guard = ApiGuard(settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestContext)
+    metrics.track_connections(lambda: len(registry))
     errors.install(app)
+    openapi.install(app)
     app.include_router(router)
     app.include_router(health_router)
+    app.include_router(dashboard_router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
     return app

@@ -5,34 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from chargegate.domain.states import QueueStatus
-from chargegate.domain.times import format_api
 from chargegate.services.queue import QueueView
 from chargegate.services.transactions import Started
+from chargegate.services.views import transaction_view
 from chargegate.store.models import Charger, Port, Transaction
 
 
 def transaction_body(transaction: Transaction) -> dict[str, Any]:
-    return {
-        "transaction_uuid": transaction.transaction_uuid,
-        "port_uuid": transaction.port_uuid,
-        "state": transaction.state,
-        "started": format_api(transaction.started_at),
-        "ended": format_api(transaction.ended_at),
-        "expires": format_api(transaction.expires_at),
-        "invoice_id": transaction.invoice_id,
-        "energy_wh": energy_wh(transaction),
-    }
-
-
-def energy_wh(transaction: Transaction) -> int | None:
-    if transaction.meter_start_wh is None:
-        return None
-    last = (
-        transaction.meter_stop_wh
-        if transaction.meter_stop_wh is not None
-        else (transaction.meter_last_wh)
-    )
-    return None if last is None else max(0, last - transaction.meter_start_wh)
+    return transaction_view(transaction)
 
 
 def created_body(started: Started) -> dict[str, Any]:

@@ -24,21 +24,36 @@ class Unauthorized(DomainError):
     """Missing, malformed or unknown API key (401)."""
 
 
+class TooManyRequests(DomainError):
+    """Over a rate limit (429); `Retry-After` says in whole seconds when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 STATUS: dict[type[DomainError], int] = {
     InvalidArgument: 400,
     Unauthorized: 401,
     AlreadyEnded: 403,
     NotFound: 404,
     Conflict: 409,
+    TooManyRequests: 429,
 }
 
 
-def message(status: int, text: str) -> JSONResponse:
-    return JSONResponse({"message": text}, status_code=status)
+def message(status: int, text: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": text}, status_code=status, headers=headers)
+
+
+def too_many(text: str, retry_after_s: int) -> JSONResponse:
+    return message(429, text, {"Retry-After": str(retry_after_s)})
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, TooManyRequests):
+        return too_many(exc.message, exc.retry_after_s)
     return message(STATUS.get(type(exc), 400), exc.message)
 
 
@@ -52,7 +67,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return message(exc.status_code, text)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     return message(
         500,
@@ -69,4 +84,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)

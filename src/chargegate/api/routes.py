@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies
+from chargegate.api import bodies, idempotency, openapi
 from chargegate.api.arguments import get_arguments, json_body
 from chargegate.api.auth import operator_id
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import (
+    PageMark,
     parse_create,
     parse_list,
     parse_patch,
@@ -26,7 +27,11 @@ from chargegate.services import transactions as tx_service
 from chargegate.services.runtime import Runtime
 
 router = APIRouter(prefix="/1.2")
+# A full page of GET /1.2/transactions names the next one here (pass it back as `cursor`).
+NEXT_CURSOR = "X-Next-Cursor"
 Operator = Annotated[int, Depends(operator_id)]
+# Documented as a UUID; checked by parse_uuid, whose 400 says what is wrong with it.
+UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 
 
 def _runtime(request: Request) -> Runtime:
@@ -34,25 +39,50 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.post("/transactions", status_code=201)
-async def create_transaction(request: Request, operator: Operator) -> JSONResponse:
-    body = await json_body(request)
-    if not body:
-        raise InvalidArgument("Missing fields: send a JSON body with port_uuid and expires")
-    started = await tx_service.create(_runtime(request), operator, parse_create(body, utcnow()))
-    return JSONResponse(bodies.created_body(started), status_code=201)
+@router.post(
+    "/transactions",
+    status_code=201,
+    response_model=None,
+    responses=openapi.CREATE.responses,
+    openapi_extra=openapi.CREATE.extra,
+)
+async def create_transaction(request: Request, operator: Operator) -> Response:
+    async def run() -> Response:
+        body = await json_body(request)
+        if not body:
+            raise InvalidArgument("Missing fields: send a JSON body with port_uuid and expires")
+        start = parse_create(body, utcnow())
+        started = await tx_service.create(_runtime(request), operator, start)
+        return JSONResponse(bodies.created_body(started), status_code=201)
+
+    return await idempotency.once(request, operator, run)
 
 
-@router.get("/transactions")
-async def list_transactions(request: Request, operator: Operator) -> list[dict[str, Any]]:
+@router.get(
+    "/transactions",
+    response_model=None,
+    responses=openapi.LIST.responses,
+    openapi_extra=openapi.LIST.extra,
+)
+async def list_transactions(
+    request: Request, response: Response, operator: Operator
+) -> list[dict[str, Any]]:
     arguments = parse_list(await get_arguments(request))
     found = await tx_service.list_for_port(_runtime(request), operator, arguments)
+    if arguments.limit and len(found) == arguments.limit:
+        last = found[-1]
+        response.headers[NEXT_CURSOR] = PageMark(last.created_at, last.id).encode()
     return [bodies.transaction_body(transaction) for transaction in found]
 
 
-@router.get("/transactions/{transaction_uuid}")
+@router.get(
+    "/transactions/{transaction_uuid}",
+    response_model=None,
+    responses=openapi.GET.responses,
+    openapi_extra=openapi.GET.extra,
+)
 async def get_transaction(
-    transaction_uuid: str, request: Request, operator: Operator
+    transaction_uuid: UuidPath, request: Request, operator: Operator
 ) -> dict[str, Any]:
     staging = parse_staging(await get_arguments(request))
     transaction = await tx_service.get(
@@ -61,27 +91,47 @@ async def get_transaction(
     return bodies.transaction_body(transaction)
 
 
-@router.patch("/transactions/{transaction_uuid}", response_model=None)
+@router.patch(
+    "/transactions/{transaction_uuid}",
+    response_model=None,
+    responses=openapi.PATCH.responses,
+    openapi_extra=openapi.PATCH.extra,
+)
 async def modify_transaction(
-    transaction_uuid: str, request: Request, operator: Operator
+    transaction_uuid: UuidPath, request: Request, operator: Operator
 ) -> Response:
-    uuid = parse_uuid(transaction_uuid, "transaction_uuid")
-    patch = parse_patch(await json_body(request), utcnow())
-    item = await tx_service.modify(_runtime(request), operator, uuid, patch)
-    if item is None:
-        return Response(status_code=204)
-    return JSONResponse(bodies.stop_body(item.queue_uuid), status_code=202)
+    async def run() -> Response:
+        uuid = parse_uuid(transaction_uuid, "transaction_uuid")
+        patch = parse_patch(await json_body(request), utcnow())
+        item = await tx_service.modify(_runtime(request), operator, uuid, patch)
+        if item is None:
+            return Response(status_code=204)
+        return JSONResponse(bodies.stop_body(item.queue_uuid), status_code=202)
+
+    return await idempotency.once(request, operator, run)
 
 
-@router.get("/queue/{queue_uuid}")
-async def get_queue_item(queue_uuid: str, request: Request, operator: Operator) -> dict[str, Any]:
+@router.get(
+    "/queue/{queue_uuid}",
+    response_model=None,
+    responses=openapi.QUEUE.responses,
+    openapi_extra=openapi.QUEUE.extra,
+)
+async def get_queue_item(
+    queue_uuid: UuidPath, request: Request, operator: Operator
+) -> dict[str, Any]:
     uuid = parse_uuid(queue_uuid, "queue_uuid")
     arguments = parse_queue_args(await get_arguments(request))
     view = await queue_service.inspect(_runtime(request), operator, uuid, arguments)
     return bodies.queue_body(view)
 
 
-@router.get("/ports")
+@router.get(
+    "/ports",
+    response_model=None,
+    responses=openapi.PORTS.responses,
+    openapi_extra=openapi.PORTS.extra,
+)
 async def list_ports(request: Request, operator: Operator) -> list[dict[str, Any]]:
     rows = await port_service.list_ports(_runtime(request), operator)
     return [bodies.port_body(port, charger) for port, charger in rows]

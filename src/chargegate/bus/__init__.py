@@ -14,6 +14,7 @@ from typing import Protocol
 class Topic(StrEnum):
     DISPATCH = "dispatch"
     SCHEDULE = "schedule"
+    WEBHOOKS = "webhooks"
 
 
 Evicted = Callable[[str, int], Awaitable[None]]

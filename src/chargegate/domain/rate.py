@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 
@@ -16,12 +18,57 @@ class TokenBucket:
         self._tokens = float(burst)
         self._at = clock()
 
-    def take(self) -> bool:
-        """Spend one token; False when the bucket is empty (the event is over the limit)."""
+    def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         self._at = now
+
+    def take(self) -> bool:
+        """Spend one token; False when the bucket is empty (the event is over the limit)."""
+        self._refill()
         if self._tokens < 1:
             return False
         self._tokens -= 1
         return True
+
+    def available(self) -> bool:
+        """Whether one more event would be within the limit, without spending a token."""
+        self._refill()
+        return self._tokens >= 1
+
+    def retry_after_s(self) -> int:
+        """Whole seconds until the next token (at least 1): what a `Retry-After` header says."""
+        self._refill()
+        if self._rate <= 0:
+            return 3600
+        return max(1, math.ceil((1 - self._tokens) / self._rate))
+
+
+class KeyedBuckets:
+    """One token bucket per key (an API key, a client address), created full on first use.
+
+    Only the most recently used `size` keys are kept, so an attacker cycling through addresses
+    costs bounded memory; a forgotten key starts again with a full bucket."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        size: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._size = size
+        self._clock = clock
+        self._buckets: OrderedDict[object, TokenBucket] = OrderedDict()
+
+    def __getitem__(self, key: object) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._clock)
+            while len(self._buckets) > self._size:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chargegate.domain.errors import InvalidArgument
-from chargegate.domain.states import StagingInput
+from chargegate.domain.states import StagingInput, TransactionState
 from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
 INVOICE_ID_MAX = 255
@@ -39,6 +40,38 @@ class ListRequest:
     port_uuid: str
     limit: int
     staging: bool
+    # Beyond the seed: a page after `cursor`, and filters on creation time and state.
+    after: PageMark | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    state: TransactionState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageMark:
+    """Where a page of transactions (newest first) ended: its last one's creation and id."""
+
+    created_at: datetime
+    transaction_id: int
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.transaction_id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> PageMark:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            created, transaction_id = raw.split("|")
+            mark = cls(datetime.fromisoformat(created), int(transaction_id))
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidArgument(
+                "cursor is not one this server gave out: pass the X-Next-Cursor header of the "
+                "previous page unchanged"
+            ) from None
+        if mark.created_at.tzinfo is None:
+            raise InvalidArgument("cursor is not one this server gave out")
+        return mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +205,37 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
         # Beyond what any port will ever hold, a limit means "all" (and stays a database integer).
         limit=0 if limit > LIMIT_ALL_ABOVE else limit,
         staging=parse_staging(args),
+        after=None if args.get("cursor") is None else PageMark.decode(_text(args, "cursor")),
+        since=_optional_time(args, "since"),
+        until=_optional_time(args, "until"),
+        state=_optional_state(args),
     )
+
+
+def _text(args: Mapping[str, object], name: str) -> str:
+    value = args[name]
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} must be a string")
+    return value
+
+
+def _optional_time(args: Mapping[str, object], name: str) -> datetime | None:
+    if args.get(name) is None:
+        return None
+    try:
+        return parse_utc(_text(args, name))
+    except TimeFormatError as exc:
+        raise InvalidArgument(f"{name}: {exc}") from None
+
+
+def _optional_state(args: Mapping[str, object]) -> TransactionState | None:
+    if args.get("state") is None:
+        return None
+    try:
+        return TransactionState(_text(args, "state"))
+    except ValueError:
+        names = ", ".join(state.value for state in TransactionState)
+        raise InvalidArgument(f"state must be one of {names}") from None
 
 
 def parse_queue_args(args: Mapping[str, object]) -> QueueRequest:

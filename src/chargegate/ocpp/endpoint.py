@@ -1,7 +1,8 @@
 """The WebSocket endpoint chargers connect to: `/ocpp/{charge_point_id}`.
 
 The handshake is where a charger is refused: no acceptable subprotocol, unknown id, or wrong
-credentials all end in HTTP 403 before any OCPP message is exchanged.
+credentials all end in HTTP 403 before any OCPP message is exchanged. An address with too many
+failed handshakes lately, or too many under way at once, gets 429 before any of these checks.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import binascii
 import contextlib
 import logging
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chargegate.domain.rate import TokenBucket
+from chargegate.domain.rate import KeyedBuckets, TokenBucket
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
@@ -38,6 +40,22 @@ def basic_auth_password(authorization: str | None, charge_point_id: str) -> str 
         return None
     user, _, password = decoded.partition(":")
     return password if user == charge_point_id else None
+
+
+async def _deny(websocket: WebSocket, reason: str, bucket: TokenBucket | None) -> None:
+    """Refuse a handshake with HTTP 429 (and when to retry), or 403 where the server cannot
+    send an HTTP response to a WebSocket request."""
+    if "websocket.http.response" not in websocket.scope.get("extensions", {}):
+        await websocket.close(POLICY_VIOLATION)
+        return
+    retry_after = 1 if bucket is None else bucket.retry_after_s()
+    await websocket.send_denial_response(
+        JSONResponse(
+            {"message": f"{reason}; retry later"},
+            status_code=429,
+            headers={"Retry-After": str(retry_after)},
+        )
+    )
 
 
 class StarletteTransport:
@@ -78,28 +96,80 @@ class OcppEndpoint:
     def __init__(self, rt: Runtime, registry: ConnectionRegistry) -> None:
         self._rt = rt
         self._registry = registry
+        settings = rt.settings
+        window = settings.charger_handshake_failure_window_s
+        self._failures = KeyedBuckets(
+            settings.charger_handshake_failures / window if window > 0 else 0.0,
+            settings.charger_handshake_failures,
+        )
+        # Handshakes under way per client address (the password check may take a while).
+        self._pending: dict[str, int] = {}
 
     async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
         if self._rt.node.draining:
             await websocket.close(TRY_AGAIN_LATER)
             return
+        client = websocket.client.host if websocket.client else "unknown"
+        failures = self._failures[client]
+        if not failures.available():
+            log.info(
+                "refused charger handshake: too many failed handshakes from this address",
+                extra={"charge_point_id": charge_point_id, "client": client},
+            )
+            await _deny(websocket, "Too many failed handshakes from this address", failures)
+            return
+        if self._pending.get(client, 0) >= self._rt.settings.charger_handshakes_per_ip:
+            log.warning(
+                "refused charger handshake: too many handshakes under way from this address",
+                extra={"charge_point_id": charge_point_id, "client": client},
+            )
+            await _deny(websocket, "Too many handshakes under way from this address", None)
+            return
+        self._pending[client] = self._pending.get(client, 0) + 1
+        try:
+            version = await self._handshake(websocket, charge_point_id, client)
+        finally:
+            self._pending[client] -= 1
+            if not self._pending[client]:
+                del self._pending[client]
+        if version is not None:
+            await self._serve(websocket, charge_point_id, version)
+
+    async def _handshake(
+        self, websocket: WebSocket, charge_point_id: str, client: str
+    ) -> Version | None:
+        """Accept the charger (returns its OCPP version) or refuse it with 403 (None)."""
         password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
         try:
             registered = await charger_events.admit(self._rt, charge_point_id, password)
         except charger_events.ChargerRefused as exc:
-            log.warning("refused charger: %s", exc, extra={"charge_point_id": charge_point_id})
-            await websocket.close(POLICY_VIOLATION)
-            return
+            await self._refuse(websocket, charge_point_id, client, str(exc))
+            return None
         version = negotiate(websocket.scope.get("subprotocols", []), registered)
         if version is None:
-            log.warning(
-                "refused charger: no supported OCPP subprotocol offered",
-                extra={"charge_point_id": charge_point_id, "supported": SUPPORTED},
+            await self._refuse(
+                websocket, charge_point_id, client, "no supported OCPP subprotocol offered"
             )
-            await websocket.close(POLICY_VIOLATION)
-            return
+            return None
         await websocket.accept(subprotocol=version.subprotocol)
-        await self._serve(websocket, charge_point_id, version)
+        return version
+
+    async def _refuse(
+        self, websocket: WebSocket, charge_point_id: str, client: str, reason: str
+    ) -> None:
+        self._failures[client].take()
+        log.warning(
+            "refused charger: %s",
+            reason,
+            extra={
+                "charge_point_id": charge_point_id,
+                "client": client,
+                "supported": SUPPORTED,
+                # Whether credentials were sent at all; the password itself is never logged.
+                "basic_auth": websocket.headers.get("authorization") is not None,
+            },
+        )
+        await websocket.close(POLICY_VIOLATION)
 
     async def _serve(self, websocket: WebSocket, charge_point_id: str, version: Version) -> None:
         settings = self._rt.settings

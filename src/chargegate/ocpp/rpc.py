@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 import ocpp.messages
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, get_validator, validate_payload
+
+from chargegate.metrics import OCPP_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ class RpcSession:
                 raise TransportClosed(f"{self.name}: connection closed")
             unique_id = str(uuid.uuid4())
             await validate_payload(Call(unique_id, action, payload), self._version)
+            OCPP_MESSAGES.labels(action, "out").inc()
             future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = future
             try:
@@ -139,7 +143,9 @@ class RpcSession:
     async def _on_frame(self, raw: str) -> None:
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: nesting deeper than the parser goes, such as 30,000 "[" in a frame
+            # within the size limit. Uncaught, it dropped the socket without a close frame.
             await self._send_error("-1", "FormatViolation", "Frame is not valid JSON")
             return
         if not isinstance(frame, list) or not frame or not isinstance(frame[0], int):
@@ -152,7 +158,9 @@ class RpcSession:
         if unique_id is None:
             await self._send_error("-1", "RpcFrameworkError", "Frame has no string message id")
             return
-        if kind == CALL:
+        if kind == CALL and _SUSPECT.search(raw) and (problem := _unstorable(frame)):
+            await self._send_error(unique_id, *problem)
+        elif kind == CALL:
             await self._on_call(frame, unique_id)
         elif kind in (CALLRESULT, CALLERROR):
             self._on_answer(frame, unique_id)
@@ -181,6 +189,8 @@ class RpcSession:
             return
         action, payload = frame[2], frame[3]
         handler = self._handlers.get(action)
+        # Unknown actions are counted under one label: chargers must not mint label values.
+        OCPP_MESSAGES.labels(action if handler else "unknown", "in").inc()
         if handler is None:
             code = "NotSupported" if _known_action(action, self._version) else "NotImplemented"
             await self._send_error(unique_id, code, f"Action {action} is not supported")
@@ -190,6 +200,11 @@ class RpcSession:
         except OCPPError as exc:
             cause = exc.details.get("cause") if isinstance(exc.details, dict) else None
             await self._send_error(unique_id, exc.code, f"{action}: {cause or exc.description}")
+            return
+        except RecursionError:
+            # A payload a few hundred levels deep parses, but the schema validator recurses
+            # deeper than Python allows; uncaught, this ended the charger's connection.
+            await self._send_error(unique_id, "FormatViolation", f"{action}: nested too deeply")
             return
         try:
             result = await handler(payload)
@@ -202,6 +217,37 @@ class RpcSession:
             await self._send_error(unique_id, "InternalError", f"{action} could not be processed")
             return
         await self._send([CALLRESULT, unique_id, result])
+
+
+# What the schemas let through but nothing can store: an unpaired surrogate escape cannot be
+# encoded as UTF-8, PostgreSQL text cannot hold NUL, and our integer columns hold 32 bits (the
+# size OCPP 2.0.1 gives "integer"). Handlers failed on them with InternalError (a connectorId of
+# 2**64 and a lone surrogate in an idTag, found by tests/test_ocpp_fuzz.py). The regex is a cheap
+# pre-check, so that ordinary frames are not walked; _unstorable decides.
+_SUSPECT = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)|\d{10}")
+_INT32 = range(-(2**31), 2**31)
+
+
+def _unstorable(frame: Any) -> tuple[str, str] | None:
+    """The CALLERROR code and description for a value in the frame we cannot store, if any."""
+    stack = [frame]  # iterative: json.loads accepts nesting deeper than Python recursion allows
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return "FormatViolation", "Frame holds an unpaired surrogate escape"
+            if "\x00" in value:
+                return "FormatViolation", "Frame holds a NUL character"
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT32:
+            return "TypeConstraintViolation", "Frame holds an integer beyond 32 bits"
+    return None
 
 
 def _known_action(action: str, version: str) -> bool:

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.bus import Topic
 from chargegate.domain.credentials import password_matches
 from chargegate.domain.states import TransactionOrigin, TransactionState
-from chargegate.domain.times import utcnow
-from chargegate.services import outcomes
+from chargegate.domain.times import format_api, utcnow
+from chargegate.domain.webhooks import EventType
+from chargegate.services import outcomes, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -78,6 +79,9 @@ async def _password_ok(rt: Runtime, password: str | None, stored: str) -> bool:
 
 async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:
     """Returns the connection epoch: only the holder of the newest epoch may send."""
+    # While connected elsewhere, the charger's statuses were stored by another node.
+    for key in [key for key in rt.node.statuses_written if key[0] == charge_point_id]:
+        del rt.node.statuses_written[key]
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
         charger.ocpp_version = ocpp_version
@@ -94,6 +98,12 @@ async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
 
 
 async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> None:
+    """Stores vendor and model when they change. A reconnect storm is thousands of boots at
+    once: reading (beside the writer) instead of writing keeps the writer for what matters."""
+    async with rt.reads() as session:
+        known = await _charger(session, charge_point_id)
+        if (known.vendor, known.model) == (vendor, model):
+            return
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
         charger.vendor, charger.model = vendor, model
@@ -121,18 +131,49 @@ async def status_changed(
     error_code: str | None,
     at: datetime,
 ) -> None:
+    """Stores a port's status. A repeat of the status this node last stored for the port is not
+    written again: `status_at` then keeps the time the status began, and the periodic
+    StatusNotifications many chargers send cost no database write (bench/RESULTS.md)."""
     if connector_id <= 0:
         return  # connector 0 is the charger as a whole, not a port
+    key = (charge_point_id, connector_id)
+    if key not in rt.node.statuses_written:
+        # First status since the charger connected here: after a reconnect it is usually the
+        # one already stored, which a read (beside the writer) tells.
+        async with rt.reads() as session:
+            stored = await charger_store.port_status(session, charge_point_id, connector_id)
+        if stored is not None:
+            rt.node.statuses_written[key] = stored
+    if rt.node.statuses_written.get(key) == (status, error_code):
+        return
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
         port = await charger_store.ensure_port(session, charger, connector_id)
-        if port.status_at is None or at >= port.status_at:
+        if (port.status_at is None or at >= port.status_at) and (
+            (port.status, port.error_code) != (status, error_code) or port.status_at is None
+        ):
             port.status, port.error_code, port.status_at = status, error_code, at
+            await webhooks.emit(
+                session,
+                charger.operator_id,
+                EventType.PORT_STATUS_CHANGED,
+                f"port:{port.port_uuid}",
+                {
+                    "port_uuid": port.port_uuid,
+                    "charge_point_id": charge_point_id,
+                    "connector_id": connector_id,
+                    "status": status,
+                    "error_code": error_code,
+                    "at": format_api(at),
+                },
+            )
+        stored = (port.status, port.error_code)
+    rt.node.statuses_written[key] = stored
 
 
 async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> bool:
     """Only the idTags we handed out for live transactions are valid."""
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         charger = await _charger(session, charge_point_id)
         transaction = await tx_store.charger_transaction_by_tag(
             session, charger.id, id_tag, TransactionOrigin.API

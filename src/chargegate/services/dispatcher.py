@@ -19,10 +19,12 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.domain.times import utcnow
+from chargegate.metrics import EXPIRY_DELAY
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
-from chargegate.store.models import Charger, Command, Port, Transaction
+from chargegate.store.commands import Claimed
+from chargegate.store.models import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -78,98 +80,117 @@ class Dispatcher:
         self._rt = rt
         self._link = link
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Answers not yet written, and the right to write them (see _record).
+        self._results: list[tuple[_Claim, Reply | str]] = []
+        self._writing = asyncio.Lock()
 
     async def run(self) -> None:
         while True:
             try:
+                await self._flush()
                 await self.dispatch_due()
             except Exception:
                 log.exception("dispatcher pass failed; retrying")
             await self._rt.bus.wait(Topic.DISPATCH, self._rt.settings.poll_interval_s)
 
     async def dispatch_due(self) -> None:
-        if self._rt.node.draining:
-            return  # what is not claimed yet goes out from the node the charger moves to
-        for claim in await self._claim():
-            task = asyncio.create_task(self._deliver(claim))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+        # A full batch means more may be due right now (thousands of expiries in one second):
+        # claim on instead of waiting for the next wake-up.
+        full = True
+        while full and not self._rt.node.draining:
+            claims = await self._claim()
+            for claim in claims:
+                task = asyncio.create_task(self._deliver(claim))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            full = len(claims) >= command_store.CLAIM_BATCH
 
     async def _claim(self) -> list[_Claim]:
         settings = self._rt.settings
         lease = timedelta(seconds=settings.call_timeout_s * 2)
         settle = timedelta(seconds=settings.resend_settle_s)
-        claims = []
         async with self._rt.sessions() as session, session.begin():
             rows = await command_store.claim_due(session, settings.node_id, utcnow(), lease, settle)
-            for command, charger in rows:
-                transaction = await session.get(Transaction, command.transaction_id)
-                if transaction is None or not _still_needed(command, transaction):
-                    command.status = CommandStatus.CANCELLED.value
-                    continue
-                claims.append(
-                    _Claim(
-                        command_id=command.id,
-                        charge_point_id=charger.charge_point_id,
-                        epoch=charger.connection_epoch,
-                        order=await _order(
-                            session, command, transaction, charger, settings.tx_profile_limit_a
-                        ),
-                    )
-                )
-        return claims
+            needed: list[Claimed] = []
+            overtaken: list[int] = []
+            for row in rows:
+                if _still_needed(row):
+                    needed.append(row)
+                else:
+                    overtaken.append(row.command_id)
+            await command_store.cancel(session, overtaken)
+        return [
+            _Claim(
+                command_id=row.command_id,
+                charge_point_id=row.charge_point_id,
+                epoch=row.epoch,
+                order=_order(row, settings.tx_profile_limit_a),
+            )
+            for row in needed
+        ]
 
     async def _deliver(self, claim: _Claim) -> None:
+        outcome: Reply | str
         try:
-            reply = await self._link.execute(claim.charge_point_id, claim.epoch, claim.order)
+            outcome = await self._link.execute(claim.charge_point_id, claim.epoch, claim.order)
         except NotDelivered as exc:
-            await self._undelivered(claim, str(exc))
-            return
+            outcome = str(exc)
         except Exception:
             log.exception("sending a command failed", extra={"command_id": claim.command_id})
-            await self._undelivered(claim, "internal error while sending")
-            return
-        await self._delivered(claim, reply)
+            outcome = "internal error while sending"
+        await self._record(claim, outcome)
 
-    async def _delivered(self, claim: _Claim, reply: Reply) -> None:
-        now = utcnow()
-        async with self._rt.sessions() as session, session.begin():
-            command = await command_store.get_command(session, claim.command_id)
-            if command is None:
-                return
-            command.status = CommandStatus.DONE.value
-            command.sent_at = now
-            command.result = reply.detail
-            command.in_doubt = False
-            if not reply.accepted:
-                await _refused(session, claim.order, reply.detail, now)
-                return
-            transaction = await session.get(Transaction, claim.order.transaction_id)
-            if transaction is None:
-                return
-            if claim.order.fail_safe:
-                transaction.profile_until = claim.order.expires_at
-            if reply.charger_transaction_id and transaction.charger_transaction_id is None:
-                transaction.charger_transaction_id = reply.charger_transaction_id
+    async def _record(self, claim: _Claim, outcome: Reply | str) -> None:
+        """Group commit: answers that arrive while one write is under way are written together
+        by the next writer, so a burst of answers (an expiry wave) costs a few commits, not one
+        each. Returns once this answer is written, by this task or an earlier one."""
+        order = claim.order
+        if (
+            order.action is CommandAction.STOP
+            and isinstance(outcome, Reply)
+            and order.expires_at is not None
+            and order.expires_at <= order.issued_at
+        ):
+            EXPIRY_DELAY.observe((utcnow() - order.expires_at).total_seconds())
+        self._results.append((claim, outcome))
+        await self._flush()
 
-    async def _undelivered(self, claim: _Claim, why: str) -> None:
+    async def _flush(self) -> None:
+        async with self._writing:
+            batch, self._results = self._results, []
+            if not batch:
+                return
+            try:
+                await self._write(batch)
+            except Exception:
+                log.exception("recording a batch of answers failed; recording one by one")
+                failed = []
+                for one in batch:
+                    try:
+                        await self._write([one])
+                    except Exception:
+                        failed.append(one)
+                if failed:
+                    # Kept for the next flush (the dispatcher loop retries): the commands stay
+                    # claimed by this node meanwhile, so they are not sent again.
+                    log.error("answers not recorded yet; will retry", extra={"count": len(failed)})
+                    self._results = failed + self._results
+
+    async def _write(self, batch: list[tuple[_Claim, Reply | str]]) -> None:
         now = utcnow()
+        # Plain acceptances (most stops) are one statement per distinct answer text; the rest
+        # change more than the command and go row by row.
+        plain: dict[str, list[int]] = {}
         async with self._rt.sessions() as session, session.begin():
-            command = await command_store.get_command(session, claim.command_id)
-            if command is None or command.status != CommandStatus.SENDING.value:
-                return
-            command.result = why
-            if command.attempts < MAX_ATTEMPTS:
-                # Back in the outbox: it goes out again when the charger is (re)connected.
-                command.status = CommandStatus.PENDING.value
-                command.lease_until = None
-                return
-            command.status = CommandStatus.DONE.value
-            reason = (
-                f"Charger {claim.charge_point_id} did not answer after {command.attempts} "
-                f"attempts ({why})"
-            )
-            await _refused(session, claim.order, reason, now)
+            for claim, outcome in batch:
+                if isinstance(outcome, Reply) and _plain(claim, outcome):
+                    plain.setdefault(outcome.detail, []).append(claim.command_id)
+                elif isinstance(outcome, Reply):
+                    await _delivered(session, claim, outcome, now)
+                else:
+                    await _undelivered(session, claim, outcome, now)
+            for detail, command_ids in plain.items():
+                await command_store.mark_delivered(session, command_ids, detail, now)
 
     async def finish_in_flight(self, timeout: float) -> None:
         """Let commands already being sent get their answers (graceful shutdown)."""
@@ -182,15 +203,56 @@ class Dispatcher:
         await asyncio.gather(*self._in_flight, return_exceptions=True)
 
 
-def _still_needed(command: Command, transaction: Transaction) -> bool:
+def _plain(claim: _Claim, reply: Reply) -> bool:
+    return reply.accepted and not claim.order.fail_safe and not reply.charger_transaction_id
+
+
+async def _delivered(session: AsyncSession, claim: _Claim, reply: Reply, now: datetime) -> None:
+    command = await command_store.get_command(session, claim.command_id)
+    if command is None:
+        return
+    command.status = CommandStatus.DONE.value
+    command.sent_at = now
+    command.result = reply.detail
+    command.in_doubt = False
+    if not reply.accepted:
+        await _refused(session, claim.order, reply.detail, now)
+        return
+    transaction = await session.get(Transaction, claim.order.transaction_id)
+    if transaction is None:
+        return
+    if claim.order.fail_safe:
+        transaction.profile_until = claim.order.expires_at
+    if reply.charger_transaction_id and transaction.charger_transaction_id is None:
+        transaction.charger_transaction_id = reply.charger_transaction_id
+
+
+async def _undelivered(session: AsyncSession, claim: _Claim, why: str, now: datetime) -> None:
+    command = await command_store.get_command(session, claim.command_id)
+    if command is None or command.status != CommandStatus.SENDING.value:
+        return
+    command.result = why
+    if command.attempts < MAX_ATTEMPTS:
+        # Back in the outbox: it goes out again when the charger is (re)connected.
+        command.status = CommandStatus.PENDING.value
+        command.lease_until = None
+        return
+    command.status = CommandStatus.DONE.value
+    reason = (
+        f"Charger {claim.charge_point_id} did not answer after {command.attempts} attempts ({why})"
+    )
+    await _refused(session, claim.order, reason, now)
+
+
+def _still_needed(row: Claimed) -> bool:
     """A start is only sent for a pending transaction, a stop or profile only for an open one."""
-    if command.action == CommandAction.START.value:
-        return transaction.state == TransactionState.PENDING.value
-    if command.action == CommandAction.PROFILE.value:
-        return transaction.state == TransactionState.OPEN.value and (
-            transaction.profile_until != transaction.expires_at
+    if row.action is CommandAction.START:
+        return row.transaction_state == TransactionState.PENDING.value
+    if row.action is CommandAction.PROFILE:
+        return row.transaction_state == TransactionState.OPEN.value and (
+            row.profile_until != row.expires_at
         )
-    return transaction.state == TransactionState.OPEN.value
+    return row.transaction_state == TransactionState.OPEN.value
 
 
 async def _refused(session: AsyncSession, order: Order, reason: str, now: datetime) -> None:
@@ -212,27 +274,17 @@ async def _refused(session: AsyncSession, order: Order, reason: str, now: dateti
         )
 
 
-async def _order(
-    session: AsyncSession,
-    command: Command,
-    transaction: Transaction,
-    charger: Charger,
-    limit_a: float,
-) -> Order:
-    port = await session.get(Port, transaction.port_uuid)
-    if port is None:
-        raise LookupError(f"transaction {transaction.transaction_uuid} has no port")
-    action = CommandAction(command.action)
+def _order(row: Claimed, limit_a: float) -> Order:
     return Order(
-        action=action,
-        connector_id=port.connector_id,
-        id_tag=transaction.id_tag,
-        transaction_id=transaction.id,
-        charger_transaction_id=transaction.charger_transaction_id,
-        expires_at=transaction.expires_at,
-        fail_safe=action is not CommandAction.STOP
-        and bool(charger.smart_charging)
-        and transaction.expires_at is not None,
+        action=row.action,
+        connector_id=row.connector_id,
+        id_tag=row.id_tag,
+        transaction_id=row.transaction_id,
+        charger_transaction_id=row.charger_transaction_id,
+        expires_at=row.expires_at,
+        fail_safe=row.action is not CommandAction.STOP
+        and row.smart_charging
+        and row.expires_at is not None,
         fail_safe_limit_a=limit_a,
         issued_at=utcnow(),
     )

@@ -7,15 +7,26 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import CommandAction, QueueKind, QueueStatus, TransactionState
+from chargegate.domain.webhooks import EventType
+from chargegate.metrics import QUEUE_OUTCOMES
+from chargegate.services import webhooks
 from chargegate.store import commands as command_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
 
-def resolve(item: QueueItem, status: QueueStatus, now: datetime, reason: str | None = None) -> None:
+async def resolve(
+    session: AsyncSession,
+    item: QueueItem,
+    status: QueueStatus,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
     item.status = status.value
     item.reason = reason
     item.resolved_at = now
+    QUEUE_OUTCOMES.labels(item.kind, item.status, "true" if item.staging else "false").inc()
+    await webhooks.queue_item_event(session, item)
 
 
 async def resolve_open_item(
@@ -28,7 +39,7 @@ async def resolve_open_item(
 ) -> None:
     item = await tx_store.open_queue_item(session, transaction.id, kind)
     if item is not None:
-        resolve(item, status, now, reason)
+        await resolve(session, item, status, now, reason)
 
 
 async def fail_start(
@@ -39,6 +50,7 @@ async def fail_start(
         return
     transaction.state = TransactionState.FAILED.value
     transaction.failure_reason = reason
+    await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_FAILED)
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.FAILURE, now, reason)
     await command_store.cancel_for_transaction(session, transaction.id, CommandAction.START)
 
@@ -54,6 +66,7 @@ async def open_transaction(
     transaction.started_at = started_at
     transaction.meter_start_wh = meter_start_wh
     transaction.meter_last_wh = meter_start_wh
+    await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_OPENED)
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.SUCCESS, now)
     # The expiry may have moved while the start (and its TxProfile) was on its way.
     await move_fail_safe(session, transaction, now)
@@ -73,17 +86,24 @@ async def close_transaction(
         transaction.meter_stop_wh = meter_stop_wh
         transaction.meter_last_wh = meter_stop_wh
     transaction.stop_reason = transaction.stop_reason or reason
+    await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_CLOSED)
     await resolve_open_item(session, transaction, QueueKind.STOP, QueueStatus.SUCCESS, now)
     await command_store.cancel_for_transaction(session, transaction.id, CommandAction.STOP)
 
 
-async def request_charger_stop(
-    session: AsyncSession, transaction: Transaction, reason: str, now: datetime
+def request_charger_stop(
+    session: AsyncSession, transaction: Transaction, charger_id: int, reason: str, now: datetime
 ) -> None:
     """Put one stop for the charger in the outbox; stop_requested_at guards against a second."""
     transaction.stop_requested_at = now
     transaction.stop_reason = transaction.stop_reason or reason
-    await _command(session, transaction, CommandAction.STOP, now)
+    command_store.add_command(
+        session,
+        charger_id=charger_id,
+        transaction_id=transaction.id,
+        action=CommandAction.STOP,
+        now=now,
+    )
 
 
 async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: datetime) -> None:
@@ -95,13 +115,11 @@ async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: d
         or await command_store.has_outstanding(session, transaction.id, CommandAction.PROFILE)
     ):
         return
-    await _command(session, transaction, CommandAction.PROFILE, now)
-
-
-async def _command(
-    session: AsyncSession, transaction: Transaction, action: CommandAction, now: datetime
-) -> None:
     charger = await tx_store.transaction_charger(session, transaction)
-    await command_store.add_command(
-        session, charger_id=charger.id, transaction_id=transaction.id, action=action, now=now
+    command_store.add_command(
+        session,
+        charger_id=charger.id,
+        transaction_id=transaction.id,
+        action=CommandAction.PROFILE,
+        now=now,
     )

@@ -10,5 +10,5 @@ from chargegate.store.models import Charger, Port
 
 
 async def list_ports(rt: Runtime, operator_id: int) -> Sequence[tuple[Port, Charger]]:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         return await charger_store.operator_ports(session, operator_id)

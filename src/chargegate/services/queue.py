@@ -25,19 +25,17 @@ class QueueView:
 async def inspect(
     rt: Runtime, operator_id: int, queue_uuid: str, request: QueueRequest
 ) -> QueueView:
+    # Apps poll queue items: the common case is a read, which never waits for the writer.
+    resolves = request.staging and request.staging_input not in (None, StagingInput.IN_PROGRESS)
     now = utcnow()
-    async with rt.sessions() as session, session.begin():
+    async with (rt.sessions if resolves else rt.reads)() as session, session.begin():
         item = await tx_store.queue_item(session, operator_id, queue_uuid, request.staging)
         if item is None:
             raise NotFound(f"Queue item {queue_uuid} not found")
         transaction = await session.get(Transaction, item.transaction_id)
         if transaction is None:
             raise NotFound(f"Queue item {queue_uuid} has no transaction")
-        if (
-            item.staging
-            and item.status == QueueStatus.IN_PROGRESS.value
-            and request.staging_input not in (None, StagingInput.IN_PROGRESS)
-        ):
+        if resolves and item.status == QueueStatus.IN_PROGRESS.value:
             succeed = request.staging_input is StagingInput.SUCCESS
             if item.kind == QueueKind.START.value:
                 if succeed:
@@ -47,5 +45,5 @@ async def inspect(
             elif succeed:
                 await outcomes.close_transaction(session, transaction, now, None, "api", now)
             else:
-                outcomes.resolve(item, QueueStatus.FAILURE, now, STAGING_FAILURE)
+                await outcomes.resolve(session, item, QueueStatus.FAILURE, now, STAGING_FAILURE)
     return QueueView(item=item, transaction=transaction)

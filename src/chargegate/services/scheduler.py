@@ -53,18 +53,13 @@ class Scheduler:
         return next_at
 
     async def _expire(self, session: AsyncSession, now: datetime) -> int:
-        stops = 0
-        for transaction in await tx_store.due_expiries(session, now):
-            if transaction.staging:
-                # No charger to ask in the sandbox: the session simply ends at its expiry.
-                assert transaction.expires_at is not None
-                await outcomes.close_transaction(
-                    session, transaction, transaction.expires_at, None, "expired", now
-                )
-                continue
-            await outcomes.request_charger_stop(session, transaction, "expired", now)
-            stops += 1
-        return stops
+        for transaction in await tx_store.due_staging_expiries(session, now):
+            # No charger to ask in the sandbox: the session simply ends at its expiry.
+            assert transaction.expires_at is not None
+            await outcomes.close_transaction(
+                session, transaction, transaction.expires_at, None, "expired", now
+            )
+        return await tx_store.request_due_stops(session, now, "expired")
 
     async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
         """Fail starts past their deadline; returns whether any was postponed.
@@ -75,17 +70,29 @@ class Scheduler:
         """
         timeout = self._rt.settings.start_timeout_s
         settle = timedelta(seconds=self._rt.settings.resend_settle_s)
+        recovering = now - self._rt.node.started_at < timedelta(seconds=timeout)
         postponed = False
         for item in await tx_store.overdue_starts(session, now):
             transaction = await session.get(Transaction, item.transaction_id)
             if transaction is None:
                 continue
             charger = await tx_store.transaction_charger(session, transaction)
-            if (
+            settling = (
                 charger.connected_node is not None
                 and charger.connected_at is not None
                 and now - charger.connected_at < settle
-            ):
+            )
+            # Our own outage is not the charger's fault: a start still unsent because we were
+            # down, or sent just before a crash (in doubt), gets one more timeout for the
+            # charger to reconnect and be asked (again).
+            held_up_by_us = (
+                item.deadline_at is not None
+                and now < item.deadline_at + timedelta(seconds=timeout)
+                and await command_store.has_outstanding(
+                    session, transaction.id, CommandAction.START, in_doubt=not recovering
+                )
+            )
+            if settling or held_up_by_us:
                 postponed = True
                 continue
             if await command_store.has_outstanding(session, transaction.id, CommandAction.START):

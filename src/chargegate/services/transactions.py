@@ -80,7 +80,7 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
                     session, transaction, offline_reason(charger.charge_point_id), now
                 )
             else:
-                await command_store.add_command(
+                command_store.add_command(
                     session,
                     charger_id=charger.id,
                     transaction_id=transaction.id,
@@ -92,20 +92,20 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
 
 
 async def get(rt: Runtime, operator_id: int, transaction_uuid: str, staging: bool) -> Transaction:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         return await _find(session, operator_id, transaction_uuid, staging)
 
 
 async def list_for_port(
     rt: Runtime, operator_id: int, request: ListRequest
 ) -> Sequence[Transaction]:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         if await charger_store.operator_port(session, operator_id, request.port_uuid) is None:
             raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
-        found = await tx_store.port_transactions(
-            session, request.port_uuid, operator_id, request.staging, request.limit
-        )
-    if not found:
+        found = await tx_store.port_transactions(session, operator_id, request)
+    filtered = request.after or request.since or request.until or request.state
+    # The seed's 404 means the port has no transactions; an empty page or filter result is [].
+    if not found and not filtered:
         raise NotFound(f"No transactions exist for port {request.port_uuid}")
     return found
 
@@ -159,12 +159,13 @@ async def _request_stop(
         transaction.state = TransactionState.CLOSED.value
         transaction.ended_at = now
         transaction.stop_reason = "cancelled"
-        outcomes.resolve(item, QueueStatus.SUCCESS, now)
+        await outcomes.resolve(session, item, QueueStatus.SUCCESS, now)
     # An expiry stop already on its way is the same stop: the new item follows it.
     elif not transaction.staging and not await command_store.has_outstanding(
         session, transaction.id, CommandAction.STOP
     ):
-        await outcomes.request_charger_stop(session, transaction, "api", now)
+        charger = await tx_store.transaction_charger(session, transaction)
+        outcomes.request_charger_stop(session, transaction, charger.id, "api", now)
     await session.flush()
     return item
 

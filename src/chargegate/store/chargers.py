@@ -47,6 +47,20 @@ async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int
     return port
 
 
+async def port_status(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> tuple[str | None, str | None] | None:
+    """The stored (status, error code) of a port, None if the port is not known yet."""
+    row = (
+        await session.execute(
+            select(Port.status, Port.error_code)
+            .join(Charger, Charger.id == Port.charger_id)
+            .where(Charger.charge_point_id == charge_point_id, Port.connector_id == connector_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def charger_ports(session: AsyncSession, charger_id: int) -> Sequence[Port]:
     return (
         await session.scalars(
@@ -76,7 +90,7 @@ async def operator_ports(session: AsyncSession, operator_id: int) -> list[tuple[
         .where(Charger.operator_id == operator_id)
         .order_by(Charger.charge_point_id, Port.connector_id)
     )
-    return [(port, charger) for port, charger in rows.tuples()]
+    return [(row[0], row[1]) for row in rows]
 
 
 async def claim_connection(

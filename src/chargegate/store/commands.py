@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import CommandAction, CommandStatus
-from chargegate.store.models import Charger, Command
+from chargegate.store.models import Charger, Command, Port, Transaction
 
 _OUTSTANDING = (CommandStatus.PENDING.value, CommandStatus.SENDING.value)
 
 
-async def add_command(
+def add_command(
     session: AsyncSession,
     *,
     charger_id: int,
@@ -31,27 +32,61 @@ async def add_command(
         attempts=0,
     )
     session.add(command)
-    await session.flush()
     return command
+
+
+# Commands claimed in one database transaction: a whole expiry wave at once, since every
+# further claim would queue behind the charger traffic the first one causes.
+CLAIM_BATCH = 20_000
+# Ids per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
+_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed command with what sending it needs, read in one query per batch."""
+
+    command_id: int
+    action: CommandAction
+    charge_point_id: str
+    epoch: int
+    smart_charging: bool
+    connector_id: int
+    transaction_id: int
+    transaction_state: str
+    id_tag: str
+    charger_transaction_id: str | None
+    expires_at: datetime | None
+    profile_until: datetime | None
 
 
 async def claim_due(
     session: AsyncSession, node_id: str, now: datetime, lease: timedelta, settle: timedelta
-) -> Sequence[tuple[Command, Charger]]:
+) -> list[Claimed]:
     """Claim the pending commands for chargers connected to this node.
 
     A command in doubt (sent, then its sender crashed) waits until its charger has been
     connected for `settle`: a charger flushes what it queued while we were away (such as the
     StopTransaction answering that very command) right after it reconnects, and that may make
     sending it again unnecessary.
+
+    Set-based statements rather than one ORM object per row: an expiry wave claims thousands
+    of commands at once, and each is on the path to a charger that must stop on time.
     """
     await session.execute(
         update(Command)
-        .where(Command.status == CommandStatus.SENDING.value, Command.lease_until < now)
+        .where(
+            Command.status == CommandStatus.SENDING.value,
+            Command.lease_until < now,
+            # This node's own claims are in flight, or their answers wait to be written: under
+            # load that can outlast the lease, and must not send the command a second time. A
+            # restart releases them (release_node_claims).
+            Command.claimed_by != node_id,
+        )
         .values(status=CommandStatus.PENDING.value, lease_until=None, in_doubt=True)
     )
-    query = (
-        select(Command, Charger)
+    due = (
+        select(Command.id)
         .join(Charger, Command.charger_id == Charger.id)
         .where(
             Charger.connected_node == node_id,
@@ -59,17 +94,91 @@ async def claim_due(
             or_(Command.in_doubt.is_(False), Charger.connected_at <= now - settle),
         )
         .order_by(Command.id)
-        .limit(500)
+        .limit(CLAIM_BATCH)
         .with_for_update(of=Command, skip_locked=True)
     )
-    rows = (await session.execute(query)).tuples().all()
-    for command, _charger in rows:
-        command.status = CommandStatus.SENDING.value
-        command.claimed_by = node_id
-        command.lease_until = now + lease
-        command.attempts += 1
-    await session.flush()
-    return rows
+    ids = list(await session.scalars(due))
+    if not ids:
+        return []
+    claimed = []
+    for chunk in _chunks(ids):
+        await session.execute(
+            update(Command)
+            .where(Command.id.in_(chunk))
+            .values(
+                status=CommandStatus.SENDING.value,
+                claimed_by=node_id,
+                lease_until=now + lease,
+                attempts=Command.attempts + 1,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        rows = await session.execute(
+            select(
+                Command.id,
+                Command.action,
+                Charger.charge_point_id,
+                Charger.connection_epoch,
+                Charger.smart_charging,
+                Port.connector_id,
+                Transaction.id,
+                Transaction.state,
+                Transaction.id_tag,
+                Transaction.charger_transaction_id,
+                Transaction.expires_at,
+                Transaction.profile_until,
+            )
+            .join(Charger, Command.charger_id == Charger.id)
+            .join(Transaction, Command.transaction_id == Transaction.id)
+            .join(Port, Transaction.port_uuid == Port.port_uuid)
+            .where(Command.id.in_(chunk))
+            .order_by(Command.id)
+        )
+        claimed += [
+            Claimed(
+                command_id=row[0],
+                action=CommandAction(row[1]),
+                charge_point_id=row[2],
+                epoch=row[3],
+                smart_charging=bool(row[4]),
+                connector_id=row[5],
+                transaction_id=row[6],
+                transaction_state=row[7],
+                id_tag=row[8],
+                charger_transaction_id=row[9],
+                expires_at=row[10],
+                profile_until=row[11],
+            )
+            for row in rows
+        ]
+    return claimed
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[first : first + _CHUNK] for first in range(0, len(ids), _CHUNK)]
+
+
+async def cancel(session: AsyncSession, command_ids: Sequence[int]) -> None:
+    for chunk in _chunks(command_ids):
+        await session.execute(
+            update(Command)
+            .where(Command.id.in_(chunk))
+            .values(status=CommandStatus.CANCELLED.value),
+            execution_options={"synchronize_session": False},
+        )
+
+
+async def mark_delivered(
+    session: AsyncSession, command_ids: Sequence[int], result: str, now: datetime
+) -> None:
+    """Commands the charger accepted, when nothing else hangs on the answer."""
+    for chunk in _chunks(command_ids):
+        await session.execute(
+            update(Command)
+            .where(Command.id.in_(chunk))
+            .values(status=CommandStatus.DONE.value, sent_at=now, result=result, in_doubt=False),
+            execution_options={"synchronize_session": False},
+        )
 
 
 async def release_node_claims(session: AsyncSession, node_id: str) -> None:
@@ -98,16 +207,17 @@ async def cancel_for_transaction(
 
 
 async def has_outstanding(
-    session: AsyncSession, transaction_id: int, action: CommandAction
+    session: AsyncSession, transaction_id: int, action: CommandAction, in_doubt: bool = False
 ) -> bool:
-    found = await session.scalar(
-        select(Command.id).where(
-            Command.transaction_id == transaction_id,
-            Command.action == action.value,
-            Command.status.in_(_OUTSTANDING),
-        )
+    """Whether such a command is still to be sent (only one sent before a crash: in_doubt)."""
+    query = select(Command.id).where(
+        Command.transaction_id == transaction_id,
+        Command.action == action.value,
+        Command.status.in_(_OUTSTANDING),
     )
-    return found is not None
+    if in_doubt:
+        query = query.where(Command.in_doubt.is_(True))
+    return await session.scalar(query.limit(1)) is not None
 
 
 async def get_command(session: AsyncSession, command_id: int) -> Command | None:

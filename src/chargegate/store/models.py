@@ -56,8 +56,10 @@ class ApiKey(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     # The public part of the key, used to find the row; the secret is only ever stored hashed.
     lookup: Mapped[str] = mapped_column(String(32), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(128))
+    # scrypt (see domain.credentials); a bare sha256 hex digest for keys from before 0003.
+    key_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # Set by `chargegate apikey revoke`; every request re-reads it, so it applies at once.
     revoked_at: Mapped[datetime | None]
 
 
@@ -161,3 +163,54 @@ class Command(Base):
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     result: Mapped[str | None] = mapped_column(Text)
+
+
+class Webhook(Base):
+    """An operator's endpoint for events. The secret signs each delivery, so it is kept as is
+    (like any HMAC key), and shown only when the webhook is added."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: an event is a row in the same database transaction as the change it
+    reports, then a sender POSTs it, in order per `ordering_key` (a transaction or a port)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))
+    ordering_key: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request sent with an Idempotency-Key, replayed to its retries."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("operator_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # Method, path and a digest of the body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.store.models import ApiKey, Operator
@@ -31,4 +31,46 @@ async def add_api_key(
 async def find_api_key(session: AsyncSession, lookup: str) -> ApiKey | None:
     return await session.scalar(
         select(ApiKey).where(ApiKey.lookup == lookup, ApiKey.revoked_at.is_(None))
+    )
+
+
+async def list_api_keys(session: AsyncSession) -> list[tuple[ApiKey, str]]:
+    """Every key, revoked or not, with its operator's name, oldest first."""
+    rows = await session.execute(
+        select(ApiKey, Operator.name)
+        .join(Operator, Operator.id == ApiKey.operator_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return [(api_key, name) for api_key, name in rows.tuples()]
+
+
+async def revoke_api_key(
+    session: AsyncSession, lookup: str, now: datetime
+) -> tuple[ApiKey, str] | None:
+    """Revoke the key with this lookup id (a revoked key keeps its first revocation time);
+    returns it with its operator's name, or None when there is no such key."""
+    row = (
+        await session.execute(
+            select(ApiKey, Operator.name)
+            .join(Operator, Operator.id == ApiKey.operator_id)
+            .where(ApiKey.lookup == lookup)
+        )
+    ).first()
+    if row is None:
+        return None
+    api_key, name = row.tuple()
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now
+        await session.flush()
+    return api_key, name
+
+
+async def replace_api_key_hash(
+    session: AsyncSession, api_key_id: int, old_hash: str, new_hash: str
+) -> None:
+    """Store a new hash for a key unless it changed meanwhile (another node rehashed it)."""
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == api_key_id, ApiKey.key_hash == old_hash)
+        .values(key_hash=new_hash)
     )

@@ -6,11 +6,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import QueueKind, QueueStatus, TransactionOrigin, TransactionState
-from chargegate.store.models import Charger, Port, QueueItem, Transaction
+from chargegate.domain.states import (
+    CommandAction,
+    CommandStatus,
+    QueueKind,
+    QueueStatus,
+    TransactionOrigin,
+    TransactionState,
+)
+from chargegate.domain.validation import ListRequest
+from chargegate.store.models import Charger, Command, Port, QueueItem, Transaction
+
+# Rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
+_CHUNK = 5000
 
 _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
 
@@ -34,19 +45,37 @@ async def operator_transaction(
 
 
 async def port_transactions(
-    session: AsyncSession, port_uuid: str, operator_id: int, staging: bool, limit: int
+    session: AsyncSession, operator_id: int, request: ListRequest
 ) -> Sequence[Transaction]:
+    """Newest first; keyset pagination on (created_at, id) so pages never skip or repeat."""
     query = (
         select(Transaction)
         .where(
-            Transaction.port_uuid == port_uuid,
+            Transaction.port_uuid == request.port_uuid,
             Transaction.operator_id == operator_id,
-            Transaction.staging == staging,
+            Transaction.staging == request.staging,
         )
         .order_by(Transaction.created_at.desc(), Transaction.id.desc())
     )
-    if limit:
-        query = query.limit(limit)
+    if request.after is not None:
+        mark = request.after
+        query = query.where(
+            or_(
+                Transaction.created_at < mark.created_at,
+                and_(
+                    Transaction.created_at == mark.created_at,
+                    Transaction.id < mark.transaction_id,
+                ),
+            )
+        )
+    if request.since is not None:
+        query = query.where(Transaction.created_at >= request.since)
+    if request.until is not None:
+        query = query.where(Transaction.created_at < request.until)
+    if request.state is not None:
+        query = query.where(Transaction.state == request.state.value)
+    if request.limit:
+        query = query.limit(request.limit)
     return (await session.scalars(query)).all()
 
 
@@ -157,14 +186,66 @@ def _expiring() -> tuple[object, ...]:
 
 
 # Every node runs a scheduler: each due row goes to whichever claims it first.
-async def due_expiries(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
+async def due_staging_expiries(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
     return (
         await session.scalars(
             select(Transaction)
-            .where(*_expiring(), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            .where(*_expiring(), Transaction.staging.is_(True), Transaction.expires_at <= now)  # type: ignore[arg-type]
             .with_for_update(skip_locked=True)
         )
     ).all()
+
+
+async def request_due_stops(session: AsyncSession, now: datetime, reason: str) -> int:
+    """Put a stop in the outbox for every real transaction whose expiry has come, and mark each
+    as stop-requested (the guard against a second stop). Returns how many.
+
+    Set-based: an expiry wave is thousands of transactions in one second, and per-row ORM work
+    would delay the last stop by seconds."""
+    ids = list(
+        await session.scalars(
+            select(Transaction.id)
+            .where(*_expiring(), Transaction.staging.is_(False), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for first in range(0, len(ids), _CHUNK):
+        chunk = ids[first : first + _CHUNK]
+        columns = Command.__table__.c
+        await session.execute(
+            insert(Command).from_select(
+                [
+                    "charger_id",
+                    "transaction_id",
+                    "action",
+                    "status",
+                    "created_at",
+                    "attempts",
+                    "in_doubt",
+                ],
+                select(
+                    Port.charger_id,
+                    Transaction.id,
+                    literal(CommandAction.STOP.value, columns.action.type),
+                    literal(CommandStatus.PENDING.value, columns.status.type),
+                    literal(now, columns.created_at.type),
+                    literal(0, columns.attempts.type),
+                    literal(False, columns.in_doubt.type),
+                )
+                .join(Port, Port.port_uuid == Transaction.port_uuid)
+                .where(Transaction.id.in_(chunk)),
+            )
+        )
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.id.in_(chunk))
+            .values(
+                stop_requested_at=now,
+                stop_reason=func.coalesce(Transaction.stop_reason, reason),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+    return len(ids)
 
 
 async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Transaction]:

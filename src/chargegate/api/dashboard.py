@@ -1,0 +1,30 @@
+"""The operator dashboard: a static page that logs in with an API key, and its JSON."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from chargegate.api.auth import operator_id
+from chargegate.services import dashboard as dashboard_service
+from chargegate.services.runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+PAGE = resources.files("chargegate.api").joinpath("static/dashboard.html")
+
+
+@router.get("/dashboard")
+async def page() -> HTMLResponse:
+    # The page holds no data: everything comes from /dashboard/api with the key it asks for.
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+@router.get("/dashboard/api/overview")
+async def overview(
+    request: Request, operator: Annotated[int, Depends(operator_id)]
+) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    return await dashboard_service.overview(runtime, operator)

@@ -1,0 +1,56 @@
+"""Webhook rules without I/O: event names, the signature header, the retry schedule."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from enum import StrEnum
+
+SIGNATURE_HEADER = "X-Chargegate-Signature"
+EVENT_HEADER = "X-Chargegate-Event"
+# A receiver should refuse signatures older than this (replayed deliveries).
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+# Retries double from the base delay up to MAX_DELAY; after MAX_ATTEMPTS the delivery fails.
+MAX_DELAY = timedelta(hours=1)
+MAX_ATTEMPTS = 20
+
+
+class EventType(StrEnum):
+    QUEUE_ITEM_RESOLVED = "queue_item.resolved"
+    TRANSACTION_OPENED = "transaction.opened"
+    TRANSACTION_CLOSED = "transaction.closed"
+    TRANSACTION_FAILED = "transaction.failed"
+    PORT_STATUS_CHANGED = "port.status_changed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the timestamp is signed with
+    the body, so a captured delivery cannot be replayed later under a new time."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def signature_valid(secret: str, header: str, body: bytes, now: int) -> bool:
+    """What a receiver does with the header (documented in the README; used by the tests)."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > SIGNATURE_TOLERANCE.total_seconds():
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def retry_delay(attempts: int, base: timedelta) -> timedelta:
+    """Delay before the next try after `attempts` failed ones: base, 2 base, 4 base, ..."""
+    delay: timedelta = base * 2 ** min(attempts - 1, 20)
+    return min(MAX_DELAY, delay)

@@ -1,0 +1,80 @@
+"""The operator dashboard's data: one read, shaped for the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chargegate.domain.dashboard import Delivery, energy_per_hour, seconds_left
+from chargegate.domain.times import format_api, utcnow
+from chargegate.services.runtime import Runtime
+from chargegate.services.views import energy_wh
+from chargegate.store import chargers as charger_store
+from chargegate.store import dashboard as dashboard_store
+
+WINDOW = timedelta(hours=24)
+
+
+async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
+    now = utcnow()
+    since = now - WINDOW
+    async with rt.reads() as session:
+        ports = await charger_store.operator_ports(session, operator_id)
+        open_rows = await dashboard_store.open_transactions(session, operator_id)
+        failures = await dashboard_store.recent_failures(session, operator_id, since)
+        delivered = await dashboard_store.delivered_since(session, operator_id, since)
+    chargers: dict[str, dict[str, Any]] = {}
+    for port, charger in ports:
+        entry = chargers.setdefault(
+            charger.charge_point_id,
+            {
+                "charge_point_id": charger.charge_point_id,
+                "online": charger.connected_node is not None,
+                "ports": [],
+            },
+        )
+        entry["ports"].append(
+            {
+                "port_uuid": port.port_uuid,
+                "connector_id": port.connector_id,
+                "status": port.status,
+                "since": format_api(port.status_at),
+            }
+        )
+    hours = energy_per_hour(
+        (
+            Delivery(at=t.ended_at or now, energy_wh=energy_wh(t) or 0)
+            for t in delivered
+            if (t.ended_at or now) >= since
+        ),
+        now,
+    )
+    return {
+        "now": format_api(now),
+        "chargers": list(chargers.values()),
+        "open_transactions": [
+            {
+                "transaction_uuid": t.transaction_uuid,
+                "charge_point_id": charge_point_id,
+                "connector_id": connector_id,
+                "started": format_api(t.started_at),
+                "expires": format_api(t.expires_at),
+                "seconds_left": seconds_left(t.expires_at, now),
+                "energy_wh": energy_wh(t),
+            }
+            for t, charge_point_id, connector_id in open_rows
+        ],
+        "recent_failures": [
+            {
+                "id": item.queue_uuid,
+                "kind": item.kind,
+                "reason": item.reason,
+                "at": format_api(item.resolved_at),
+                "transaction_uuid": transaction_uuid,
+                "charge_point_id": charge_point_id,
+                "connector_id": connector_id,
+            }
+            for item, transaction_uuid, charge_point_id, connector_id in failures
+        ],
+        "energy_per_hour": [{"hour": format_api(h), "wh": wh} for h, wh in hours],
+    }

@@ -1,0 +1,32 @@
+"""How a transaction looks from outside: the API's body and the webhooks' event data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargegate.domain.times import format_api
+from chargegate.store.models import Transaction
+
+
+def transaction_view(transaction: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_uuid": transaction.transaction_uuid,
+        "port_uuid": transaction.port_uuid,
+        "state": transaction.state,
+        "started": format_api(transaction.started_at),
+        "ended": format_api(transaction.ended_at),
+        "expires": format_api(transaction.expires_at),
+        "invoice_id": transaction.invoice_id,
+        "energy_wh": energy_wh(transaction),
+    }
+
+
+def energy_wh(transaction: Transaction) -> int | None:
+    if transaction.meter_start_wh is None:
+        return None
+    last = (
+        transaction.meter_stop_wh
+        if transaction.meter_stop_wh is not None
+        else transaction.meter_last_wh
+    )
+    return None if last is None else max(0, last - transaction.meter_start_wh)

@@ -1,0 +1,58 @@
+// Drives chargegate's operator dashboard in headless Chromium (playwright-core, Debian's
+// chromium), the way an operator would: sign in with an API key, wait for live data, take a
+// screenshot. Prints one JSON line with what the page showed; it asserts nothing itself.
+//
+// Usage: node dashboard_check.mjs <base url> <api key> <screenshot.png> [wait for text]
+// Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from 'playwright-core';
+
+const [baseUrl, key, screenshot, waitFor] = process.argv.slice(2);
+if (!baseUrl || !key || !screenshot) {
+    process.stderr.write('usage: dashboard_check.mjs <base url> <api key> <screenshot.png> [text]\n');
+    process.exit(64);
+}
+const browser = await chromium.launch({
+    executablePath: process.env.CHARGEGATE_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+});
+try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${baseUrl}/dashboard`);
+    await page.fill('#key', key);
+    await page.click('button[type=submit]');
+    const signedIn = await Promise.race([
+        page.waitForSelector('#app:not([hidden]) #chargers td', { timeout: 10000 }).then(() => true),
+        page.waitForSelector('#login-error:not(:empty)', { timeout: 10000 }).then(() => false),
+    ]);
+    if (signedIn && waitFor) {
+        await page.waitForFunction((t) => document.body.innerText.includes(t), waitFor, {
+            timeout: 10000,
+        });
+    }
+    await page.screenshot({ path: screenshot, fullPage: true });
+    const read = (selector) => page.$$eval(selector, (rows) => rows.map((r) => r.innerText));
+    // Rendered and on screen, not merely present in the DOM.
+    const visible = {};
+    for (const id of ['login', 'login-error', 'chargers', 'open', 'failures', 'chart']) {
+        visible[id] = await page.isVisible(`#${id}`);
+    }
+    process.stdout.write(
+        `${JSON.stringify({
+            signedIn,
+            visible,
+            loginError: await page.textContent('#login-error'),
+            chargers: signedIn ? await read('#chargers tr') : [],
+            open: signedIn ? await read('#open tr') : [],
+            failures: signedIn ? await read('#failures tr') : [],
+            bars: signedIn ? await page.$$eval('#chart rect', (bars) => bars.length) : 0,
+            tallBars: signedIn
+                ? await page.$$eval('#chart rect', (bars) =>
+                      bars.filter((b) => Number(b.getAttribute('height')) > 0).length,
+                  )
+                : 0,
+        })}\n`,
+    );
+} finally {
+    await browser.close();
+}

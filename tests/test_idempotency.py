@@ -1,0 +1,106 @@
+"""Idempotency-Key: a retried POST or PATCH replays the first answer and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from support import (
+    Server,
+    Simulators,
+    assert_error,
+    iso,
+    online,
+    poll_queue,
+)
+
+
+async def test_retried_start_starts_once(shared_server: Server, simulators: Simulators) -> None:
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, shared_server, charger)
+    body = {"port_uuid": charger.port, "expires": iso(600)}
+    headers = {"Idempotency-Key": "start-1"}
+    async with operator.client() as client:
+        first = await client.post("/transactions", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        assert "Idempotent-Replayed" not in first.headers
+        again = await client.post("/transactions", json=body, headers=headers)
+        assert again.status_code == 201 and again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        await poll_queue(client, first.json()["queue_uuid"])
+        listed = await client.request(
+            "GET", "/transactions", json={"port_uuid": charger.port, "limit": 0}
+        )
+        assert [t["transaction_uuid"] for t in listed.json()] == [first.json()["transaction_uuid"]]
+        assert sim.start_requests == 1
+
+        other = await client.post(
+            "/transactions", json={**body, "invoice_id": "x"}, headers=headers
+        )
+        assert "different request" in assert_error(other, 422)
+
+
+async def test_retried_patch_stops_once(shared_server: Server, simulators: Simulators) -> None:
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, shared_server, charger)
+    async with operator.client() as client:
+        created = await client.post(
+            "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
+        )
+        await poll_queue(client, created.json()["queue_uuid"])
+        path = f"/transactions/{created.json()['transaction_uuid']}"
+        extend = {"expires": iso(900)}
+        for _ in range(2):
+            extended = await client.patch(path, json=extend, headers={"Idempotency-Key": "ext"})
+            assert extended.status_code == 204
+        stops = [
+            await client.patch(path, json={"state": "closed"}, headers={"Idempotency-Key": "s"})
+            for _ in range(3)
+        ]
+        assert {r.status_code for r in stops} == {202}
+        assert len({r.json()["id"] for r in stops}) == 1
+        await poll_queue(client, stops[0].json()["id"])
+        await asyncio.sleep(0.5)
+        assert sim.stop_requests == 1
+
+
+async def test_errors_are_not_kept_and_keys_are_per_operator(shared_server: Server) -> None:
+    first, second = await shared_server.operator(), await shared_server.operator()
+    charger = await first.add_charger()  # offline: the start fails, but it is accepted
+    unknown = {"port_uuid": "00000000-0000-4000-8000-000000000000", "expires": iso(600)}
+    headers = {"Idempotency-Key": "shared-key"}
+    async with first.client() as client:
+        for _ in range(2):  # an error changed nothing, so the retry really runs again
+            assert_error(await client.post("/transactions", json=unknown, headers=headers), 404)
+        body = {"port_uuid": charger.port, "expires": iso(600)}
+        accepted = await client.post("/transactions", json=body, headers=headers)
+        assert accepted.status_code == 201
+        too_long = await client.post(
+            "/transactions", json=body, headers={"Idempotency-Key": "k" * 256}
+        )
+        assert_error(too_long, 400)
+    async with second.client() as client:
+        # The same key from another operator is another request altogether.
+        assert_error(await client.post("/transactions", json=unknown, headers=headers), 404)
+
+
+async def test_concurrent_retries_start_once(shared_server: Server, simulators: Simulators) -> None:
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, shared_server, charger)
+    body = {"port_uuid": charger.port, "expires": iso(600)}
+    async with operator.client() as client:
+        answers = await asyncio.gather(
+            *(
+                client.post("/transactions", json=body, headers={"Idempotency-Key": "race"})
+                for _ in range(8)
+            )
+        )
+        created = {r.json()["transaction_uuid"] for r in answers if r.status_code == 201}
+        assert len(created) == 1, [r.text for r in answers]
+        assert {r.status_code for r in answers} <= {201, 409}
+        await poll_queue(
+            client, next(r for r in answers if r.status_code == 201).json()["queue_uuid"]
+        )
+        assert sim.start_requests == 1
