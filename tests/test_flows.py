@@ -8,6 +8,7 @@ from support import (
     Server,
     Simulators,
     api_time,
+    eventually,
     iso,
     online,
     poll_queue,
@@ -145,8 +146,12 @@ async def test_charger_side_stop(server: Server, simulators: Simulators) -> None
         )
         assert closed["energy_wh"] == 1500
         assert sim.stop_requests == 0
-        ports = (await client.get("/ports")).json()
-        assert ports[0]["status"] == "Available"
+
+        # The charger reports the port free after its StopTransaction has been answered.
+        async def available() -> bool:
+            return bool((await client.get("/ports")).json()[0]["status"] == "Available")
+
+        await eventually(available)
 
 
 async def test_second_start_on_busy_port_is_refused(server: Server, simulators: Simulators) -> None:

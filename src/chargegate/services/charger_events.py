@@ -7,6 +7,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import EventType
 from chargegate.services import outcomes, webhooks
+from chargegate.services.group_commit import GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -41,27 +43,38 @@ class StartAnswer:
 async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> str | None:
     """Decide at the handshake whether this charger may connect at all; returns the OCPP
     subprotocol registered for it, if any."""
-    async with rt.sessions() as session, session.begin():
+    # A reconnect storm is thousands of handshakes at once: a read (beside the writer) each.
+    async with rt.reads() as session:
         charger = await charger_store.get_charger(session, charge_point_id)
-        if charger is None:
-            if not rt.settings.auto_register:
-                raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
-            operator = await operator_store.get_or_create_operator(
-                session, rt.settings.auto_register_operator, utcnow()
-            )
-            await charger_store.add_charger(
-                session,
-                charge_point_id=charge_point_id,
-                operator_id=operator.id,
-                password_hash=None,
-                now=utcnow(),
-            )
-            log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
-            return None
-        stored, protocol = charger.password_hash, charger.ocpp_protocol
+        known = None if charger is None else (charger.password_hash, charger.ocpp_protocol)
+    if known is None:
+        if not rt.settings.auto_register:
+            raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
+        known = await _auto_register(rt, charge_point_id)
+    stored, protocol = known
     if stored is not None and not await _password_ok(rt, password, stored):
         raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
     return protocol
+
+
+async def _auto_register(rt: Runtime, charge_point_id: str) -> tuple[str | None, str | None]:
+    """Returns the charger's (password hash, OCPP protocol), as `admit` reads them."""
+    async with rt.sessions() as session, session.begin():
+        charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is not None:  # registered meanwhile (a handshake beside this one, the CLI)
+            return charger.password_hash, charger.ocpp_protocol
+        operator = await operator_store.get_or_create_operator(
+            session, rt.settings.auto_register_operator, utcnow()
+        )
+        await charger_store.add_charger(
+            session,
+            charge_point_id=charge_point_id,
+            operator_id=operator.id,
+            password_hash=None,
+            now=utcnow(),
+        )
+    log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
+    return None, None
 
 
 async def _password_ok(rt: Runtime, password: str | None, stored: str) -> bool:
@@ -82,12 +95,12 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     # While connected elsewhere, the charger's statuses were stored by another node.
     for key in [key for key in rt.node.statuses_written if key[0] == charge_point_id]:
         del rt.node.statuses_written[key]
+    now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
         charger.ocpp_version = ocpp_version
-        epoch = await charger_store.claim_connection(
-            session, charger, rt.settings.node_id, utcnow()
-        )
+        epoch = await charger_store.claim_connection(session, charger, rt.settings.node_id, now)
+    rt.node.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
     rt.bus.wake(Topic.DISPATCH)
     return epoch
 
@@ -112,15 +125,22 @@ async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> 
 
 async def seen(rt: Runtime, charge_point_id: str) -> None:
     """A heartbeat. Whether a charger is online comes from its socket, so `last_seen_at` is
-    only informative: it is written at most once a minute per charger, which takes the one
-    database write per heartbeat off the hottest path there is."""
+    only informative: it is written at most once a minute per charger, and the writes of many
+    chargers go together in one transaction, which takes the database write per heartbeat off
+    the hottest path there is."""
     now = utcnow()
     last = rt.node.seen_written.get(charge_point_id)
     if last is not None and now - last < SEEN_WRITE_INTERVAL:
         return
     rt.node.seen_written[charge_point_id] = now
+    if rt.node.seen_writes is None:
+        rt.node.seen_writes = GroupCommit(partial(_write_seen, rt), "last seen times")
+    await rt.node.seen_writes.add((charge_point_id, now))
+
+
+async def _write_seen(rt: Runtime, batch: list[tuple[str, datetime]]) -> None:
     async with rt.sessions() as session, session.begin():
-        await charger_store.mark_seen(session, charge_point_id, now)
+        await charger_store.mark_seen(session, batch)
 
 
 async def status_changed(

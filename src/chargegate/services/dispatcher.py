@@ -21,6 +21,7 @@ from chargegate.domain.states import (
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
 from chargegate.services import outcomes
+from chargegate.services.group_commit import GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store.commands import Claimed
@@ -80,14 +81,15 @@ class Dispatcher:
         self._rt = rt
         self._link = link
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Answers not yet written, and the right to write them (see _record).
-        self._results: list[tuple[_Claim, Reply | str]] = []
-        self._writing = asyncio.Lock()
+        self._answers: GroupCommit[tuple[_Claim, Reply | str]] = GroupCommit(
+            self._write, "command answers"
+        )
 
     async def run(self) -> None:
         while True:
             try:
-                await self._flush()
+                # Answers that could not be written earlier (the database was unavailable).
+                await self._answers.flush()
                 await self.dispatch_due()
             except Exception:
                 log.exception("dispatcher pass failed; retrying")
@@ -141,9 +143,8 @@ class Dispatcher:
         await self._record(claim, outcome)
 
     async def _record(self, claim: _Claim, outcome: Reply | str) -> None:
-        """Group commit: answers that arrive while one write is under way are written together
-        by the next writer, so a burst of answers (an expiry wave) costs a few commits, not one
-        each. Returns once this answer is written, by this task or an earlier one."""
+        """Returns once this answer is written. Group-committed: a burst of answers (an expiry
+        wave) costs a few commits, not one each."""
         order = claim.order
         if (
             order.action is CommandAction.STOP
@@ -152,29 +153,7 @@ class Dispatcher:
             and order.expires_at <= order.issued_at
         ):
             EXPIRY_DELAY.observe((utcnow() - order.expires_at).total_seconds())
-        self._results.append((claim, outcome))
-        await self._flush()
-
-    async def _flush(self) -> None:
-        async with self._writing:
-            batch, self._results = self._results, []
-            if not batch:
-                return
-            try:
-                await self._write(batch)
-            except Exception:
-                log.exception("recording a batch of answers failed; recording one by one")
-                failed = []
-                for one in batch:
-                    try:
-                        await self._write([one])
-                    except Exception:
-                        failed.append(one)
-                if failed:
-                    # Kept for the next flush (the dispatcher loop retries): the commands stay
-                    # claimed by this node meanwhile, so they are not sent again.
-                    log.error("answers not recorded yet; will retry", extra={"count": len(failed)})
-                    self._results = failed + self._results
+        await self._answers.add((claim, outcome))
 
     async def _write(self, batch: list[tuple[_Claim, Reply | str]]) -> None:
         now = utcnow()

@@ -9,6 +9,7 @@ from chargegate.bus import Bus
 from chargegate.config import Settings
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.times import utcnow
+from chargegate.services.group_commit import GroupCommit
 from chargegate.store.database import SessionFactory
 
 
@@ -18,8 +19,10 @@ class NodeState:
     draining: bool = False
     started_at: datetime = field(default_factory=utcnow)
     passwords: PasswordCache = field(default_factory=PasswordCache)
-    # When this node last wrote each charger's last_seen_at (see charger_events.seen).
+    # When this node last wrote each charger's last_seen_at, and the writes under way, grouped
+    # (see charger_events.seen).
     seen_written: dict[str, datetime] = field(default_factory=dict)
+    seen_writes: GroupCommit[tuple[str, datetime]] | None = None
     # The (status, error code) this node last stored for each (charger, connector): chargers
     # repeat unchanged StatusNotifications, which then cost no write (see status_changed).
     statuses_written: dict[tuple[str, int], tuple[str | None, str | None]] = field(

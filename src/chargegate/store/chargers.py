@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.store.models import Charger, Port
@@ -105,9 +105,14 @@ async def claim_connection(
     return charger.connection_epoch
 
 
-async def mark_seen(session: AsyncSession, charge_point_id: str, now: datetime) -> None:
+async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]]) -> None:
+    """Sets last_seen_at of many chargers: (charge_point_id, time) pairs."""
     await session.execute(
-        update(Charger).where(Charger.charge_point_id == charge_point_id).values(last_seen_at=now)
+        update(Charger)
+        .where(Charger.charge_point_id == bindparam("cp"))
+        .values(last_seen_at=bindparam("at"))
+        .execution_options(synchronize_session=False),
+        [{"cp": cp, "at": at} for cp, at in seen],
     )
 
 
