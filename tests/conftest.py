@@ -7,28 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from chargegate.store.migrate import upgrade_sync
 from support import Operator, Server, Simulators, drop_postgres_databases
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """A fresh server (and database) for one test."""
-    instance = Server(workdir=tmp_path)
-    upgrade_sync(instance.database_url)
-    instance.start()
-    yield instance
-    instance.stop()
+    with Server(workdir=tmp_path).running() as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for a module of tests that each use their own operator."""
-    instance = Server(workdir=tmp_path_factory.mktemp("shared"))
-    upgrade_sync(instance.database_url)
-    instance.start()
-    yield instance
-    instance.stop()
+    with Server(workdir=tmp_path_factory.mktemp("shared")).running() as instance:
+        yield instance
 
 
 @pytest.fixture(params=["1.6", "2.0.1"], ids=["ocpp1.6", "ocpp2.0.1"])

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ import httpx
 from chargegate import provisioning
 from chargegate.config import Settings
 from chargegate.sim.charger import SimulatedCharger
+from chargegate.store.migrate import upgrade_sync
 
 # Short timings so that timeouts and expiries can be tested in seconds.
 TEST_ENV = {
@@ -160,6 +162,16 @@ class Server:
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not come up:\n{self.log()}")
+
+    @contextmanager
+    def running(self) -> Iterator[Server]:
+        """Migrated and started; stopped afterwards."""
+        upgrade_sync(self.database_url)
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def probe(self) -> None:
         """Raises httpx.TransportError until the server answers HTTP."""

@@ -26,7 +26,6 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.store.database import create_engine
-from chargegate.store.migrate import upgrade_sync
 from support import (
     Charger,
     Operator,
@@ -62,11 +61,8 @@ MESSAGE_TOO_BIG, POLICY_VIOLATION, KEEPALIVE_TIMEOUT, REPLACED = 1009, 1008, 101
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server with tight frame, rate and keep-alive limits for this module."""
-    instance = Server(workdir=tmp_path_factory.mktemp("limited"), extra_env=LIMITS)
-    upgrade_sync(instance.database_url)
-    instance.start()
-    yield instance
-    instance.stop()
+    with Server(workdir=tmp_path_factory.mktemp("limited"), extra_env=LIMITS).running() as instance:
+        yield instance
 
 
 # -- speaking OCPP on a bare socket ---------------------------------------------------------

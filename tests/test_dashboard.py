@@ -10,6 +10,7 @@ import shutil
 import struct
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from chargegate.domain.dashboard import Delivery, energy_per_hour, seconds_left
 from support import (
     Server,
     Simulators,
+    api_time,
     assert_error,
     iso,
     online,
@@ -168,6 +170,38 @@ async def overview(server: Server, key: str) -> httpx.Response:
         return await client.get("/dashboard/api/overview", headers={"x-api-key": key})
 
 
+@pytest.fixture
+def eager_seen_server(tmp_path: Path) -> Iterator[Server]:
+    """Writes last_seen_at on every heartbeat (at most once a minute by default)."""
+    with Server(
+        workdir=tmp_path, extra_env={"CHARGEGATE_SEEN_WRITE_INTERVAL_S": "0"}
+    ).running() as server:
+        yield server
+
+
+async def test_heartbeats_move_each_chargers_last_seen(
+    eager_seen_server: Server, simulators: Simulators
+) -> None:
+    """Heartbeats of several chargers at once are written together (a group commit); every
+    charger's own time is stored."""
+    server = eager_seen_server
+    operator = await server.operator()
+    chargers = [await operator.add_charger() for _ in range(3)]
+    sims = [await online(simulators, server, charger) for charger in chargers]
+
+    async def last_seen() -> dict[str, datetime]:
+        data = (await overview(server, operator.key)).json()
+        return {c["charge_point_id"]: api_time(c["last_seen"]) for c in data["chargers"]}
+
+    connected = await last_seen()
+    assert set(connected) == {c.charge_point_id for c in chargers}
+    await asyncio.sleep(1.1)  # the API shows whole seconds
+    beats = [sim.enqueue(("Heartbeat", {}), durable=False).done for sim in sims]
+    await asyncio.wait_for(asyncio.gather(*beats), 10)
+    later = await last_seen()
+    assert all(later[cp] > connected[cp] for cp in connected), (connected, later)
+
+
 async def test_dashboard_data_is_the_keys_own_and_not_staging(server: Server) -> None:
     operator = await server.operator()
     charger = await operator.add_charger(connectors=2)  # never connects
@@ -241,8 +275,9 @@ async def test_dashboard_shows_live_data(
     }
     assert statuses[1] in {"Charging", "Occupied"} and statuses[2] == "Available", statuses
     for line in ours:
-        connector = int(line.split("\t")[2])
-        assert statuses[connector] in line, (line, statuses)
+        _, _, last_seen, connector, *_ = line.split("\t")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", last_seen), line
+        assert statuses[int(connector)] in line, (line, statuses)
     assert any(unplugged.charge_point_id in line and "offline" in line for line in seen["chargers"])
     assert not any(other.charge_point_id in line for line in seen["chargers"])
     [opened] = [line for line in seen["open"] if created["transaction_uuid"] in line]

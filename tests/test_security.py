@@ -34,7 +34,7 @@ from chargegate.domain import credentials
 from chargegate.domain.times import utcnow
 from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, session_factory
-from chargegate.store.migrate import upgrade, upgrade_sync
+from chargegate.store.migrate import upgrade
 from chargegate.store.models import ApiKey
 from support import Server, assert_error
 
@@ -58,11 +58,8 @@ async def started(tmp_path: Path, env: dict[str, str]) -> Server:
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(workdir=tmp_path_factory.mktemp("api"), extra_env=API_LIMITS)
-    upgrade_sync(server.database_url)
-    server.start()
-    yield server
-    server.stop()
+    with Server(workdir=tmp_path_factory.mktemp("api"), extra_env=API_LIMITS).running() as server:
+        yield server
 
 
 async def stored_hash(server: Server, lookup: str) -> str:
@@ -311,10 +308,8 @@ def tls_server(tmp_path: Path) -> Iterator[TlsServer]:
         workdir=tmp_path, extra_args=["--tls-cert", str(cert), "--tls-key", str(key)]
     )
     server.trust = ssl.create_default_context(cafile=str(cert))
-    upgrade_sync(server.database_url)
-    server.start()
-    yield server
-    server.stop()
+    with server.running():
+        yield server
 
 
 async def test_chargers_and_api_over_tls(tls_server: TlsServer) -> None:

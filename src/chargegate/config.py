@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # WebSocket keep-alive: a charger that misses a pong for this long is marked offline.
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 20.0
+    # A charger's last_seen_at (shown on the dashboard) is written at most this often: whether
+    # it is online comes from its socket, and a write per heartbeat would cost the most.
+    seen_write_interval_s: float = 60.0
     # Most CALLs a charger may send per second (sustained) and in one burst; beyond that the
     # connection is closed with 1008 (policy violation), which a sane charger never triggers.
     charger_rate_per_s: float = 20.0

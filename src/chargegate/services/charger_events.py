@@ -27,7 +27,6 @@ from chargegate.store.models import Charger, Transaction
 log = logging.getLogger(__name__)
 
 _LIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
-SEEN_WRITE_INTERVAL = timedelta(seconds=60)
 
 
 class ChargerRefused(Exception):
@@ -125,12 +124,12 @@ async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> 
 
 async def seen(rt: Runtime, charge_point_id: str) -> None:
     """A heartbeat. Whether a charger is online comes from its socket, so `last_seen_at` is
-    only informative: it is written at most once a minute per charger, and the writes of many
-    chargers go together in one transaction, which takes the database write per heartbeat off
-    the hottest path there is."""
+    only informative: it is written at most once a minute per charger (by default), and the
+    writes of many chargers go together in one transaction, which takes the database write per
+    heartbeat off the hottest path there is."""
     now = utcnow()
     last = rt.node.seen_written.get(charge_point_id)
-    if last is not None and now - last < SEEN_WRITE_INTERVAL:
+    if last is not None and now - last < timedelta(seconds=rt.settings.seen_write_interval_s):
         return
     rt.node.seen_written[charge_point_id] = now
     if rt.node.seen_writes is None:

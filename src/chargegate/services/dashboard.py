@@ -30,6 +30,7 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
             {
                 "charge_point_id": charger.charge_point_id,
                 "online": charger.connected_node is not None,
+                "last_seen": format_api(charger.last_seen_at),
                 "ports": [],
             },
         )

@@ -107,11 +107,13 @@ async def claim_connection(
 
 async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]]) -> None:
     """Sets last_seen_at of many chargers: (charge_point_id, time) pairs."""
-    await session.execute(
+    # On the session's connection (Core): through the ORM, an UPDATE with many parameter sets
+    # is a bulk update by primary key, which the charge point id is not.
+    connection = await session.connection()
+    await connection.execute(
         update(Charger)
         .where(Charger.charge_point_id == bindparam("cp"))
-        .values(last_seen_at=bindparam("at"))
-        .execution_options(synchronize_session=False),
+        .values(last_seen_at=bindparam("at")),
         [{"cp": cp, "at": at} for cp, at in seen],
     )
 
