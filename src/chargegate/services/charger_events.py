@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
 from chargegate.domain.credentials import password_matches
+from chargegate.domain.reports import BootReport, ChargerReport, StatusReport
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import EventType
@@ -116,10 +117,7 @@ async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> 
         known = await _charger(session, charge_point_id)
         if (known.vendor, known.model) == (vendor, model):
             return
-    async with rt.sessions() as session, session.begin():
-        charger = await _charger(session, charge_point_id)
-        charger.vendor, charger.model = vendor, model
-        charger.last_seen_at = utcnow()
+    await _reports(rt).add(BootReport(charge_point_id, vendor, model, utcnow()))
 
 
 async def seen(rt: Runtime, charge_point_id: str) -> None:
@@ -165,29 +163,58 @@ async def status_changed(
             rt.node.statuses_written[key] = stored
     if rt.node.statuses_written.get(key) == (status, error_code):
         return
+    await _reports(rt).add(StatusReport(charge_point_id, connector_id, status, error_code, at))
+
+
+def _reports(rt: Runtime) -> GroupCommit[ChargerReport]:
+    """Boots and status changes are group-committed: a fleet coming online for the first time
+    sends thousands of each within seconds."""
+    if rt.node.report_writes is None:
+        rt.node.report_writes = GroupCommit(partial(_write_reports, rt), "charger reports")
+    return rt.node.report_writes
+
+
+async def _write_reports(rt: Runtime, batch: list[ChargerReport]) -> None:
+    statuses: dict[tuple[str, int], tuple[str | None, str | None]] = {}
     async with rt.sessions() as session, session.begin():
-        charger = await _charger(session, charge_point_id)
-        port = await charger_store.ensure_port(session, charger, connector_id)
-        if (port.status_at is None or at >= port.status_at) and (
-            (port.status, port.error_code) != (status, error_code) or port.status_at is None
-        ):
-            port.status, port.error_code, port.status_at = status, error_code, at
-            await webhooks.emit(
-                session,
-                charger.operator_id,
-                EventType.PORT_STATUS_CHANGED,
-                f"port:{port.port_uuid}",
-                {
-                    "port_uuid": port.port_uuid,
-                    "charge_point_id": charge_point_id,
-                    "connector_id": connector_id,
-                    "status": status,
-                    "error_code": error_code,
-                    "at": format_api(at),
-                },
-            )
-        stored = (port.status, port.error_code)
-    rt.node.statuses_written[key] = stored
+        for report in batch:
+            if isinstance(report, BootReport):
+                charger = await _charger(session, report.charge_point_id)
+                charger.vendor, charger.model = report.vendor, report.model
+                charger.last_seen_at = report.at
+            else:
+                key = (report.charge_point_id, report.connector_id)
+                statuses[key] = await _store_status(session, report)
+    # Only once committed: a status remembered as stored is never written again.
+    rt.node.statuses_written.update(statuses)
+
+
+async def _store_status(
+    session: AsyncSession, report: StatusReport
+) -> tuple[str | None, str | None]:
+    """Stores a port's status unless it is older than the stored one; returns the stored one."""
+    charger = await _charger(session, report.charge_point_id)
+    port = await charger_store.ensure_port(session, charger, report.connector_id)
+    status, error_code, at = report.status, report.error_code, report.at
+    if (port.status_at is None or at >= port.status_at) and (
+        (port.status, port.error_code) != (status, error_code) or port.status_at is None
+    ):
+        port.status, port.error_code, port.status_at = status, error_code, at
+        await webhooks.emit(
+            session,
+            charger.operator_id,
+            EventType.PORT_STATUS_CHANGED,
+            f"port:{port.port_uuid}",
+            {
+                "port_uuid": port.port_uuid,
+                "charge_point_id": report.charge_point_id,
+                "connector_id": report.connector_id,
+                "status": status,
+                "error_code": error_code,
+                "at": format_api(at),
+            },
+        )
+    return port.status, port.error_code
 
 
 async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> bool:

@@ -82,7 +82,7 @@ class Dispatcher:
         self._link = link
         self._in_flight: set[asyncio.Task[None]] = set()
         self._answers: GroupCommit[tuple[_Claim, Reply | str]] = GroupCommit(
-            self._write, "command answers"
+            self._write, "command answers", keep_failed=True
         )
 
     async def run(self) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from chargegate.bus import Bus
 from chargegate.config import Settings
 from chargegate.domain.credentials import PasswordCache
+from chargegate.domain.reports import ChargerReport
 from chargegate.domain.times import utcnow
 from chargegate.services.group_commit import GroupCommit
 from chargegate.store.database import SessionFactory
@@ -23,6 +24,8 @@ class NodeState:
     # (see charger_events.seen).
     seen_written: dict[str, datetime] = field(default_factory=dict)
     seen_writes: GroupCommit[tuple[str, datetime]] | None = None
+    # Boots and status changes, grouped (see charger_events._reports).
+    report_writes: GroupCommit[ChargerReport] | None = None
     # The (status, error code) this node last stored for each (charger, connector): chargers
     # repeat unchanged StatusNotifications, which then cost no write (see status_changed).
     statuses_written: dict[tuple[str, int], tuple[str | None, str | None]] = field(

@@ -1,0 +1,26 @@
+"""What a charger reported, as stored by a group commit (services.charger_events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BootReport:
+    charge_point_id: str
+    vendor: str
+    model: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    charge_point_id: str
+    connector_id: int  # 1 and up: connector 0 (the charger as a whole) is not a port
+    status: str
+    error_code: str | None
+    at: datetime
+
+
+ChargerReport = BootReport | StatusReport
