@@ -14,10 +14,12 @@ class Store:
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
+        self.writing = asyncio.Event()
         self.gate = asyncio.Event()
         self.gate.set()
 
     async def write(self, batch: list[str]) -> None:
+        self.writing.set()
         await self.gate.wait()
         if "bad" in batch:
             raise ValueError("bad item")
@@ -29,7 +31,7 @@ async def test_items_added_during_a_write_go_together_in_the_next() -> None:
     group = GroupCommit(store.write, "test")
     store.gate.clear()
     first = asyncio.create_task(group.add("a"))
-    await asyncio.sleep(0)  # "a" is being written, held at the gate
+    await store.writing.wait()  # "a" is being written, held at the gate
     others = [asyncio.create_task(group.add(item)) for item in ("b", "c", "d")]
     await asyncio.sleep(0)
     store.gate.set()
@@ -42,7 +44,7 @@ async def test_a_failed_item_fails_its_own_caller_only() -> None:
     group = GroupCommit(store.write, "test")
     store.gate.clear()
     first = asyncio.create_task(group.add("a"))
-    await asyncio.sleep(0)
+    await store.writing.wait()
     good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
     await asyncio.sleep(0)
     store.gate.set()

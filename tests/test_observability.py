@@ -54,6 +54,8 @@ async def test_metrics_count_chargers_messages_and_requests(
         "RemoteStartTransaction" if simulators.ocpp_version == "1.6" else "RequestStartTransaction"
     )
     assert sample(text, messages, action=start, direction="out") == 1
+    handled = "chargegate_ocpp_call_seconds_count"
+    assert sample(text, handled, action="BootNotification") == 1
     assert (
         sample(
             text,

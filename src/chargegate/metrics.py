@@ -25,6 +25,12 @@ OCPP_MESSAGES = Counter(
     "OCPP CALLs by action; direction 'in' from chargers, 'out' to chargers",
     ["action", "direction"],
 )
+OCPP_HANDLING = Histogram(
+    "chargegate_ocpp_call_seconds",
+    "Time to handle a charger's CALL (database work included), by action",
+    ["action"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 API_LATENCY = Histogram(
     "chargegate_api_request_seconds",
     "API request handling time by route template, method and status code",

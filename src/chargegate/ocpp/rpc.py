@@ -19,7 +19,7 @@ import ocpp.messages
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult, get_validator, validate_payload
 
-from chargegate.metrics import OCPP_MESSAGES
+from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,8 @@ class RpcSession:
             await self._send_error(unique_id, "FormatViolation", f"{action}: nested too deeply")
             return
         try:
-            result = await handler(payload)
+            with OCPP_HANDLING.labels(action).time():
+                result = await handler(payload)
             await validate_payload(CallResult(unique_id, result, action), self._version)
         except InvalidPayload as exc:
             await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")

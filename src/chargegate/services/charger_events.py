@@ -23,7 +23,7 @@ from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.models import Charger, Transaction
+from chargegate.store.models import Charger, Port, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -175,46 +175,63 @@ def _reports(rt: Runtime) -> GroupCommit[ChargerReport]:
 
 
 async def _write_reports(rt: Runtime, batch: list[ChargerReport]) -> None:
+    """One transaction and a few statements for the whole batch: one statement per report
+    would keep the single SQLite writer busy for seconds when a fleet comes online."""
     statuses: dict[tuple[str, int], tuple[str | None, str | None]] = {}
     async with rt.sessions() as session, session.begin():
+        chargers = await charger_store.chargers_by_id(session, {r.charge_point_id for r in batch})
+        unknown = {r.charge_point_id for r in batch} - chargers.keys()
+        if unknown:
+            # Written one by one then (GroupCommit), so that only its own caller fails.
+            raise LookupError(f"chargers {sorted(unknown)!r} are not registered")
+        ports = await charger_store.ensure_ports(
+            session,
+            {
+                (chargers[r.charge_point_id], r.connector_id)
+                for r in batch
+                if isinstance(r, StatusReport)
+            },
+        )
         for report in batch:
+            charger = chargers[report.charge_point_id]
             if isinstance(report, BootReport):
-                charger = await _charger(session, report.charge_point_id)
                 charger.vendor, charger.model = report.vendor, report.model
                 charger.last_seen_at = report.at
             else:
-                key = (report.charge_point_id, report.connector_id)
-                statuses[key] = await _store_status(session, report)
+                port = ports[(charger.id, report.connector_id)]
+                await _store_status(session, charger, port, report)
+                statuses[(report.charge_point_id, report.connector_id)] = (
+                    port.status,
+                    port.error_code,
+                )
     # Only once committed: a status remembered as stored is never written again.
     rt.node.statuses_written.update(statuses)
 
 
 async def _store_status(
-    session: AsyncSession, report: StatusReport
-) -> tuple[str | None, str | None]:
-    """Stores a port's status unless it is older than the stored one; returns the stored one."""
-    charger = await _charger(session, report.charge_point_id)
-    port = await charger_store.ensure_port(session, charger, report.connector_id)
+    session: AsyncSession, charger: Charger, port: Port, report: StatusReport
+) -> None:
+    """Stores a port's status unless it is older than the stored one, or the same."""
     status, error_code, at = report.status, report.error_code, report.at
-    if (port.status_at is None or at >= port.status_at) and (
-        (port.status, port.error_code) != (status, error_code) or port.status_at is None
+    if (port.status_at is not None and at < port.status_at) or (
+        (port.status, port.error_code) == (status, error_code) and port.status_at is not None
     ):
-        port.status, port.error_code, port.status_at = status, error_code, at
-        await webhooks.emit(
-            session,
-            charger.operator_id,
-            EventType.PORT_STATUS_CHANGED,
-            f"port:{port.port_uuid}",
-            {
-                "port_uuid": port.port_uuid,
-                "charge_point_id": report.charge_point_id,
-                "connector_id": report.connector_id,
-                "status": status,
-                "error_code": error_code,
-                "at": format_api(at),
-            },
-        )
-    return port.status, port.error_code
+        return
+    port.status, port.error_code, port.status_at = status, error_code, at
+    await webhooks.emit(
+        session,
+        charger.operator_id,
+        EventType.PORT_STATUS_CHANGED,
+        f"port:{port.port_uuid}",
+        {
+            "port_uuid": port.port_uuid,
+            "charge_point_id": report.charge_point_id,
+            "connector_id": report.connector_id,
+            "status": status,
+            "error_code": error_code,
+            "at": format_api(at),
+        },
+    )
 
 
 async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> bool:

@@ -18,12 +18,14 @@ Item = TypeVar("Item")
 
 
 class GroupCommit(Generic[Item]):
-    """Items added while one write is under way are written together by the next writer.
+    """One writer task writes whatever has been added since its last write, in one batch.
 
-    `add` returns once its item is written, by this task or an earlier one, so a caller waits
-    for at most the write under way and its own. A batch that fails is written item by item.
-    An item that still fails raises its error in its own caller, or, with `keep_failed`, is
-    kept for the next `flush` (a retry loop of the owner's) and never dropped.
+    `add` returns once its item is written. The items that arrive during a write all go in the
+    next one, so a batch grows with the load instead of each caller writing its own (callers
+    taking turns on a lock would write one small batch each). A batch that fails is written
+    item by item. An item that still fails raises its error in its own caller, or, with
+    `keep_failed`, is kept for the next write (started by `flush`, a retry loop of the owner's)
+    and never dropped.
     """
 
     def __init__(
@@ -37,42 +39,55 @@ class GroupCommit(Generic[Item]):
         self._what = what
         self._keep_failed = keep_failed
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
-        self._writing = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
 
     async def add(self, item: Item) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
-        await self.flush()
+        self._start()
         await done
 
     async def flush(self) -> None:
-        async with self._writing:
+        """Returns once everything added so far has had a write attempt."""
+        if self._pending:
+            self._start()
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    def _start(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(), name=f"write {self._what}")
+
+    async def _write_all(self) -> None:
+        kept: list[tuple[Item, asyncio.Future[None]]] = []
+        while self._pending:
             batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                await self._write([item for item, _ in batch])
-                errors: list[Exception | None] = [None] * len(batch)
-            except Exception:
-                log.exception(
-                    "writing a batch failed; writing one by one", extra={"what": self._what}
-                )
-                errors = [await self._write_one(item) for item, _ in batch]
-            kept = []
-            for (item, done), error in zip(batch, errors, strict=True):
-                if error is not None and self._keep_failed:
-                    kept.append((item, done))
-                    error = None
-                if not done.done():  # its caller may have been cancelled meanwhile
-                    if error is None:
-                        done.set_result(None)
-                    else:
-                        done.set_exception(error)
-            if kept:
-                log.error(
-                    "not written yet; will retry", extra={"what": self._what, "count": len(kept)}
-                )
-                self._pending = kept + self._pending
+            kept += await self._write_batch(batch)
+        if kept:
+            log.error("not written yet; will retry", extra={"what": self._what, "count": len(kept)})
+            self._pending = kept + self._pending
+
+    async def _write_batch(
+        self, batch: list[tuple[Item, asyncio.Future[None]]]
+    ) -> list[tuple[Item, asyncio.Future[None]]]:
+        """Writes the batch and settles its callers; returns the failed items to keep."""
+        try:
+            await self._write([item for item, _ in batch])
+            errors: list[Exception | None] = [None] * len(batch)
+        except Exception:
+            log.exception("writing a batch failed; writing one by one", extra={"what": self._what})
+            errors = [await self._write_one(item) for item, _ in batch]
+        kept = []
+        for (item, done), error in zip(batch, errors, strict=True):
+            if error is not None and self._keep_failed:
+                kept.append((item, done))
+                error = None
+            if not done.done():  # its caller may have been cancelled meanwhile
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+        return kept
 
     async def _write_one(self, item: Item) -> Exception | None:
         try:

@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +31,13 @@ from chargegate.domain.webhooks import (
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import transaction_view
 from chargegate.store import webhooks as webhook_store
-from chargegate.store.models import QueueItem, Transaction, WebhookDelivery
+from chargegate.store.models import QueueItem, Transaction, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
 _PENDING_EVENTS = "chargegate.webhook_events"
+_WEBHOOKS = "chargegate.webhooks"
 
 
 def new_secret() -> str:
@@ -52,7 +54,11 @@ async def emit(
 ) -> None:
     """Record the event for each of the operator's webhooks, in the caller's transaction: it is
     sent if and only if the change it reports is committed."""
-    webhooks = await webhook_store.active_webhooks(session, operator_id)
+    # Read once per operator and transaction: a batch of charger reports emits thousands.
+    known: dict[int, Sequence[Webhook]] = session.info.setdefault(_WEBHOOKS, {})
+    if operator_id not in known:
+        known[operator_id] = await webhook_store.active_webhooks(session, operator_id)
+    webhooks = known[operator_id]
     if not webhooks:
         return
     now = utcnow()

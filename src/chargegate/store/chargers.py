@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port
 
 
@@ -34,6 +35,36 @@ async def add_charger(
     session.add(charger)
     await session.flush()
     return charger
+
+
+async def chargers_by_id(
+    session: AsyncSession, charge_point_ids: Collection[str]
+) -> dict[str, Charger]:
+    found: dict[str, Charger] = {}
+    for chunk in chunks(sorted(charge_point_ids)):
+        rows = await session.scalars(select(Charger).where(Charger.charge_point_id.in_(chunk)))
+        found.update((charger.charge_point_id, charger) for charger in rows)
+    return found
+
+
+async def ensure_ports(
+    session: AsyncSession, wanted: Collection[tuple[Charger, int]]
+) -> dict[tuple[int, int], Port]:
+    """The ports of (charger, connector id) pairs, keyed by (charger row id, connector id);
+    those not known yet are created. A few statements however many ports."""
+    by_id = {charger.id: charger for charger, _ in wanted}
+    found: dict[tuple[int, int], Port] = {}
+    for chunk in chunks(sorted(by_id)):
+        rows = await session.scalars(select(Port).where(Port.charger_id.in_(chunk)))
+        found.update(((port.charger_id, port.connector_id), port) for port in rows)
+    for charger, connector_id in wanted:
+        key = (charger.id, connector_id)
+        if key not in found:
+            found[key] = Port(
+                port_uuid=str(uuid.uuid4()), charger_id=charger.id, connector_id=connector_id
+            )
+            session.add(found[key])
+    return found
 
 
 async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int) -> Port:

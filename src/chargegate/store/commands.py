@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import CommandAction, CommandStatus
+from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, Port, Transaction
 
 _OUTSTANDING = (CommandStatus.PENDING.value, CommandStatus.SENDING.value)
@@ -38,8 +39,6 @@ def add_command(
 # Commands claimed in one database transaction: a whole expiry wave at once, since every
 # further claim would queue behind the charger traffic the first one causes.
 CLAIM_BATCH = 20_000
-# Ids per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
-_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,7 @@ async def claim_due(
     if not ids:
         return []
     claimed = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         await session.execute(
             update(Command)
             .where(Command.id.in_(chunk))
@@ -154,12 +153,8 @@ async def claim_due(
     return claimed
 
 
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
-    return [ids[first : first + _CHUNK] for first in range(0, len(ids), _CHUNK)]
-
-
 async def cancel(session: AsyncSession, command_ids: Sequence[int]) -> None:
-    for chunk in _chunks(command_ids):
+    for chunk in chunks(command_ids):
         await session.execute(
             update(Command)
             .where(Command.id.in_(chunk))
@@ -172,7 +167,7 @@ async def mark_delivered(
     session: AsyncSession, command_ids: Sequence[int], result: str, now: datetime
 ) -> None:
     """Commands the charger accepted, when nothing else hangs on the answer."""
-    for chunk in _chunks(command_ids):
+    for chunk in chunks(command_ids):
         await session.execute(
             update(Command)
             .where(Command.id.in_(chunk))

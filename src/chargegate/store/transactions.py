@@ -18,10 +18,8 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.domain.validation import ListRequest
+from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, Port, QueueItem, Transaction
-
-# Rows per statement: well under SQLite's and PostgreSQL's limits on bound parameters.
-_CHUNK = 5000
 
 _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
 
@@ -209,8 +207,7 @@ async def request_due_stops(session: AsyncSession, now: datetime, reason: str) -
             .with_for_update(skip_locked=True)
         )
     )
-    for first in range(0, len(ids), _CHUNK):
-        chunk = ids[first : first + _CHUNK]
+    for chunk in chunks(ids):
         columns = Command.__table__.c
         await session.execute(
             insert(Command).from_select(
