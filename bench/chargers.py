@@ -2,11 +2,11 @@
 CPU-second against a "roll your own" baseline (bench/baseline_csms.py). The load comes from
 bench/js/load.mjs (npm ocpp-rpc, independent of chargegate's code), several node processes.
 
-1. Hold: steps of connected OCPP 1.6 chargers (default 1000, 5000, 10000, 20000), added to those
-   already connected. Each charger boots once, then sends Heartbeat, StatusNotification and
+1. Hold: steps of connected OCPP 1.6 chargers (default 1000, 2500, 5000, 10000, 20000), added to
+   those already connected. Each charger boots once, then sends Heartbeat, StatusNotification and
    MeterValues once per --period seconds each (jittered). Per step: reply latency over a
-   --window, errors, the server's RSS and KB per charger. Stepping stops when p99 > 100 ms, a
-   step fails (chargers that cannot connect, errors, disconnects) or the time budget is spent.
+   --window, errors, the server's RSS and KB per charger. Stepping stops when a step fails
+   (chargers that cannot connect, errors, disconnects) or the time budget is spent.
 2. Throughput: --concurrency chargers send one action back to back for --seconds; round trips per
    second and per server CPU-second (utime + stime of the server process and its children, from
    /proc), for chargegate and the baseline.
@@ -14,8 +14,8 @@ bench/js/load.mjs (npm ocpp-rpc, independent of chargegate's code), several node
 Figures are printed as Markdown and written to bench/results/chargers.md; nothing is asserted.
 Needs node and `cd bench/js && npm install --no-save --no-package-lock --no-audit --no-fund`.
 
-    .venv/bin/python bench/chargers.py [--quick] [--steps 1000,5000,10000,20000] [--period 10]
-        [--window 20] [--concurrency 50] [--seconds 15] [--budget 360] [--out FILE]
+    .venv/bin/python bench/chargers.py [--quick] [--steps 1000,2500,5000,10000,20000] [--period 10]
+        [--window 20] [--concurrency 50] [--seconds 15] [--budget 600] [--out FILE]
 """
 
 from __future__ import annotations
@@ -279,6 +279,7 @@ def hold(args: argparse.Namespace, workdir: Path, began: float) -> tuple[list[st
     notes: list[str] = [f"Idle server RSS before any charger: {idle_rss / 1024:.0f} MB."]
     loads: list[Load] = []
     held = 0
+    within = 0  # the most chargers with p99 under P99_LIMIT_MS
     extra = ["--period", str(args.period), "--connect-concurrency", "200"]
     try:
         for step in args.steps:
@@ -319,13 +320,16 @@ def hold(args: argparse.Namespace, workdir: Path, began: float) -> tuple[list[st
             if failed or window.errors or window.disconnects:
                 notes.append(f"Stopped stepping: the {step}-charger step failed.")
                 break
-            if p99 is not None and p99 > P99_LIMIT_MS:
-                notes.append(f"Stopped stepping: p99 above {P99_LIMIT_MS:.0f} ms at {step}.")
-                break
+            if p99 is not None and p99 <= P99_LIMIT_MS:
+                within = step
     finally:
         for load in loads:
             load.quit()
         server.stop()
+    notes.append(
+        f"Most chargers with p99 under {P99_LIMIT_MS:.0f} ms: {within or 'none of the steps'}"
+        " (stepping goes on past that limit while nothing fails, to show how it degrades)."
+    )
     notes.append(f"chargegate (log level warning) {log_summary(server.log)}.")
     return rows, notes
 
@@ -388,13 +392,13 @@ def throughput(args: argparse.Namespace, workdir: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
-    parser.add_argument("--steps", default="1000,5000,10000,20000")
+    parser.add_argument("--steps", default="1000,2500,5000,10000,20000")
     parser.add_argument("--period", type=float, default=10.0, help="seconds between each action")
     parser.add_argument("--window", type=float, default=20.0, help="measured seconds per step")
     parser.add_argument("--concurrency", type=int, default=50, help="throughput chargers")
     parser.add_argument("--seconds", type=float, default=15.0, help="throughput window")
     parser.add_argument("--connect-timeout", type=float, default=240.0)
-    parser.add_argument("--budget", type=float, default=360.0, help="seconds for hold steps")
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds for hold steps")
     parser.add_argument("--out", type=Path, default=RESULTS / "chargers.md")
     args = parser.parse_args()
     if args.quick:
