@@ -78,7 +78,10 @@ async def run(count: int, kind: str, per_process: int) -> str:
                     f"{count} sessions open after {setup:.0f} s; all expire at {target:%H:%M:%S}",
                     flush=True,
                 )
-                for _ in range(240 + count // 50):  # bounded wait for the stops, 0.5 s a step
+                # Bounded wait for the stops, counted from the expiry second (the PATCHes may
+                # have taken anything from seconds to minutes).
+                deadline = target + timedelta(seconds=120 + count // 50)
+                while datetime.now(UTC) < deadline:
                     if datetime.now(UTC) > target and await open_count(groups) == 0:
                         break
                     await asyncio.sleep(0.5)
