@@ -293,7 +293,16 @@ def hold(args: argparse.Namespace, workdir: Path, began: float) -> tuple[list[st
                 new.append(Load(url, "hold", "HOLD-", held, count, extra))
                 held += count
             loads += new
-            ready = [load.expect("ready", args.connect_timeout) for load in new]
+            try:
+                ready = [load.expect("ready", args.connect_timeout) for load in new]
+            except RuntimeError as exc:
+                rows.append(
+                    f"| {step} | not all connected and booted | > {args.connect_timeout:.0f} s"
+                    " | - | - | - | - | - | - | - | - | - |"
+                )
+                print(rows[-1], flush=True)
+                notes.append(f"The {step}-charger step failed: {exc}.")
+                break
             connect_s = time.monotonic() - step_began
             failed = sum(r["connectFailed"] for r in ready)
             boot_p99 = max((r["bootP99Ms"] or 0.0) for r in ready)
