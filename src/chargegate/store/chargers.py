@@ -68,13 +68,9 @@ async def ensure_ports(
 
 
 async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int) -> Port:
-    port = await session.scalar(
-        select(Port).where(Port.charger_id == charger.id, Port.connector_id == connector_id)
-    )
-    if port is None:
-        port = Port(port_uuid=str(uuid.uuid4()), charger_id=charger.id, connector_id=connector_id)
-        session.add(port)
-        await session.flush()
+    """One port, created (and flushed, so it has its row id) if not known yet."""
+    port = (await ensure_ports(session, [(charger, connector_id)]))[(charger.id, connector_id)]
+    await session.flush()
     return port
 
 
