@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
+from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.endpoint import basic_auth_password
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.versions import negotiate
@@ -46,3 +49,36 @@ def test_basic_auth_only_for_the_charger_itself() -> None:
     assert basic_auth_password("Bearer abc", "CP1") is None
     assert basic_auth_password("Basic !!!", "CP1") is None
     assert basic_auth_password(None, "CP1") is None
+
+
+class Socket:
+    def __init__(self) -> None:
+        self.closed: list[int] = []
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed.append(code)
+
+
+def connection(epoch: int) -> Connection:
+    # The registry never touches the session or version of a connection it only registers.
+    return Connection(session=None, epoch=epoch, socket=Socket(), version=None)  # type: ignore[arg-type]
+
+
+async def test_a_take_over_announced_before_registering_supersedes_the_connection() -> None:
+    """Node A claims epoch 1, node B claims epoch 2 and announces it, and only then does A
+    register its connection: A must not keep a socket the charger has left."""
+    registry = ConnectionRegistry()
+    await registry.evict("CP", 2)
+    with pytest.raises(Superseded):
+        registry.attach("CP", connection(1))
+    assert registry.attach("CP", connection(3)) is None  # a newer connection here is fine
+
+
+async def test_a_take_over_closes_the_older_socket_only() -> None:
+    registry = ConnectionRegistry()
+    older = connection(1)
+    registry.attach("CP", older)
+    await registry.evict("CP", 1)  # this node's own announcement
+    assert older.socket.closed == []  # type: ignore[attr-defined]
+    await registry.evict("CP", 2)
+    assert older.socket.closed == [REPLACED]  # type: ignore[attr-defined]

@@ -13,6 +13,10 @@ from chargegate.services.dispatcher import NotDelivered, Order, Reply
 REPLACED = 4000
 
 
+class Superseded(Exception):
+    """The charger was taken over by another node before this connection was registered."""
+
+
 class Closable(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -28,12 +32,18 @@ class Connection:
 class ConnectionRegistry:
     def __init__(self) -> None:
         self._connections: dict[str, Connection] = {}
+        # Take-overs announced while the charger had no registered connection here: a connection
+        # whose epoch was claimed just before (and is registered just after) is already stale.
+        self._taken_over: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._connections)
 
     def attach(self, charge_point_id: str, connection: Connection) -> Connection | None:
-        """Register a new connection; returns the one it replaces (a half-open old socket)."""
+        """Register a new connection; returns the one it replaces (a half-open old socket).
+        Raises Superseded if another node has announced a newer epoch meanwhile."""
+        if self._taken_over.pop(charge_point_id, 0) > connection.epoch:
+            raise Superseded(f"{charge_point_id} is connected to another node")
         previous = self._connections.get(charge_point_id)
         self._connections[charge_point_id] = connection
         return previous
@@ -46,7 +56,9 @@ class ConnectionRegistry:
     async def evict(self, charge_point_id: str, epoch: int) -> None:
         """Another node took this charger over at `epoch`: close our older socket, if any."""
         current = self._connections.get(charge_point_id)
-        if current is not None and current.epoch < epoch:
+        if current is None:
+            self._taken_over[charge_point_id] = max(epoch, self._taken_over.get(charge_point_id, 0))
+        elif current.epoch < epoch:
             del self._connections[charge_point_id]
             await current.socket.close(REPLACED, "the charger connected to another node")
 

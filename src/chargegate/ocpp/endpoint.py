@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chargegate.domain.rate import KeyedBuckets, TokenBucket
-from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry
+from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
 from chargegate.services import charger_events
@@ -187,7 +187,12 @@ class OcppEndpoint:
         epoch = await charger_events.connected(self._rt, charge_point_id, version.subprotocol)
         self._rt.bus.evict(charge_point_id, epoch)
         connection = Connection(session, epoch, transport, version)
-        replaced = self._registry.attach(charge_point_id, connection)
+        try:
+            replaced = self._registry.attach(charge_point_id, connection)
+        except Superseded:
+            # Another node claimed a newer epoch between our claim and now.
+            await websocket.close(REPLACED, "the charger connected to another node")
+            return
         if replaced is not None:
             # The charger came back on a new socket; the old one is half-open at best.
             await replaced.socket.close(REPLACED, "replaced by a newer connection")
