@@ -179,8 +179,9 @@ async def _write_reports(rt: Runtime, batch: list[ChargerReport]) -> None:
     would keep the single SQLite writer busy for seconds when a fleet comes online."""
     statuses: dict[tuple[str, int], tuple[str | None, str | None]] = {}
     async with rt.sessions() as session, session.begin():
-        chargers = await charger_store.chargers_by_id(session, {r.charge_point_id for r in batch})
-        unknown = {r.charge_point_id for r in batch} - chargers.keys()
+        wanted = {r.charge_point_id for r in batch}
+        chargers = await charger_store.chargers_by_id(session, wanted)
+        unknown = wanted - chargers.keys()
         if unknown:
             # Written one by one then (GroupCommit), so that only its own caller fails.
             raise LookupError(f"chargers {sorted(unknown)!r} are not registered")
