@@ -9,7 +9,12 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 PYTEST := $(BIN)/pytest -n 4
 
-.PHONY: run test lint typecheck unit unit-postgres js-deps bench fuzz clean
+.PHONY: run test test-tools lint typecheck unit unit-postgres js-deps bench fuzz clean
+
+# Programs the suite drives besides Python: Chromium (dashboard), node and npm (the independent
+# ocpp-rpc charger), openssl (TLS certificates), redis-server (a broker a test can stop) and
+# nginx (the documented reverse proxy, tests/test_proxy.py).
+TEST_TOOLS := chromium node npm openssl redis-server nginx
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +28,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/chargegate demo
 
-# The independent strict-mode charger (npm ocpp-rpc) used by tests/test_independent_charger.py.
-# Without npm the test that needs it skips and says why.
-js-deps:
+# As root on Debian, installs whichever of TEST_TOOLS is missing; elsewhere says what is missing
+# (the tests that need it skip and say why, and under CI=true a skip fails the run).
+test-tools:
+	@missing=""; for tool in $(TEST_TOOLS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		packages=$$(echo "$$missing" | sed 's/\bnode\b/nodejs/'); \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; \
+	else echo "missing$$missing: install them (Debian: apt-get install -y chromium nodejs npm openssl redis-server nginx)"; fi
+
+# The independent strict-mode charger (npm ocpp-rpc) and the dashboard's browser driver
+# (playwright-core) used by the tests.
+js-deps: test-tools
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tests/js && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the independent ocpp-rpc charger test will be skipped"; fi
+	else echo "npm not found: the tests that need node packages will skip"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -44,6 +60,7 @@ unit-postgres: $(STAMP)
 	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; \
 	then echo "== second pass: PostgreSQL at 127.0.0.1:5432 (database test) =="; \
 		CHARGEGATE_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PYTEST); \
+	elif [ "$$CI" = true ]; then echo "FAILED: CI=true and nothing listens on 127.0.0.1:5432 for the PostgreSQL pass"; exit 1; \
 	else echo "SKIPPED the PostgreSQL pass: nothing listens on 127.0.0.1:5432 (start PostgreSQL with trust auth and a database named test to run it)"; fi
 
 test: $(STAMP) js-deps lint typecheck unit unit-postgres

@@ -236,7 +236,16 @@ def chargegate_env(workdir: Path, name: str) -> dict[str, str]:
 def start_chargegate(workdir: Path, name: str) -> tuple[Server, int]:
     port = free_port()
     chargegate = shutil.which("chargegate", path=str(Path(sys.executable).parent)) or "chargegate"
-    command = [chargegate, "serve", "--host", "127.0.0.1", "--port", str(port), "--auto-register"]
+    command = [
+        chargegate,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--auto-register",
+        "--auto-register-insecure",
+    ]
     server = Server("chargegate", command, chargegate_env(workdir, name), workdir / f"{name}.log")
     server.wait_listening(port)
     # Let startup work (migrations, pools) finish before anything is measured.

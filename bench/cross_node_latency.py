@@ -86,7 +86,9 @@ async def measure(broker: str | None, samples: int) -> list[float]:
     await upgrade(url)
     settings = Settings(database_url=url)
     key = await provisioning.create_api_key(settings, "bench")
-    added = await provisioning.add_charger(settings, "BENCH-CP", "bench", samples, None)
+    added = await provisioning.add_charger(
+        settings, "BENCH-CP", "bench", samples, None, insecure_no_password=True
+    )
     ports = [p["port_uuid"] for p in added["ports"]]
     port_a, port_b = free_port(), free_port()
     log = tempfile.mktemp(prefix="chargegate-bench-", suffix=".log")

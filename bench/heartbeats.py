@@ -64,7 +64,16 @@ async def main() -> None:
         "CHARGEGATE_LOG_LEVEL": "warning",
     }
     server = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "chargegate", "serve", "--port", str(port), "--auto-register"],
+        *[
+            sys.executable,
+            "-m",
+            "chargegate",
+            "serve",
+            "--port",
+            str(port),
+            "--auto-register",
+            "--auto-register-insecure",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

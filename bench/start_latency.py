@@ -56,7 +56,9 @@ async def main() -> None:
     key = await provisioning.create_api_key(settings, "bench")
     ports: list[tuple[int, str]] = []
     for n in range(chargers):
-        added = await provisioning.add_charger(settings, f"START-{n}", "bench", CONNECTORS, None)
+        added = await provisioning.add_charger(
+            settings, f"START-{n}", "bench", CONNECTORS, None, insecure_no_password=True
+        )
         ports += [(n, p["port_uuid"]) for p in added["ports"]]
     port = free_port()
     env = {**os.environ, **UNLIMITED, "CHARGEGATE_DATABASE_URL": url}

@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from support import Operator, Server, Simulators, drop_postgres_databases
+from support import (
+    POSTGRES_URL,
+    Charger,
+    Operator,
+    RawCharger,
+    Server,
+    Simulators,
+    drop_postgres_databases,
+    raw_charger,
+)
+
+# Under CI every test runs: one that skips (a missing tool or service) fails the run instead.
+STRICT = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each pass runs the tests meant for its database; the others are deselected, not skipped."""
+    other_pass = "sqlite_only" if POSTGRES_URL else "postgres_only"
+    deselected = [item for item in items if item.get_closest_marker(other_pass)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker(other_pass)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {report.longrepr}"
+    return report
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A fresh server (and database) for one test."""
-    with Server(workdir=tmp_path).running() as instance:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A fresh server (and database) for one test, with the settings of its `server_env` mark."""
+    mark = request.node.get_closest_marker("server_env")
+    env: dict[str, str] = mark.args[0] if mark else {}
+    with Server(workdir=tmp_path, extra_env=env).running() as instance:
         yield instance
 
 
@@ -45,3 +80,17 @@ def _drop_test_databases() -> Iterator[None]:
     """In the PostgreSQL pass, drop the databases the servers of this run created."""
     yield
     drop_postgres_databases()
+
+
+@pytest.fixture
+async def raw16(op: Operator) -> AsyncIterator[tuple[RawCharger, Charger]]:
+    """A 1.6 charger driven frame by frame."""
+    async with raw_charger(op, "ocpp1.6") as connected:
+        yield connected
+
+
+@pytest.fixture
+async def raw201(op: Operator) -> AsyncIterator[tuple[RawCharger, Charger]]:
+    """A 2.0.1 charging station driven frame by frame."""
+    async with raw_charger(op, "ocpp2.0.1") as connected:
+        yield connected

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +24,21 @@ from typing import Any
 
 import asyncpg
 import httpx
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
+from ocpp.v201.enums import IdTokenEnumType, TransactionEventEnumType, TriggerReasonEnumType
+from ocpp.v201.enums import MeasurandEnumType as Measurand201
+from ocpp.v201.enums import StandardizedUnitsOfMeasureType as UnitOfMeasure201
+from websockets import Subprotocol
+from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate import provisioning
 from chargegate.config import Settings
+from chargegate.domain import credentials
+from chargegate.domain.times import utcnow
 from chargegate.sim.charger import SimulatedCharger
+from chargegate.store import operators as operator_store
+from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade_sync
 
 # Short timings so that timeouts and expiries can be tested in seconds.
@@ -32,12 +47,30 @@ TEST_ENV = {
     "CHARGEGATE_CALL_TIMEOUT_S": "3",
     "CHARGEGATE_POLL_INTERVAL_S": "1",
     "CHARGEGATE_RESEND_SETTLE_S": "2",
+    # A stop that does not take is retried within seconds (tests/test_stops.py sets the time
+    # an accepted stop has to be reported lower still).
+    "CHARGEGATE_STOP_CONFIRM_S": "15",
+    "CHARGEGATE_STOP_RETRY_BASE_S": "1",
+    "CHARGEGATE_RECONCILE_WAIT_S": "2",
     "CHARGEGATE_LOG_LEVEL": "info",
     # Tests send bursts of requests with one key on purpose; test_security.py sets low limits
     # of its own to test them.
     "CHARGEGATE_API_RATE_PER_S": "100000",
     "CHARGEGATE_API_BURST": "100000",
+    # Test webhook receivers listen on 127.0.0.1, which production refuses (see
+    # tests/test_webhook_abuse.py, which turns this off to test that).
+    "CHARGEGATE_WEBHOOK_ALLOW_PRIVATE": "true",
 }
+
+# A server killed and started again: the charger needs its reconnect backoff, and a loaded
+# machine its start-up time, before a start held up by the outage can reach it.
+RESTART_ENV = {"CHARGEGATE_START_TIMEOUT_S": "10"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An `Authorization: Basic` header (OCPP security profiles 1 and 2)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def free_port() -> int:
@@ -48,6 +81,18 @@ def free_port() -> int:
 
 # The PostgreSQL pass of `make test` sets this to an admin URL; each server then gets a fresh
 # database of its own there. Unset, every server has its own SQLite file.
+# The transaction body: the seed's fields, then ours (invoice, energy, the state of its stop).
+TX_KEYS = {
+    "transaction_uuid",
+    "port_uuid",
+    "state",
+    "started",
+    "ended",
+    "expires",
+    "invoice_id",
+    "energy_wh",
+    "stop",
+}
 POSTGRES_URL = os.environ.get("CHARGEGATE_TEST_POSTGRES_URL")
 created_databases: list[str] = []
 
@@ -126,7 +171,12 @@ class Server:
 
     @property
     def settings(self) -> Settings:
-        return Settings(database_url=self.database_url)
+        """The settings the server process runs with, for provisioning from the test."""
+        env = {**TEST_ENV, **self.extra_env, "CHARGEGATE_DATABASE_URL": self.database_url}
+        prefix = "CHARGEGATE_"
+        return Settings(
+            **{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+        )
 
     def env(self) -> dict[str, str]:
         return {
@@ -152,7 +202,8 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 20
+        # Generous: a loaded machine (the whole suite on two cores) may start it slowly.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
@@ -212,14 +263,35 @@ class Operator:
         return {"x-api-key": self.key}
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.server.api, headers=self.headers, timeout=10)
+        return httpx.AsyncClient(base_url=self.server.api, headers=self.headers, timeout=30)
+
+    async def add_scrypt_key(self) -> str:
+        """Another key of this operator, stored as keys were from migration 0003 until they
+        were stored as SHA-256 again (scrypt); returns the key."""
+        made = credentials.new_api_key()
+        engine = create_engine(self.server.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                operator = await operator_store.get_or_create_operator(session, self.name, utcnow())
+                key_hash = credentials.hash_password(made.key)
+                await operator_store.add_api_key(session, operator, made.lookup, key_hash, utcnow())
+        finally:
+            await engine.dispose()
+        return made.key
 
     async def add_charger(
         self, connectors: int = 1, password: str | None = None, cp_id: str | None = None
     ) -> Charger:
+        """Without a password the charger is registered as passwordless on purpose (the opt-out
+        production must ask for by name), so tests can connect chargers without credentials."""
         cp_id = cp_id or f"CP-{uuid.uuid4().hex[:10]}"
         added = await provisioning.add_charger(
-            self.server.settings, cp_id, self.name, connectors, password
+            self.server.settings,
+            cp_id,
+            self.name,
+            connectors,
+            password,
+            insecure_no_password=password is None,
         )
         return Charger(cp_id, [p["port_uuid"] for p in added["ports"]])
 
@@ -260,7 +332,7 @@ async def online(
     )
     simulators.append(sim)
     sim.start()
-    await sim.wait_until(lambda: sim.online, timeout=10)
+    await sim.wait_until(lambda: sim.online, timeout=30)
     return sim
 
 
@@ -297,6 +369,54 @@ async def start_session(
     return body
 
 
+def cable_plugged(transaction_id: str, timestamp: str) -> dict[str, Any]:
+    """The 2.0.1 TransactionEvent of a station that begins a transaction as the cable goes in."""
+    return {
+        "eventType": "Started",
+        "timestamp": timestamp,
+        "triggerReason": "CablePluggedIn",
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": transaction_id},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+
+
+def start_report(
+    subprotocol: str, connector: int, id_tag: str, timestamp: str, meter_wh: int = 0
+) -> tuple[str, dict[str, Any]]:
+    """A charger's report of a transaction it began with `id_tag`: a 1.6 StartTransaction, or a
+    2.0.1 TransactionEvent Started (with a transaction id of its own) on EVSE `connector`."""
+    if subprotocol == "ocpp1.6":
+        payload = {
+            "connectorId": connector,
+            "idTag": id_tag,
+            "meterStart": meter_wh,
+            "timestamp": timestamp,
+        }
+        return Action16.start_transaction, payload
+    energy = {
+        "value": meter_wh,
+        "measurand": Measurand201.energy_active_import_register,
+        "unitOfMeasure": {"unit": UnitOfMeasure201.wh},
+    }
+    return Action201.transaction_event, {
+        "eventType": TransactionEventEnumType.started,
+        "timestamp": timestamp,
+        "triggerReason": TriggerReasonEnumType.authorized,
+        "seqNo": 0,
+        "transactionInfo": {"transactionId": f"T-{uuid.uuid4().hex[:8]}"},
+        "idToken": {"idToken": id_tag, "type": IdTokenEnumType.iso14443},
+        "evse": {"id": connector, "connectorId": 1},
+        "meterValue": [{"timestamp": timestamp, "sampledValue": [energy]}],
+    }
+
+
+def id_tag_status(answer: dict[str, Any]) -> str:
+    """What the server said of the card in its answer to a start (either version)."""
+    info = answer.get("idTagInfo") or answer["idTokenInfo"]
+    return str(info["status"])
+
+
 async def open_session(
     client: httpx.AsyncClient, port_uuid: str, expires: float | str = 600, **extra: Any
 ) -> dict[str, Any]:
@@ -307,12 +427,29 @@ async def open_session(
     return created
 
 
+async def expire_in(client: httpx.AsyncClient, transaction_uuid: str, seconds: float) -> str:
+    """PATCH an open transaction to expire `seconds` from now; returns the expiry sent. A test
+    of a short session opens it with a long expiry first and shortens it so: on a loaded
+    machine the start may take longer than a short expiry, which then fails the start."""
+    expires = iso(seconds)
+    patched = await client.patch(f"/transactions/{transaction_uuid}", json={"expires": expires})
+    assert patched.status_code == 204, patched.text
+    return expires
+
+
+async def stop_session(client: httpx.AsyncClient, transaction_uuid: str) -> dict[str, Any]:
+    """PATCH the transaction closed and wait until its stop is done; returns that body."""
+    stop = await client.patch(f"/transactions/{transaction_uuid}", json={"state": "closed"})
+    assert stop.status_code == 202, stop.text
+    return await poll_queue(client, stop.json()["id"], timeout=60)
+
+
 async def poll_queue(
     client: httpx.AsyncClient,
     queue_uuid: str,
     *,
     until: Callable[[dict[str, Any]], bool] = lambda body: body.get("status") != "IN PROGRESS",
-    timeout: float = 15.0,
+    timeout: float = 30.0,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """GET /queue/<id> until `until(body)` holds; returns that body."""
@@ -323,7 +460,7 @@ async def poll_transaction(
     client: httpx.AsyncClient,
     transaction_uuid: str,
     until: Callable[[dict[str, Any]], bool],
-    timeout: float = 15.0,
+    timeout: float = 30.0,
 ) -> dict[str, Any]:
     return await poll_json(client, f"/transactions/{transaction_uuid}", until, timeout, None)
 
@@ -347,9 +484,100 @@ async def poll_json(
         await asyncio.sleep(0.1)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+async def metric(server: Server, series: str, verify: ssl.SSLContext | bool = True) -> float:
+    """One series of the server's /metrics, such as `name{label="value"}`; 0 if absent.
+    `verify`: what to trust when the server serves TLS."""
+    async with httpx.AsyncClient(timeout=30, verify=verify) as http:
+        response = await http.get(f"{server.base_url}/metrics")
+    assert response.status_code == 200, response.text
+    found = re.search(rf"^{re.escape(series)} (\S+)$", response.text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.1)
+
+
+class RawCharger:
+    """A hand-driven charger socket: every frame is ours to choose, retries included."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.requests: list[list[Any]] = []
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        frame = await self.exchange(action, payload)
+        assert frame[0] == 3, frame
+        result: dict[str, Any] = frame[2]
+        return result
+
+    async def exchange(self, action: str, payload: dict[str, Any] | str) -> list[Any]:
+        """Sends a CALL; returns the server's CALLRESULT or CALLERROR frame. A payload given as
+        JSON text is sent as it is (tokens such as NaN that json.dumps would not write)."""
+        unique_id = str(uuid.uuid4())  # a retry is a new message id
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        await self.ws.send(f"[2,{json.dumps(unique_id)},{json.dumps(action)},{text}]")
+        while True:
+            async with asyncio.timeout(10):
+                frame: list[Any] = json.loads(await self.ws.recv())
+            if frame[0] == 2:
+                await self.answer(frame)
+            elif frame[1] == unique_id:
+                return frame
+
+    async def answer(self, frame: list[Any]) -> None:
+        """Accept starts and stops; refuse the server's other questions."""
+        self.requests.append(frame)
+        if frame[2] in (
+            "RemoteStartTransaction",
+            "RemoteStopTransaction",
+            "RequestStartTransaction",
+            "RequestStopTransaction",
+        ):
+            await self.ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+        else:
+            await self.ws.send(json.dumps([4, frame[1], "NotImplemented", "", {}]))
+
+    async def next_request(self, action: str) -> dict[str, Any]:
+        while True:
+            async with asyncio.timeout(10):
+                frame = json.loads(await self.ws.recv())
+            assert frame[0] == 2, frame
+            await self.answer(frame)
+            if frame[2] == action:
+                payload: dict[str, Any] = frame[3]
+                return payload
+
+
+BOOTS = {
+    "ocpp1.6": {"chargePointVendor": "v", "chargePointModel": "m"},
+    "ocpp2.0.1": {"reason": "PowerUp", "chargingStation": {"vendorName": "v", "model": "m"}},
+}
+
+
+@asynccontextmanager
+async def raw_charger(
+    op: Operator,
+    subprotocol: str,
+    make: Callable[[ClientConnection], RawCharger] = RawCharger,
+    connectors: int = 1,
+) -> AsyncIterator[tuple[RawCharger, Charger]]:
+    """A new charger of `op` with `connectors` registered ports, connected by hand and booted."""
+    charger = await op.add_charger(connectors)
+    url = f"{op.server.ws_url}/{charger.charge_point_id}"
+    async with connect(url, subprotocols=[Subprotocol(subprotocol)]) as ws:
+        raw = make(ws)
+        await raw.call("BootNotification", BOOTS[subprotocol])
+        yield raw, charger
+
+
+async def transactions(client: httpx.AsyncClient, port_uuid: str) -> list[dict[str, Any]]:
+    """Every transaction of a port, newest first."""
+    response = await client.get("/transactions", params={"port_uuid": port_uuid, "limit": 0})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found

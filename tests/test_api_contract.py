@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from support import (
+    TX_KEYS,
     Operator,
     Server,
     Simulators,
@@ -30,16 +31,6 @@ from support import (
     start_session,
 )
 
-TX_KEYS = {
-    "transaction_uuid",
-    "port_uuid",
-    "state",
-    "started",
-    "ended",
-    "expires",
-    "invoice_id",
-    "energy_wh",
-}
 API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 PORT_KEYS = {"port_uuid", "charge_point_id", "connector_id", "status", "online"}
 

@@ -43,6 +43,9 @@ def test_commands_work_on_a_fresh_database(tmp_path: Path) -> None:
     body = json.loads(added.stdout)
     assert body["charge_point_id"] == "CP-9"
     assert [p["connector_id"] for p in body["ports"]] == [1, 2]
+    # No password given: one is generated, printed once, and only its hash is kept.
+    password = body["password"]
+    assert len(password) >= 32 and "shown once" in added.stderr
 
     again = chargegate(tmp_path, "chargers", "add", "CP-9", "--operator", "acme")
     assert again.returncode == 1
@@ -51,8 +54,8 @@ def test_commands_work_on_a_fresh_database(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "cli.db") as db:
         stored = db.execute("SELECT key_hash FROM api_keys").fetchall()
         assert stored and key not in stored[0][0]
-        password_rows = db.execute("SELECT password_hash FROM chargers").fetchall()
-        assert password_rows == [(None,)]
+        ((password_hash,),) = db.execute("SELECT password_hash FROM chargers").fetchall()
+        assert password_hash.startswith("scrypt$") and password not in password_hash
 
 
 def test_key_from_cli_works_against_server(tmp_path: Path) -> None:
@@ -88,9 +91,35 @@ def test_password_is_stored_hashed(tmp_path: Path) -> None:
     assert stored.startswith("scrypt$") and "hunter22" not in stored
 
 
+def test_a_passwordless_charger_must_be_asked_for_by_name(tmp_path: Path) -> None:
+    """`--password ""` used to register a charger anyone could connect as."""
+    empty = chargegate(tmp_path, "chargers", "add", "CP-E", "--operator", "acme", "--password", "")
+    assert empty.returncode == 2 and "empty password" in empty.stderr, empty.stderr
+    both = ["--password", "pw-1234", "--insecure-no-password"]
+    clash = chargegate(tmp_path, "chargers", "add", "CP-E", "--operator", "acme", *both)
+    assert clash.returncode == 2 and "exclude each other" in clash.stderr, clash.stderr
+    insecure = chargegate(
+        tmp_path, "chargers", "add", "CP-I", "--operator", "acme", "--insecure-no-password"
+    )
+    assert insecure.returncode == 0, insecure.stderr
+    assert "WARNING" in insecure.stderr and "password" not in json.loads(insecure.stdout)
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        rows = db.execute("SELECT charge_point_id, password_hash FROM chargers").fetchall()
+    assert rows == [("CP-I", "insecure-no-password")]
+
+    renewed = chargegate(tmp_path, "chargers", "new-password", "CP-I")
+    assert renewed.returncode == 0 and "shown once" in renewed.stderr, renewed.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        (stored,) = db.execute("SELECT password_hash FROM chargers").fetchone()
+    assert stored.startswith("scrypt$") and renewed.stdout.strip() not in stored
+    unknown = chargegate(tmp_path, "chargers", "new-password", "CP-nobody")
+    assert unknown.returncode == 1 and "not registered" in unknown.stderr
+
+
 def test_demo_prints_a_key_and_ports_and_its_curl_works(tmp_path: Path) -> None:
     """`make run` runs `chargegate demo`: its printed key, port and curl work as printed."""
     server = Server(workdir=tmp_path)
+    passwords = []
     for _ in range(2):  # a second run reuses the demo charger and prints a fresh key
         process = subprocess.Popen(
             [sys.executable, "-m", "chargegate", "demo", "--port", str(server.port)],
@@ -109,6 +138,10 @@ def test_demo_prints_a_key_and_ports_and_its_curl_works(tmp_path: Path) -> None:
             ports = re.findall(r"port \d:\s+(\S+)", text)
             curl = re.search(r"(curl -s -X POST .*?/transactions)\n", text, re.S)
             assert key and len(ports) == 2 and curl, text
+            # The demo charger has a password like any other, and the simulator logs in with it.
+            password = re.search(r"its password:\s+(\S+)", text)
+            assert password, text
+            passwords.append(password.group(1))
             headers = {"x-api-key": key.group(1)}
             deadline = time.monotonic() + 10
             listed: list[dict[str, object]] = []
@@ -145,6 +178,8 @@ def test_demo_prints_a_key_and_ports_and_its_curl_works(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(15)
+    # Only a hash is kept, so a second run can only print a new one (and the charger uses it).
+    assert passwords[0] != passwords[1]
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from chargegate.sim.charger import SimulatedCharger
 from support import (
+    RESTART_ENV,
     Server,
     Simulators,
     online,
@@ -17,12 +19,14 @@ from support import (
     start_session,
 )
 
+pytestmark = pytest.mark.server_env(RESTART_ENV)
+
 
 async def restart(server: Server, sim: SimulatedCharger) -> None:
     server.kill()
     await sim.wait_until(lambda: not sim.online)
     server.start()
-    await sim.wait_until(lambda: sim.online, timeout=15)
+    await sim.wait_until(lambda: sim.online, timeout=30)
 
 
 async def close_and_settle(
@@ -79,7 +83,7 @@ async def test_kill_after_stop_sent_before_answer(server: Server, simulators: Si
         )
         await sim.wait_until(lambda: sim.stop_requests == 1)
         await restart(server, sim)
-        done = await poll_queue(client, patched.json()["id"], timeout=20)
+        done = await poll_queue(client, patched.json()["id"], timeout=30)
         assert done["state"] == "Closed"
         await asyncio.sleep(4)  # past the resend settle time
     assert sim.stop_requests == 1
@@ -99,7 +103,7 @@ async def test_kill_after_stop_answered(server: Server, simulators: Simulators) 
         await sim.wait_until(lambda: sim.stop_requests == 1)
         await asyncio.sleep(0.3)  # the answer is recorded
         await restart(server, sim)
-        done = await poll_queue(client, patched.json()["id"], timeout=20)
+        done = await poll_queue(client, patched.json()["id"], timeout=30)
         assert done["state"] == "Closed"
         await asyncio.sleep(3)
     assert sim.stop_requests == 1

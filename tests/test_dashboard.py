@@ -1,4 +1,5 @@
-"""The operator dashboard: its arithmetic, and the real page in headless Chromium."""
+"""The operator dashboard: its arithmetic, its bounds, and the real page in headless Chromium,
+with /1.2/docs beside it: both under their Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -139,16 +140,45 @@ def png_pixels(path: Path) -> list[bytes]:
     return pixels
 
 
-async def run_check(server: Server, key: str, shot: Path, wait_for: str = "") -> dict[str, Any]:
+async def run_node(script: str, *args: str) -> dict[str, Any]:
+    """Runs one of tests/js/*_check.mjs; returns the JSON line it prints."""
     assert NODE is not None
     process = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / "dashboard_check.mjs"), server.base_url, key, str(shot), wait_for,
+        NODE, str(JS_DIR / script), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(), 90)
     assert process.returncode == 0, err.decode()
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result
+
+
+async def run_check(server: Server, key: str, shot: Path, wait_for: str = "") -> dict[str, Any]:
+    return await run_node("dashboard_check.mjs", server.base_url, key, str(shot), wait_for)
+
+
+PROBE = "Executing inline script violates"
+
+
+def assert_policy_in_force(seen: dict[str, Any], server: Server) -> None:
+    """The page ran under its Content-Security-Policy without breaking it, asked nothing of any
+    host but this server, refused an injected inline script and refused to be framed."""
+    assert seen["violations"] == [], seen["violations"]
+    assert seen["inlineScriptBlocked"] is True and seen["inlineScriptRan"] is False, seen
+    assert seen["requests"], seen
+    off_server = [url for url in seen["requests"] if not url.startswith(f"{server.base_url}/")]
+    assert off_server == [], off_server
+    assert [error for error in seen["errors"] if PROBE not in error] == [], seen["errors"]
+    assert seen["framed"] is False
+
+
+def assert_page_headers(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, policy
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def staged(client: httpx.AsyncClient, port_uuid: str, outcome: str) -> dict[str, Any]:
@@ -286,6 +316,10 @@ async def test_dashboard_shows_live_data(
     assert unplugged.charge_point_id in failure and "offline" in failure, failure
     assert seen["bars"] == 24 and seen["tallBars"] >= 1  # this hour's energy is drawn
 
+    assert_policy_in_force(seen, server)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert_page_headers(await http.get("/dashboard"))
+
     assert shot.stat().st_size > 5_000
     pixels = Counter(png_pixels(shot))
     assert len(pixels) > 100, "the screenshot is (nearly) one colour"
@@ -299,3 +333,52 @@ async def test_dashboard_refuses_a_wrong_key(server: Server, tmp_path: Path) -> 
     assert seen["signedIn"] is False
     assert seen["visible"]["login-error"] is True and seen["visible"]["chargers"] is False
     assert "refused" in seen["loginError"]
+
+
+@browser_test
+async def test_docs_render_from_this_server_under_the_policy(
+    server: Server, tmp_path: Path
+) -> None:
+    """/1.2/docs used to load Swagger UI from a CDN (no docs without internet) with an inline
+    script, and had no policy: now its files come from an installed package, every request
+    stays on this server, and the page draws every operation of the document under a policy
+    that allows no inline script and no framing."""
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        assert_page_headers(await http.get("/1.2/docs"))
+        document = (await http.get("/1.2/openapi.json")).json()
+    shot = tmp_path / "docs.png"
+    seen = await run_node("docs_check.mjs", server.base_url, str(shot))
+    assert seen["drawn"] is True, seen
+    expected = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    assert set(seen["operations"]) == expected, seen["operations"]
+    assert_policy_in_force(seen, server)
+    assert shot.stat().st_size > 5_000
+
+
+@pytest.mark.server_env({"CHARGEGATE_DASHBOARD_MAX_ROWS": "2"})
+async def test_dashboard_lists_a_bounded_number_of_rows(
+    server: Server, simulators: Simulators
+) -> None:
+    """Every port and every open transaction of the operator used to be read and sent on each
+    3-second refresh; now at most CHARGEGATE_DASHBOARD_MAX_ROWS of each (the soonest expiries
+    first), and how many more there are."""
+    operator = await server.operator()
+    charger = await operator.add_charger(connectors=3)
+    await online(simulators, server, charger)
+    async with operator.client() as client:
+        opened = [
+            await open_session(client, port, expires)
+            for port, expires in zip(charger.port_uuids, (900, 600, 700), strict=True)
+        ]
+    response = await overview(server, operator.key)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    [shown] = data["chargers"]
+    assert [p["connector_id"] for p in shown["ports"]] == [1, 2]
+    listed = [t["transaction_uuid"] for t in data["open_transactions"]]
+    assert listed == [opened[1]["transaction_uuid"], opened[2]["transaction_uuid"]]
+    assert data["not_shown"] == {"ports": 1, "open_transactions": 1}

@@ -1,14 +1,19 @@
-"""Pure rules in chargegate.domain: times, validation, states and credentials. No sockets."""
+"""Pure rules in chargegate.domain: times, validation, states, credentials and webhook targets.
+No sockets."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from ipaddress import ip_address
 
 import pytest
 
 from chargegate.domain import credentials, times, validation
+from chargegate.domain.addresses import client_key
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.rate import TokenBucket
 from chargegate.domain.states import (
     CommandAction,
     CommandStatus,
@@ -17,6 +22,7 @@ from chargegate.domain.states import (
     StagingInput,
     TransactionState,
 )
+from chargegate.domain.webhook_targets import BadTarget, parse_target, refusal
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 PORT = "f1985d47-a946-4400-ba52-c00bb0c2cc0f"
@@ -386,7 +392,7 @@ def test_queue_and_staging_values_are_the_seed_spelling() -> None:
     assert QueueStatus.SUCCESS == "SUCCESS"
     assert {s.value for s in StagingInput} == {"Success", "Failure", "InProgress"}
     assert {k.value for k in QueueKind} == {"start", "stop"}
-    assert {a.value for a in CommandAction} == {"start", "stop", "profile"}
+    assert {a.value for a in CommandAction} == {"start", "stop", "profile", "reconcile"}
     assert {s.value for s in CommandStatus} == {"pending", "sending", "done", "cancelled"}
 
 
@@ -417,6 +423,28 @@ def test_api_key_mismatch() -> None:
     forged = f"cg_{made.lookup}_{'A' * 43}"
     assert credentials.api_key_lookup(forged) == made.lookup
     assert not credentials.api_key_matches(forged, made.key_hash)
+
+
+def test_api_key_matches_scrypt_rows_and_no_unknown_id() -> None:
+    made = credentials.new_api_key()
+    assert made.key_hash == hashlib.sha256(made.key.encode()).hexdigest()
+    old_row = credentials.hash_password(made.key)
+    assert credentials.is_scrypt_hash(old_row) and not credentials.is_scrypt_hash(made.key_hash)
+    assert credentials.api_key_matches(made.key, old_row)
+    assert not credentials.api_key_matches(made.key + "x", old_row)
+    assert not credentials.api_key_matches(made.key, None)
+
+
+def test_a_reserved_token_given_back_is_spent_only_on_failure() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=0.0, burst=2, clock=lambda: now[0])
+    assert bucket.take() and bucket.take() and not bucket.take()
+    bucket.give_back()
+    assert bucket.take() and not bucket.take()
+    bucket.give_back()
+    bucket.give_back()
+    bucket.give_back()  # never above the burst
+    assert bucket.take() and bucket.take() and not bucket.take()
 
 
 @pytest.mark.parametrize(
@@ -474,3 +502,73 @@ def test_password_cache_remembers_only_matches_and_stays_bounded() -> None:
     cache.remember("pw-3", "hash-3")
     assert not cache.known_good("pw-1", "hash-1")  # the oldest was dropped
     assert cache.known_good("pw-3", "hash-3")
+
+
+# -- webhook targets ---------------------------------------------------------------------------
+
+
+def test_webhook_target_rules() -> None:
+    """What the webhook checks at adding and at delivery both rest on."""
+    kinds = {
+        "8.8.8.8": None,
+        "2606:4700::1111": None,
+        "64:ff9b::808:808": None,  # NAT64 of a public address
+        "127.0.0.2": "loopback",
+        "::1": "loopback",
+        "::ffff:127.0.0.1": "loopback",  # IPv4-mapped
+        "2002:7f00:1::": "loopback",  # 6to4 of 127.0.0.1
+        "64:ff9b::a00:1": "private",  # NAT64 of 10.0.0.1
+        "169.254.169.254": "cloud metadata",
+        "fd00:ec2::254": "cloud metadata",
+        "169.254.1.1": "link-local",
+        "fe80::1": "link-local",
+        "10.0.0.1": "private",
+        "172.16.0.1": "private",
+        "192.168.0.1": "private",
+        "fc00::1": "private",
+        "100.64.0.1": "non-public",  # carrier-grade NAT
+        "224.0.0.1": "non-public",
+    }
+    assert {a: refusal(ip_address(a)) for a in kinds} == kinds
+    target = parse_target("https://user:p%40ss@Bücher.example:8443/a%20b?x=ü")
+    assert (target.host, target.port, target.path) == (
+        "xn--bcher-kva.example",
+        8443,
+        "/a%20b?x=%C3%BC",
+    )
+    assert target.host_header == "xn--bcher-kva.example:8443"
+    assert target.authorization == "Basic dXNlcjpwQHNz"
+    assert parse_target("http://[::1]/").host_header == "[::1]"
+    for bad in (
+        "ftp://example.com/",
+        "http:///path",
+        "http://example.com:99999/",
+        "http://exa mple.com/",
+        "http://example.com/\x7f",
+        "http://a..b/",
+        "http://xn--a.example/",
+        "http://\u2488.example/",
+    ):
+        with pytest.raises(BadTarget):
+            parse_target(bad)
+
+
+@pytest.mark.parametrize(
+    ("client", "key"),
+    [
+        (("203.0.113.7", 5000), "203.0.113.7"),
+        # One IPv6 host has a /64 to pick addresses from: all of it is one client.
+        (("2001:db8:1:1::1", 1), "2001:db8:1:1::/64"),
+        (("2001:db8:1:1:ffff:ffff:ffff:ffff", 1), "2001:db8:1:1::/64"),
+        (("2001:db8:1:2::1", 1), "2001:db8:1:2::/64"),
+        (("fe80::1%eth0", 1), "fe80::/64"),
+        # IPv4 as a dual-stack socket reports it is that IPv4 client.
+        (("::ffff:203.0.113.7", 1), "203.0.113.7"),
+        (None, "unknown"),
+        # Whatever else a trusted proxy forwards is a key of its own, cut short.
+        (("unknown", 0), "unknown"),
+        (("x" * 1000, 0), "x" * 64),
+    ],
+)
+def test_client_key(client: tuple[str, int] | None, key: str) -> None:
+    assert client_key(client) == key

@@ -3,105 +3,25 @@ the first answer, and never a second transaction."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-from websockets.asyncio.client import ClientConnection, connect
-
-from support import Charger, Operator, iso, poll_queue
+from support import (
+    Charger,
+    Operator,
+    RawCharger,
+    cable_plugged,
+    poll_queue,
+    start_session,
+    transactions,
+)
 
 NOW = "2026-01-01T10:00:00Z"
-
-
-class RawCharger:
-    """A hand-driven charger socket: every frame is ours to choose, retries included."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.requests: list[list[Any]] = []
-
-    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        unique_id = str(uuid.uuid4())  # a retry is a new message id
-        await self.ws.send(json.dumps([2, unique_id, action, payload]))
-        while True:
-            async with asyncio.timeout(10):
-                frame = json.loads(await self.ws.recv())
-            if frame[0] == 2:
-                await self.answer(frame)
-            elif frame[1] == unique_id:
-                assert frame[0] == 3, frame
-                result: dict[str, Any] = frame[2]
-                return result
-
-    async def answer(self, frame: list[Any]) -> None:
-        """Accept starts and stops; refuse the server's other questions."""
-        self.requests.append(frame)
-        if frame[2] in (
-            "RemoteStartTransaction",
-            "RemoteStopTransaction",
-            "RequestStartTransaction",
-            "RequestStopTransaction",
-        ):
-            await self.ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
-        else:
-            await self.ws.send(json.dumps([4, frame[1], "NotImplemented", "", {}]))
-
-    async def next_request(self, action: str) -> dict[str, Any]:
-        while True:
-            async with asyncio.timeout(10):
-                frame = json.loads(await self.ws.recv())
-            assert frame[0] == 2, frame
-            await self.answer(frame)
-            if frame[2] == action:
-                payload: dict[str, Any] = frame[3]
-                return payload
-
-
-@pytest.fixture
-async def raw16(op: Operator) -> AsyncIterator[tuple[RawCharger, Charger]]:
-    charger = await op.add_charger()
-    async with connect(
-        f"{op.server.ws_url}/{charger.charge_point_id}", subprotocols=["ocpp1.6"]
-    ) as ws:
-        raw = RawCharger(ws)
-        await raw.call("BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"})
-        yield raw, charger
-
-
-@pytest.fixture
-async def raw201(op: Operator) -> AsyncIterator[tuple[RawCharger, Charger]]:
-    charger = await op.add_charger()
-    async with connect(
-        f"{op.server.ws_url}/{charger.charge_point_id}", subprotocols=["ocpp2.0.1"]
-    ) as ws:
-        raw = RawCharger(ws)
-        await raw.call(
-            "BootNotification",
-            {"reason": "PowerUp", "chargingStation": {"vendorName": "v", "model": "m"}},
-        )
-        yield raw, charger
-
-
-async def transactions(client: httpx.AsyncClient, port_uuid: str) -> list[dict[str, Any]]:
-    response = await client.get("/transactions", params={"port_uuid": port_uuid, "limit": 0})
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()
-    return found
 
 
 async def test_v16_start_and_stop_retries(op: Operator, raw16: tuple[RawCharger, Charger]) -> None:
     raw, charger = raw16
     async with op.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port)
         order = await raw.next_request("RemoteStartTransaction")
         start = {"connectorId": 1, "idTag": order["idTag"], "meterStart": 100, "timestamp": NOW}
         first = await raw.call("StartTransaction", start)
@@ -150,11 +70,7 @@ async def test_v201_transaction_event_retries(
 ) -> None:
     raw, charger = raw201
     async with op.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port)
         order = await raw.next_request("RequestStartTransaction")
         assert order["evseId"] == 1 and order["idToken"]["type"] == "Central"
 
@@ -196,21 +112,10 @@ async def test_v201_cable_first_then_remote_start_is_one_transaction(
     """A station may open its transaction when the cable goes in, before our start arrives;
     the start request then names that transaction, which becomes ours."""
     raw, charger = raw201
-    plugged = {
-        "eventType": "Started",
-        "timestamp": NOW,
-        "triggerReason": "CablePluggedIn",
-        "seqNo": 0,
-        "transactionInfo": {"transactionId": "T-CABLE"},
-        "evse": {"id": 1, "connectorId": 1},
-    }
+    plugged = cable_plugged("T-CABLE", NOW)
     assert await raw.call("TransactionEvent", plugged) == {}
     async with op.client() as client:
-        created = (
-            await client.post(
-                "/transactions", json={"port_uuid": charger.port, "expires": iso(600)}
-            )
-        ).json()
+        created = await start_session(client, charger.port)
         order = await raw.next_request("RequestStartTransaction")
         authorized = {
             **plugged,

@@ -25,7 +25,7 @@ async def test_start_extend_expire(server: Server, simulators: Simulators) -> No
     async with operator.client() as client:
         created = await client.post(
             "/transactions",
-            json={"port_uuid": charger.port, "expires": iso(3), "invoice_id": "inv-1"},
+            json={"port_uuid": charger.port, "expires": iso(10), "invoice_id": "inv-1"},
         )
         assert created.status_code == 201, created.text
         body = created.json()
@@ -38,7 +38,7 @@ async def test_start_extend_expire(server: Server, simulators: Simulators) -> No
         assert sim.start_requests == 1
         assert requested_port(sim.requests(sim.dialect.start_request)[0]) == 1
 
-        new_expiry = iso(5)
+        new_expiry = iso(12)
         extended = await client.patch(
             f"/transactions/{body['transaction_uuid']}", json={"expires": new_expiry}
         )
@@ -46,10 +46,10 @@ async def test_start_extend_expire(server: Server, simulators: Simulators) -> No
         assert extended.content == b""
 
         # The stop goes out at the new expiry, not at the old one.
-        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=30)
         stop_seen = datetime.now(UTC)
         expires = api_time(new_expiry[:19])
-        assert timedelta(0) <= stop_seen - expires < timedelta(seconds=1.5)
+        assert timedelta(0) <= stop_seen - expires < timedelta(seconds=10)
 
         closed = await poll_transaction(
             client, body["transaction_uuid"], lambda tx: tx["state"] == "Closed"
@@ -126,7 +126,7 @@ async def test_no_ev_before_timeout(server: Server, simulators: Simulators) -> N
         created = await start_session(client, charger.port, iso(600))
         in_progress = (await client.get(f"/queue/{created['queue_uuid']}")).json()
         assert in_progress == {"id": created["queue_uuid"], "status": "IN PROGRESS"}
-        failed = await poll_queue(client, created["queue_uuid"], timeout=10)
+        failed = await poll_queue(client, created["queue_uuid"], timeout=30)
         assert failed["status"] == "FAILURE"
         assert "No EV" in failed["reason"]
         assert sim.start_requests == 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
-from chargegate.services.group_commit import GroupCommit
+from chargegate.services.group_commit import DeadLetter, GroupCommit
+from chargegate.store.database import permanent_failure
 
 
 class Store:
@@ -14,6 +17,7 @@ class Store:
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
+        self.tried: list[list[str]] = []
         self.writing = asyncio.Event()
         self.gate = asyncio.Event()
         self.gate.set()
@@ -21,6 +25,7 @@ class Store:
     async def write(self, batch: list[str]) -> None:
         self.writing.set()
         await self.gate.wait()
+        self.tried.append(batch)
         if "bad" in batch:
             raise ValueError("bad item")
         self.batches.append(batch)
@@ -49,7 +54,7 @@ async def test_a_failed_item_fails_its_own_caller_only() -> None:
     await asyncio.sleep(0)
     store.gate.set()
     await asyncio.gather(first, good)
-    with pytest.raises(ValueError, match="bad item"):
+    with pytest.raises(DeadLetter, match="test: ValueError"):  # not the message: it has values
         await bad
     assert store.batches == [["a"], ["b"]]  # "b" written on its own after the batch failed
 
@@ -69,3 +74,64 @@ async def test_kept_failures_are_written_by_a_later_flush() -> None:
     broken = False
     await group.flush()
     assert written == [["a"]]
+
+
+def dead_letters(what: str) -> float:
+    value = REGISTRY.get_sample_value("chargegate_group_commit_dead_letters_total", {"what": what})
+    return value or 0.0
+
+
+async def test_an_item_refused_for_good_is_dropped_even_where_failures_are_kept() -> None:
+    """A value the database refuses fails every batch it joins; kept, it would be retried for
+    ever, and every batch after it would fall back to one write per item. It is dropped instead:
+    counted, and DeadLetter raised in its own caller, which decides what happens instead."""
+    store = Store()
+    group = GroupCommit(store.write, "test_refused", keep_failed=True)
+    store.gate.clear()
+    first = asyncio.create_task(group.add("a"))
+    await store.writing.wait()
+    good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
+    await asyncio.sleep(0)
+    store.gate.set()
+    await asyncio.gather(first, good)
+    with pytest.raises(DeadLetter, match="test_refused: ValueError"):
+        await bad
+    assert dead_letters("test_refused") == 1
+    await group.flush()  # nothing kept to retry
+    await asyncio.gather(group.add("c"), group.add("d"))
+    assert store.batches == [["a"], ["b"], ["c", "d"]]
+    assert [batch for batch in store.tried if "bad" in batch] == [["b", "bad"], ["bad"]]
+
+
+class Orig(Exception):
+    """A driver error as SQLAlchemy holds it (`orig`), with PostgreSQL's SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def wrapped(orig: Exception, kind: type[DBAPIError] = DBAPIError) -> DBAPIError:
+    return kind("UPDATE commands SET result = ?", ("x",), orig)
+
+
+@pytest.mark.parametrize(
+    ("error", "for_good"),
+    [
+        (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), True),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), True),
+        (StatementError("bind failed", None, {}, ValueError("naive datetime")), True),
+        (wrapped(Orig("23505"), IntegrityError), True),
+        (wrapped(Orig("22021")), True),  # PostgreSQL: a NUL in text
+        (wrapped(Orig("22003")), True),  # PostgreSQL: numeric value out of range
+        (wrapped(Orig("40P01")), False),  # deadlock: the same write passes when retried
+        (wrapped(Orig("08006")), False),  # connection failure
+        (wrapped(Orig("57P01")), False),  # the server is shutting down
+        (wrapped(Exception("database is locked"), OperationalError), False),
+        (ConnectionRefusedError(), False),
+        (TimeoutError(), False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_what_fails_for_good(error: Exception, for_good: bool) -> None:
+    assert permanent_failure(error) is for_good

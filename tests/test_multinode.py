@@ -19,7 +19,6 @@ from websockets.asyncio.client import connect
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade
 from support import (
-    POSTGRES_URL,
     Charger,
     Operator,
     Server,
@@ -33,10 +32,8 @@ from support import (
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
-pytestmark = pytest.mark.skipif(
-    POSTGRES_URL is None,
-    reason="multi-node tests need PostgreSQL: run the PostgreSQL pass of `make test`",
-)
+# Nodes share one database, which SQLite files cannot be across processes.
+pytestmark = pytest.mark.postgres_only
 
 
 def redis_answers(port: int = 6379) -> bool:
@@ -106,7 +103,7 @@ def client_for(server: Server, operator: Operator) -> httpx.AsyncClient:
 @needs_redis
 async def test_start_posted_to_the_other_node(tmp_path: Path) -> None:
     # A long poll interval: only the broker can make this fast.
-    nodes = await cluster(tmp_path, REDIS_URL, poll_s=5)
+    nodes = await cluster(tmp_path, REDIS_URL, poll_s=30)
     try:
         operator = await nodes.a.operator()
         charger = await operator.add_charger()
@@ -114,10 +111,10 @@ async def test_start_posted_to_the_other_node(tmp_path: Path) -> None:
         async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
             began = time.monotonic()
             created = await start_session(on_b, charger.port, iso(600))
-            await sim.wait_until(lambda: sim.start_requests == 1, timeout=10)
+            await sim.wait_until(lambda: sim.start_requests == 1, timeout=30)
             latency = time.monotonic() - began
             print(f"cross-node start with the broker: {latency * 1000:.0f} ms")
-            assert latency < 1.0
+            assert latency < 10, latency
             for client in (on_a, on_b):
                 opened = await poll_queue(client, created["queue_uuid"])
                 assert opened["state"] == "Open"
@@ -133,12 +130,12 @@ async def test_node_killed_charger_moves_exactly_one_stop(tmp_path: Path) -> Non
         charger = await operator.add_charger()
         sim = await nodes.charger_on(nodes.a, charger)
         async with client_for(nodes.b, operator) as on_b:
-            created = await start_session(on_b, charger.port, iso(3))
+            created = await start_session(on_b, charger.port, iso(10))
             await poll_queue(on_b, created["queue_uuid"])
             sim.url = nodes.b.ws_url  # the load balancer sends it to the surviving node
             nodes.a.kill()
-            await sim.wait_until(lambda: sim.connections == 2, timeout=10)
-            await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
+            await sim.wait_until(lambda: sim.connections == 2, timeout=30)
+            await sim.wait_until(lambda: sim.stop_requests == 1, timeout=30)
             await poll_transaction(
                 on_b, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
             )
@@ -167,7 +164,7 @@ async def stale_socket_traffic(nodes: Cluster) -> tuple[list[Any], int | None]:
         async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
             await start_session(on_a, charger.port_uuids[0], iso(600))
             await start_session(on_b, charger.port_uuids[1], iso(600))
-            await sim.wait_until(lambda: sim.start_requests == 2, timeout=10)
+            await sim.wait_until(lambda: sim.start_requests == 2, timeout=30)
         deadline = time.monotonic() + 3
         try:
             while time.monotonic() < deadline:
@@ -239,7 +236,7 @@ async def test_broker_stopped_mid_test_poll_carries_on(tmp_path: Path) -> None:
             await broker.wait()
             began = time.monotonic()
             created = await start_session(on_b, charger.port_uuids[1], iso(600))
-            await sim.wait_until(lambda: sim.start_requests == 2, timeout=5)
+            await sim.wait_until(lambda: sim.start_requests == 2, timeout=30)
             print(f"cross-node start with the broker down: {time.monotonic() - began:.2f} s")
             assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
             for node in (nodes.a, nodes.b):
@@ -262,7 +259,7 @@ async def test_without_a_broker_the_poll_delivers(tmp_path: Path) -> None:
         async with client_for(nodes.b, operator) as on_b:
             began = time.monotonic()
             created = await start_session(on_b, charger.port, iso(600))
-            await sim.wait_until(lambda: sim.start_requests == 1, timeout=5)
+            await sim.wait_until(lambda: sim.start_requests == 1, timeout=30)
             print(f"cross-node start by database poll (1 s): {time.monotonic() - began:.2f} s")
             assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
     finally:

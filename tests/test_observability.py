@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from support import (
-    POSTGRES_URL,
     Server,
     Simulators,
     assert_error,
+    expire_in,
     online,
     open_session,
     poll_transaction,
@@ -111,7 +111,8 @@ async def test_expiry_stop_delay_is_measured(server: Server, simulators: Simulat
     await online(simulators, server, charger)
     histogram = "chargegate_expiry_stop_delay_seconds"
     async with operator.client() as client, httpx.AsyncClient(base_url=server.base_url) as plain:
-        created = await open_session(client, charger.port, expires=2)
+        created = await open_session(client, charger.port)
+        await expire_in(client, created["transaction_uuid"], 2)
         await poll_transaction(
             client, created["transaction_uuid"], lambda body: body["state"] == "Closed"
         )
@@ -122,7 +123,7 @@ async def test_expiry_stop_delay_is_measured(server: Server, simulators: Simulat
     assert sample(text, f"{histogram}_bucket", le="10.0") == 1
 
 
-@pytest.mark.skipif(POSTGRES_URL is not None, reason="breaks a row in the SQLite file directly")
+@pytest.mark.sqlite_only  # it breaks a row in the SQLite file directly
 async def test_unexpected_error_carries_request_id(server: Server) -> None:
     """A 500 is still {"message"}, and its response and its logged traceback carry the id."""
     operator = await server.operator()

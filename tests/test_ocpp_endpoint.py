@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from typing import Any
@@ -13,12 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.migrate import upgrade
-from support import Server, Simulators, online
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+from support import Server, Simulators, basic, online
 
 
 async def refused(url: str, **options: Any) -> int:
@@ -54,13 +48,23 @@ async def test_unknown_charger_is_refused(shared_server: Server) -> None:
     assert await refused(url, subprotocols=["ocpp1.6"]) == 403
 
 
+BOOTSTRAP_SECRET = "bootstrap-secret-of-this-fleet"
+
+
 async def test_auto_register(tmp_path: Any, simulators: Simulators) -> None:
-    server = Server(workdir=tmp_path, extra_args=["--auto-register"])
+    """A new charger that sends the bootstrap secret registers itself, with its ports."""
+    server = Server(
+        workdir=tmp_path,
+        extra_args=["--auto-register"],
+        extra_env={"CHARGEGATE_AUTO_REGISTER_SECRET": BOOTSTRAP_SECRET},
+    )
     await upgrade(server.database_url)
     server.start()
     try:
         operator = await server.operator("default")
-        sim = SimulatedCharger(url=server.ws_url, charge_point_id="CP-NEW", connectors=2)
+        sim = SimulatedCharger(
+            url=server.ws_url, charge_point_id="CP-NEW", connectors=2, password=BOOTSTRAP_SECRET
+        )
         simulators.append(sim)
         sim.start()
         await sim.wait_until(lambda: sim.online)

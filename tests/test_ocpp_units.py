@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import json
+import time
+from typing import Any
 
 import pytest
+from ocpp.messages import get_validator
 
+from chargegate.domain.charger_input import SkippedReading, reading_wh, storable_text
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.endpoint import basic_auth_password
-from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.incoming import beyond_int32, clean_strings
+from chargegate.ocpp.meter import energy_wh, register_wh
+from chargegate.ocpp.rpc import CALL, CallFailed
 from chargegate.ocpp.versions import negotiate
 
 
@@ -23,6 +30,77 @@ def test_energy_reading_defaults_to_the_energy_register_in_wh() -> None:
     assert energy_wh([sample("7", phase="L1")]) is None
     assert energy_wh([sample("not a number")]) is None
     assert energy_wh([sample("10"), sample("25")]) == 25
+
+
+def test_an_energy_reading_no_meter_column_holds_is_skipped() -> None:
+    assert reading_wh("NaN") is SkippedReading.NON_FINITE
+    assert reading_wh(float("-inf")) is SkippedReading.NON_FINITE
+    assert reading_wh("1e999") is SkippedReading.NON_FINITE  # parses as infinity
+    assert reading_wh(10**400) is SkippedReading.OUT_OF_RANGE  # too large for a float
+    assert reading_wh(2**31) is SkippedReading.OUT_OF_RANGE
+    assert reading_wh(2**31 - 1) == 2**31 - 1
+    assert reading_wh(3e6, unit="kWh") is SkippedReading.OUT_OF_RANGE
+    assert reading_wh(1e308, multiplier=9) is SkippedReading.OUT_OF_RANGE  # scaled beyond floats
+    assert reading_wh("x") is SkippedReading.UNPARSEABLE
+    assert reading_wh(None) is SkippedReading.UNPARSEABLE
+    assert reading_wh(True) is SkippedReading.UNPARSEABLE
+    assert reading_wh(12, multiplier=10) is SkippedReading.MULTIPLIER
+    assert reading_wh(12, multiplier=True) is SkippedReading.MULTIPLIER
+    assert reading_wh(12, multiplier=-9) == 0
+    assert reading_wh(1.5, multiplier=3, unit="kWh") == 1_500_000
+
+
+def unit_sample(value: Any, multiplier: int) -> dict[str, object]:
+    unit = {"unit": "Wh", "multiplier": multiplier}
+    return {
+        "timestamp": "2026-01-01T00:00:00Z",
+        "sampledValue": [{"value": value, "unitOfMeasure": unit}],
+    }
+
+
+def test_a_huge_multiplier_is_skipped_at_once() -> None:
+    """10 ** 2147483647 ran for hours on the event loop."""
+    began = time.monotonic()
+    assert energy_wh([unit_sample(1000, 2**31 - 1)]) is None
+    assert energy_wh([unit_sample(7, 0), unit_sample(1000, 2**31 - 1)]) == 7  # the last usable
+    assert time.monotonic() - began < 5
+    assert energy_wh([unit_sample(2, 3)]) == 2000
+    assert register_wh(2**63) is None and register_wh(1234) == 1234
+
+
+def test_text_no_column_takes_is_replaced_and_bounded() -> None:
+    assert storable_text("a\ud800b\x00c") == "a\ufffdb\ufffdc"
+    assert storable_text("\U0001f600 ok") == "\U0001f600 ok"  # a surrogate pair, joined
+    assert storable_text("x" * 300, 255) == "x" * 255
+    failed = CallFailed("Generic\ud800" + "E" * 99, "\x00" * 999)
+    assert failed.code == "Generic\ufffd" + "E" * 42 and failed.description == "\ufffd" * 255
+
+
+def test_every_string_of_a_frame_is_cleaned_keys_included() -> None:
+    frame = json.loads('[2,"id","A",{"k\\u0000":["\\ud800",{"x":"\\udfff"}],"n":1}]')
+    assert clean_strings(frame) == [2, "id", "A", {"k\ufffd": ["\ufffd", {"x": "\ufffd"}], "n": 1}]
+    deep: Any = "\x00"
+    for _ in range(5000):  # deeper than recursion would go
+        deep = [deep]
+    clean_strings(deep)
+    for _ in range(5000):
+        deep = deep[0]
+    assert deep == "\ufffd"
+
+
+def test_only_integer_fields_outside_meter_readings_are_held_to_32_bits() -> None:
+    schema = get_validator(CALL, "TransactionEvent", "2.0.1").schema
+    event = {"seqNo": 0, "evse": {"id": 2**31}, "customData": {"vendorId": "v", "ms": 2**40}}
+    assert beyond_int32(event, schema) == "evse.id"
+    event["evse"] = {"id": 1}
+    assert beyond_int32(event, schema) is None  # customData has no schema for "ms"
+    unit = {"unit": "Wh", "multiplier": 2**40}
+    event["meterValue"] = [{"sampledValue": [{"value": 2**40, "unitOfMeasure": unit}]}]
+    assert beyond_int32(event, schema) is None  # a meter reading: skipped, not refused
+    start = {"connectorId": 1, "meterStart": 2**40, "reservationId": -(2**31) - 1}
+    assert beyond_int32(start, get_validator(CALL, "StartTransaction", "1.6").schema) == (
+        "reservationId"
+    )
 
 
 def negotiated(offered: list[str], registered: str | None = None) -> str | None:

@@ -34,7 +34,7 @@ async def test_expiry_while_offline_is_sent_on_reconnect(
     operator = await server.operator()
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
-    expires = iso(3)
+    expires = iso(8)
     async with operator.client() as client:
         created = await start_session(client, charger.port, expires)
         await poll_queue(client, created["queue_uuid"])
@@ -52,7 +52,7 @@ async def test_expiry_while_offline_is_sent_on_reconnect(
 
         back = datetime.now(UTC).replace(microsecond=0)
         sim.start()
-        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=30)
         closed = await poll_transaction(
             client, created["transaction_uuid"], lambda body: body["state"] == "Closed"
         )
@@ -130,5 +130,5 @@ async def test_no_profile_for_a_charger_without_smart_charging(
         )
         assert extended.status_code == 204
         # The stop at expiry is then the only safeguard, and it still happens.
-        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=10)
+        await sim.wait_until(lambda: sim.stop_requests == 1, timeout=30)
     assert sim.count("SetChargingProfile") == 0

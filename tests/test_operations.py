@@ -54,7 +54,7 @@ async def test_graceful_shutdown_finishes_commands_in_flight(
         assert not sim.online
 
         server.start()
-        await sim.wait_until(lambda: sim.online, timeout=10)
+        await sim.wait_until(lambda: sim.online, timeout=30)
         done = await poll_queue(client, patched.json()["id"])
         assert done["state"] == "Closed"
         await poll_transaction(

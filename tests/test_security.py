@@ -1,4 +1,4 @@
-"""Security: API keys (scrypt at rest, one 401 for every bad key, revocation, legacy sha256 keys),
+"""Security: API keys (SHA-256 at rest, one 401 for every bad key, revocation, old scrypt keys),
 rate limits on API keys and on failed attempts per address, the request body limit, TLS for the
 API and for chargers (OCPP security profile 2), and the limits on charger handshakes.
 Real server processes on 127.0.0.1, real sockets, real TLS.
@@ -11,14 +11,12 @@ test_flood_closes_the_flooder_only).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import shutil
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,14 +29,13 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from chargegate.domain import credentials
-from chargegate.domain.times import utcnow
-from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from chargegate.store.models import ApiKey
-from support import Server, assert_error
+from support import Server, assert_error, basic, metric
 
 UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
+SLOW_API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
 
 # A key may send 5 requests at once, then 1 per second; bodies over 1 KiB are refused.
 API_BURST, API_RATE, MAX_BODY = 5, 1, 1024
@@ -83,11 +80,6 @@ def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
 async def refused(url: str, **options: Any) -> websockets.InvalidStatus:
     with pytest.raises(websockets.InvalidStatus) as info:
         async with connect(url, **{"open_timeout": 10, **options}):
@@ -98,13 +90,13 @@ async def refused(url: str, **options: Any) -> websockets.InvalidStatus:
 # -- API keys -------------------------------------------------------------------------------------
 
 
-async def test_keys_are_scrypt_hashed_and_scoped_to_their_operator(api_server: Server) -> None:
+async def test_keys_are_stored_as_sha256_and_scoped_to_their_operator(api_server: Server) -> None:
     acme, other = await api_server.operator(), await api_server.operator()
     mine, theirs = await acme.add_charger(), await other.add_charger()
     lookup = credentials.api_key_lookup(acme.key)
     assert lookup is not None
     stored = await stored_hash(api_server, lookup)
-    assert stored.startswith("scrypt$16384$8$1$"), stored
+    assert stored == hashlib.sha256(acme.key.encode()).hexdigest(), stored
     # The secret is everything after "cg_<lookup>_" (itself url-safe base64, so it may hold "_").
     secret = acme.key.split("_", 2)[2]
     assert len(secret) >= 40 and secret not in stored
@@ -114,61 +106,50 @@ async def test_keys_are_scrypt_hashed_and_scoped_to_their_operator(api_server: S
     assert theirs.port not in {p["port_uuid"] for p in ports}
 
 
-async def test_every_bad_key_gets_the_same_401_after_the_same_work(api_server: Server) -> None:
-    """Unknown key ids cost a dummy scrypt, so neither the answer nor its time tells a guesser
-    whether a key id exists."""
+async def test_every_bad_key_gets_the_same_401_and_no_slow_check(api_server: Server) -> None:
+    """Every key is checked with SHA-256 and a constant-time comparison (an unknown id against a
+    digest no key has), so no bad key costs scrypt; only a key still stored with scrypt does."""
     op = await api_server.operator()
     lookup = credentials.api_key_lookup(op.key)
     revoked = await api_server.operator()
     assert cli(api_server, "apikey", "revoke", revoked.key).returncode == 0
+    old_key = await op.add_scrypt_key()
     bad = {
         "malformed": "not-a-key",
         "unknown id": f"cg_{uuid.uuid4().hex[:16]}_{'A' * 43}",
         "wrong secret": f"cg_{lookup}_{'A' * 43}",
         "revoked": revoked.key,
     }
-    timings: dict[str, list[float]] = {name: [] for name in bad}
     async with httpx.AsyncClient(base_url=api_server.api, timeout=10) as client:
-        for _ in range(3):
-            for name, key in bad.items():
-                before = time.perf_counter()
-                response = await client.get("/ports", headers={"x-api-key": key})
-                timings[name].append(time.perf_counter() - before)
-                assert assert_error(response, 401) == UNAUTHORIZED, name
-    scrypt_s = min(_time_scrypt() for _ in range(3))
-    for name in ("unknown id", "wrong secret", "revoked"):
-        assert sorted(timings[name])[1] > scrypt_s / 2, (name, timings[name], scrypt_s)
+        before = await metric(api_server, SLOW_API_KEY_CHECKS)
+        wrong_old = await client.get("/ports", headers={"x-api-key": old_key[:-1] + "x"})
+        assert assert_error(wrong_old, 401) == UNAUTHORIZED
+        assert await metric(api_server, SLOW_API_KEY_CHECKS) == before + 1
+        for name, key in bad.items():
+            response = await client.get("/ports", headers={"x-api-key": key})
+            assert assert_error(response, 401) == UNAUTHORIZED, name
+        assert await metric(api_server, SLOW_API_KEY_CHECKS) == before + 1
 
 
-def _time_scrypt() -> float:
-    before = time.perf_counter()
-    credentials.password_matches("x", credentials.hash_api_key(f"cg_{'0' * 16}_x"))
-    # hash and check: two scrypt runs
-    return (time.perf_counter() - before) / 2
-
-
-async def test_legacy_sha256_key_works_and_is_rehashed_with_scrypt(api_server: Server) -> None:
+async def test_keys_stored_with_scrypt_still_work_and_move_to_sha256(api_server: Server) -> None:
+    """Keys from before migration 0003 were stored as SHA-256, the form every key has now; keys
+    from 0003 until now were stored with scrypt, and move to SHA-256 when first used."""
     op = await api_server.operator()
-    made = credentials.new_api_key()
-    legacy = hashlib.sha256(made.key.encode()).hexdigest()
-    engine = create_engine(api_server.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            operator = await operator_store.get_or_create_operator(session, op.name, utcnow())
-            await operator_store.add_api_key(session, operator, made.lookup, legacy, utcnow())
-    finally:
-        await engine.dispose()
-
+    old_key = await op.add_scrypt_key()
+    lookup = credentials.api_key_lookup(old_key)
+    assert lookup is not None
+    wrong = {"x-api-key": old_key[:-1] + ("x" if old_key[-1] != "x" else "y")}
     async with httpx.AsyncClient(base_url=api_server.api, timeout=10) as client:
-        wrong = await client.get("/ports", headers={"x-api-key": made.key[:-1] + "x"})
-        assert assert_error(wrong, 401) == UNAUTHORIZED
-        assert await stored_hash(api_server, made.lookup) == legacy
-        assert (await client.get("/ports", headers={"x-api-key": made.key})).status_code == 200
-        rehashed = await stored_hash(api_server, made.lookup)
-        assert rehashed.startswith("scrypt$") and credentials.api_key_matches(made.key, rehashed)
-        assert (await client.get("/ports", headers={"x-api-key": made.key})).status_code == 200
-        wrong = await client.get("/ports", headers={"x-api-key": made.key[:-1] + "x"})
-        assert assert_error(wrong, 401) == UNAUTHORIZED
+        assert assert_error(await client.get("/ports", headers=wrong), 401) == UNAUTHORIZED
+        assert (await stored_hash(api_server, lookup)).startswith("scrypt$")
+        assert (await client.get("/ports", headers={"x-api-key": old_key})).status_code == 200
+        assert await stored_hash(api_server, lookup) == hashlib.sha256(old_key.encode()).hexdigest()
+        checks = await metric(api_server, SLOW_API_KEY_CHECKS)
+        assert (await client.get("/ports", headers={"x-api-key": old_key})).status_code == 200
+        assert assert_error(await client.get("/ports", headers=wrong), 401) == UNAUTHORIZED
+        assert await metric(api_server, SLOW_API_KEY_CHECKS) == checks
+    log = api_server.log()
+    assert "API key moved from scrypt to the fast hash" in log and old_key not in log
 
 
 async def test_revoked_key_is_refused_at_once_and_listed(api_server: Server) -> None:
@@ -255,8 +236,8 @@ async def test_failed_attempts_are_limited_per_address(tmp_path: Path) -> None:
                 assert "invalid API keys" in assert_error(answer, 429)
                 assert int(answer.headers["retry-after"]) >= 1
             assert_error(await client.get("/ports"), 429)
-            # A key already verified on this node still gets in from the same address; one
-            # that would need scrypt waits like the guesses.
+            # A key already verified on this node still gets in from the same address; one not
+            # yet verified here waits like the guesses.
             assert (await client.get("/ports", headers=known.headers)).status_code == 200
             assert_error(await client.get("/ports", headers=unused.headers), 429)
         log = server.log()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from support import (
+    TX_KEYS,
     Operator,
     Simulators,
     api_time,
@@ -25,16 +26,6 @@ from support import (
     requested_port,
 )
 
-TX_KEYS = {
-    "transaction_uuid",
-    "port_uuid",
-    "state",
-    "started",
-    "ended",
-    "expires",
-    "invoice_id",
-    "energy_wh",
-}
 STG = {"stg": True}
 
 

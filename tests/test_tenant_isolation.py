@@ -186,12 +186,51 @@ async def world(shared_server: Server, simulators: Simulators) -> AsyncIterator[
         # Meter values would change energy_wh while we compare: one reading an hour is enough.
         b_sim = await online(simulators, shared_server, b.charger, meter_interval_s=3600)
         await populate_victim(b)
-        # B's own events are all in before anything is compared.
-        await until(lambda: "transaction.closed" in types(b.receiver, staging=True))
+        await own_events_in(b)
         yield World(a, b, b_sim)
     finally:
         await a.receiver.stop()
         await b.receiver.stop()
+
+
+# The event a transaction's state was last reported with.
+STATE_EVENTS = {
+    "Open": "transaction.opened",
+    "Closed": "transaction.closed",
+    "Failed": "transaction.failed",
+}
+
+
+async def own_events_in(b: Tenant) -> None:
+    """Waits until B's webhook has every event B's own requests and charger caused, so that a
+    comparison sees only what A's requests cause. Each transaction's (and port's) events are
+    delivered in order, so its last one being in means all of them are."""
+    expected: set[tuple[str, ...]] = set()
+    for record in b.records:
+        if record.state in STATE_EVENTS:
+            expected.add(("transaction", record.transaction_uuid, STATE_EVENTS[record.state]))
+            expected |= {("queue", queue_uuid) for queue_uuid in record.queue_uuids}
+    async with b.operator.client() as client:
+        ports = await client.get("/ports")
+        assert ports.status_code == 200, ports.text
+    expected |= {("port", p["port_uuid"], p["status"]) for p in ports.json() if p["status"]}
+    await until(lambda: expected <= delivered(b.receiver), timeout=30)
+
+
+def delivered(receiver: Receiver) -> set[tuple[str, ...]]:
+    """What the receiver has been told: transaction events, resolved queue items, and each
+    port's latest status."""
+    out: set[tuple[str, ...]] = set()
+    port_status: dict[str, str] = {}
+    for event in receiver.events():
+        data = event["data"]
+        if event["type"] == "port.status_changed":
+            port_status[data["port_uuid"]] = data["status"]
+        elif event["type"] == "queue_item.resolved":
+            out.add(("queue", data["id"]))
+        else:
+            out.add(("transaction", data["transaction_uuid"], event["type"]))
+    return out | {("port", port, status) for port, status in port_status.items()}
 
 
 async def until(condition: Any, timeout: float = 15.0) -> None:

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +36,17 @@ from support import (
 FAST_RETRIES = {"CHARGEGATE_WEBHOOK_RETRY_BASE_S": "0.2"}
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
+    """One HTTP/1.1 request with a Content-Length: its headers (lower-case names) and body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {
+        k.strip().lower(): v.strip()
+        for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
+    }
+    return headers, await reader.readexactly(int(headers.get("content-length", "0")))
+
+
 @dataclass
 class Receiver:
     """A real HTTP server on 127.0.0.1 that records every POST it accepts; the first
@@ -45,6 +56,8 @@ class Receiver:
     fail_type: str = ""
     port: int = field(default_factory=free_port)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    # When each accepted POST arrived (wall clock, comparable with an event's `created`).
+    arrived: list[float] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
     _server: asyncio.Server | None = None
 
@@ -64,18 +77,13 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode().split("\r\n")
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
-                }
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                headers, body = await read_request(reader)
                 failing = json.loads(body)["type"] == self.fail_type and self.failures > 0
                 self.failures -= failing
                 status = 503 if failing else 200
                 if status == 200:
                     self.received.append((headers, body))
+                    self.arrived.append(time.time())
                 self.answered.append(status)
                 reason = "OK" if status == 200 else "Service Unavailable"
                 writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode())
@@ -102,8 +110,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     await instance.stop()
 
 
-async def hooked_server(tmp_path: Path) -> Server:
-    instance = Server(workdir=tmp_path, extra_env=FAST_RETRIES)
+async def hooked_server(tmp_path: Path, env: dict[str, str] | None = None) -> Server:
+    instance = Server(workdir=tmp_path, extra_env={**FAST_RETRIES, **(env or {})})
     await upgrade(instance.database_url)
     return instance
 
@@ -116,8 +124,13 @@ async def until(condition: Any, timeout: float = 15.0) -> None:
 
 
 def transaction_events(receiver: Receiver, transaction_uuid: str) -> list[str]:
+    return session_events(receiver.events(), transaction_uuid)
+
+
+def session_events(events: Iterable[dict[str, Any]], transaction_uuid: str) -> list[str]:
+    """The types of one transaction's events, in order; a queue item's with its kind."""
     out = []
-    for event in receiver.events():
+    for event in events:
         data = event["data"]
         uuid = data.get("transaction_uuid") or data.get("transaction", {}).get("transaction_uuid")
         if uuid == transaction_uuid:

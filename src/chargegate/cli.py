@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -16,6 +17,7 @@ import typer
 import uvicorn
 
 from chargegate.config import Settings
+from chargegate.domain.identity import InvalidChargePointId
 from chargegate.domain.times import format_api, utcnow
 
 if TYPE_CHECKING:
@@ -57,7 +59,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the API and the OCPP endpoint.")] = 8180,
     auto_register: Annotated[
-        bool, typer.Option("--auto-register", help="Accept unknown chargers and register them.")
+        bool,
+        typer.Option(
+            "--auto-register",
+            help="Register unknown chargers that send CHARGEGATE_AUTO_REGISTER_SECRET as their "
+            "password (or any, with --auto-register-insecure).",
+        ),
+    ] = False,
+    auto_register_insecure: Annotated[
+        bool,
+        typer.Option(
+            "--auto-register-insecure",
+            help="With --auto-register and no secret: register any unknown id without a password.",
+        ),
     ] = False,
     node_id: Annotated[str | None, typer.Option(help="This node's name.")] = None,
     tls_cert: Annotated[
@@ -65,6 +79,21 @@ def serve(
         typer.Option(help="PEM certificate chain: serve HTTPS and wss:// (security profile 2)."),
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM CA certificate(s): chargers may log in with a client certificate it signed, "
+            "whose subject CN is their id (security profile 3)."
+        ),
+    ] = None,
+    tls_client_cert_required: Annotated[
+        bool,
+        typer.Option(
+            "--tls-client-cert-required",
+            help="With --tls-client-ca: refuse every TLS connection without a client certificate "
+            "(API clients included).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API under /1.2 and OCPP at ws://HOST:PORT/ocpp/{charge_point_id}."""
     from chargegate import logs
@@ -72,13 +101,20 @@ def serve(
     settings = _settings()
     if auto_register:
         settings.auto_register = True
+    if auto_register_insecure:
+        settings.auto_register_insecure = True
     if node_id:
         settings.node_id = node_id
     if tls_cert is not None:
         settings.tls_cert = str(tls_cert)
     if tls_key is not None:
         settings.tls_key = str(tls_key)
+    if tls_client_ca is not None:
+        settings.tls_client_ca = str(tls_client_ca)
+    if tls_client_cert_required:
+        settings.tls_client_cert_required = True
     _check_tls(settings)
+    _check_auto_registration(settings)
     logs.configure(settings.log_level)
     http, ws = ("https", "wss") if settings.tls_cert else ("http", "ws")
     typer.echo(f"chargegate listening on {http}://{host}:{port}/1.2 and {ws}://{host}:{port}/ocpp/")
@@ -90,10 +126,36 @@ def _check_tls(settings: Settings) -> None:
     if (settings.tls_cert is None) != (settings.tls_key is None):
         typer.echo("error: --tls-cert and --tls-key go together (or neither)", err=True)
         raise typer.Exit(2)
-    for path in (settings.tls_cert, settings.tls_key):
+    if settings.tls_client_ca is not None and settings.tls_cert is None:
+        typer.echo("error: --tls-client-ca needs --tls-cert and --tls-key", err=True)
+        raise typer.Exit(2)
+    if settings.tls_client_cert_required and settings.tls_client_ca is None:
+        typer.echo("error: --tls-client-cert-required needs --tls-client-ca", err=True)
+        raise typer.Exit(2)
+    for path in (settings.tls_cert, settings.tls_key, settings.tls_client_ca):
         if path is not None and not Path(path).is_file():
             typer.echo(f"error: TLS file {path} does not exist or is not a file", err=True)
             raise typer.Exit(2)
+
+
+def _check_auto_registration(settings: Settings) -> None:
+    from chargegate.domain.auto_registration import AutoRegistrationMisconfigured, auto_registration
+
+    try:
+        auto_registration(
+            settings.auto_register, settings.auto_register_secret, settings.auto_register_insecure
+        )
+    except AutoRegistrationMisconfigured as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _client_cert_mode(settings: Settings) -> ssl.VerifyMode:
+    """Optional by default: API clients and profile 1/2 chargers share the port and send none;
+    a certificate that is sent must be one the CA signed, or TLS fails."""
+    if settings.tls_client_ca is None:
+        return ssl.CERT_NONE
+    return ssl.CERT_REQUIRED if settings.tls_client_cert_required else ssl.CERT_OPTIONAL
 
 
 class DrainingServer(uvicorn.Server):
@@ -109,6 +171,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def _server(settings: Settings, host: str, port: int) -> DrainingServer:
+    from chargegate import listener
     from chargegate.server import create_app
 
     app = create_app(settings)
@@ -116,7 +179,6 @@ def _server(settings: Settings, host: str, port: int) -> DrainingServer:
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
         ws_max_size=settings.ws_max_size,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
@@ -126,6 +188,21 @@ def _server(settings: Settings, host: str, port: int) -> DrainingServer:
         timeout_graceful_shutdown=5,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
+        ssl_ca_certs=settings.tls_client_ca,
+        ssl_cert_reqs=_client_cert_mode(settings),
+        # Every limit per client address counts the address a trusted proxy forwards in
+        # X-Forwarded-For (domain/addresses.py): said here, not left to uvicorn's defaults,
+        # which have changed between its versions (README, "Configuration").
+        proxy_headers=True,
+        forwarded_allow_ips=listener.trusted_proxies(),
+    )
+    config.http, config.ws = listener.protocols(
+        listener.SocketLimits(
+            per_node=listener.fit_open_files(settings.max_connections),
+            per_address=settings.connections_per_ip,
+            header_timeout_s=settings.header_timeout_s,
+            proxies=listener.Proxies(config.forwarded_allow_ips),
+        )
     )
     return DrainingServer(config, app.state.drain)
 
@@ -149,6 +226,7 @@ def demo(
         f"\nchargegate demo: API on {api}, OCPP on ws://{host}:{port}/ocpp/\n"
         f"  demo API key:  {key}\n"
         f"  demo charger:  {charger['charge_point_id']} (simulated, OCPP 1.6J)\n"
+        f"  its password:  {charger['password']} (HTTP Basic auth; new on every run)\n"
         + "".join(f"  port {p['connector_id']}:        {p['port_uuid']}\n" for p in ports)
         + "\nTry it (charges until one hour from now):\n"
         f"  curl -s -X POST -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\\n"
@@ -160,6 +238,7 @@ def demo(
         url=f"ws://{host}:{port}/ocpp",
         charge_point_id=charger["charge_point_id"],
         connectors=len(ports),
+        password=charger["password"],
     )
 
     async def run() -> None:
@@ -255,14 +334,26 @@ def chargers_add(
     operator: Annotated[str, typer.Option(help="Operator that owns the charger.")],
     connectors: Annotated[int, typer.Option(min=1, max=32, help="Number of ports.")] = 1,
     password: Annotated[
-        str | None, typer.Option(help="Require HTTP Basic auth (security profile 1).")
+        str | None,
+        typer.Option(
+            help="Its HTTP Basic auth password (security profiles 1 and 2); "
+            "default: a generated one, printed once."
+        ),
     ] = None,
+    insecure_no_password: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-password",
+            help="Admit anyone who knows the id as this charger (logged as a warning).",
+        ),
+    ] = False,
     ocpp_version: Annotated[
         OcppVersion | None,
         typer.Option(help="Use this version when the charger offers several (default: newest)."),
     ] = None,
 ) -> None:
-    """Register a charger and one port per connector (EVSE); prints them as JSON."""
+    """Register a charger and one port per connector (EVSE); prints them as JSON, with the
+    generated password when none was given (shown once: only its hash is kept)."""
     from chargegate import provisioning
 
     try:
@@ -274,12 +365,39 @@ def chargers_add(
                 connectors,
                 password,
                 None if ocpp_version is None else f"ocpp{ocpp_version.value}",
+                insecure_no_password=insecure_no_password,
             )
         )
-    except provisioning.AlreadyRegistered as exc:
+    except provisioning.BadChargerPassword as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (provisioning.AlreadyRegistered, InvalidChargePointId) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if "password" in added:
+        typer.echo("Generated password shown once: configure it in the charger now.", err=True)
+    if insecure_no_password:
+        typer.echo(
+            "WARNING: no password: anyone who knows this id can connect as this charger.", err=True
+        )
     typer.echo(json.dumps(added))
+
+
+@chargers_app.command("new-password")
+def chargers_new_password(
+    charge_point_id: Annotated[str, typer.Argument(help="The charger's OCPP identity.")],
+) -> None:
+    """Give a charger a new generated password, printed once; the old one (or none) stops
+    working at its next connection."""
+    from chargegate import provisioning
+
+    try:
+        password = asyncio.run(provisioning.new_password(_settings(), charge_point_id))
+    except LookupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"New password for {charge_point_id!r} (shown once):", err=True)
+    typer.echo(password)
 
 
 @app.command()

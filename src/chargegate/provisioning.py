@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from chargegate.config import Settings
-from chargegate.domain.credentials import hash_password, new_api_key
+from chargegate.domain.credentials import (
+    INSECURE_NO_PASSWORD,
+    hash_password,
+    new_api_key,
+    new_charger_password,
+)
+from chargegate.domain.identity import check_charge_point_id
 from chargegate.domain.times import utcnow
+from chargegate.domain.webhook_targets import BadTarget
+from chargegate.services import webhook_targets
 from chargegate.services import webhooks as webhook_service
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -20,6 +27,10 @@ from chargegate.store.models import Port
 
 class AlreadyRegistered(Exception):
     pass
+
+
+class BadChargerPassword(ValueError):
+    """An empty password, or a password together with the opt-out of one."""
 
 
 async def create_api_key(settings: Settings, operator_name: str) -> str:
@@ -39,13 +50,30 @@ DEMO_CHARGER = "DEMO-CP-1"
 
 
 async def demo_setup(settings: Settings) -> tuple[str, dict[str, Any]]:
-    """A fresh demo API key, and the demo charger (registered on first use)."""
+    """A fresh demo API key, and the demo charger (registered on first use) with a fresh
+    password under "password" (only its hash is kept, so a rerun cannot print the old one)."""
     key = await create_api_key(settings, DEMO_OPERATOR)
     try:
         charger = await add_charger(settings, DEMO_CHARGER, DEMO_OPERATOR, 2, None)
     except AlreadyRegistered:
         charger = await charger_ports(settings, DEMO_CHARGER)
+        charger["password"] = await new_password(settings, DEMO_CHARGER)
     return key, charger
+
+
+async def new_password(settings: Settings, charge_point_id: str) -> str:
+    """Give a registered charger a new generated password (the old one stops working)."""
+    password = new_charger_password()
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            if not await charger_store.set_password_hash(
+                session, charge_point_id, hash_password(password)
+            ):
+                raise LookupError(f"charger {charge_point_id!r} is not registered")
+    finally:
+        await engine.dispose()
+    return password
 
 
 async def charger_ports(settings: Settings, charge_point_id: str) -> dict[str, Any]:
@@ -68,7 +96,22 @@ async def add_charger(
     connectors: int,
     password: str | None,
     ocpp_protocol: str | None = None,
+    *,
+    insecure_no_password: bool = False,
 ) -> dict[str, Any]:
+    """Register a charger. Without a password one is generated and returned under "password"
+    (shown once: only its hash is kept); a charger anyone may connect as takes
+    `insecure_no_password`, asked for by name."""
+    # Refused here, before any row: a charger whose id the handshake refuses could never log in.
+    check_charge_point_id(charge_point_id)
+    if password == "":
+        raise BadChargerPassword(
+            "an empty password is no password: leave it out to have one generated"
+        )
+    if insecure_no_password and password is not None:
+        raise BadChargerPassword("a password and --insecure-no-password exclude each other")
+    generated = None if password is not None or insecure_no_password else new_charger_password()
+    secret = password or generated
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -79,7 +122,7 @@ async def add_charger(
                 session,
                 charge_point_id=charge_point_id,
                 operator_id=operator.id,
-                password_hash=hash_password(password) if password else None,
+                password_hash=INSECURE_NO_PASSWORD if secret is None else hash_password(secret),
                 now=utcnow(),
             )
             charger.ocpp_protocol = ocpp_protocol
@@ -89,7 +132,10 @@ async def add_charger(
             ]
     finally:
         await engine.dispose()
-    return _charger_body(charge_point_id, ports)
+    body = _charger_body(charge_point_id, ports)
+    if generated is not None:
+        body["password"] = generated
+    return body
 
 
 def _charger_body(charge_point_id: str, ports: Sequence[Port]) -> dict[str, Any]:
@@ -104,9 +150,10 @@ class InvalidWebhookUrl(ValueError):
 
 
 async def add_webhook(settings: Settings, operator_name: str, url: str) -> dict[str, Any]:
-    parsed = urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InvalidWebhookUrl(f"{url!r} is not an http(s) URL with a host")
+    try:
+        await webhook_targets.vet(url, settings.webhook_allow_private)
+    except (BadTarget, webhook_targets.TargetRefused) as exc:
+        raise InvalidWebhookUrl(str(exc)) from None
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session, session.begin():

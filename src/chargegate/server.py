@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -15,22 +16,29 @@ from chargegate import __version__, metrics
 from chargegate.api import errors, openapi
 from chargegate.api.auth import ApiGuard
 from chargegate.api.dashboard import router as dashboard_router
+from chargegate.api.docs import router as docs_router
 from chargegate.api.health import router as health_router
 from chargegate.api.middleware import RequestContext
+from chargegate.api.pages import BrowserHeaders
 from chargegate.api.routes import router
 from chargegate.bus import Bus
 from chargegate.bus.local import LocalBus
 from chargegate.bus.redis import RedisBus
 from chargegate.config import Settings
+from chargegate.domain.auto_registration import AutoRegistration, auto_registration
+from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.dispatcher import Dispatcher
-from chargegate.services.runtime import Runtime
+from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
-from chargegate.services.webhooks import WebhookSender
+from chargegate.services.slow_checks import SlowChecks
+from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store.database import create_engine, create_reader, session_factory
+
+log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 
@@ -69,18 +77,50 @@ class BodyLimit:
         await self._app(scope, limited, send)
 
 
+def _warn_insecure(registration: AutoRegistration, chargers: int) -> None:
+    """Said at every start, so that an opt-out of credentials is never forgotten."""
+    if registration is AutoRegistration.INSECURE:
+        log.warning(
+            "INSECURE: CHARGEGATE_AUTO_REGISTER_INSECURE is set: any unknown id is registered "
+            "without a password; set CHARGEGATE_AUTO_REGISTER_SECRET instead"
+        )
+    if chargers:
+        log.warning(
+            "INSECURE: %d charger(s) registered without a password: anyone who knows such an id "
+            "can connect as that charger",
+            chargers,
+            extra={"insecure_chargers": chargers},
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings.database_url)
     reader = create_reader(settings.database_url, engine)
     bus: Bus = LocalBus()
     if settings.broker_url:
         bus = RedisBus(settings.broker_url, settings.node_id)
+    registration = auto_registration(
+        settings.auto_register, settings.auto_register_secret, settings.auto_register_insecure
+    )
     runtime = Runtime(
         settings=settings,
         sessions=session_factory(engine),
         reads=session_factory(reader),
         bus=bus,
+        node=NodeState(
+            password_checks=SlowChecks(
+                "charger_password", settings.charger_password_checks_at_once
+            ),
+            auto_registration=registration,
+            bootstrap_hash=(
+                hash_password(settings.auto_register_secret)
+                if registration is AutoRegistration.BOOTSTRAP_SECRET
+                and settings.auto_register_secret is not None
+                else None
+            ),
+        ),
     )
+    api_guard = ApiGuard(settings)
     registry = ConnectionRegistry()
 
     dispatcher = Dispatcher(runtime, registry)
@@ -97,6 +137,8 @@ def create_app(settings: Settings) -> FastAPI:
         async with runtime.sessions() as session, session.begin():
             await charger_store.release_node(session, settings.node_id)
             await command_store.release_node_claims(session, settings.node_id)
+            insecure = await charger_store.count_with_password_hash(session, INSECURE_NO_PASSWORD)
+        _warn_insecure(registration, insecure)
         await bus.start(on_evict=registry.evict)
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
@@ -114,25 +156,30 @@ def create_app(settings: Settings) -> FastAPI:
             await bus.close()
             await engine.dispose()
             await reader.dispose()
+            api_guard.close()
+            runtime.node.password_checks.close()
 
     app = FastAPI(
         title="chargegate",
         version=__version__,
         lifespan=lifespan,
         openapi_url="/1.2/openapi.json",
-        docs_url="/1.2/docs",
+        # Served by api.docs, from local files under a Content-Security-Policy.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.drain = drain
-    app.state.api_guard = ApiGuard(settings)
+    app.state.api_guard = api_guard
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(BrowserHeaders)
     metrics.track_connections(lambda: len(registry))
     errors.install(app)
     openapi.install(app)
     app.include_router(router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
+    app.include_router(docs_router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
     return app

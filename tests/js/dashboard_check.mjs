@@ -1,11 +1,13 @@
 // Drives chargegate's operator dashboard in headless Chromium (playwright-core, Debian's
 // chromium), the way an operator would: sign in with an API key, wait for live data, take a
-// screenshot. Prints one JSON line with what the page showed; it asserts nothing itself.
+// screenshot. Prints one JSON line with what the page showed and did (see watch.mjs); it asserts
+// nothing itself.
 //
 // Usage: node dashboard_check.mjs <base url> <api key> <screenshot.png> [wait for text]
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from 'playwright-core';
+import { framed, policyReport, watch } from './watch.mjs';
 
 const [baseUrl, key, screenshot, waitFor] = process.argv.slice(2);
 if (!baseUrl || !key || !screenshot) {
@@ -18,6 +20,7 @@ const browser = await chromium.launch({
 });
 try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const seen = await watch(page);
     await page.goto(`${baseUrl}/dashboard`);
     await page.fill('#key', key);
     await page.click('button[type=submit]');
@@ -37,6 +40,7 @@ try {
     for (const id of ['login', 'login-error', 'chargers', 'open', 'failures', 'chart']) {
         visible[id] = await page.isVisible(`#${id}`);
     }
+    const policy = await policyReport(page);
     process.stdout.write(
         `${JSON.stringify({
             signedIn,
@@ -51,6 +55,10 @@ try {
                       bars.filter((b) => Number(b.getAttribute('height')) > 0).length,
                   )
                 : 0,
+            ...policy,
+            requests: seen.requests,
+            errors: seen.errors,
+            framed: await framed(browser, `${baseUrl}/dashboard`),
         })}\n`,
     );
 } finally {

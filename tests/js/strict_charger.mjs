@@ -8,13 +8,29 @@
 //
 // Usage: node strict_charger.mjs <ws base url> <charge point id> [connector count] [1.6|2.0.1]
 //   e.g. node strict_charger.mjs ws://127.0.0.1:8080/ocpp CP-1 2 2.0.1
+// Options after them switch on quirks of real stations:
+//   --refuse-stops=N        the first N stop requests are answered Rejected
+//   --stop-only-when-asked  a stop is accepted and charging ends, but the charger forgets the
+//                           transaction without reporting it; asked (1.6 TriggerMessage
+//                           StatusNotification, 2.0.1 GetTransactionStatus) it tells the truth
+//   --start-answer-names-transaction  (2.0.1) the RequestStartTransaction answer carries the
+//                           transactionId the station then starts
+//   --started-before-answer (2.0.1) the Started TransactionEvent is sent, and answered, before
+//                           the RequestStartTransaction answer
+//   --bad-strings           a lone surrogate and a NUL in the vendor name (and, 1.6, in status
+//                           info and vendor error codes): schema-valid text no database stores
+//   --bad-meter             each periodic energy reading is followed by readings no meter
+//                           makes (1.6 "NaN"; 2.0.1 a multiplier of 2147483647): in a MeterValues,
+//                           which must be refused with PropertyConstraintViolation (a 'refused'
+//                           event, not a failure), and (2.0.1) in an Updated TransactionEvent;
+//                           the stop's reading is one too
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
 //
 // Output: one JSON object per line on stdout, each with "event" and "at" (ISO 8601 UTC) fields:
 //   connected, ready, send, result, callFailed, call, reply, transactionStarted, metered,
-//   transactionStopped, note, disconnect, exit; and the failures strictValidationFailure,
+//   transactionStopped, note, refused (an expected CALLERROR), disconnect, exit; and the failures strictValidationFailure,
 //   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error, and
 //   (2.0.1) unwantedChargingProfile: a RequestStartTransaction carried a chargingProfile
 //   although this station reported SmartChargingCtrlr.Enabled = false.
@@ -29,7 +45,24 @@ const { RPCClient, createRPCError } = require('ocpp-rpc');
 
 const SUBPROTOCOLS = { '1.6': 'ocpp1.6', '2.0.1': 'ocpp2.0.1' };
 
-const [baseUrl, chargePointId, connectorArg, protocolArg] = process.argv.slice(2);
+const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const options = new Map(
+    process.argv
+        .slice(2)
+        .filter((arg) => arg.startsWith('--'))
+        .map((arg) => {
+            const [name, value] = arg.slice(2).split('=');
+            return [name, value ?? 'true'];
+        }),
+);
+let refuseStops = Number.parseInt(options.get('refuse-stops') ?? '0', 10);
+const stopOnlyWhenAsked = options.has('stop-only-when-asked');
+const startAnswerNamesTransaction = options.has('start-answer-names-transaction');
+const startedBeforeAnswer = options.has('started-before-answer');
+// Appended to charger text with --bad-strings (JSON.stringify writes them as \u escapes).
+const ODD_TEXT = options.has('bad-strings') ? '\ud800\u0000' : '';
+const badMeter = options.has('bad-meter');
+const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
 const version = protocolArg ?? '1.6';
 if (!baseUrl || !chargePointId || !(version in SUBPROTOCOLS)) {
     process.stderr.write(
@@ -105,9 +138,28 @@ client.on('badMessage', (event) => {
     });
 });
 
+// CALLERRORs the server must answer (action -> error code), one per entry, in order.
+const expectedErrors = [];
+
+// A CALL the server must refuse with this CALLERROR code; its refusal is not a failure.
+async function sendRefused(action, params, code) {
+    expectedErrors.push({ action, code });
+    return send(action, params);
+}
+
 // CALLERRORs in both directions: received in answer to our CALLs, or sent by us (a handler
-// threw or an inbound CALL failed strict validation). None is expected in this test.
+// threw or an inbound CALL failed strict validation). None but the expected ones may occur.
 client.on('callError', (event) => {
+    const expected = expectedErrors[0];
+    if (
+        event.outbound &&
+        expected?.action === event.method &&
+        expected.code === event.error?.rpcErrorCode
+    ) {
+        expectedErrors.shift();
+        emit('refused', { action: event.method, error: describeError(event.error) });
+        return;
+    }
     fail('callError', {
         direction: event.outbound ? 'received' : 'sent',
         action: event.method,
@@ -151,6 +203,7 @@ async function statusNotification(connector, status) {
         errorCode: 'NoError',
         status,
         timestamp: now(),
+        ...(ODD_TEXT ? { info: `ok${ODD_TEXT}`, vendorErrorCode: `E0${ODD_TEXT}` } : {}),
     });
 }
 
@@ -219,6 +272,19 @@ async function startSession(connector, idTag) {
         transactionId: started.transactionId,
         meterWh: connector.meterWh,
     });
+    if (badMeter) {
+        await sendRefused(
+            'MeterValues',
+            {
+                connectorId: connector.id,
+                transactionId: started.transactionId,
+                meterValue: [
+                    { timestamp: now(), sampledValue: [energySample('NaN', 'Sample.Periodic')] },
+                ],
+            },
+            'PropertyConstraintViolation',
+        );
+    }
 }
 
 async function stopSession(connector, reason) {
@@ -235,7 +301,10 @@ async function stopSession(connector, reason) {
         timestamp: now(),
         reason,
         transactionData: [
-            { timestamp: now(), sampledValue: [energySample(meterStop, 'Transaction.End')] },
+            {
+                timestamp: now(),
+                sampledValue: [energySample(badMeter ? 'Infinity' : meterStop, 'Transaction.End')],
+            },
         ],
     });
     connector.tx = null;
@@ -307,15 +376,18 @@ async function statusNotification201(connector, status) {
     });
 }
 
-function energySample201(value, context) {
+function energySample201(value, context, multiplier = 0) {
     return {
         value,
         context,
         measurand: ENERGY,
         location: 'Outlet',
-        unitOfMeasure: { unit: 'Wh' },
+        unitOfMeasure: { unit: 'Wh', ...(multiplier ? { multiplier } : {}) },
     };
 }
+
+// A multiplier no meter has: 10 ** 2147483647 Wh.
+const BAD_MULTIPLIER = 2 ** 31 - 1;
 
 // A TransactionEvent of the connector's transaction, numbered by its own seqNo (0, 1, ...).
 async function transactionEvent(connector, eventType, triggerReason, fields) {
@@ -332,7 +404,7 @@ async function transactionEvent(connector, eventType, triggerReason, fields) {
     return send('TransactionEvent', params);
 }
 
-async function startSession201(connector, idToken, remoteStartId) {
+async function startSession201(connector, idToken, remoteStartId, transactionId) {
     // The EV is plugged in; AuthorizeRemoteStart is true, so the token is authorised first.
     await statusNotification201(connector, 'Occupied');
     const auth = await send('Authorize', { idToken });
@@ -342,7 +414,6 @@ async function startSession201(connector, idToken, remoteStartId) {
         });
     }
     const meterStart = connector.meterWh;
-    const transactionId = randomUUID();
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
     const started = await transactionEvent(connector, 'Started', 'RemoteStart', {
         transactionInfo: { chargingState: 'Charging', remoteStartId },
@@ -386,6 +457,22 @@ async function startSession201(connector, idToken, remoteStartId) {
         ],
     });
     emit('metered', { connectorId: connector.id, transactionId, meterWh: connector.meterWh });
+    if (badMeter) {
+        const meterValue = [
+            {
+                timestamp: now(),
+                sampledValue: [
+                    energySample201(connector.meterWh, 'Sample.Periodic', BAD_MULTIPLIER),
+                ],
+            },
+        ];
+        await sendRefused(
+            'MeterValues',
+            { evseId: connector.id, meterValue },
+            'PropertyConstraintViolation',
+        );
+        await transactionEvent(connector, 'Updated', 'MeterValuePeriodic', { meterValue });
+    }
 }
 
 async function stopSession201(connector, reason) {
@@ -401,7 +488,16 @@ async function stopSession201(connector, reason) {
             transactionInfo: { chargingState: 'EVConnected', stoppedReason: reason },
             evse: { id: connector.id, connectorId: CONNECTOR_ID },
             meterValue: [
-                { timestamp: now(), sampledValue: [energySample201(meterStop, 'Transaction.End')] },
+                {
+                    timestamp: now(),
+                    sampledValue: [
+                        energySample201(
+                            meterStop,
+                            'Transaction.End',
+                            badMeter ? BAD_MULTIPLIER : 0,
+                        ),
+                    ],
+                },
             ],
         },
     );
@@ -443,6 +539,29 @@ function handled(action, handler) {
     });
 }
 
+// A stop request: refused while --refuse-stops lasts; with --stop-only-when-asked charging
+// ends and the transaction is forgotten, unreported.
+function answerStop(params, stop) {
+    const connector = [...connectors.values()].find(
+        (c) => c.tx && c.tx.transactionId === params.transactionId,
+    );
+    if (!connector || refuseStops > 0) {
+        refuseStops = Math.max(0, refuseStops - 1);
+        return { status: 'Rejected' };
+    }
+    if (stopOnlyWhenAsked) {
+        emit('transactionForgotten', {
+            connectorId: connector.id,
+            transactionId: connector.tx.transactionId,
+        });
+        connector.tx = null;
+        connector.status = 'Available';
+        return { status: 'Accepted' };
+    }
+    afterReply(() => stop(connector));
+    return { status: 'Accepted' };
+}
+
 function handleV16() {
     handled('RemoteStartTransaction', (params) => {
         const connector =
@@ -457,14 +576,17 @@ function handleV16() {
         return { status: 'Accepted' };
     });
 
-    handled('RemoteStopTransaction', (params) => {
-        const connector = [...connectors.values()].find(
-            (c) => c.tx && c.tx.transactionId === params.transactionId,
-        );
-        if (!connector) {
-            return { status: 'Rejected' };
+    handled('RemoteStopTransaction', (params) =>
+        answerStop(params, (connector) => stopSession(connector, 'Remote')),
+    );
+
+    // Asked for a connector's status (to learn whether a transaction still runs there).
+    handled('TriggerMessage', (params) => {
+        const connector = connectors.get(params.connectorId);
+        if (params.requestedMessage !== 'StatusNotification' || !connector) {
+            return { status: 'NotImplemented' };
         }
-        afterReply(() => stopSession(connector, 'Remote'));
+        afterReply(() => statusNotification(connector, connector.status));
         return { status: 'Accepted' };
     });
 
@@ -493,19 +615,32 @@ function handleV201() {
             return { status: 'Rejected' };
         }
         connector.status = 'Occupied'; // claimed now, so a second start is refused
-        afterReply(() => startSession201(connector, params.idToken, params.remoteStartId));
-        return { status: 'Accepted' };
+        const transactionId = randomUUID();
+        const begin = () =>
+            startSession201(connector, params.idToken, params.remoteStartId, transactionId);
+        const answer = {
+            status: 'Accepted',
+            ...(startAnswerNamesTransaction ? { transactionId } : {}),
+        };
+        if (startedBeforeAnswer) {
+            return begin().then(() => answer);
+        }
+        afterReply(begin);
+        return answer;
     });
 
-    handled('RequestStopTransaction', (params) => {
-        const connector = [...connectors.values()].find(
+    handled('RequestStopTransaction', (params) =>
+        answerStop(params, (connector) => stopSession201(connector, 'Remote')),
+    );
+
+    handled('GetTransactionStatus', (params) => {
+        const ongoing = [...connectors.values()].some(
             (c) => c.tx && c.tx.transactionId === params.transactionId,
         );
-        if (!connector) {
-            return { status: 'Rejected' };
-        }
-        afterReply(() => stopSession201(connector, 'Remote'));
-        return { status: 'Accepted' };
+        return {
+            ...(params.transactionId !== undefined ? { ongoingIndicator: ongoing } : {}),
+            messagesInQueue: false,
+        };
     });
 
     // The server asks after boot whether we take charging profiles (for its fail-safe
@@ -571,7 +706,7 @@ emit('connected', { protocol: client.protocol, identity: client.identity });
 
 async function bootV16() {
     const boot = await send('BootNotification', {
-        chargePointVendor: 'ocpp-rpc',
+        chargePointVendor: `ocpp-rpc${ODD_TEXT}`,
         chargePointModel: 'strict_charger',
         chargePointSerialNumber: chargePointId.slice(0, 25),
         firmwareVersion: '2.2',
@@ -603,7 +738,7 @@ async function bootV201() {
     const boot = await send('BootNotification', {
         reason: 'PowerUp',
         chargingStation: {
-            vendorName: 'ocpp-rpc',
+            vendorName: `ocpp-rpc${ODD_TEXT}`,
             model: 'strict_charger',
             serialNumber: chargePointId.slice(0, 25),
             firmwareVersion: '2.2',

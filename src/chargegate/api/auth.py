@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import Request
 
 from chargegate.api.errors import TooManyRequests, Unauthorized
 from chargegate.config import Settings
+from chargegate.domain.addresses import client_host, client_key
 from chargegate.domain.credentials import (
     PasswordCache,
     api_key_lookup,
-    hash_api_key,
-    is_legacy_api_key_hash,
-    verify_api_key,
+    api_key_matches,
+    is_scrypt_hash,
 )
 from chargegate.domain.rate import KeyedBuckets
+from chargegate.services import api_keys
 from chargegate.services.runtime import Runtime
-from chargegate.store import operators as operator_store
+from chargegate.services.slow_checks import SlowChecks
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,17 @@ UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key hea
 
 
 class ApiGuard:
-    """This node's memory for the API: keys already verified, and the rate limits."""
+    """This node's memory for the API: keys already verified, the rate limits, and the threads
+    that check keys still stored with scrypt."""
 
     def __init__(self, settings: Settings) -> None:
+        # Keys that matched on this node: they skip the per-address limit on tries below.
         self.verified = PasswordCache()
+        self._slow_checks = SlowChecks("api_key", settings.api_key_checks_at_once)
         self._per_key = KeyedBuckets(settings.api_rate_per_s, settings.api_burst)
         self._rate_text = f"{settings.api_rate_per_s:g} per second (bursts of {settings.api_burst})"
         window = settings.api_auth_failure_window_s
-        self._failures = KeyedBuckets(
+        self._tries = KeyedBuckets(
             settings.api_auth_failures / window if window > 0 else 0.0,
             settings.api_auth_failures,
         )
@@ -49,22 +52,29 @@ class ApiGuard:
                 bucket.retry_after_s(),
             )
 
-    def may_try(self, client: str) -> None:
-        bucket = self._failures[client]
-        if not bucket.available():
+    def reserve_try(self, client: str) -> None:
+        """Spend one of this address's tries before checking anything, so that requests sent
+        all at once get no more checks than the address has tries left."""
+        bucket = self._tries[client]
+        if not bucket.take():
             raise TooManyRequests(
                 "Too many requests with invalid API keys from this address; "
                 "retry after the time in the Retry-After header with a valid x-api-key",
                 bucket.retry_after_s(),
             )
 
-    def failed(self, client: str) -> None:
-        self._failures[client].take()
+    def try_succeeded(self, client: str) -> None:
+        """Only failed tries count: a key that matched gives its try back."""
+        self._tries[client].give_back()
 
+    async def matches(self, key: str, stored: str | None) -> bool:
+        if stored is not None and is_scrypt_hash(stored):
+            return await self._slow_checks.run(api_key_matches, key, stored)
+        # SHA-256 and a constant-time comparison: microseconds, so on the event loop.
+        return api_key_matches(key, stored)
 
-def client_address(request: Request) -> str:
-    # Behind a trusted proxy uvicorn has already put the forwarded client address here.
-    return request.client.host if request.client else "unknown"
+    def close(self) -> None:
+        self._slow_checks.close()
 
 
 async def operator_id(request: Request) -> int:
@@ -72,36 +82,23 @@ async def operator_id(request: Request) -> int:
     guard: ApiGuard = request.app.state.api_guard
     key = request.headers.get("x-api-key", "")
     lookup = api_key_lookup(key)
-    api_key = None
-    if lookup is not None:
-        # Read on every request, never cached: a revocation applies at once on every node.
-        async with rt.reads() as session:
-            api_key = await operator_store.find_api_key(session, lookup)
-    stored = None if api_key is None else api_key.key_hash
-    if api_key is not None and stored is not None and guard.verified.known_good(key, stored):
-        guard.within_rate(api_key.id)
-        return api_key.operator_id
-    client = client_address(request)
-    # Checked only now, so that a client whose key is already known good here is never locked
-    # out by someone else guessing from the same address (a shared NAT or proxy).
-    guard.may_try(client)
-    # scrypt is deliberately slow: keep it off the event loop that serves everyone else.
-    if lookup is None or not await asyncio.to_thread(verify_api_key, key, stored):
-        guard.failed(client)
-        log.info("API key refused", extra={"client": client, "lookup": lookup})
+    stored = None if lookup is None else await api_keys.find(rt, lookup)
+    if stored is not None and guard.verified.known_good(key, stored.key_hash):
+        guard.within_rate(stored.id)
+        return stored.operator_id
+    # Limited by client_key (an IPv6 /64 is one client); the address itself is logged.
+    client = client_key(request.client)
+    # Only now, so that a client whose key is already known good here is never locked out by
+    # someone else guessing from the same address (a shared NAT or proxy).
+    guard.reserve_try(client)
+    if not await guard.matches(key, None if stored is None else stored.key_hash):
+        log.info("API key refused", extra={"client": client_host(request.client), "lookup": lookup})
         raise Unauthorized(UNAUTHORIZED)
-    assert api_key is not None and stored is not None
-    if is_legacy_api_key_hash(stored):
-        stored = await _rehash(rt, api_key.id, key, stored)
-    guard.verified.remember(key, stored)
-    guard.within_rate(api_key.id)
-    return api_key.operator_id
-
-
-async def _rehash(rt: Runtime, api_key_id: int, key: str, legacy: str) -> str:
-    """A key stored with the old fast hash moves to scrypt the first time it is used."""
-    new_hash = await asyncio.to_thread(hash_api_key, key)
-    async with rt.sessions() as session, session.begin():
-        await operator_store.replace_api_key_hash(session, api_key_id, legacy, new_hash)
-    log.info("API key rehashed with scrypt", extra={"api_key_id": api_key_id})
-    return new_hash
+    assert stored is not None
+    guard.try_succeeded(client)
+    key_hash = stored.key_hash
+    if is_scrypt_hash(key_hash):
+        key_hash = await api_keys.move_to_fast_hash(rt, stored, key)
+    guard.verified.remember(key, key_hash)
+    guard.within_rate(stored.id)
+    return stored.operator_id

@@ -38,7 +38,8 @@ def queue_body(view: QueueView) -> dict[str, Any]:
     return body
 
 
-def port_body(port: Port, charger: Charger) -> dict[str, Any]:
+def port_body(row: tuple[Port, Charger]) -> dict[str, Any]:
+    port, charger = row
     return {
         "port_uuid": port.port_uuid,
         "charge_point_id": charger.charge_point_id,

@@ -6,20 +6,33 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from chargegate.api.auth import operator_id
+from chargegate.api.pages import PAGE_HEADERS, Assets
 from chargegate.services import dashboard as dashboard_service
 from chargegate.services.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
-PAGE = resources.files("chargegate.api").joinpath("static/dashboard.html")
+_STATIC = resources.files("chargegate.api").joinpath("static")
+PAGE = _STATIC.joinpath("dashboard.html")
+ASSETS = Assets(
+    {
+        "dashboard.js": (_STATIC.joinpath("dashboard.js"), "text/javascript"),
+        "dashboard.css": (_STATIC.joinpath("dashboard.css"), "text/css"),
+    }
+)
 
 
 @router.get("/dashboard")
 async def page() -> HTMLResponse:
     # The page holds no data: everything comes from /dashboard/api with the key it asks for.
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+
+
+@router.get("/dashboard/{name}")
+async def asset(name: str) -> Response:
+    return ASSETS.response(name)
 
 
 @router.get("/dashboard/api/overview")

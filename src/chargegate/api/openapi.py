@@ -45,6 +45,7 @@ SCHEMAS: dict[str, Any] = {
             "expires",
             "invoice_id",
             "energy_wh",
+            "stop",
         ],
         "properties": {
             "transaction_uuid": UUID,
@@ -55,6 +56,32 @@ SCHEMAS: dict[str, Any] = {
             "expires": SHOWN_TIME,
             "invoice_id": {"type": ["string", "null"]},
             "energy_wh": {"type": ["integer", "null"], "minimum": 0},
+            "stop": {
+                "description": "The stop under way while an open transaction is being stopped "
+                "(null otherwise): a stop the charger does not take is retried until it does",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["state", "requested", "attempts", "last_error", "next_step"],
+                        "properties": {
+                            "state": {
+                                "type": "string",
+                                "enum": ["requested", "accepted", "reconciling", "retrying"],
+                            },
+                            "requested": SHOWN_TIME,
+                            "attempts": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "description": "Attempts that did not take so far",
+                            },
+                            "last_error": {"type": ["string", "null"]},
+                            "next_step": SHOWN_TIME,
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
+            },
         },
         "additionalProperties": False,
     },
@@ -206,17 +233,18 @@ CREATE = Doc(
         ),
     },
 )
+NEXT_CURSOR = {
+    "X-Next-Cursor": {
+        "description": "Present when the page is full: pass it as cursor",
+        "schema": {"type": "string"},
+    }
+}
 LIST = Doc(
     responses=responses(
         {
             200: {
                 **_json({"type": "array", "items": _ref("Transaction")}, "Newest first"),
-                "headers": {
-                    "X-Next-Cursor": {
-                        "description": "Present when the page is full: pass it as cursor",
-                        "schema": {"type": "string"},
-                    }
-                },
+                "headers": NEXT_CURSOR,
             }
         },
         404,
@@ -265,6 +293,11 @@ PATCH = Doc(
                     "example": "closed",
                 },
                 "stg": STG,
+                "force": {
+                    "type": "boolean",
+                    "description": "With state closed: give up on a stop the charger does not "
+                    "take (409 unless one failed) and close the transaction without its word",
+                },
             },
             [],
             # Exactly one of the two: extend, or stop.
@@ -295,7 +328,24 @@ QUEUE = Doc(
     },
 )
 PORTS = Doc(
-    responses=responses({200: _json({"type": "array", "items": _ref("Port")}, "This key's ports")}),
+    responses=responses(
+        {
+            200: {
+                **_json(
+                    {"type": "array", "items": _ref("Port")},
+                    "This key's ports, by charger id then connector",
+                ),
+                "headers": NEXT_CURSOR,
+            }
+        }
+    ),
+    extra={
+        "description": BODY_TOO,
+        "parameters": [
+            _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
+            _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
+        ],
+    },
 )
 
 

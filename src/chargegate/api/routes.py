@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from chargegate.api import bodies, idempotency, openapi
 from chargegate.api.arguments import get_arguments, json_body
 from chargegate.api.auth import operator_id
+from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import (
-    PageMark,
     parse_create,
     parse_list,
     parse_patch,
+    parse_ports,
     parse_queue_args,
     parse_staging,
     parse_uuid,
@@ -27,8 +28,6 @@ from chargegate.services import transactions as tx_service
 from chargegate.services.runtime import Runtime
 
 router = APIRouter(prefix="/1.2")
-# A full page of GET /1.2/transactions names the next one here (pass it back as `cursor`).
-NEXT_CURSOR = "X-Next-Cursor"
 Operator = Annotated[int, Depends(operator_id)]
 # Documented as a UUID; checked by parse_uuid, whose 400 says what is wrong with it.
 UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
@@ -64,15 +63,10 @@ async def create_transaction(request: Request, operator: Operator) -> Response:
     responses=openapi.LIST.responses,
     openapi_extra=openapi.LIST.extra,
 )
-async def list_transactions(
-    request: Request, response: Response, operator: Operator
-) -> list[dict[str, Any]]:
+async def list_transactions(request: Request, operator: Operator) -> Response:
     arguments = parse_list(await get_arguments(request))
     found = await tx_service.list_for_port(_runtime(request), operator, arguments)
-    if arguments.limit and len(found) == arguments.limit:
-        last = found[-1]
-        response.headers[NEXT_CURSOR] = PageMark(last.created_at, last.id).encode()
-    return [bodies.transaction_body(transaction) for transaction in found]
+    return json_array(found, bodies.transaction_body)
 
 
 @router.get(
@@ -132,6 +126,7 @@ async def get_queue_item(
     responses=openapi.PORTS.responses,
     openapi_extra=openapi.PORTS.extra,
 )
-async def list_ports(request: Request, operator: Operator) -> list[dict[str, Any]]:
-    rows = await port_service.list_ports(_runtime(request), operator)
-    return [bodies.port_body(port, charger) for port, charger in rows]
+async def list_ports(request: Request, operator: Operator) -> Response:
+    arguments = parse_ports(await get_arguments(request))
+    found = await port_service.list_ports(_runtime(request), operator, arguments)
+    return json_array(found, bodies.port_body)

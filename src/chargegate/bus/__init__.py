@@ -24,6 +24,9 @@ class Bus(Protocol):
     def wake(self, *topics: Topic) -> None:
         """Wake the loops waiting on these topics, here and on every other node."""
 
+    def wake_here(self, *topics: Topic) -> None:
+        """Wake the loops waiting on these topics on this node only."""
+
     async def wait(self, topic: Topic, timeout: float) -> None:
         """Return on a wake-up of `topic` or after `timeout` seconds."""
 

@@ -8,20 +8,16 @@ poll. Nothing is lost, it only arrives up to one poll interval later.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from chargegate.bus import Evicted, Topic
+from chargegate.bus import Evicted, Topic, messages
 from chargegate.bus.local import LocalBus
 
 log = logging.getLogger(__name__)
-
-WAKE = "chargegate:wake"
-EVICT = "chargegate:evict"
 
 
 class RedisBus(LocalBus):
@@ -34,13 +30,12 @@ class RedisBus(LocalBus):
 
     def wake(self, *topics: Topic) -> None:
         self.wake_here(*topics)
-        self._publish(WAKE, {"topics": [str(topic) for topic in topics]})
+        self._publish(messages.WAKE, messages.wake(topics, self._node_id))
 
     def evict(self, charge_point_id: str, epoch: int) -> None:
-        self._publish(EVICT, {"charge_point_id": charge_point_id, "epoch": epoch})
+        self._publish(messages.EVICT, messages.evict(charge_point_id, epoch, self._node_id))
 
-    def _publish(self, channel: str, message: dict[str, Any]) -> None:
-        data = json.dumps({**message, "node": self._node_id})
+    def _publish(self, channel: str, data: str) -> None:
         task = asyncio.create_task(self._send(channel, data))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
@@ -61,7 +56,7 @@ class RedisBus(LocalBus):
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(WAKE, EVICT)
+                    await pubsub.subscribe(messages.WAKE, messages.EVICT)
                     backoff = 0.2
                     # A wake-up may have been missed while we were not subscribed.
                     self.wake_here(*Topic)
@@ -74,20 +69,29 @@ class RedisBus(LocalBus):
             backoff = min(backoff * 2, 5.0)
 
     async def _on_message(self, message: dict[str, Any], on_evict: Evicted) -> None:
+        """One message; whatever it holds, the listener goes on to the next."""
         try:
-            body = json.loads(message["data"])
-        except (ValueError, TypeError):
+            parsed = messages.read(message.get("channel"), message.get("data"), self._node_id)
+        except messages.Malformed as exc:
+            log.warning("ignored a malformed broker message", extra={"error": str(exc)})
             return
-        if body.get("node") == self._node_id:
-            return
-        channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
-        if channel == WAKE:
-            self.wake_here(
-                *(Topic(t) for t in body.get("topics", []) if t in Topic._value2member_map_)
-            )
-        elif channel == EVICT:
-            await on_evict(str(body["charge_point_id"]), int(body["epoch"]))
+        match parsed:
+            case None:
+                return
+            case messages.Wake(topics):
+                self.wake_here(*topics)
+            case messages.Evict(charge_point_id, epoch):
+                try:
+                    await on_evict(charge_point_id, epoch)
+                except Exception:
+                    # One charger's eviction failing must not end every later wake-up and
+                    # eviction of this node: the listener task would die with it.
+                    log.exception(
+                        "eviction failed; listening on",
+                        extra={"charge_point_id": charge_point_id, "epoch": epoch},
+                    )
+            case _:
+                assert_never(parsed)
 
     async def close(self) -> None:
         if self._listener is not None:

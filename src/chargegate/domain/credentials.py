@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import secrets
@@ -20,11 +19,11 @@ class NewApiKey:
 
 
 def hash_api_key(key: str) -> str:
-    """The scrypt hash stored for a key. The salt only has to be unique per key, not secret: it
-    is derived from the key's random lookup id, so the hash is reproducible from the key alone."""
-    lookup = api_key_lookup(key) or key
-    salt = hashlib.sha256(b"chargegate api key salt\0" + lookup.encode()).digest()[:16]
-    return _scrypt_hash(key, salt)
+    """The hash stored for a key: its SHA-256 hex digest. A key carries 256 random bits, so
+    no guessing can reverse the digest and a slow hash would only make each request, good or
+    bad, cost us tens of milliseconds of CPU (a lever for anyone with bad keys). Keys stored
+    before migration 0003 are in this same form."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def new_api_key() -> NewApiKey:
@@ -41,32 +40,23 @@ def api_key_lookup(key: str) -> str | None:
     return parts[1]
 
 
-def is_legacy_api_key_hash(stored: str) -> bool:
-    """Keys created before scrypt were stored as a bare sha256 hex digest."""
-    return not stored.startswith("scrypt$")
+def is_scrypt_hash(stored: str) -> bool:
+    """Keys created from migration 0003 until the fast hash came back were stored with scrypt:
+    they still match, slowly, and move to the fast hash when next used."""
+    return stored.startswith("scrypt$")
 
 
-def api_key_matches(key: str, key_hash: str) -> bool:
-    if is_legacy_api_key_hash(key_hash):
-        return hmac.compare_digest(hashlib.sha256(key.encode()).hexdigest(), key_hash)
-    return password_matches(key, key_hash)
+# What an unknown key id is compared against: no SHA-256 hex digest equals it, and comparing
+# against it costs what comparing against a real row does.
+_NO_KEY_HASH = "-" * 64
 
 
-def verify_api_key(key: str, stored: str | None) -> bool:
-    """Check `key` against its row's hash (None: no such key) with the same scrypt work either
-    way, so that neither the answer nor its timing tells whether a key id exists."""
-    if stored is not None and not is_legacy_api_key_hash(stored):
+def api_key_matches(key: str, stored: str | None) -> bool:
+    """Whether `key` is the one hashed in `stored` (None: no such key id), in constant time.
+    Slow (scrypt) for a row `is_scrypt_hash` picks out: run those off the event loop."""
+    if stored is not None and is_scrypt_hash(stored):
         return password_matches(key, stored)
-    matched = stored is not None and api_key_matches(key, stored)
-    if not matched:
-        password_matches(key, _dummy_hash())
-    # A matching legacy key is rehashed with scrypt by the caller: the same work again.
-    return matched
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(32))
+    return hmac.compare_digest(hash_api_key(key), _NO_KEY_HASH if stored is None else stored)
 
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -79,6 +69,21 @@ def _scrypt_hash(secret: str, salt: bytes) -> str:
 
 def hash_password(password: str) -> str:
     return _scrypt_hash(password, secrets.token_bytes(16))
+
+
+# Stored in place of a hash for a charger registered with --insecure-no-password: anyone who
+# knows its id is admitted as it (and warned about at start-up and at each handshake).
+INSECURE_NO_PASSWORD = "insecure-no-password"
+
+# What a password sent for an unknown id (or a charger without one) is checked against: a full
+# scrypt run, as for a wrong password, so that timing does not tell which ids exist. No password
+# derives an all-zero digest.
+DUMMY_PASSWORD_HASH = f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${'00' * 16}${'00' * 64}"
+
+
+def new_charger_password() -> str:
+    """A charger password for whoever sets up the unit: 192 random bits, typeable."""
+    return secrets.token_urlsafe(24)
 
 
 def password_matches(password: str, stored: str) -> bool:
@@ -95,10 +100,10 @@ def password_matches(password: str, stored: str) -> bool:
 
 
 class PasswordCache:
-    """Chargers reconnect often, and all at once after an outage (a reconnect storm), and API
-    clients send many requests: scrypt on every handshake or request would cost tens of
-    milliseconds of CPU each. Once a password or API key has matched a stored hash, a fast digest
-    of it is remembered for that hash (a new hash, e.g. after a rehash, starts over)."""
+    """Chargers reconnect often, and all at once after an outage (a reconnect storm): scrypt on
+    every handshake would cost tens of milliseconds of CPU each. Once a password has matched a
+    stored hash, a fast digest of it is remembered for that hash (a new hash starts over). The
+    API remembers its keys the same way, to know which ones this node has seen match."""
 
     def __init__(self, size: int = 100_000) -> None:
         self._size = size

@@ -21,6 +21,12 @@ def seconds_left(expires_at: datetime | None, now: datetime) -> int | None:
     return max(0, int((expires_at - now).total_seconds()))
 
 
+def hour_starts(now: datetime, hours: int = 24) -> list[datetime]:
+    """The starts of the last `hours` clock hours, oldest first, the current one last."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=n) for n in range(hours - 1, -1, -1)]
+
+
 def energy_per_hour(
     deliveries: Iterable[Delivery], now: datetime, hours: int = 24
 ) -> list[tuple[datetime, int]]:
@@ -28,8 +34,7 @@ def energy_per_hour(
 
     A session's energy is counted in the hour it ended (or, while open, the current hour): the
     meter values in between are not kept per hour, so a long session shows as one bar."""
-    current = now.replace(minute=0, second=0, microsecond=0)
-    starts = [current - timedelta(hours=n) for n in range(hours - 1, -1, -1)]
+    starts = hour_starts(now, hours)
     totals = dict.fromkeys(starts, 0)
     for delivery in deliveries:
         hour = delivery.at.replace(minute=0, second=0, microsecond=0)

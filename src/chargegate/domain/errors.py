@@ -13,6 +13,21 @@ class InvalidArgument(DomainError):
     """The request's arguments are missing, of the wrong type or out of range (400)."""
 
 
+class OutOfRange(InvalidArgument):
+    """A charger's value that its schema allows but we do not take; chargers get a
+    PropertyConstraintViolation CALLERROR."""
+
+
+class UnknownConnector(OutOfRange):
+    """A connector (EVSE) that is neither a port registered for the charger nor one that may be
+    created on first use."""
+
+
+class UnusableReading(OutOfRange):
+    """A meter reading no meter makes (NaN, Infinity, a multiplier beyond -9..9, more than a
+    meter column holds), in a message that carries nothing else worth keeping."""
+
+
 class NotFound(DomainError):
     """No such record for this operator, or it belongs to someone else (404)."""
 

@@ -31,6 +31,11 @@ class TokenBucket:
         self._tokens -= 1
         return True
 
+    def give_back(self) -> None:
+        """Return a token taken for an event that turned out not to count (a reservation)."""
+        self._refill()
+        self._tokens = min(self._burst, self._tokens + 1)
+
     def available(self) -> bool:
         """Whether one more event would be within the limit, without spending a token."""
         self._refill()

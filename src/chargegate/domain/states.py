@@ -46,6 +46,33 @@ class CommandAction(StrEnum):
     STOP = "stop"
     # Move the fail-safe end of the charger's TxProfile to a new expiry.
     PROFILE = "profile"
+    # Ask the charger whether a transaction whose stop did not take is still running.
+    RECONCILE = "reconcile"
+
+
+class StopState(StrEnum):
+    """Where a stop that has been asked for stands, until its transaction is closed."""
+
+    # In the outbox, or sent and not answered yet.
+    REQUESTED = "requested"
+    # The charger accepted it; its report of the ended transaction is awaited.
+    ACCEPTED = "accepted"
+    # The charger is being asked whether the transaction still runs (then the stop goes again).
+    RECONCILING = "reconciling"
+    # The last attempt did not take (refused, undelivered, or accepted and never reported):
+    # the next one is due at the transaction's stop_retry_at.
+    RETRYING = "retrying"
+
+
+class Liveness(StrEnum):
+    """What a charger told us, when asked, about a transaction we are trying to stop."""
+
+    RUNNING = "running"
+    ENDED = "ended"
+    # Its report is on the way: the ended transaction is still queued at the charger (2.0.1
+    # messagesInQueue), or it will send the status we triggered (1.6 TriggerMessage).
+    REPORT_COMING = "report_coming"
+    UNKNOWN = "unknown"
 
 
 class StagingInput(StrEnum):

@@ -56,3 +56,9 @@ def format_ocpp(value: datetime) -> str:
     return (
         value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     )
+
+
+def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
+    """Delay before the next try after `attempts` failed ones: base, 2 base, 4 base, ... cap."""
+    delay: timedelta = base * 2 ** min(max(attempts, 1) - 1, 20)
+    return min(cap, delay)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.states import StagingInput, TransactionState
 from chargegate.domain.times import TimeFormatError, format_api, parse_utc
@@ -33,6 +33,8 @@ class PatchRequest:
     expires: datetime | None
     close: bool
     staging: bool
+    # With close: give up on a stop the charger does not take, and close without its word.
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,30 +50,11 @@ class ListRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class PageMark:
-    """Where a page of transactions (newest first) ended: its last one's creation and id."""
+class PortsRequest:
+    """GET /1.2/ports: every port (limit 0, the default), or a page after `after`."""
 
-    created_at: datetime
-    transaction_id: int
-
-    def encode(self) -> str:
-        raw = f"{self.created_at.isoformat()}|{self.transaction_id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, cursor: str) -> PageMark:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-            created, transaction_id = raw.split("|")
-            mark = cls(datetime.fromisoformat(created), int(transaction_id))
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidArgument(
-                "cursor is not one this server gave out: pass the X-Next-Cursor header of the "
-                "previous page unchanged"
-            ) from None
-        if mark.created_at.tzinfo is None:
-            raise InvalidArgument("cursor is not one this server gave out")
-        return mark
+    limit: int = 0
+    after: PortMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,17 +156,22 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
 
 
 def parse_patch(body: Mapping[str, object], now: datetime) -> PatchRequest:
-    reject_unknown(body, ("expires", "state", "stg"))
+    reject_unknown(body, ("expires", "state", "stg", "force"))
     has_expires = body.get("expires") is not None
     has_state = body.get("state") is not None
     staging = parse_staging(body)
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidArgument("force must be a boolean (true or false)")
     if has_expires and has_state:
         raise InvalidArgument("Send either expires or state, not both: they are mutually exclusive")
+    if force and not has_state:
+        raise InvalidArgument("force goes with state: 'closed' (to give up on a stuck stop)")
     if has_state:
         state = body["state"]
         if not isinstance(state, str) or state.lower() != "closed":
             raise InvalidArgument("state can only be set to 'closed'")
-        return PatchRequest(expires=None, close=True, staging=staging)
+        return PatchRequest(expires=None, close=True, staging=staging, force=force)
     if has_expires:
         return PatchRequest(
             expires=parse_expires(body["expires"], now), close=False, staging=staging
@@ -195,21 +183,31 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
     if args.get("port_uuid") is None or args.get("limit") is None:
         missing = [name for name in ("port_uuid", "limit") if args.get(name) is None]
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
-    limit = args["limit"]
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidArgument("limit must be an integer: 0 for all, 1 or more for the latest N")
-    if limit < 0:
-        raise InvalidArgument("limit must be 0 (all) or a positive integer")
     return ListRequest(
         port_uuid=parse_uuid(args["port_uuid"], "port_uuid"),
-        # Beyond what any port will ever hold, a limit means "all" (and stays a database integer).
-        limit=0 if limit > LIMIT_ALL_ABOVE else limit,
+        limit=_limit(args["limit"], "the latest N"),
         staging=parse_staging(args),
         after=None if args.get("cursor") is None else PageMark.decode(_text(args, "cursor")),
         since=_optional_time(args, "since"),
         until=_optional_time(args, "until"),
         state=_optional_state(args),
     )
+
+
+def parse_ports(args: Mapping[str, object]) -> PortsRequest:
+    return PortsRequest(
+        limit=0 if args.get("limit") is None else _limit(args["limit"], "a page of N"),
+        after=None if args.get("cursor") is None else PortMark.decode(_text(args, "cursor")),
+    )
+
+
+def _limit(limit: object, positive: str) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidArgument(f"limit must be an integer: 0 for all, 1 or more for {positive}")
+    if limit < 0:
+        raise InvalidArgument("limit must be 0 (all) or a positive integer")
+    # Beyond what any list will ever hold, a limit means "all" (and stays a database integer).
+    return 0 if limit > LIMIT_ALL_ABOVE else limit
 
 
 def _text(args: Mapping[str, object], name: str) -> str:

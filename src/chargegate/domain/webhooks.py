@@ -7,6 +7,8 @@ import hmac
 from datetime import timedelta
 from enum import StrEnum
 
+from chargegate.domain.times import backoff
+
 SIGNATURE_HEADER = "X-Chargegate-Signature"
 EVENT_HEADER = "X-Chargegate-Event"
 # A receiver should refuse signatures older than this (replayed deliveries).
@@ -22,6 +24,8 @@ class EventType(StrEnum):
     TRANSACTION_CLOSED = "transaction.closed"
     TRANSACTION_FAILED = "transaction.failed"
     PORT_STATUS_CHANGED = "port.status_changed"
+    # A stop did not take (refused, undelivered, or never reported); it is being retried.
+    TRANSACTION_STOP_FAILED = "transaction.stop_failed"
 
 
 class DeliveryStatus(StrEnum):
@@ -51,6 +55,11 @@ def signature_valid(secret: str, header: str, body: bytes, now: int) -> bool:
 
 
 def retry_delay(attempts: int, base: timedelta) -> timedelta:
-    """Delay before the next try after `attempts` failed ones: base, 2 base, 4 base, ..."""
-    delay: timedelta = base * 2 ** min(attempts - 1, 20)
-    return min(MAX_DELAY, delay)
+    return backoff(attempts, base, MAX_DELAY)
+
+
+def outcome(attempt: int, delivered: bool) -> DeliveryStatus:
+    """Where attempt number `attempt` (from 1) leaves its delivery."""
+    if delivered:
+        return DeliveryStatus.DELIVERED
+    return DeliveryStatus.FAILED if attempt >= MAX_ATTEMPTS else DeliveryStatus.PENDING

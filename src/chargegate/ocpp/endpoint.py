@@ -1,8 +1,10 @@
 """The WebSocket endpoint chargers connect to: `/ocpp/{charge_point_id}`.
 
-The handshake is where a charger is refused: no acceptable subprotocol, unknown id, or wrong
-credentials all end in HTTP 403 before any OCPP message is exchanged. An address with too many
-failed handshakes lately, or too many under way at once, gets 429 before any of these checks.
+The handshake is where a charger is refused: an id OCPP does not allow is HTTP 400 (and looked
+up nowhere); no acceptable subprotocol, unknown id, or wrong credentials all end in HTTP 403
+before any OCPP message is exchanged (services.admission decides). An address with too many
+failed handshakes lately, or too many under way at once, gets 429 before any of these checks; a
+charger that has spent its message budget (reconnecting costs from it too) gets 429 after them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import logging
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from chargegate.domain.addresses import client_host, client_key
+from chargegate.domain.identity import (
+    CHARGE_POINT_ID_MAX,
+    InvalidChargePointId,
+    check_charge_point_id,
+)
 from chargegate.domain.rate import KeyedBuckets, TokenBucket
+from chargegate.ocpp.client_cert import scope_common_names
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
-from chargegate.services import charger_events
+from chargegate.services import admission, charger_events
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,18 +52,21 @@ def basic_auth_password(authorization: str | None, charge_point_id: str) -> str 
 
 
 async def _deny(websocket: WebSocket, reason: str, bucket: TokenBucket | None) -> None:
-    """Refuse a handshake with HTTP 429 (and when to retry), or 403 where the server cannot
-    send an HTTP response to a WebSocket request."""
+    """Refuse a handshake with HTTP 429, and when to retry."""
+    retry_after = 1 if bucket is None else bucket.retry_after_s()
+    await _answer(websocket, 429, f"{reason}; retry later", {"Retry-After": str(retry_after)})
+
+
+async def _answer(
+    websocket: WebSocket, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
+    """Refuse a handshake with this HTTP status and `{"message"}`, or with 403 where the server
+    cannot send an HTTP response to a WebSocket request."""
     if "websocket.http.response" not in websocket.scope.get("extensions", {}):
         await websocket.close(POLICY_VIOLATION)
         return
-    retry_after = 1 if bucket is None else bucket.retry_after_s()
     await websocket.send_denial_response(
-        JSONResponse(
-            {"message": f"{reason}; retry later"},
-            status_code=429,
-            headers={"Retry-After": str(retry_after)},
-        )
+        JSONResponse({"message": message}, status_code=status, headers=headers)
     )
 
 
@@ -104,13 +116,19 @@ class OcppEndpoint:
         )
         # Handshakes under way per client address (the password check may take a while).
         self._pending: dict[str, int] = {}
+        # Each charger's message budget, by charge point id rather than by socket: a flooder cut
+        # off (1008) must not come back at once with a full bucket, and every handshake costs
+        # one. Only ids that passed the handshake get a bucket, and only so many are kept.
+        self._messages = KeyedBuckets(settings.charger_rate_per_s, settings.charger_burst)
 
     async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
         if self._rt.node.draining:
             await websocket.close(TRY_AGAIN_LATER)
             return
-        client = websocket.client.host if websocket.client else "unknown"
-        failures = self._failures[client]
+        # Logged as it is; limited by client_key (an IPv6 /64 is one client).
+        client = client_host(websocket.client)
+        key = client_key(websocket.client)
+        failures = self._failures[key]
         if not failures.available():
             log.info(
                 "refused charger handshake: too many failed handshakes from this address",
@@ -118,46 +136,81 @@ class OcppEndpoint:
             )
             await _deny(websocket, "Too many failed handshakes from this address", failures)
             return
-        if self._pending.get(client, 0) >= self._rt.settings.charger_handshakes_per_ip:
+        try:
+            check_charge_point_id(charge_point_id)
+        except InvalidChargePointId as exc:
+            # Before any lookup: such an id is in no table, and must not reach one.
+            failures.take()
+            log.warning(
+                "refused charger handshake: %s",
+                exc,
+                extra={"charge_point_id": charge_point_id[:CHARGE_POINT_ID_MAX], "client": client},
+            )
+            await _answer(websocket, 400, str(exc))
+            return
+        if self._pending.get(key, 0) >= self._rt.settings.charger_handshakes_per_ip:
             log.warning(
                 "refused charger handshake: too many handshakes under way from this address",
                 extra={"charge_point_id": charge_point_id, "client": client},
             )
             await _deny(websocket, "Too many handshakes under way from this address", None)
             return
-        self._pending[client] = self._pending.get(client, 0) + 1
+        self._pending[key] = self._pending.get(key, 0) + 1
         try:
-            version = await self._handshake(websocket, charge_point_id, client)
+            version = await self._handshake(websocket, charge_point_id, client, failures)
         finally:
-            self._pending[client] -= 1
-            if not self._pending[client]:
-                del self._pending[client]
+            self._pending[key] -= 1
+            if not self._pending[key]:
+                del self._pending[key]
         if version is not None:
             await self._serve(websocket, charge_point_id, version)
 
     async def _handshake(
-        self, websocket: WebSocket, charge_point_id: str, client: str
+        self, websocket: WebSocket, charge_point_id: str, client: str, failures: TokenBucket
     ) -> Version | None:
         """Accept the charger (returns its OCPP version) or refuse it with 403 (None)."""
-        password = basic_auth_password(websocket.headers.get("authorization"), charge_point_id)
+        names = scope_common_names(websocket.scope.get("extensions"))
+        presented = admission.Presented(
+            password=basic_auth_password(websocket.headers.get("authorization"), charge_point_id),
+            certificate_names=None if names is None else tuple(names),
+        )
         try:
-            registered = await charger_events.admit(self._rt, charge_point_id, password)
-        except charger_events.ChargerRefused as exc:
-            await self._refuse(websocket, charge_point_id, client, str(exc))
+            registered = await admission.admit(self._rt, charge_point_id, presented)
+        except admission.ChargerRefused as exc:
+            await self._refuse(websocket, charge_point_id, client, failures, str(exc))
             return None
         version = negotiate(websocket.scope.get("subprotocols", []), registered)
         if version is None:
             await self._refuse(
-                websocket, charge_point_id, client, "no supported OCPP subprotocol offered"
+                websocket,
+                charge_point_id,
+                client,
+                failures,
+                "no supported OCPP subprotocol offered",
             )
+            return None
+        # Charged only once the charger proved who it is: otherwise anyone knowing an id could
+        # spend that charger's budget and lock it out.
+        budget = self._messages[charge_point_id]
+        if not budget.take():
+            log.info(
+                "refused charger handshake: over its message rate",
+                extra={"charge_point_id": charge_point_id, "client": client},
+            )
+            await _deny(websocket, "Too many messages and connections from this charger", budget)
             return None
         await websocket.accept(subprotocol=version.subprotocol)
         return version
 
     async def _refuse(
-        self, websocket: WebSocket, charge_point_id: str, client: str, reason: str
+        self,
+        websocket: WebSocket,
+        charge_point_id: str,
+        client: str,
+        failures: TokenBucket,
+        reason: str,
     ) -> None:
-        self._failures[client].take()
+        failures.take()
         log.warning(
             "refused charger: %s",
             reason,
@@ -173,9 +226,7 @@ class OcppEndpoint:
 
     async def _serve(self, websocket: WebSocket, charge_point_id: str, version: Version) -> None:
         settings = self._rt.settings
-        transport = StarletteTransport(
-            websocket, TokenBucket(settings.charger_rate_per_s, settings.charger_burst)
-        )
+        transport = StarletteTransport(websocket, self._messages[charge_point_id])
         booted = asyncio.Event()
         session = RpcSession(
             name=charge_point_id,
@@ -217,4 +268,9 @@ class OcppEndpoint:
             supported = await version.smart_charging(session)
         except (CallFailed, TimeoutError, TransportClosed):
             supported = False
-        await charger_events.smart_charging_known(self._rt, charge_point_id, supported)
+        # Cancelled when the socket closes, which may be just as this writes: a write cut off
+        # half-done drops its database connection with the transaction (and SQLite's one write
+        # lock) still held, and every other write then waits on it for busy_timeout and fails.
+        await asyncio.shield(
+            charger_events.smart_charging_known(self._rt, charge_point_id, supported)
+        )

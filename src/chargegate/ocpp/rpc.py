@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import ocpp.messages
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import Call, CallResult, get_validator, validate_payload
 
+from chargegate.domain.charger_input import storable_text
+from chargegate.domain.errors import OutOfRange
 from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
+from chargegate.ocpp.incoming import SUSPECT_INTEGER, SUSPECT_TEXT, beyond_int32, clean_strings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,22 @@ class TransportClosed(Exception):
 
 
 class CallFailed(Exception):
-    """The peer answered our CALL with a CALLERROR (or with a result that breaks the schema)."""
+    """The peer answered our CALL with a CALLERROR (or with a result that breaks the schema).
+
+    Code and description are the peer's words, which end up stored (a failed start's reason):
+    bounded to OCPP-J's 255 characters for a description, and to 50 for a code (the longest
+    defined one has 29).
+    """
+
+    def __init__(self, code: str, description: str) -> None:
+        self.code = storable_text(code, 50)
+        self.description = storable_text(description, 255)
+        super().__init__(f"{self.code}: {self.description}")
+
+
+class ErrorAnswer(Exception):
+    """Raised by a handler to answer with this CALLERROR, sent as given (no spelling or length
+    adjustments): the simulator answers so when it misbehaves on purpose."""
 
     def __init__(self, code: str, description: str) -> None:
         super().__init__(f"{code}: {description}")
@@ -142,7 +159,11 @@ class RpcSession:
 
     async def _on_frame(self, raw: str) -> None:
         try:
-            frame = json.loads(raw)
+            # NaN, Infinity and -Infinity (not JSON, RFC 8259) parse as the floats they name, as
+            # 1e999 (JSON) parses as infinity anyway: a non-finite number where the schema wants
+            # an integer or a string fails validation; one in a meter value is a reading that
+            # ocpp.meter skips, so that a station's Ended event still closes its transaction.
+            frame = json.loads(raw, parse_constant=float)
         except (ValueError, RecursionError):
             # RecursionError: nesting deeper than the parser goes, such as 30,000 "[" in a frame
             # within the size limit. Uncaught, it dropped the socket without a close frame.
@@ -158,10 +179,12 @@ class RpcSession:
         if unique_id is None:
             await self._send_error("-1", "RpcFrameworkError", "Frame has no string message id")
             return
-        if kind == CALL and _SUSPECT.search(raw) and (problem := _unstorable(frame)):
-            await self._send_error(unique_id, *problem)
-        elif kind == CALL:
-            await self._on_call(frame, unique_id)
+        if SUSPECT_TEXT.search(raw):
+            # Handled with the text cleaned rather than refused: the charger would only resend
+            # it, and its strings (a vendor name, a status info) are seldom what matters.
+            frame = clean_strings(frame)
+        if kind == CALL:
+            await self._on_call(frame, unique_id, SUSPECT_INTEGER.search(raw) is not None)
         elif kind in (CALLRESULT, CALLERROR):
             self._on_answer(frame, unique_id)
         else:
@@ -181,7 +204,7 @@ class RpcSession:
         else:
             future.set_exception(CallFailed("ProtocolError", f"malformed answer frame {frame!r}"))
 
-    async def _on_call(self, frame: list[Any], unique_id: str) -> None:
+    async def _on_call(self, frame: list[Any], unique_id: str, big_numbers: bool) -> None:
         if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
             await self._send_error(
                 unique_id, "ProtocolError", "CALL must be [2, id, action, {payload}]"
@@ -206,6 +229,13 @@ class RpcSession:
             # deeper than Python allows; uncaught, this ended the charger's connection.
             await self._send_error(unique_id, "FormatViolation", f"{action}: nested too deeply")
             return
+        if big_numbers and (field := self._beyond_int32(action, payload)):
+            await self._send_error(
+                unique_id,
+                "TypeConstraintViolation",
+                f"{action}: {field} is beyond the 32 bits of an OCPP integer",
+            )
+            return
         try:
             with OCPP_HANDLING.labels(action).time():
                 result = await handler(payload)
@@ -213,42 +243,29 @@ class RpcSession:
         except InvalidPayload as exc:
             await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")
             return
+        except OutOfRange as exc:
+            # A value the schema allows but we will not store (a connector number, a meter
+            # reading): the charger's failure, not ours (InternalError).
+            await self._send_error(
+                unique_id, PropertyConstraintViolationError.code, f"{action}: {exc.message}"
+            )
+            return
+        except ErrorAnswer as exc:
+            await self._send([CALLERROR, unique_id, exc.code, exc.description, {}])
+            return
         except Exception:
             log.exception("handling a charger's call failed", extra={"action": action})
             await self._send_error(unique_id, "InternalError", f"{action} could not be processed")
             return
         await self._send([CALLRESULT, unique_id, result])
 
-
-# What the schemas let through but nothing can store: an unpaired surrogate escape cannot be
-# encoded as UTF-8, PostgreSQL text cannot hold NUL, and our integer columns hold 32 bits (the
-# size OCPP 2.0.1 gives "integer"). Handlers failed on them with InternalError (a connectorId of
-# 2**64 and a lone surrogate in an idTag, found by tests/test_ocpp_fuzz.py). The regex is a cheap
-# pre-check, so that ordinary frames are not walked; _unstorable decides.
-_SUSPECT = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)|\d{10}")
-_INT32 = range(-(2**31), 2**31)
-
-
-def _unstorable(frame: Any) -> tuple[str, str] | None:
-    """The CALLERROR code and description for a value in the frame we cannot store, if any."""
-    stack = [frame]  # iterative: json.loads accepts nesting deeper than Python recursion allows
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str):
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return "FormatViolation", "Frame holds an unpaired surrogate escape"
-            if "\x00" in value:
-                return "FormatViolation", "Frame holds a NUL character"
-        elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT32:
-            return "TypeConstraintViolation", "Frame holds an integer beyond 32 bits"
-    return None
+    def _beyond_int32(self, action: str, payload: Payload) -> str | None:
+        """A field beyond 32 bits, which the store's integer columns cannot hold (a connectorId
+        of 2**64 failed with InternalError, found by tests/test_ocpp_fuzz.py). Refused with
+        TypeConstraintViolation: OCPP 2.0.1 (Part 2) defines its integer type as 32 bits, so
+        the value breaks the field's data type, as a string over its maxLength does (which the
+        ocpp library reports as TypeConstraintViolation too)."""
+        return beyond_int32(payload, get_validator(CALL, action, self._version).schema)
 
 
 def _known_action(action: str, version: str) -> bool:

@@ -2,92 +2,40 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.credentials import password_matches
 from chargegate.domain.reports import BootReport, ChargerReport, StatusReport
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import EventType
-from chargegate.services import outcomes, webhooks
+from chargegate.services import connectors, outcomes, webhooks
 from chargegate.services.group_commit import GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
-from chargegate.store import operators as operator_store
 from chargegate.store import transactions as tx_store
+from chargegate.store.database import lost_a_tie
 from chargegate.store.models import Charger, Port, Transaction
 
 log = logging.getLogger(__name__)
 
+# How often a stop report that lost a deadlock is run again.
+TIE_ATTEMPTS = 3
+
 _LIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
-
-
-class ChargerRefused(Exception):
-    """The charger may not connect: unknown id or wrong credentials."""
 
 
 @dataclass(frozen=True, slots=True)
 class StartAnswer:
     transaction_id: int
     accepted: bool
-
-
-async def admit(rt: Runtime, charge_point_id: str, password: str | None) -> str | None:
-    """Decide at the handshake whether this charger may connect at all; returns the OCPP
-    subprotocol registered for it, if any."""
-    # A reconnect storm is thousands of handshakes at once: a read (beside the writer) each.
-    async with rt.reads() as session:
-        charger = await charger_store.get_charger(session, charge_point_id)
-        known = None if charger is None else (charger.password_hash, charger.ocpp_protocol)
-    if known is None:
-        if not rt.settings.auto_register:
-            raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
-        known = await _auto_register(rt, charge_point_id)
-    stored, protocol = known
-    if stored is not None and not await _password_ok(rt, password, stored):
-        raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
-    return protocol
-
-
-async def _auto_register(rt: Runtime, charge_point_id: str) -> tuple[str | None, str | None]:
-    """Returns the charger's (password hash, OCPP protocol), as `admit` reads them."""
-    async with rt.sessions() as session, session.begin():
-        charger = await charger_store.get_charger(session, charge_point_id)
-        if charger is not None:  # registered meanwhile (a handshake beside this one, the CLI)
-            return charger.password_hash, charger.ocpp_protocol
-        operator = await operator_store.get_or_create_operator(
-            session, rt.settings.auto_register_operator, utcnow()
-        )
-        await charger_store.add_charger(
-            session,
-            charge_point_id=charge_point_id,
-            operator_id=operator.id,
-            password_hash=None,
-            now=utcnow(),
-        )
-    log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
-    return None, None
-
-
-async def _password_ok(rt: Runtime, password: str | None, stored: str) -> bool:
-    if password is None:
-        return False
-    cache = rt.node.passwords
-    if cache.known_good(password, stored):
-        return True
-    # scrypt is deliberately slow: keep it off the event loop that serves everyone else.
-    if not await asyncio.to_thread(password_matches, password, stored):
-        return False
-    cache.remember(password, stored)
-    return True
 
 
 async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:
@@ -131,7 +79,11 @@ async def seen(rt: Runtime, charge_point_id: str) -> None:
         return
     rt.node.seen_written[charge_point_id] = now
     if rt.node.seen_writes is None:
-        rt.node.seen_writes = GroupCommit(partial(_write_seen, rt), "last seen times")
+        rt.node.seen_writes = GroupCommit(
+            partial(_write_seen, rt),
+            "last_seen",
+            describe=lambda seen: {"charge_point_id": seen[0]},
+        )
     await rt.node.seen_writes.add((charge_point_id, now))
 
 
@@ -150,11 +102,13 @@ async def status_changed(
 ) -> None:
     """Stores a port's status. A repeat of the status this node last stored for the port is not
     written again: `status_at` then keeps the time the status began, and the periodic
-    StatusNotifications many chargers send cost no database write (bench/RESULTS.md)."""
-    if connector_id <= 0:
-        return  # connector 0 is the charger as a whole, not a port
+    StatusNotifications many chargers send cost no database write (bench/RESULTS.md).
+    Raises UnknownConnector for a connector that is not (and may not become) a port."""
+    if connector_id == connectors.STATION:
+        return
     key = (charge_point_id, connector_id)
     if key not in rt.node.statuses_written:
+        await connectors.require(rt, charge_point_id, connector_id, station=False)
         # First status since the charger connected here: after a reconnect it is usually the
         # one already stored, which a read (beside the writer) tells.
         async with rt.reads() as session:
@@ -170,7 +124,11 @@ def _reports(rt: Runtime) -> GroupCommit[ChargerReport]:
     """Boots and status changes are group-committed: a fleet coming online for the first time
     sends thousands of each within seconds."""
     if rt.node.report_writes is None:
-        rt.node.report_writes = GroupCommit(partial(_write_reports, rt), "charger reports")
+        rt.node.report_writes = GroupCommit(
+            partial(_write_reports, rt),
+            "charger_reports",
+            describe=lambda report: {"charge_point_id": report.charge_point_id},
+        )
     return rt.node.report_writes
 
 
@@ -259,8 +217,10 @@ async def transaction_started(
     """The charger reports a transaction (1.6 StartTransaction, 2.0.1 TransactionEvent).
 
     Idempotent: a retry, with a new message id after a reconnect, gets the same answer and
-    never a second transaction.
+    never a second transaction. Raises UnknownConnector for a connector that is not (and may not
+    become) a port.
     """
+    await connectors.require(rt, charge_point_id, connector_id, station=False)
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
@@ -270,18 +230,18 @@ async def transaction_started(
             known = await tx_store.charger_transaction_by_id(
                 session, charger.id, charger_transaction_id
             )
-        if known is not None and known.origin == TransactionOrigin.CHARGER.value:
+        if known is not None and known.origin == TransactionOrigin.API.value:
+            # The station named this transaction to us before (in its answer to our start, or
+            # in an earlier report): it is ours, whichever of the two came first.
+            if known.state == TransactionState.PENDING.value:
+                await outcomes.open_transaction(session, known, at, meter_start_wh, now)
+            answer = StartAnswer(known.id, accepted=True)
+        elif known is not None:
             if ours is None or ours.state != TransactionState.PENDING.value:
                 return StartAnswer(known.id, accepted=False)
             # Begun at the charger (cable first), now claimed by our start request.
-            await outcomes.open_transaction(
-                session, ours, known.started_at or at, known.meter_start_wh, now
-            )
-            ours.charger_transaction_id = charger_transaction_id
-            await session.delete(known)
+            await outcomes.adopt(session, ours, known, now)
             answer = StartAnswer(ours.id, accepted=True)
-        elif known is not None:
-            return StartAnswer(known.id, accepted=True)
         elif ours is not None and ours.state == TransactionState.OPEN.value:
             return StartAnswer(ours.id, accepted=True)
         elif ours is not None and ours.state == TransactionState.PENDING.value:
@@ -311,22 +271,30 @@ async def transaction_stopped(
     at: datetime,
     reason: str | None,
 ) -> None:
-    """Always succeeds: a charger must never be left retrying a stop."""
-    now = utcnow()
-    async with rt.sessions() as session, session.begin():
-        charger = await _charger(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_id(session, charger.id, reference)
-        if transaction is None:
-            log.warning(
-                "stop for an unknown transaction",
-                extra={"charge_point_id": charge_point_id, "transaction": reference},
-            )
+    """Always succeeds: a charger must never be left retrying a stop. A deadlock with the
+    stop's own command answer (both touch the transaction and its commands) is run again."""
+    for attempt in range(1, TIE_ATTEMPTS + 1):
+        try:
+            async with rt.sessions() as session, session.begin():
+                charger = await _charger(session, charge_point_id)
+                transaction = await tx_store.charger_transaction_by_id(
+                    session, charger.id, reference
+                )
+                if transaction is None:
+                    log.warning(
+                        "stop for an unknown transaction",
+                        extra={"charge_point_id": charge_point_id, "transaction": reference},
+                    )
+                elif transaction.state != TransactionState.OPEN.value:
+                    outcomes.complete_stop(transaction, at, meter_stop_wh)
+                else:
+                    await outcomes.close_transaction(
+                        session, transaction, at, meter_stop_wh, _stop_reason(reason), utcnow()
+                    )
             return
-        if transaction.state != TransactionState.OPEN.value:
-            return
-        await outcomes.close_transaction(
-            session, transaction, at, meter_stop_wh, _stop_reason(reason), now
-        )
+        except DBAPIError as exc:
+            if attempt == TIE_ATTEMPTS or not lost_a_tie(exc):
+                raise
 
 
 async def meter_reading(
@@ -340,9 +308,14 @@ async def meter_reading(
 
 
 async def port_meter_reading(
-    rt: Runtime, charge_point_id: str, connector_id: int, energy_wh: int
+    rt: Runtime, charge_point_id: str, connector_id: int, energy_wh: int | None
 ) -> None:
-    """A reading for a port rather than a transaction (2.0.1 MeterValues)."""
+    """A reading for a port rather than a transaction (2.0.1 MeterValues). The station's own
+    (EVSE 0) readings are not kept. Raises UnknownConnector for an EVSE that is not (and may
+    not become) a port."""
+    await connectors.require(rt, charge_point_id, connector_id, station=True)
+    if energy_wh is None or connector_id == connectors.STATION:
+        return
     async with rt.sessions() as session, session.begin():
         charger = await _charger(session, charge_point_id)
         port = await charger_store.ensure_port(session, charger, connector_id)
@@ -398,6 +371,10 @@ async def _record_foreign_start(
     now: datetime,
 ) -> Transaction:
     port = await charger_store.ensure_port(session, charger, connector_id)
+    # A connector runs one transaction at a time: one the charger began before and never
+    # reported ended is over now (its stop was lost), and cannot pile up as open records.
+    for stale in await tx_store.open_charger_transactions(session, port.port_uuid):
+        await outcomes.close_transaction(session, stale, at, None, "charger:Superseded", now)
     transaction = Transaction(
         transaction_uuid=str(uuid.uuid4()),
         operator_id=charger.operator_id,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chargegate.domain.dashboard import Delivery, energy_per_hour, seconds_left
+from chargegate.domain.dashboard import Delivery, energy_per_hour, hour_starts, seconds_left
 from chargegate.domain.times import format_api, utcnow
 from chargegate.services.runtime import Runtime
-from chargegate.services.views import energy_wh
+from chargegate.services.views import energy_wh, stop_view
 from chargegate.store import chargers as charger_store
 from chargegate.store import dashboard as dashboard_store
 
@@ -18,11 +18,17 @@ WINDOW = timedelta(hours=24)
 async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
     now = utcnow()
     since = now - WINDOW
+    starts = hour_starts(now)
+    # The page lists at most this many ports and open transactions (and says how many more
+    # there are): whatever the fleet's size, one refresh is a few bounded reads.
+    most = rt.settings.dashboard_max_rows
     async with rt.reads() as session:
-        ports = await charger_store.operator_ports(session, operator_id)
-        open_rows = await dashboard_store.open_transactions(session, operator_id)
+        ports = await charger_store.operator_ports(session, operator_id, most)
+        port_total = await dashboard_store.port_count(session, operator_id)
+        open_rows = await dashboard_store.open_transactions(session, operator_id, most)
+        open_total = await dashboard_store.open_count(session, operator_id)
         failures = await dashboard_store.recent_failures(session, operator_id, since)
-        delivered = await dashboard_store.delivered_since(session, operator_id, since)
+        by_hour = await dashboard_store.energy_by_hour(session, operator_id, starts)
     chargers: dict[str, dict[str, Any]] = {}
     for port, charger in ports:
         entry = chargers.setdefault(
@@ -42,14 +48,7 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
                 "since": format_api(port.status_at),
             }
         )
-    hours = energy_per_hour(
-        (
-            Delivery(at=t.ended_at or now, energy_wh=energy_wh(t) or 0)
-            for t in delivered
-            if (t.ended_at or now) >= since
-        ),
-        now,
-    )
+    hours = energy_per_hour((Delivery(starts[index], wh) for index, wh in by_hour), now)
     return {
         "now": format_api(now),
         "chargers": list(chargers.values()),
@@ -62,6 +61,8 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
                 "expires": format_api(t.expires_at),
                 "seconds_left": seconds_left(t.expires_at, now),
                 "energy_wh": energy_wh(t),
+                # A stop under way, and whether (and why) it did not take yet.
+                "stop": stop_view(t),
             }
             for t, charge_point_id, connector_id in open_rows
         ],
@@ -78,4 +79,9 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
             for item, transaction_uuid, charge_point_id, connector_id in failures
         ],
         "energy_per_hour": [{"hour": format_api(h), "wh": wh} for h, wh in hours],
+        # Beyond dashboard_max_rows: GET /1.2/ports lists every port.
+        "not_shown": {
+            "ports": port_total - len(ports),
+            "open_transactions": open_total - len(open_rows),
+        },
     }

@@ -6,24 +6,26 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
+from chargegate.config import Settings
 from chargegate.domain.states import (
     CommandAction,
     CommandStatus,
-    QueueKind,
-    QueueStatus,
+    Liveness,
+    TransactionOrigin,
     TransactionState,
 )
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
-from chargegate.services import outcomes
-from chargegate.services.group_commit import GroupCommit
+from chargegate.services import outcomes, stops
+from chargegate.services.group_commit import DeadLetter, GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
 from chargegate.store.commands import Claimed
 from chargegate.store.models import Transaction
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # After this many undelivered attempts (timeouts, dropped connections) a command gives up.
 MAX_ATTEMPTS = 5
+# Why a command whose answer the database refused counts as undelivered.
+UNSTORABLE_ANSWER = "the charger's answer could not be stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class Reply:
     detail: str
     # A 2.0.1 charger may name its transaction in the answer to a start.
     charger_transaction_id: str | None = None
+    # The answer to a reconcile: whether the transaction still runs at the charger.
+    liveness: Liveness = Liveness.UNKNOWN
 
 
 class NotDelivered(Exception):
@@ -82,7 +88,10 @@ class Dispatcher:
         self._link = link
         self._in_flight: set[asyncio.Task[None]] = set()
         self._answers: GroupCommit[tuple[_Claim, Reply | str]] = GroupCommit(
-            self._write, "command answers", keep_failed=True
+            self._write,
+            "command_answers",
+            keep_failed=True,
+            describe=lambda answer: {"command_id": answer[0].command_id},
         )
 
     async def run(self) -> None:
@@ -133,6 +142,9 @@ class Dispatcher:
 
     async def _deliver(self, claim: _Claim) -> None:
         outcome: Reply | str
+        reconciling = (claim.charge_point_id, claim.order.connector_id)
+        if claim.order.action is CommandAction.RECONCILE:
+            self._rt.node.reconciling.add(reconciling)
         try:
             outcome = await self._link.execute(claim.charge_point_id, claim.epoch, claim.order)
         except NotDelivered as exc:
@@ -140,6 +152,11 @@ class Dispatcher:
         except Exception:
             log.exception("sending a command failed", extra={"command_id": claim.command_id})
             outcome = "internal error while sending"
+        if claim.order.action is CommandAction.RECONCILE and not (
+            isinstance(outcome, Reply) and outcome.accepted
+        ):
+            # No status report is coming, so a later one is not the answer to this question.
+            self._rt.node.reconciling.discard(reconciling)
         await self._record(claim, outcome)
 
     async def _record(self, claim: _Claim, outcome: Reply | str) -> None:
@@ -153,23 +170,40 @@ class Dispatcher:
             and order.expires_at <= order.issued_at
         ):
             EXPIRY_DELAY.observe((utcnow() - order.expires_at).total_seconds())
-        await self._answers.add((claim, outcome))
+        try:
+            await self._answers.add((claim, outcome))
+        except DeadLetter:
+            if isinstance(outcome, str):
+                # Not even "undelivered" could be written: the command stays claimed by this
+                # node, unsent, until it restarts (release_node_claims).
+                log.error("a command's outcome was lost", extra={"command_id": claim.command_id})
+                return
+            # The answer cannot be stored (the group commit dropped it rather than retry it for
+            # ever): the command goes the way of one whose answer never came, resent or failed.
+            await self._record(claim, UNSTORABLE_ANSWER)
 
     async def _write(self, batch: list[tuple[_Claim, Reply | str]]) -> None:
         now = utcnow()
+        settings = self._rt.settings
         # Plain acceptances (most stops) are one statement per distinct answer text; the rest
         # change more than the command and go row by row.
         plain: dict[str, list[int]] = {}
+        stops_accepted: list[int] = []
         async with self._rt.sessions() as session, session.begin():
             for claim, outcome in batch:
                 if isinstance(outcome, Reply) and _plain(claim, outcome):
                     plain.setdefault(outcome.detail, []).append(claim.command_id)
+                    if claim.order.action is CommandAction.STOP:
+                        stops_accepted.append(claim.order.transaction_id)
                 elif isinstance(outcome, Reply):
-                    await _delivered(session, claim, outcome, now)
+                    await _delivered(session, claim, outcome, now, settings)
                 else:
-                    await _undelivered(session, claim, outcome, now)
+                    await _undelivered(session, claim, outcome, now, settings)
             for detail, command_ids in plain.items():
                 await command_store.mark_delivered(session, command_ids, detail, now)
+            await tx_store.stops_accepted(
+                session, stops_accepted, now + timedelta(seconds=settings.stop_confirm_s)
+            )
 
     async def finish_in_flight(self, timeout: float) -> None:
         """Let commands already being sent get their answers (graceful shutdown)."""
@@ -183,10 +217,17 @@ class Dispatcher:
 
 
 def _plain(claim: _Claim, reply: Reply) -> bool:
-    return reply.accepted and not claim.order.fail_safe and not reply.charger_transaction_id
+    return (
+        reply.accepted
+        and claim.order.action in (CommandAction.START, CommandAction.STOP)
+        and not claim.order.fail_safe
+        and not reply.charger_transaction_id
+    )
 
 
-async def _delivered(session: AsyncSession, claim: _Claim, reply: Reply, now: datetime) -> None:
+async def _delivered(
+    session: AsyncSession, claim: _Claim, reply: Reply, now: datetime, settings: Settings
+) -> None:
     command = await command_store.get_command(session, claim.command_id)
     if command is None:
         return
@@ -194,19 +235,65 @@ async def _delivered(session: AsyncSession, claim: _Claim, reply: Reply, now: da
     command.sent_at = now
     command.result = reply.detail
     command.in_doubt = False
-    if not reply.accepted:
-        await _refused(session, claim.order, reply.detail, now)
-        return
-    transaction = await session.get(Transaction, claim.order.transaction_id)
+    transaction = await tx_store.locked(session, claim.order.transaction_id)
     if transaction is None:
         return
-    if claim.order.fail_safe:
-        transaction.profile_until = claim.order.expires_at
-    if reply.charger_transaction_id and transaction.charger_transaction_id is None:
+    action = claim.order.action
+    match action:
+        case CommandAction.START:
+            if not reply.accepted:
+                await outcomes.fail_start(session, transaction, reply.detail, now)
+                return
+            if claim.order.fail_safe:
+                transaction.profile_until = claim.order.expires_at
+            if reply.charger_transaction_id:
+                await _named(session, transaction, command.charger_id, reply, now)
+        case CommandAction.STOP:
+            await stops.answered(
+                session, transaction, reply.accepted, reply.detail, "refused", now, settings
+            )
+        case CommandAction.PROFILE:
+            if reply.accepted:
+                transaction.profile_until = claim.order.expires_at
+            else:
+                # The fail-safe could not be moved; the stop at expiry is still ours to send.
+                log.warning(
+                    "charger refused the TxProfile update",
+                    extra={"transaction_id": transaction.id, "reason": reply.detail},
+                )
+        case CommandAction.RECONCILE:
+            await stops.reconciled(session, transaction, reply.liveness, now, settings)
+        case _:
+            assert_never(action)
+
+
+async def _named(
+    session: AsyncSession, transaction: Transaction, charger_id: int, reply: Reply, now: datetime
+) -> None:
+    """The charger named its transaction in its answer to our start. If it reported that
+    transaction already (begun before our start: cable first), the two are one."""
+    assert reply.charger_transaction_id is not None
+    if transaction.charger_transaction_id is not None:
+        return  # its report of the started transaction came first and named it
+    known = await tx_store.charger_transaction_by_id(
+        session, charger_id, reply.charger_transaction_id
+    )
+    if known is None:
         transaction.charger_transaction_id = reply.charger_transaction_id
+    elif known.origin == TransactionOrigin.CHARGER.value and (
+        transaction.state == TransactionState.PENDING.value
+    ):
+        await outcomes.adopt(session, transaction, known, now)
+    elif known.id != transaction.id:
+        log.warning(
+            "a start answer names a transaction that is already another session's",
+            extra={"transaction_id": transaction.id, "named": reply.charger_transaction_id},
+        )
 
 
-async def _undelivered(session: AsyncSession, claim: _Claim, why: str, now: datetime) -> None:
+async def _undelivered(
+    session: AsyncSession, claim: _Claim, why: str, now: datetime, settings: Settings
+) -> None:
     command = await command_store.get_command(session, claim.command_id)
     if command is None or command.status != CommandStatus.SENDING.value:
         return
@@ -220,37 +307,40 @@ async def _undelivered(session: AsyncSession, claim: _Claim, why: str, now: date
     reason = (
         f"Charger {claim.charge_point_id} did not answer after {command.attempts} attempts ({why})"
     )
-    await _refused(session, claim.order, reason, now)
+    transaction = await tx_store.locked(session, claim.order.transaction_id)
+    if transaction is None:
+        return
+    action = claim.order.action
+    match action:
+        case CommandAction.START:
+            await outcomes.fail_start(session, transaction, reason, now)
+        case CommandAction.STOP:
+            await stops.answered(session, transaction, False, reason, "undelivered", now, settings)
+        case CommandAction.PROFILE:
+            log.warning(
+                "the TxProfile update did not reach the charger",
+                extra={"transaction_id": transaction.id, "reason": reason},
+            )
+        case CommandAction.RECONCILE:
+            await stops.reconciled(session, transaction, Liveness.UNKNOWN, now, settings)
+        case _:
+            assert_never(action)
 
 
 def _still_needed(row: Claimed) -> bool:
-    """A start is only sent for a pending transaction, a stop or profile only for an open one."""
-    if row.action is CommandAction.START:
-        return row.transaction_state == TransactionState.PENDING.value
-    if row.action is CommandAction.PROFILE:
-        return row.transaction_state == TransactionState.OPEN.value and (
-            row.profile_until != row.expires_at
-        )
-    return row.transaction_state == TransactionState.OPEN.value
-
-
-async def _refused(session: AsyncSession, order: Order, reason: str, now: datetime) -> None:
-    """The charger said no (or never answered): the request this command served fails."""
-    transaction = await session.get(Transaction, order.transaction_id)
-    if transaction is None:
-        return
-    if order.action is CommandAction.START:
-        await outcomes.fail_start(session, transaction, reason, now)
-    elif order.action is CommandAction.STOP:
-        await outcomes.resolve_open_item(
-            session, transaction, QueueKind.STOP, QueueStatus.FAILURE, now, reason
-        )
-    else:
-        # The fail-safe could not be moved; the stop at expiry is still ours to send.
-        log.warning(
-            "charger refused the TxProfile update",
-            extra={"transaction_id": transaction.id, "reason": reason},
-        )
+    """A start is only sent for a pending transaction, the rest only for an open one."""
+    action = row.action
+    match action:
+        case CommandAction.START:
+            return row.transaction_state == TransactionState.PENDING.value
+        case CommandAction.PROFILE:
+            return row.transaction_state == TransactionState.OPEN.value and (
+                row.profile_until != row.expires_at
+            )
+        case CommandAction.STOP | CommandAction.RECONCILE:
+            return row.transaction_state == TransactionState.OPEN.value
+        case _:
+            assert_never(action)
 
 
 def _order(row: Claimed, limit_a: float) -> Order:
@@ -261,7 +351,7 @@ def _order(row: Claimed, limit_a: float) -> Order:
         transaction_id=row.transaction_id,
         charger_transaction_id=row.charger_transaction_id,
         expires_at=row.expires_at,
-        fail_safe=row.action is not CommandAction.STOP
+        fail_safe=row.action in (CommandAction.START, CommandAction.PROFILE)
         and row.smart_charging
         and row.expires_at is not None,
         fail_safe_limit_a=limit_a,

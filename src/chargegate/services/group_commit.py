@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, TypeVar
+
+from chargegate.metrics import GROUP_COMMIT_DEAD_LETTERS
+from chargegate.store.database import failure_kind, permanent_failure
 
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
+
+
+class DeadLetter(Exception):
+    """The item cannot be written, now or ever (the database refuses a value in it): it was
+    dropped, and its caller must say what happens instead."""
 
 
 class GroupCommit(Generic[Item]):
@@ -23,9 +31,11 @@ class GroupCommit(Generic[Item]):
     `add` returns once its item is written. The items that arrive during a write all go in the
     next one, so a batch grows with the load instead of each caller writing its own (callers
     taking turns on a lock would write one small batch each). A batch that fails is written
-    item by item. An item that still fails raises its error in its own caller, or, with
-    `keep_failed`, is kept for the next write (started by `flush`, a retry loop of the owner's)
-    and never dropped.
+    item by item. An item that still fails for good (database.permanent_failure) is a dead
+    letter: logged without its values, counted, dropped, and DeadLetter raised in its caller;
+    retried, it would fail every batch it joins for ever. An item that fails otherwise (the
+    database is unreachable) raises its error in its caller, or, with `keep_failed`, is kept for
+    the next write (started by `flush`, a retry loop of the owner's) and never dropped.
     """
 
     def __init__(
@@ -34,12 +44,17 @@ class GroupCommit(Generic[Item]):
         what: str,
         *,
         keep_failed: bool = False,
+        describe: Callable[[Item], Mapping[str, object]] = lambda item: {},
     ) -> None:
         self._write = write
+        # Names the items in logs, in the writer task's name and in the dead letter metric.
         self._what = what
         self._keep_failed = keep_failed
+        # What identifies a dead letter in its log line (ids, never the values written).
+        self._describe = describe
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        GROUP_COMMIT_DEAD_LETTERS.labels(what)  # present (as 0) before the first one
 
     async def add(self, item: Item) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -74,12 +89,17 @@ class GroupCommit(Generic[Item]):
         try:
             await self._write([item for item, _ in batch])
             errors: list[Exception | None] = [None] * len(batch)
-        except Exception:
-            log.exception("writing a batch failed; writing one by one", extra={"what": self._what})
+        except Exception as exc:
+            log.warning(
+                "writing a batch failed; writing one by one",
+                extra={"what": self._what, "error": failure_kind(exc)},
+            )
             errors = [await self._write_one(item) for item, _ in batch]
         kept = []
         for (item, done), error in zip(batch, errors, strict=True):
-            if error is not None and self._keep_failed:
+            if error is not None and permanent_failure(error):
+                error = self._dead_letter(item, error)
+            elif error is not None and self._keep_failed:
                 kept.append((item, done))
                 error = None
             if not done.done():  # its caller may have been cancelled meanwhile
@@ -95,3 +115,13 @@ class GroupCommit(Generic[Item]):
         except Exception as exc:
             return exc
         return None
+
+    def _dead_letter(self, item: Item, error: Exception) -> DeadLetter:
+        kind = failure_kind(error)
+        GROUP_COMMIT_DEAD_LETTERS.labels(self._what).inc()
+        log.error(
+            "dropped an item the database refuses for good",
+            extra={"what": self._what, "error": kind, **self._describe(item)},
+        )
+        # Not chained to the error: its message quotes the values written, and callers log.
+        return DeadLetter(f"{self._what}: {kind}")

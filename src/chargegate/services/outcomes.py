@@ -72,6 +72,20 @@ async def open_transaction(
     await move_fail_safe(session, transaction, now)
 
 
+async def adopt(
+    session: AsyncSession, ours: Transaction, begun: Transaction, now: datetime
+) -> None:
+    """The transaction a charger began by itself (cable first) is the one our pending start
+    asked for: ours takes its id and start, and the charger's record goes, so that exactly one
+    row holds the charger's transaction id."""
+    charger_transaction_id = begun.charger_transaction_id
+    started_at, meter_start_wh = begun.started_at or now, begun.meter_start_wh
+    await session.delete(begun)
+    await session.flush()
+    ours.charger_transaction_id = charger_transaction_id
+    await open_transaction(session, ours, started_at, meter_start_wh, now)
+
+
 async def close_transaction(
     session: AsyncSession,
     transaction: Transaction,
@@ -88,22 +102,36 @@ async def close_transaction(
     transaction.stop_reason = transaction.stop_reason or reason
     await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_CLOSED)
     await resolve_open_item(session, transaction, QueueKind.STOP, QueueStatus.SUCCESS, now)
-    await command_store.cancel_for_transaction(session, transaction.id, CommandAction.STOP)
+    for action in (CommandAction.STOP, CommandAction.RECONCILE):
+        await command_store.cancel_for_transaction(session, transaction.id, action)
 
 
-def request_charger_stop(
-    session: AsyncSession, transaction: Transaction, charger_id: int, reason: str, now: datetime
+# Closed on the charger's word, when asked, that nothing runs.
+NOT_RUNNING = "charger:NotRunning"
+
+
+async def close_not_running(
+    session: AsyncSession, transaction: Transaction, ended_at: datetime, now: datetime
 ) -> None:
-    """Put one stop for the charger in the outbox; stop_requested_at guards against a second."""
-    transaction.stop_requested_at = now
-    transaction.stop_reason = transaction.stop_reason or reason
-    command_store.add_command(
-        session,
-        charger_id=charger_id,
-        transaction_id=transaction.id,
-        action=CommandAction.STOP,
-        now=now,
-    )
+    await close_transaction(session, transaction, ended_at, None, NOT_RUNNING, now)
+
+
+def complete_stop(transaction: Transaction, ended_at: datetime, meter_stop_wh: int | None) -> None:
+    """The charger's stop report for a transaction we closed without one (it said nothing ran
+    when asked while the report was still queued, the operator gave up on the stop, a new start
+    superseded it): its time and meter reading are the true ones, so the session's end and
+    energy are taken from it, once."""
+    if (
+        transaction.state != TransactionState.CLOSED.value
+        or transaction.started_at is None  # cancelled before it began
+        or transaction.staging
+        or transaction.meter_stop_wh is not None
+    ):
+        return
+    transaction.ended_at = ended_at
+    if meter_stop_wh is not None:
+        transaction.meter_stop_wh = meter_stop_wh
+        transaction.meter_last_wh = meter_stop_wh
 
 
 async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: datetime) -> None:

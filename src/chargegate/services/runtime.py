@@ -7,15 +7,23 @@ from datetime import datetime
 
 from chargegate.bus import Bus
 from chargegate.config import Settings
+from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.reports import ChargerReport
 from chargegate.domain.times import utcnow
 from chargegate.services.group_commit import GroupCommit
+from chargegate.services.slow_checks import SlowChecks
 from chargegate.store.database import SessionFactory
 
 
 @dataclass(slots=True)
 class NodeState:
+    # Charger password checks (scrypt), on threads of their own.
+    password_checks: SlowChecks
+    auto_registration: AutoRegistration = AutoRegistration.OFF
+    # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
+    # reconnect storm of them needs one scrypt check, not one each).
+    bootstrap_hash: str | None = None
     # Set when a graceful shutdown begins: no new chargers, not ready for traffic.
     draining: bool = False
     started_at: datetime = field(default_factory=utcnow)
@@ -31,6 +39,9 @@ class NodeState:
     statuses_written: dict[tuple[str, int], tuple[str | None, str | None]] = field(
         default_factory=dict
     )
+    # (charger, connector) this node asked whether a stuck stop's transaction still runs: the
+    # status it reports next answers that (see stops.connector_reported). One per stuck stop.
+    reconciling: set[tuple[str, int]] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +51,4 @@ class Runtime:
     # Read-only sessions (see store.database.create_reader); writes there fail.
     reads: SessionFactory
     bus: Bus
-    node: NodeState = field(default_factory=NodeState)
+    node: NodeState

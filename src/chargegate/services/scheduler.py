@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.bus import Topic
 from chargegate.domain.states import CommandAction
 from chargegate.domain.times import utcnow
+from chargegate.metrics import STOPS_RETRYING
 from chargegate.services import outcomes
+from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import transactions as tx_store
@@ -24,6 +26,8 @@ RECHECK = timedelta(seconds=0.2)
 class Scheduler:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
+        # When the retrying-stops gauge was last counted (a query: not on every wake-up).
+        self._gauge_at: datetime | None = None
 
     async def run(self) -> None:
         poll = self._rt.settings.poll_interval_s
@@ -41,10 +45,17 @@ class Scheduler:
     async def tick(self) -> datetime | None:
         """Act on everything due now; return when something is next due."""
         now = utcnow()
+        settings = self._rt.settings
         async with self._rt.sessions() as session, session.begin():
             stops = await self._expire(session, now)
+            stops += await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)
             next_at = await tx_store.next_due(session)
+            if self._gauge_at is None or now - self._gauge_at >= timedelta(
+                seconds=settings.poll_interval_s
+            ):
+                STOPS_RETRYING.set(await tx_store.stops_retrying(session))
+                self._gauge_at = now
         if stops:
             self._rt.bus.wake(Topic.DISPATCH)
         if postponed:
@@ -59,7 +70,8 @@ class Scheduler:
             await outcomes.close_transaction(
                 session, transaction, transaction.expires_at, None, "expired", now
             )
-        return await tx_store.request_due_stops(session, now, "expired")
+        confirm_by = now + timedelta(seconds=self._rt.settings.stop_confirm_s)
+        return await tx_store.request_due_stops(session, now, "expired", confirm_by)
 
     async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
         """Fail starts past their deadline; returns whether any was postponed.
@@ -83,11 +95,12 @@ class Scheduler:
                 and now - charger.connected_at < settle
             )
             # Our own outage is not the charger's fault: a start still unsent because we were
-            # down, or sent just before a crash (in doubt), gets one more timeout for the
-            # charger to reconnect and be asked (again).
+            # down, or sent just before a crash (in doubt), gets one more timeout, counted from
+            # when we came back, for the charger to reconnect and be asked (again).
             held_up_by_us = (
                 item.deadline_at is not None
-                and now < item.deadline_at + timedelta(seconds=timeout)
+                and now
+                < max(item.deadline_at, self._rt.node.started_at) + timedelta(seconds=timeout)
                 and await command_store.has_outstanding(
                     session, transaction.id, CommandAction.START, in_doubt=not recovering
                 )

@@ -6,11 +6,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
+from chargegate.config import Settings
 from chargegate.domain.credentials import new_id_tag
+from chargegate.domain.cursors import PageMark
 from chargegate.domain.errors import AlreadyEnded, Conflict, NotFound
 from chargegate.domain.states import (
     CommandAction,
@@ -20,7 +23,8 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CreateRequest, ListRequest, PatchRequest
-from chargegate.services import outcomes
+from chargegate.services import outcomes, stops
+from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
@@ -98,16 +102,32 @@ async def get(rt: Runtime, operator_id: int, transaction_uuid: str, staging: boo
 
 async def list_for_port(
     rt: Runtime, operator_id: int, request: ListRequest
-) -> Sequence[Transaction]:
+) -> Listing[Transaction, PageMark]:
+    async def rows(
+        session: AsyncSession, after: PageMark | None, through: PageMark | None, size: int
+    ) -> Sequence[Transaction]:
+        return await tx_store.port_transactions(session, operator_id, request, after, through, size)
+
+    keyset = Keyset(
+        rows=rows,
+        page_end=partial(tx_store.page_end, operator_id=operator_id, request=request),
+        mark=_page_mark,
+        start=request.after,
+        limit=request.limit,
+    )
     async with rt.reads() as session:
         if await charger_store.operator_port(session, operator_id, request.port_uuid) is None:
             raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
-        found = await tx_store.port_transactions(session, operator_id, request)
+        found = await open_listing(rt, session, keyset)
     filtered = request.after or request.since or request.until or request.state
     # The seed's 404 means the port has no transactions; an empty page or filter result is [].
-    if not found and not filtered:
+    if not found.first and not filtered:
         raise NotFound(f"No transactions exist for port {request.port_uuid}")
     return found
+
+
+def _page_mark(transaction: Transaction) -> PageMark:
+    return PageMark(transaction.created_at, transaction.id)
 
 
 async def modify(
@@ -126,7 +146,9 @@ async def modify(
                 f"({transaction.state}, {ended}); it cannot be modified"
             )
         if request.expires is not None:
-            if transaction.stop_requested_at is not None:
+            if stops.stuck(transaction):
+                await stops.withdraw(session, transaction, now)
+            elif transaction.stop_requested_at is not None:
                 raise AlreadyEnded(
                     f"Transaction {transaction_uuid} is already being stopped; "
                     "its expiry can no longer be changed"
@@ -135,14 +157,19 @@ async def modify(
             await outcomes.move_fail_safe(session, transaction, now)
             item = None
         else:
-            item = await _request_stop(session, transaction, now)
+            item = await _request_stop(session, transaction, now, rt.settings)
+            if request.force:
+                await stops.abandon(session, transaction, item, now)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return item
 
 
 async def _request_stop(
-    session: AsyncSession, transaction: Transaction, now: datetime
+    session: AsyncSession, transaction: Transaction, now: datetime, settings: Settings
 ) -> QueueItem:
+    # A stop already under way (asked for before, or at expiry) is the same stop: asking again
+    # only brings a retry forward, and the request follows that stop.
+    stops.retry_now(transaction, now)
     in_progress = await tx_store.open_queue_item(session, transaction.id, QueueKind.STOP)
     if in_progress is not None:
         return in_progress
@@ -160,12 +187,9 @@ async def _request_stop(
         transaction.ended_at = now
         transaction.stop_reason = "cancelled"
         await outcomes.resolve(session, item, QueueStatus.SUCCESS, now)
-    # An expiry stop already on its way is the same stop: the new item follows it.
-    elif not transaction.staging and not await command_store.has_outstanding(
-        session, transaction.id, CommandAction.STOP
-    ):
+    elif transaction.stop_state is None and not transaction.staging:
         charger = await tx_store.transaction_charger(session, transaction)
-        outcomes.request_charger_stop(session, transaction, charger.id, "api", now)
+        stops.request(session, transaction, charger.id, "api", now, settings)
     await session.flush()
     return item
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargegate.domain.states import TransactionState
 from chargegate.domain.times import format_api
 from chargegate.store.models import Transaction
 
@@ -18,6 +19,19 @@ def transaction_view(transaction: Transaction) -> dict[str, Any]:
         "expires": format_api(transaction.expires_at),
         "invoice_id": transaction.invoice_id,
         "energy_wh": energy_wh(transaction),
+        "stop": stop_view(transaction),
+    }
+
+
+def stop_view(transaction: Transaction) -> dict[str, Any] | None:
+    if transaction.state != TransactionState.OPEN.value or transaction.stop_state is None:
+        return None
+    return {
+        "state": transaction.stop_state,
+        "requested": format_api(transaction.stop_requested_at),
+        "attempts": transaction.stop_attempts,
+        "last_error": transaction.stop_error,
+        "next_step": format_api(transaction.stop_retry_at),
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Handler, Payload, RpcSession, TransportClosed
+from chargegate.sim import quirks
 from chargegate.sim.dialects import DIALECTS, Connector
 
 __all__ = ["Connector", "SimulatedCharger", "run_forever"]
@@ -73,6 +74,10 @@ class SimulatedCharger:
         stop_answer_delay_s: float = 0.0,
         heartbeat_s: float = 60.0,
         call_timeout_s: float = 10.0,
+        start_answer_names_transaction: bool = False,
+        refuse_stops: int = 0,
+        bad_strings: bool = False,
+        bad_meter: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -88,6 +93,14 @@ class SimulatedCharger:
         self.stop_delay_s = stop_delay_s
         self.stop_answer_delay_s = stop_answer_delay_s
         self.heartbeat_s = heartbeat_s
+        # Quirks of real stations: a 2.0.1 start answer that carries the transactionId the
+        # station will use; the first `refuse_stops` stop requests answered Rejected.
+        self.start_answer_names_transaction = start_answer_names_transaction
+        self.refuse_stops = refuse_stops
+        # Faults of real chargers (sim.quirks): text no database stores in what it reports
+        # and in the CALLERROR it refuses a start with; meter readings no meter makes.
+        self.bad_strings = bad_strings
+        self.bad_meter = bad_meter
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -112,11 +125,13 @@ class SimulatedCharger:
     async def stop(self) -> None:
         """Cut the network: the connection drops without a goodbye. Charging goes on, and what
         the charger has to report waits in its queue."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        # One cancel may not be enough: on Python 3.11 a cancellation that arrives as a timeout
+        # (connect, close handshake) expires can come out as TimeoutError, which the reconnect
+        # loop takes for a failed connection.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1)
         self._session = None
         await self._notify()
 
@@ -146,7 +161,7 @@ class SimulatedCharger:
     def count(self, action: str) -> int:
         return len(self.requests(action))
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(condition)
 
@@ -190,9 +205,9 @@ class SimulatedCharger:
         )
         tasks = [asyncio.create_task(session.serve())]
         try:
-            await session.call(*self.dialect.boot())
+            await session.call(*self._worded(self.dialect.boot()))
             for connector in self.connectors.values():
-                await session.call(*self.dialect.status(connector))
+                await session.call(*self._worded(self.dialect.status(connector)))
             self._session = session
             self.connections += 1
             await self._notify()
@@ -209,10 +224,18 @@ class SimulatedCharger:
     # -- messages to the server ---------------------------------------------------------------
 
     def enqueue(self, message: tuple[str, Payload], durable: bool) -> _Outgoing:
-        item = _Outgoing(message[0], message[1], durable)
+        item = _Outgoing(*self._worded(message), durable)
         self._outbox.append(item)
         self._outbox_ready.set()
         return item
+
+    def _worded(self, message: tuple[str, Payload]) -> tuple[str, Payload]:
+        """The message with this charger's faults in it."""
+        if self.bad_strings:
+            message = quirks.bad_strings(message)
+        if self.bad_meter:
+            message = quirks.bad_meter(message)
+        return message
 
     async def _send_outbox(self, session: RpcSession) -> None:
         while True:
@@ -288,6 +311,27 @@ class SimulatedCharger:
             return
         await self.set_status(connector, "Charging")
 
+    async def plug_in(self, connector_id: int) -> None:
+        """The cable goes in first: a 2.0.1 station begins its transaction then, with nobody
+        authorised yet; a start request later authorises that very transaction."""
+        connector = self.connectors[connector_id]
+        await self.set_status(connector, "Occupied")
+        await self.enqueue(self.dialect.started(connector), durable=True).done
+
+    async def authorise(self, connector_id: int, id_tag: str, remote_start_id: int | None) -> None:
+        connector = self.connectors[connector_id]
+        connector.id_tag, connector.remote_start_id = id_tag, remote_start_id
+        await self.enqueue(self.dialect.authorised(connector), durable=True).done
+        await self.set_status(connector, "Charging")
+
+    def lose_transaction(self, connector_id: int) -> None:
+        """Charging ends, and the charger forgets the transaction without reporting it (as
+        after a reboot): it tells only when asked (TriggerMessage, GetTransactionStatus)."""
+        connector = self.connectors[connector_id]
+        connector.transaction_id = connector.id_tag = connector.remote_start_id = None
+        connector.profile = None
+        connector.status = "Available"
+
     async def end_transaction(self, connector_id: int, reason: str = "Local") -> None:
         """Charging ends at the charger: unplugged, stopped locally, or on request."""
         connector = self.connectors[connector_id]
@@ -328,24 +372,33 @@ class SimulatedCharger:
             connector_id = int(payload.get("connectorId") or payload.get("evseId") or 1)
             id_tag = payload["idTag"] if "idTag" in payload else payload["idToken"]["idToken"]
             connector = self.connectors.get(connector_id)
-            if (
-                not self.accept_remote_start
-                or connector is None
-                or connector.transaction_id is not None
-                or connector.id_tag is not None
-            ):
+            remote_start_id = payload.get("remoteStartId")
+            if not self.accept_remote_start or connector is None or connector.id_tag is not None:
+                if self.bad_strings:
+                    raise quirks.bad_refusal()
                 return {"status": "Rejected"}
+            if connector.transaction_id is not None:
+                if not self.dialect.starts_on_plug_in:
+                    return {"status": "Rejected"}
+                # Cable first: the answer names the transaction this start authorises.
+                connector.id_tag = id_tag
+                self._spawn(self.authorise(connector_id, id_tag, remote_start_id))
+                return {"status": "Accepted", "transactionId": connector.transaction_id}
             self._take_profile(connector, payload.get("chargingProfile"))
+            answer: Payload = {"status": "Accepted"}
+            if self.start_answer_names_transaction and self.dialect.starts_on_plug_in:
+                connector.next_transaction_id = answer["transactionId"] = str(uuid.uuid4())
             if self.ev_plugged_in:
                 connector.id_tag = id_tag
-                self._spawn(
-                    self.begin_transaction(connector_id, id_tag, payload.get("remoteStartId"))
-                )
-            return {"status": "Accepted"}
+                self._spawn(self.begin_transaction(connector_id, id_tag, remote_start_id))
+            return answer
 
         async def remote_stop(payload: Payload) -> Payload:
             self.received.append((self.dialect.stop_request, payload))
             await self._notify()
+            if self.refuse_stops > 0:
+                self.refuse_stops -= 1
+                return {"status": "Rejected"}
             for connector in self.connectors.values():
                 if connector.transaction_id == payload["transactionId"]:
                     self._spawn(self._stop_later(connector.connector_id))
@@ -386,6 +439,24 @@ class SimulatedCharger:
                 ]
             }
 
+        async def trigger_message(payload: Payload) -> Payload:
+            self.received.append(("TriggerMessage", payload))
+            await self._notify()
+            connector = self.connectors.get(payload.get("connectorId") or 0)
+            if payload["requestedMessage"] != "StatusNotification" or connector is None:
+                return {"status": "NotImplemented"}
+            self.enqueue(self.dialect.status(connector), durable=False)
+            return {"status": "Accepted"}
+
+        async def get_transaction_status(payload: Payload) -> Payload:
+            self.received.append(("GetTransactionStatus", payload))
+            await self._notify()
+            ongoing = any(
+                c.transaction_id == payload.get("transactionId") for c in self.connectors.values()
+            )
+            queued = any(item.durable for item in self._outbox)
+            return {"ongoingIndicator": ongoing, "messagesInQueue": queued}
+
         handlers: dict[str, Handler] = {
             self.dialect.start_request: remote_start,
             self.dialect.stop_request: remote_stop,
@@ -393,8 +464,10 @@ class SimulatedCharger:
         }
         if self.dialect.subprotocol == "ocpp1.6":
             handlers["GetConfiguration"] = get_configuration
+            handlers["TriggerMessage"] = trigger_message
         else:
             handlers["GetVariables"] = get_variables
+            handlers["GetTransactionStatus"] = get_transaction_status
         return handlers
 
 

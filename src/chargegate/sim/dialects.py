@@ -18,6 +18,8 @@ class Connector:
     # 1.6: the id the server gave us; 2.0.1: the id we made up.
     transaction_id: int | str | None = None
     remote_start_id: int | None = None
+    # 2.0.1: the id already named in the answer to the start that begins the next transaction.
+    next_transaction_id: str | None = None
     meter_wh: int = 0
     seq_no: int = 0
     # Fail-safe TxProfile: (startSchedule, [(startPeriod seconds, limit)]), if one was set.
@@ -28,6 +30,8 @@ class Dialect(Protocol):
     subprotocol: str
     start_request: str
     stop_request: str
+    # Whether a transaction may begin when the cable goes in, before anyone is authorised.
+    starts_on_plug_in: bool
 
     def boot(self) -> tuple[str, Payload]: ...
 
@@ -38,6 +42,8 @@ class Dialect(Protocol):
     def metered(self, connector: Connector) -> tuple[str, Payload]: ...
 
     def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]: ...
+
+    def authorised(self, connector: Connector) -> tuple[str, Payload]: ...
 
 
 def _energy(connector: Connector, unit_key: str) -> Payload:
@@ -53,6 +59,7 @@ class V16:
     subprotocol = "ocpp1.6"
     start_request = "RemoteStartTransaction"
     stop_request = "RemoteStopTransaction"
+    starts_on_plug_in = False
 
     def boot(self) -> tuple[str, Payload]:
         return "BootNotification", {"chargePointVendor": "chargegate", "chargePointModel": "sim"}
@@ -93,6 +100,9 @@ class V16:
             payload["idTag"] = connector.id_tag
         return "StopTransaction", payload
 
+    def authorised(self, connector: Connector) -> tuple[str, Payload]:
+        raise NotImplementedError("a 1.6 transaction begins authorised")
+
 
 _V201_STATUS = {"Available": "Available", "Unavailable": "Unavailable", "Faulted": "Faulted"}
 _V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
@@ -102,6 +112,7 @@ class V201:
     subprotocol = "ocpp2.0.1"
     start_request = "RequestStartTransaction"
     stop_request = "RequestStopTransaction"
+    starts_on_plug_in = True
 
     def boot(self) -> tuple[str, Payload]:
         return "BootNotification", {
@@ -133,11 +144,18 @@ class V201:
         }
 
     def started(self, connector: Connector) -> tuple[str, Payload]:
-        connector.transaction_id = str(uuid.uuid4())
+        connector.transaction_id = connector.next_transaction_id or str(uuid.uuid4())
+        connector.next_transaction_id = None
         connector.seq_no = -1
+        if connector.id_tag is None:
+            return "TransactionEvent", self._event(connector, "Started", "CablePluggedIn")
         payload = self._event(connector, "Started", "RemoteStart")
-        if connector.id_tag is not None:
-            payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
+        payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
+        return "TransactionEvent", payload
+
+    def authorised(self, connector: Connector) -> tuple[str, Payload]:
+        payload = self._event(connector, "Updated", "RemoteStart")
+        payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
         return "TransactionEvent", payload
 
     def metered(self, connector: Connector) -> tuple[str, Payload]:

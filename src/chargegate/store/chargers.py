@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.domain.cursors import PortMark
+from chargegate.domain.validation import PortsRequest
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port
 
@@ -35,6 +38,31 @@ async def add_charger(
     session.add(charger)
     await session.flush()
     return charger
+
+
+async def count_with_password_hash(session: AsyncSession, password_hash: str) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Charger).where(Charger.password_hash == password_hash)
+    )
+    return int(found or 0)
+
+
+async def set_password_hash(
+    session: AsyncSession, charge_point_id: str, password_hash: str
+) -> bool:
+    """Whether such a charger was there to take the new hash."""
+    charger = await get_charger(session, charge_point_id)
+    if charger is None:
+        return False
+    charger.password_hash = password_hash
+    return True
+
+
+async def operator_charger_count(session: AsyncSession, operator_id: int) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Charger).where(Charger.operator_id == operator_id)
+    )
+    return int(found or 0)
 
 
 async def chargers_by_id(
@@ -110,13 +138,51 @@ async def operator_port(
     return None if row is None else (row[0], row[1])
 
 
-async def operator_ports(session: AsyncSession, operator_id: int) -> list[tuple[Port, Charger]]:
-    rows = await session.execute(
-        select(Port, Charger)
+def _ports_query(operator_id: int, *columns: Any) -> Select[Any]:
+    """The operator's ports, by charger id, then connector."""
+    return (
+        select(*columns)
         .join(Charger, Port.charger_id == Charger.id)
         .where(Charger.operator_id == operator_id)
         .order_by(Charger.charge_point_id, Port.connector_id)
     )
+
+
+def _beyond(mark: PortMark) -> ColumnElement[bool]:
+    return or_(
+        Charger.charge_point_id > mark.charge_point_id,
+        and_(
+            Charger.charge_point_id == mark.charge_point_id, Port.connector_id > mark.connector_id
+        ),
+    )
+
+
+async def ports_page_end(
+    session: AsyncSession, operator_id: int, request: PortsRequest
+) -> PortMark | None:
+    """The last port of a full page (the `limit`-th), None if the page is not full."""
+    assert request.limit > 0
+    query = _ports_query(operator_id, Charger.charge_point_id, Port.connector_id)
+    if request.after is not None:
+        query = query.where(_beyond(request.after))
+    row = (await session.execute(query.offset(request.limit - 1).limit(1))).first()
+    return None if row is None else PortMark(row[0], row[1])
+
+
+async def operator_ports(
+    session: AsyncSession,
+    operator_id: int,
+    size: int,
+    after: PortMark | None = None,
+    through: PortMark | None = None,
+) -> list[tuple[Port, Charger]]:
+    """Up to `size` of the operator's ports beyond `after` and not beyond `through`."""
+    query = _ports_query(operator_id, Port, Charger).limit(size)
+    if after is not None:
+        query = query.where(_beyond(after))
+    if through is not None:
+        query = query.where(~_beyond(through))
+    rows = await session.execute(query)
     return [(row[0], row[1]) for row in rows]
 
 

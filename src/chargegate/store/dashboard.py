@@ -3,31 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import QueueStatus, TransactionState
 from chargegate.store.models import Charger, Port, QueueItem, Transaction
 
 
+def _open(operator_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Transaction.operator_id == operator_id,
+        Transaction.staging.is_(False),
+        Transaction.state == TransactionState.OPEN.value,
+    )
+
+
 async def open_transactions(
-    session: AsyncSession, operator_id: int
+    session: AsyncSession, operator_id: int, limit: int
 ) -> Sequence[tuple[Transaction, str, int]]:
-    """Open transactions with their charger id and connector, soonest expiry first."""
+    """The first `limit` open transactions, soonest expiry first, with their charger id and
+    connector."""
     rows = await session.execute(
         select(Transaction, Charger.charge_point_id, Port.connector_id)
         .join(Port, Port.port_uuid == Transaction.port_uuid)
         .join(Charger, Charger.id == Port.charger_id)
-        .where(
-            Transaction.operator_id == operator_id,
-            Transaction.staging.is_(False),
-            Transaction.state == TransactionState.OPEN.value,
-        )
-        .order_by(Transaction.expires_at)
+        .where(*_open(operator_id))
+        .order_by(Transaction.expires_at, Transaction.id)
+        .limit(limit)
     )
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def open_count(session: AsyncSession, operator_id: int) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Transaction).where(*_open(operator_id))
+    )
+    return int(found or 0)
+
+
+async def port_count(session: AsyncSession, operator_id: int) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Port)
+        .join(Charger, Charger.id == Port.charger_id)
+        .where(Charger.operator_id == operator_id)
+    )
+    return int(found or 0)
 
 
 async def recent_failures(
@@ -54,20 +77,39 @@ async def recent_failures(
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-async def delivered_since(
-    session: AsyncSession, operator_id: int, since: datetime
-) -> Sequence[Transaction]:
-    """Sessions that delivered energy in the window: ended in it, or still open."""
-    return (
-        await session.scalars(
-            select(Transaction).where(
-                Transaction.operator_id == operator_id,
-                Transaction.staging.is_(False),
-                Transaction.meter_start_wh.is_not(None),
-                or_(
-                    Transaction.ended_at >= since,
-                    Transaction.state == TransactionState.OPEN.value,
-                ),
-            )
+async def energy_by_hour(
+    session: AsyncSession, operator_id: int, starts: Sequence[datetime]
+) -> list[tuple[int, int]]:
+    """Wh delivered per hour of `starts` (consecutive clock hours, the current one last), as
+    (index in starts, Wh) for the hours that had any: a session counts in the hour it ended, an
+    open one in the current hour. Summed by the database, so a busy day costs one row per hour
+    rather than one per session."""
+    ended = Transaction.ended_at
+    hour = case(
+        (ended.is_(None), len(starts) - 1),
+        *[(ended < starts[index + 1], index) for index in range(len(starts) - 1)],
+        else_=len(starts) - 1,
+    )
+    energy = (
+        func.coalesce(Transaction.meter_stop_wh, Transaction.meter_last_wh)
+        - Transaction.meter_start_wh
+    )
+    # A meter that went backwards adds nothing.
+    delivered = case((energy > 0, energy), else_=0)
+    rows = (
+        select(hour.label("hour"), delivered.label("wh"))
+        .where(
+            Transaction.operator_id == operator_id,
+            Transaction.staging.is_(False),
+            Transaction.meter_start_wh.is_not(None),
+            or_(
+                and_(ended >= starts[0], ended < starts[-1] + timedelta(hours=1)),
+                and_(ended.is_(None), Transaction.state == TransactionState.OPEN.value),
+            ),
         )
-    ).all()
+        .subquery()
+    )
+    # Grouped outside: PostgreSQL would not match a GROUP BY expression with bound parameters
+    # to the same expression in the select list.
+    totals = await session.execute(select(rows.c.hour, func.sum(rows.c.wh)).group_by(rows.c.hour))
+    return [(int(index), int(wh or 0)) for index, wh in totals]

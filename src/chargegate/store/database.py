@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -20,11 +21,12 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     # One connection per process: SQLite has one writer anyway, and a single connection means
     # no in-process lock contention. BEGIN IMMEDIATE makes a writer from another process (the
-    # CLI beside a running server) wait on busy_timeout instead of failing on a lock upgrade.
+    # CLI beside a running server) wait on busy_timeout instead of failing on a lock upgrade;
+    # busy_timeout is set first, as journal_mode may wait on a lock another process holds.
     return _sqlite(
         url,
         connections=1,
-        pragmas=("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "foreign_keys=ON"),
+        pragmas=("busy_timeout=30000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"),
         begin="BEGIN IMMEDIATE",
     )
 
@@ -62,3 +64,43 @@ def _sqlite(url: str, connections: int, pragmas: tuple[str, ...], begin: str) ->
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Failures that writing the same rows again repeats: a value a column cannot hold (SQLite's
+# driver raises UnicodeEncodeError and OverflowError itself, unwrapped), a constraint, a bug.
+_PERMANENT = (ValueError, TypeError, ArithmeticError, LookupError)
+_PERMANENT_DB = (DataError, IntegrityError, ProgrammingError)
+# SQLSTATE classes of the same on PostgreSQL (data exception, integrity constraint violation),
+# which asyncpg's errors reach SQLAlchemy as a plain DBAPIError with.
+_PERMANENT_SQLSTATE = ("22", "23")
+
+
+def permanent_failure(exc: BaseException) -> bool:
+    """Whether a failed write would fail again the same way, rather than pass once the database
+    is reachable again (a lost connection, a lock, a server restarting)."""
+    # A value SQLAlchemy could not bind comes wrapped (StatementError), its cause as `orig`.
+    if isinstance(exc, _PERMANENT_DB) or isinstance(getattr(exc, "orig", exc), _PERMANENT):
+        return True
+    return _sqlstate(exc)[:2] in _PERMANENT_SQLSTATE
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# only to break a tie with another one, and passes when run again.
+_RETRY_SQLSTATES = ("40P01", "40001")
+
+
+def lost_a_tie(exc: BaseException) -> bool:
+    """Whether the database rolled the transaction back to let another one through."""
+    return _sqlstate(exc) in _RETRY_SQLSTATES
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What went wrong, for a log line: the error's class and SQLSTATE, never its message,
+    which quotes the values written."""
+    sqlstate = _sqlstate(exc)
+    return f"{type(exc).__name__} (SQLSTATE {sqlstate})" if sqlstate else type(exc).__name__
+
+
+def _sqlstate(exc: BaseException) -> str:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else ""

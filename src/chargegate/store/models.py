@@ -121,6 +121,12 @@ class Transaction(Base):
     # Set once a stop has been asked for (by the API or by expiry): the guard against a second one.
     stop_requested_at: Mapped[datetime | None]
     stop_reason: Mapped[str | None] = mapped_column(String(64))
+    # A requested stop until the transaction is closed (domain.states.StopState), when its next
+    # step is due (the scheduler's), how many attempts did not take, and why the last did not.
+    stop_state: Mapped[str | None] = mapped_column(String(16))
+    stop_retry_at: Mapped[datetime | None] = mapped_column(index=True)
+    stop_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stop_error: Mapped[str | None] = mapped_column(Text)
     # The expiry the charger's TxProfile currently ends at (fail-safe stop), if it has one.
     profile_until: Mapped[datetime | None]
     meter_start_wh: Mapped[int | None]

@@ -10,8 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.store.models import ApiKey, Operator
 
 
-async def get_or_create_operator(session: AsyncSession, name: str, now: datetime) -> Operator:
-    operator = await session.scalar(select(Operator).where(Operator.name == name))
+async def get_or_create_operator(
+    session: AsyncSession, name: str, now: datetime, *, for_update: bool = False
+) -> Operator:
+    query = select(Operator).where(Operator.name == name)
+    operator = await session.scalar(query.with_for_update() if for_update else query)
     if operator is None:
         operator = Operator(name=name, created_at=now)
         session.add(operator)

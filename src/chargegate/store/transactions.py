@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.domain.cursors import PageMark
 from chargegate.domain.states import (
     CommandAction,
     CommandStatus,
     QueueKind,
     QueueStatus,
+    StopState,
     TransactionOrigin,
     TransactionState,
 )
@@ -42,12 +44,10 @@ async def operator_transaction(
     return await session.scalar(query)
 
 
-async def port_transactions(
-    session: AsyncSession, operator_id: int, request: ListRequest
-) -> Sequence[Transaction]:
-    """Newest first; keyset pagination on (created_at, id) so pages never skip or repeat."""
+def _port_query(operator_id: int, request: ListRequest, *columns: Any) -> Select[Any]:
+    """The port's transactions that `request`'s filters ask for, newest first."""
     query = (
-        select(Transaction)
+        select(*columns)
         .where(
             Transaction.port_uuid == request.port_uuid,
             Transaction.operator_id == operator_id,
@@ -55,25 +55,50 @@ async def port_transactions(
         )
         .order_by(Transaction.created_at.desc(), Transaction.id.desc())
     )
-    if request.after is not None:
-        mark = request.after
-        query = query.where(
-            or_(
-                Transaction.created_at < mark.created_at,
-                and_(
-                    Transaction.created_at == mark.created_at,
-                    Transaction.id < mark.transaction_id,
-                ),
-            )
-        )
     if request.since is not None:
         query = query.where(Transaction.created_at >= request.since)
     if request.until is not None:
         query = query.where(Transaction.created_at < request.until)
     if request.state is not None:
         query = query.where(Transaction.state == request.state.value)
-    if request.limit:
-        query = query.limit(request.limit)
+    return query
+
+
+def _older_than(mark: PageMark) -> ColumnElement[bool]:
+    return or_(
+        Transaction.created_at < mark.created_at,
+        and_(Transaction.created_at == mark.created_at, Transaction.id < mark.transaction_id),
+    )
+
+
+async def page_end(
+    session: AsyncSession, operator_id: int, request: ListRequest
+) -> PageMark | None:
+    """The last transaction of a full page (the `limit`-th), None if the page is not full."""
+    assert request.limit > 0
+    query = _port_query(operator_id, request, Transaction.created_at, Transaction.id)
+    if request.after is not None:
+        query = query.where(_older_than(request.after))
+    row = (await session.execute(query.offset(request.limit - 1).limit(1))).first()
+    return None if row is None else PageMark(row[0], row[1])
+
+
+async def port_transactions(
+    session: AsyncSession,
+    operator_id: int,
+    request: ListRequest,
+    after: PageMark | None,
+    through: PageMark | None,
+    size: int,
+) -> Sequence[Transaction]:
+    """Up to `size` of the transactions `request`'s filters ask for, newest first, older than
+    `after` and not older than `through` (where a page ends). Keyset pagination on (created_at, id):
+    pages never skip or repeat."""
+    query = _port_query(operator_id, request, Transaction).limit(size)
+    if after is not None:
+        query = query.where(_older_than(after))
+    if through is not None:
+        query = query.where(~_older_than(through))
     return (await session.scalars(query)).all()
 
 
@@ -126,6 +151,22 @@ async def charger_transaction_by_id(
     return await session.scalar(_on_charger(charger_id, Transaction.id == reference))
 
 
+async def open_charger_transactions(session: AsyncSession, port_uuid: str) -> Sequence[Transaction]:
+    """The open transactions begun at the charger (not through the API) on a port."""
+    return (
+        await session.scalars(
+            select(Transaction)
+            .where(
+                Transaction.port_uuid == port_uuid,
+                Transaction.staging.is_(False),
+                Transaction.state == TransactionState.OPEN.value,
+                Transaction.origin == TransactionOrigin.CHARGER.value,
+            )
+            .with_for_update()
+        )
+    ).all()
+
+
 async def open_on_port(session: AsyncSession, port_uuid: str) -> Transaction | None:
     return await session.scalar(
         select(Transaction)
@@ -174,7 +215,7 @@ async def latest_queue_item(
     )
 
 
-def _expiring() -> tuple[object, ...]:
+def _expiring() -> tuple[ColumnElement[bool], ...]:
     """Open transactions whose expiry still has to be acted on."""
     return (
         Transaction.state == TransactionState.OPEN.value,
@@ -188,13 +229,15 @@ async def due_staging_expiries(session: AsyncSession, now: datetime) -> Sequence
     return (
         await session.scalars(
             select(Transaction)
-            .where(*_expiring(), Transaction.staging.is_(True), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            .where(*_expiring(), Transaction.staging.is_(True), Transaction.expires_at <= now)
             .with_for_update(skip_locked=True)
         )
     ).all()
 
 
-async def request_due_stops(session: AsyncSession, now: datetime, reason: str) -> int:
+async def request_due_stops(
+    session: AsyncSession, now: datetime, reason: str, confirm_by: datetime
+) -> int:
     """Put a stop in the outbox for every real transaction whose expiry has come, and mark each
     as stop-requested (the guard against a second stop). Returns how many.
 
@@ -203,7 +246,7 @@ async def request_due_stops(session: AsyncSession, now: datetime, reason: str) -
     ids = list(
         await session.scalars(
             select(Transaction.id)
-            .where(*_expiring(), Transaction.staging.is_(False), Transaction.expires_at <= now)  # type: ignore[arg-type]
+            .where(*_expiring(), Transaction.staging.is_(False), Transaction.expires_at <= now)
             .with_for_update(skip_locked=True)
         )
     )
@@ -239,10 +282,84 @@ async def request_due_stops(session: AsyncSession, now: datetime, reason: str) -
             .values(
                 stop_requested_at=now,
                 stop_reason=func.coalesce(Transaction.stop_reason, reason),
+                stop_state=StopState.REQUESTED.value,
+                stop_retry_at=confirm_by,
             ),
             execution_options={"synchronize_session": False},
         )
     return len(ids)
+
+
+def _stopping() -> tuple[ColumnElement[bool], ...]:
+    """Open real transactions with a stop under way."""
+    return (
+        Transaction.state == TransactionState.OPEN.value,
+        Transaction.staging.is_(False),
+        Transaction.stop_state.is_not(None),
+    )
+
+
+async def due_stop_steps(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
+    return (
+        await session.scalars(
+            select(Transaction)
+            .where(*_stopping(), Transaction.stop_retry_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def stops_accepted(
+    session: AsyncSession, transaction_ids: Sequence[int], report_by: datetime
+) -> None:
+    """Stops the charger accepted: their report of the ended transaction is due by then."""
+    for chunk in chunks(transaction_ids):
+        await session.execute(
+            update(Transaction)
+            .where(
+                Transaction.id.in_(chunk),
+                Transaction.state == TransactionState.OPEN.value,
+                Transaction.stop_state == StopState.REQUESTED.value,
+            )
+            .values(stop_state=StopState.ACCEPTED.value, stop_retry_at=report_by),
+            execution_options={"synchronize_session": False},
+        )
+
+
+async def stops_retrying(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Transaction)
+            .where(*_stopping(), Transaction.stop_attempts > 0)
+        )
+        or 0
+    )
+
+
+async def stopping_on_connector(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> Transaction | None:
+    """The open transaction on this connector whose stop is under way, if any."""
+    return await session.scalar(
+        select(Transaction)
+        .join(Port, Transaction.port_uuid == Port.port_uuid)
+        .join(Charger, Port.charger_id == Charger.id)
+        .where(
+            *_stopping(),
+            Charger.charge_point_id == charge_point_id,
+            Port.connector_id == connector_id,
+        )
+        .limit(1)
+        .with_for_update(of=Transaction)
+    )
+
+
+async def locked(session: AsyncSession, transaction_id: int) -> Transaction | None:
+    """A transaction by our id, locked against a charger's report about it meanwhile."""
+    return await session.scalar(
+        select(Transaction).where(Transaction.id == transaction_id).with_for_update()
+    )
 
 
 async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
@@ -275,13 +392,14 @@ async def overdue_starts(session: AsyncSession, now: datetime) -> Sequence[Queue
 
 async def next_due(session: AsyncSession) -> datetime | None:
     """The earliest time at which the scheduler has something to do."""
-    expiry = await session.scalar(
-        select(func.min(Transaction.expires_at)).where(*_expiring())  # type: ignore[arg-type]
-    )
+    expiry = await session.scalar(select(func.min(Transaction.expires_at)).where(*_expiring()))
     pending_expiry = await session.scalar(
         select(func.min(Transaction.expires_at)).where(
             Transaction.state == TransactionState.PENDING.value, Transaction.staging.is_(False)
         )
+    )
+    stop_step = await session.scalar(
+        select(func.min(Transaction.stop_retry_at)).where(*_stopping())
     )
     deadline = await session.scalar(
         select(func.min(QueueItem.deadline_at)).where(
@@ -289,7 +407,9 @@ async def next_due(session: AsyncSession) -> datetime | None:
             QueueItem.status == QueueStatus.IN_PROGRESS.value,
         )
     )
-    candidates = [value for value in (expiry, pending_expiry, deadline) if value is not None]
+    candidates = [
+        value for value in (expiry, pending_expiry, stop_step, deadline) if value is not None
+    ]
     return min(candidates) if candidates else None
 
 

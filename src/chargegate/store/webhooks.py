@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import assert_never
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -13,6 +14,7 @@ from chargegate.domain.webhooks import DeliveryStatus
 from chargegate.store.models import Webhook, WebhookDelivery
 
 _UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+REMOVED = "webhook removed"
 
 
 async def add_webhook(
@@ -37,23 +39,30 @@ async def remove_webhook(session: AsyncSession, webhook_id: int, now: datetime) 
     if webhook is None or webhook.removed_at is not None:
         return False
     webhook.removed_at = now
-    # What was not sent yet is not sent to an endpoint the operator took away.
-    await session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.webhook_id == webhook_id,
-            WebhookDelivery.status.in_(_UNFINISHED),
-        )
-        .values(status=DeliveryStatus.FAILED.value, last_error="webhook removed")
-    )
+    await _drop_unsent(session, Webhook.id == webhook_id)
     return True
 
 
+async def _drop_unsent(session: AsyncSession, webhooks: ColumnElement[bool]) -> None:
+    """What was not sent yet is not sent to an endpoint the operator took away. A delivery being
+    sent right now is failed too: its answer then finds it failed and changes nothing (settle)."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.webhook_id.in_(select(Webhook.id).where(webhooks)),
+            WebhookDelivery.status.in_(_UNFINISHED),
+        )
+        .values(status=DeliveryStatus.FAILED.value, last_error=REMOVED, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def claim_due(
-    session: AsyncSession, now: datetime, lease: timedelta, limit: int
+    session: AsyncSession, now: datetime, lease: timedelta, limit: int, per_webhook: int
 ) -> Sequence[tuple[WebhookDelivery, Webhook]]:
-    """Claim deliveries that are due and first in line for their webhook and ordering key:
-    a later event for a transaction waits until the earlier ones are delivered (or failed)."""
+    """Claim up to `limit` deliveries that are due and first in line for their webhook and
+    ordering key (a later event for a transaction waits until the earlier ones are delivered or
+    failed), so that no webhook has more than `per_webhook` being sent at once (on all nodes)."""
     await session.execute(
         update(WebhookDelivery)
         .where(
@@ -62,24 +71,23 @@ async def claim_due(
         )
         .values(status=DeliveryStatus.PENDING.value, lease_until=None)
     )
-    earlier = aliased(WebhookDelivery)
+    # An event recorded by a transaction that read the webhook just before it was removed.
+    await _drop_unsent(session, Webhook.removed_at.is_not(None))
+    if limit <= 0:
+        return []
+    ids = (await session.scalars(_due(now, limit, per_webhook))).all()
+    if not ids:
+        return []
+    # Chosen without locks (window functions cannot be locked): taken only if still pending,
+    # skipping those another node is claiming right now.
     query = (
         select(WebhookDelivery, Webhook)
         .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
         .where(
+            WebhookDelivery.id.in_(ids),
             WebhookDelivery.status == DeliveryStatus.PENDING.value,
-            WebhookDelivery.next_attempt_at <= now,
-            ~exists().where(
-                and_(
-                    earlier.webhook_id == WebhookDelivery.webhook_id,
-                    earlier.ordering_key == WebhookDelivery.ordering_key,
-                    earlier.id < WebhookDelivery.id,
-                    earlier.status.in_(_UNFINISHED),
-                )
-            ),
         )
         .order_by(WebhookDelivery.id)
-        .limit(limit)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
     rows = [(row[0], row[1]) for row in await session.execute(query)]
@@ -91,14 +99,96 @@ async def claim_due(
     return rows
 
 
-async def next_attempt(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(1)
+def _due(now: datetime, limit: int, per_webhook: int) -> Select[tuple[int]]:
+    earlier = aliased(WebhookDelivery)
+    place = func.row_number().over(
+        partition_by=WebhookDelivery.webhook_id, order_by=WebhookDelivery.id
+    )
+    due = (
+        select(
+            WebhookDelivery.id.label("id"),
+            WebhookDelivery.webhook_id.label("webhook_id"),
+            place.label("place"),
+        )
+        .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
+        .where(
+            Webhook.removed_at.is_(None),
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at <= now,
+            ~exists().where(
+                and_(
+                    earlier.webhook_id == WebhookDelivery.webhook_id,
+                    earlier.ordering_key == WebhookDelivery.ordering_key,
+                    earlier.id < WebhookDelivery.id,
+                    earlier.status.in_(_UNFINISHED),
+                )
+            ),
+        )
+        .subquery()
+    )
+    sending = (
+        select(WebhookDelivery.webhook_id.label("webhook_id"), func.count().label("count"))
+        .where(WebhookDelivery.status == DeliveryStatus.SENDING.value)
+        .group_by(WebhookDelivery.webhook_id)
+        .subquery()
+    )
+    return (
+        select(due.c.id)
+        .outerjoin(sending, sending.c.webhook_id == due.c.webhook_id)
+        .where(due.c.place + func.coalesce(sending.c.count, 0) <= per_webhook)
+        .order_by(due.c.id)
+        .limit(limit)
     )
 
 
-async def get_delivery(session: AsyncSession, delivery_id: int) -> WebhookDelivery | None:
-    return await session.get(WebhookDelivery, delivery_id)
+async def settle(
+    session: AsyncSession,
+    delivery_id: int,
+    attempt: int,
+    status: DeliveryStatus,
+    error: str | None,
+    now: datetime,
+    retry_at: datetime,
+) -> bool:
+    """Record how attempt number `attempt` went; False (nothing written) when the delivery is no
+    longer that attempt's: failed meanwhile (its webhook removed), or claimed again after its
+    lease ran out. A late answer so never revives a delivery."""
+    values: dict[str, object] = {"status": status.value, "lease_until": None}
+    match status:
+        case DeliveryStatus.DELIVERED:
+            values["delivered_at"] = now
+        case DeliveryStatus.PENDING:
+            values["last_error"] = error
+            values["next_attempt_at"] = retry_at
+        case DeliveryStatus.FAILED:
+            values["last_error"] = error
+        case DeliveryStatus.SENDING:
+            raise ValueError("an attempt ends in delivered, pending (retry) or failed")
+        case _:
+            assert_never(status)
+    settled = await session.scalar(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == DeliveryStatus.SENDING.value,
+            WebhookDelivery.attempts == attempt,
+        )
+        .values(values)
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return settled is not None
+
+
+async def next_attempt(session: AsyncSession, after: datetime) -> datetime | None:
+    """When the next retry is due. Deliveries due already but waiting (for an earlier event, or
+    for a free slot of their webhook) are not counted: a POST that ends wakes the sender."""
+    return await session.scalar(
+        select(WebhookDelivery.next_attempt_at)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at > after,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(1)
+    )

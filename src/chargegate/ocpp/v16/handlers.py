@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from chargegate.domain.times import utcnow
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
-from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.meter import energy_wh, register_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.services import charger_events
+from chargegate.ocpp.v16 import orders
+from chargegate.services import charger_events, connectors, stops
 from chargegate.services.runtime import Runtime
 
 
@@ -30,6 +31,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             payload.get("errorCode"),
             at,
         )
+        await stops.connector_reported(
+            rt, charge_point_id, payload["connectorId"], payload["status"] in orders.IDLE, at
+        )
         return {}
 
     async def authorize(payload: Payload) -> Payload:
@@ -42,19 +46,18 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             charge_point_id,
             connector_id=payload["connectorId"],
             id_tag=payload["idTag"],
-            meter_start_wh=payload["meterStart"],
+            meter_start_wh=register_wh(payload["meterStart"]),
             at=timestamp(payload["timestamp"]),
         )
         status = "Accepted" if answer.accepted else "Invalid"
         return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}
 
     async def stop_transaction(payload: Payload) -> Payload:
-        meter_stop = payload["meterStop"]
         await charger_events.transaction_stopped(
             rt,
             charge_point_id,
             payload["transactionId"],
-            meter_stop,
+            register_wh(payload["meterStop"]),
             timestamp(payload["timestamp"]),
             payload.get("reason"),
         )
@@ -63,7 +66,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {}
 
     async def meter_values(payload: Payload) -> Payload:
-        reading = energy_wh(payload["meterValue"])
+        # Readings go by transaction, but a connector that is not a port is refused all the same.
+        await connectors.require(rt, charge_point_id, payload["connectorId"], station=True)
+        reading = energy_wh(payload["meterValue"], refuse=True)
         if reading is not None and "transactionId" in payload:
             await charger_events.meter_reading(
                 rt, charge_point_id, payload["transactionId"], reading

@@ -86,9 +86,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {} if token is None else _token_info(answer.accepted)
 
     async def meter_values(payload: Payload) -> Payload:
-        reading = energy_wh(payload["meterValue"])
-        if reading is not None and payload["evseId"] > 0:
-            await charger_events.port_meter_reading(rt, charge_point_id, payload["evseId"], reading)
+        await charger_events.port_meter_reading(
+            rt, charge_point_id, payload["evseId"], energy_wh(payload["meterValue"], refuse=True)
+        )
         return {}
 
     return {

@@ -1,0 +1,135 @@
+"use strict";
+const KEY = "chargegate.key";
+const $ = (id) => document.getElementById(id);
+const text = (value) => document.createTextNode(value === null || value === undefined ? "-" : String(value));
+
+function row(table, cells, header) {
+  const tr = document.createElement("tr");
+  for (const cell of cells) {
+    const td = document.createElement(header ? "th" : "td");
+    if (cell instanceof Node) td.appendChild(cell); else td.appendChild(text(cell));
+    tr.appendChild(td);
+  }
+  table.appendChild(tr);
+}
+
+function duration(seconds) {
+  if (seconds === null) return "-";
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h ? `${h} h ${m} min` : m ? `${m} min ${s} s` : `${s} s`;
+}
+
+// A stop that did not take stands out: the car may still be charging.
+function stopText(stop) {
+  if (stop === null) return "-";
+  if (!stop.attempts) return stop.state;
+  return `NOT TAKEN ${stop.attempts}x, ${stop.state} (next ${stop.next_step}): ${stop.last_error}`;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svgText(svg, x, y, value, anchor) {
+  const label = document.createElementNS(SVG, "text");
+  label.setAttribute("x", String(x)); label.setAttribute("y", String(y));
+  label.setAttribute("font-size", "11"); label.setAttribute("text-anchor", anchor || "start");
+  label.textContent = value;
+  svg.appendChild(label);
+}
+
+function chart(svg, hours) {
+  svg.replaceChildren();
+  const width = svg.clientWidth || 400, height = 180, pad = 20;
+  const most = Math.max(1, ...hours.map((h) => h.wh));
+  const step = (width - pad) / hours.length;
+  hours.forEach((h, i) => {
+    const bar = document.createElementNS(SVG, "rect");
+    const size = Math.round((h.wh / most) * (height - 2 * pad));
+    bar.setAttribute("x", String(pad + i * step + 1));
+    bar.setAttribute("y", String(height - pad - size));
+    bar.setAttribute("width", String(Math.max(1, step - 2)));
+    bar.setAttribute("height", String(size));
+    bar.setAttribute("fill", "#2a7ab8");
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${h.hour} UTC: ${h.wh} Wh`;
+    bar.appendChild(title);
+    svg.appendChild(bar);
+    // Every sixth hour is labelled (hours come as YYYY-MM-DDTHH:MM:SS, UTC).
+    if (i % 6 === 0 || i === hours.length - 1) {
+      svgText(svg, pad + i * step + step / 2, height - 5, `${h.hour.slice(11, 13)}h`, "middle");
+    }
+  });
+  const axis = document.createElementNS(SVG, "line");
+  axis.setAttribute("x1", String(pad)); axis.setAttribute("x2", String(width));
+  axis.setAttribute("y1", String(height - pad)); axis.setAttribute("y2", String(height - pad));
+  axis.setAttribute("stroke", "#9aa5b1");
+  svg.appendChild(axis);
+  svgText(svg, pad, 14, `max ${most} Wh per hour (UTC hours; a session counts in the hour it ended, or now)`);
+}
+
+function render(data) {
+  const chargers = $("chargers"); chargers.replaceChildren();
+  row(chargers, ["Charger", "Connection", "Last seen (UTC)", "Port", "Status", "Since (UTC)"], true);
+  for (const c of data.chargers) {
+    for (const p of c.ports) {
+      const state = document.createElement("span");
+      state.className = c.online ? "online" : "offline";
+      state.textContent = c.online ? "online" : "offline";
+      row(chargers, [c.charge_point_id, state, c.last_seen ?? "never", p.connector_id, p.status, p.since]);
+    }
+  }
+  // The server lists a bounded number of rows (CHARGEGATE_DASHBOARD_MAX_ROWS) and counts the rest.
+  if (data.not_shown.ports) row(chargers, [`${data.not_shown.ports} more ports not shown (GET /1.2/ports lists them all)`, "", "", "", "", ""]);
+  const open = $("open"); open.replaceChildren();
+  row(open, ["Transaction", "Charger / port", "Expires (UTC)", "Time left", "Energy (Wh)", "Stop"], true);
+  for (const t of data.open_transactions) {
+    row(open, [t.transaction_uuid, `${t.charge_point_id} / ${t.connector_id}`, t.expires, duration(t.seconds_left), t.energy_wh, stopText(t.stop)]);
+  }
+  if (!data.open_transactions.length) row(open, ["none", "", "", "", "", ""]);
+  if (data.not_shown.open_transactions) row(open, [`${data.not_shown.open_transactions} more open transactions not shown`, "", "", "", "", ""]);
+  const failures = $("failures"); failures.replaceChildren();
+  row(failures, ["When (UTC)", "Charger / port", "Request", "Transaction", "Reason"], true);
+  for (const f of data.recent_failures) {
+    row(failures, [f.at, `${f.charge_point_id} / ${f.connector_id}`, f.kind, f.transaction_uuid, f.reason]);
+  }
+  if (!data.recent_failures.length) row(failures, ["none", "", "", "", ""]);
+  chart($("chart"), data.energy_per_hour);
+  $("updated").textContent = `updated ${data.now} UTC`;
+}
+
+async function refresh() {
+  const key = sessionStorage.getItem(KEY);
+  if (!key) return;
+  let response;
+  try {
+    response = await fetch("/dashboard/api/overview", { headers: { "x-api-key": key } });
+  } catch (error) {
+    $("updated").textContent = "server unreachable, retrying";
+    return;
+  }
+  if (response.status === 401) {
+    sessionStorage.removeItem(KEY);
+    show(false);
+    $("login-error").textContent = "That API key was refused: check it and try again.";
+    return;
+  }
+  if (!response.ok) {
+    $("updated").textContent = `error ${response.status}, retrying`;
+    return;
+  }
+  show(true);
+  render(await response.json());
+}
+
+function show(app) {
+  $("app").hidden = !app;
+  $("login").hidden = app;
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  sessionStorage.setItem(KEY, $("key").value.trim());
+  refresh();
+});
+$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); show(false); });
+refresh();
+setInterval(refresh, 3000);

@@ -1,0 +1,158 @@
+"""Who may connect as a charger: the handshake's credentials checked against the charger's row.
+
+A charger proves its id with a password (HTTP Basic auth, OCPP security profiles 1 and 2) or a
+TLS client certificate whose subject CN is that id (profile 3). A charger registered without a
+password is admitted to anyone only when it was registered so on purpose (`INSECURE_NO_PASSWORD`).
+
+Timing must not tell which ids exist: any password sent costs exactly one scrypt check (against
+the charger's hash, the bootstrap secret's, or a dummy one), whether or not the id is known; a
+handshake without a password costs none, known id or not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import assert_never
+
+from chargegate.domain.auto_registration import AutoRegistration
+from chargegate.domain.credentials import (
+    DUMMY_PASSWORD_HASH,
+    INSECURE_NO_PASSWORD,
+    is_scrypt_hash,
+    password_matches,
+)
+from chargegate.domain.times import utcnow
+from chargegate.services.runtime import Runtime
+from chargegate.store import chargers as charger_store
+from chargegate.store import operators as operator_store
+
+log = logging.getLogger(__name__)
+
+
+class ChargerRefused(Exception):
+    """The charger may not connect: unknown id or wrong credentials."""
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a charger showed at the handshake."""
+
+    password: str | None
+    # The subject CNs of its client certificate, verified by TLS; None: it sent none.
+    certificate_names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    password_hash: str | None
+    ocpp_protocol: str | None
+
+
+async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str | None:
+    """Decide at the handshake whether this charger may connect at all; returns the OCPP
+    subprotocol registered for it, if any."""
+    # A reconnect storm is thousands of handshakes at once: a read (beside the writer) each.
+    async with rt.reads() as session:
+        charger = await charger_store.get_charger(session, charge_point_id)
+        known = None if charger is None else _Known(charger.password_hash, charger.ocpp_protocol)
+    if presented.certificate_names is not None:
+        # The CA vouched for the certificate; it names the one charger it may speak for. A
+        # password beside it changes nothing.
+        if presented.certificate_names != (charge_point_id,):
+            raise ChargerRefused(
+                f"client certificate subject CN {list(presented.certificate_names)} is not "
+                f"{charge_point_id!r}"
+            )
+        if known is None:
+            raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
+        return known.ocpp_protocol
+    if known is None:
+        known = await _unknown(rt, charge_point_id, presented.password)
+    elif known.password_hash == INSECURE_NO_PASSWORD:
+        log.warning(
+            "INSECURE: admitted charger registered without a password; anyone who knows its id "
+            "can connect as it (set a password or use client certificates)",
+            extra={"charge_point_id": charge_point_id},
+        )
+    elif not await _password_ok(rt, presented.password, known.password_hash):
+        raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+    return known.ocpp_protocol
+
+
+async def _unknown(rt: Runtime, charge_point_id: str, password: str | None) -> _Known:
+    """An id with no row: refused, at the cost of a wrong password, unless auto-registration
+    takes it."""
+    mode = rt.node.auto_registration
+    match mode:
+        case AutoRegistration.OFF:
+            await _password_ok(rt, password, None)
+            raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
+        case AutoRegistration.BOOTSTRAP_SECRET:
+            bootstrap = rt.node.bootstrap_hash
+            if not await _password_ok(rt, password, bootstrap):
+                raise ChargerRefused(
+                    f"unknown charge point id {charge_point_id!r} without the bootstrap secret"
+                )
+            return await _auto_register(rt, charge_point_id, bootstrap)
+        case AutoRegistration.INSECURE:
+            log.warning(
+                "INSECURE: auto-registering a charger without a password "
+                "(CHARGEGATE_AUTO_REGISTER_INSECURE); anyone who knows its id can connect as it",
+                extra={"charge_point_id": charge_point_id},
+            )
+            return await _auto_register(rt, charge_point_id, INSECURE_NO_PASSWORD)
+        case _:
+            assert_never(mode)
+
+
+async def _auto_register(rt: Runtime, charge_point_id: str, password_hash: str | None) -> _Known:
+    async with rt.sessions() as session, session.begin():
+        charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is not None:  # registered meanwhile (a handshake beside this one, the CLI)
+            if charger.password_hash != password_hash:
+                raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+            return _Known(charger.password_hash, charger.ocpp_protocol)
+        operator = await operator_store.get_or_create_operator(
+            session, rt.settings.auto_register_operator, utcnow(), for_update=True
+        )
+        # The operator row, locked above, makes concurrent auto-registrations take turns, so
+        # they cannot all count below the bound and pass it together.
+        registered = await charger_store.operator_charger_count(session, operator.id)
+        if registered >= rt.settings.auto_register_max:
+            log.warning(
+                "refused auto-registration: CHARGEGATE_AUTO_REGISTER_MAX reached",
+                extra={"charge_point_id": charge_point_id, "registered": registered},
+            )
+            raise ChargerRefused(
+                f"unknown charge point id {charge_point_id!r}: auto-registration is full "
+                f"({registered} chargers)"
+            )
+        await charger_store.add_charger(
+            session,
+            charge_point_id=charge_point_id,
+            operator_id=operator.id,
+            password_hash=password_hash,
+            now=utcnow(),
+        )
+    log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
+    return _Known(password_hash, None)
+
+
+async def _password_ok(rt: Runtime, password: str | None, stored: str | None) -> bool:
+    """Whether `password` matches `stored`; a password sent costs one scrypt check however it
+    ends (unless it matched this hash before), none sent costs nothing."""
+    if password is None:
+        return False
+    if stored is None or not is_scrypt_hash(stored):
+        # No hash to match (unknown id, or a charger admitted by certificate only): the same
+        # work as a wrong password, then no.
+        await rt.node.password_checks.run(password_matches, password, DUMMY_PASSWORD_HASH)
+        return False
+    cache = rt.node.passwords
+    if cache.known_good(password, stored):
+        return True
+    if not await rt.node.password_checks.run(password_matches, password, stored):
+        return False
+    cache.remember(password, stored)
+    return True

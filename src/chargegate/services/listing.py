@@ -1,0 +1,73 @@
+"""Long lists (limit 0 is "all") read in batches, each batch in a short read of its own.
+
+A list streamed to a client then holds neither the whole list in memory nor a database
+connection while the client reads slowly: a few slow readers cannot drain the pool that every
+other request needs. Batches follow the keyset order, so none is skipped or repeated while new
+rows arrive; a list stays consistent without one snapshot held for its whole length."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from chargegate.services.runtime import Runtime
+from chargegate.store.database import AsyncSession
+
+# Rows per read: memory per streamed list, and reads per 500 rows.
+BATCH = 500
+
+
+class Mark(Protocol):
+    """Where a page ends, as the cursor the client sends back."""
+
+    def encode(self) -> str: ...
+
+
+Row = TypeVar("Row")
+M = TypeVar("M", bound=Mark)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset(Generic[Row, M]):
+    """How to read one list in keyset order."""
+
+    # Up to `size` rows beyond `after`, not beyond `through`.
+    rows: Callable[[AsyncSession, M | None, M | None, int], Awaitable[Sequence[Row]]]
+    # The last row of a full page (the limit-th beyond `start`), None if the page is not full.
+    page_end: Callable[[AsyncSession], Awaitable[M | None]]
+    mark: Callable[[Row], M]
+    # The client's cursor, and its limit (0: all).
+    start: M | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[Row, M]):
+    rt: Runtime
+    keyset: Keyset[Row, M]
+    first: Sequence[Row]
+    # Where this full page ends: the client's next cursor. A page is bounded by this mark
+    # rather than by a count, so a row inserted between reading the mark and the rows makes the
+    # page one longer instead of pushing its last row out unseen.
+    next_page: M | None
+
+    async def batches(self) -> AsyncIterator[Sequence[Row]]:
+        batch = self.first
+        while batch:
+            yield batch
+            if len(batch) < BATCH:
+                return
+            async with self.rt.reads() as session:
+                batch = await self.keyset.rows(
+                    session, self.keyset.mark(batch[-1]), self.next_page, BATCH
+                )
+
+
+async def open_listing(
+    rt: Runtime, session: AsyncSession, keyset: Keyset[Row, M]
+) -> Listing[Row, M]:
+    """Reads where the page ends and its first batch (so an empty list is known at once)."""
+    end = await keyset.page_end(session) if keyset.limit else None
+    first = await keyset.rows(session, keyset.start, end, BATCH)
+    return Listing(rt, keyset, first, end)
