@@ -14,14 +14,19 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from sqlalchemy import text
 from websockets.asyncio.client import connect
 
+from chargegate.domain.times import utcnow
 from chargegate.sim.charger import SimulatedCharger
+from chargegate.store import chargers as charger_store
+from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from support import (
     Charger,
     Operator,
     Server,
+    eventually,
     free_port,
     fresh_postgres_database,
     iso,
@@ -160,6 +165,8 @@ async def stale_socket_traffic(nodes: Cluster) -> tuple[list[Any], int | None]:
                 [2, "b", "BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}]
             )
         )
+        # Its answer comes once A has claimed the connection: the charger then moves to B.
+        assert json.loads(await stale.recv())[:2] == [3, "b"]
         sim = await nodes.charger_on(nodes.b, charger)
         async with client_for(nodes.a, operator) as on_a, client_for(nodes.b, operator) as on_b:
             await start_session(on_a, charger.port_uuids[0], iso(600))
@@ -264,3 +271,41 @@ async def test_without_a_broker_the_poll_delivers(tmp_path: Path) -> None:
             assert (await poll_queue(on_b, created["queue_uuid"]))["state"] == "Open"
     finally:
         await nodes.stop()
+
+
+async def test_two_nodes_claiming_one_charger_at_once_get_epochs_of_their_own(
+    server: Server,
+) -> None:
+    """The second claim waits for the first one's row lock, then counts on from its epoch: with
+    the same epoch, neither node would close its socket and both would send."""
+    charger = await (await server.operator()).add_charger()
+    engine = create_engine(server.database_url)
+    sessions = session_factory(engine)
+
+    async def claim(node: str) -> int | None:
+        async with sessions() as session, session.begin():
+            return await charger_store.claim_connection(
+                session, charger.charge_point_id, node, "ocpp1.6", utcnow()
+            )
+
+    async def someone_waits_for_a_lock() -> bool:
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            )
+            return bool(waiting)
+
+    try:
+        async with sessions() as first, first.begin():
+            on_a = await charger_store.claim_connection(
+                first, charger.charge_point_id, "a", "ocpp1.6", utcnow()
+            )
+            on_b = asyncio.create_task(claim("b"))
+            await eventually(someone_waits_for_a_lock)
+        assert on_a is not None
+        assert await on_b == on_a + 1
+    finally:
+        await engine.dispose()

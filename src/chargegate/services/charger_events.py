@@ -45,9 +45,11 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
         del rt.node.statuses_written[key]
     now = utcnow()
     async with rt.sessions() as session, session.begin():
-        charger = await _charger(session, charge_point_id)
-        charger.ocpp_version = ocpp_version
-        epoch = await charger_store.claim_connection(session, charger, rt.settings.node_id, now)
+        epoch = await charger_store.claim_connection(
+            session, charge_point_id, rt.settings.node_id, ocpp_version, now
+        )
+    if epoch is None:
+        raise LookupError(f"charger {charge_point_id!r} is not registered")
     rt.node.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
     rt.bus.wake(Topic.DISPATCH)
     return epoch

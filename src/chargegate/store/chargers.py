@@ -187,15 +187,26 @@ async def operator_ports(
 
 
 async def claim_connection(
-    session: AsyncSession, charger: Charger, node_id: str, now: datetime
-) -> int:
-    """Record that `node_id` now holds the charger's socket; returns the new connection epoch."""
-    charger.connection_epoch += 1
-    charger.connected_node = node_id
-    charger.connected_at = now
-    charger.last_seen_at = now
-    await session.flush()
-    return charger.connection_epoch
+    session: AsyncSession, charge_point_id: str, node_id: str, ocpp_version: str, now: datetime
+) -> int | None:
+    """Record that `node_id` now holds the charger's socket; returns the new connection epoch
+    (None for an unknown charger)."""
+    # One statement that counts up in the database: two nodes claiming at once each get an epoch
+    # of their own (read, add one and write back would give both the same one on PostgreSQL).
+    epoch: int | None = await session.scalar(
+        update(Charger)
+        .where(Charger.charge_point_id == charge_point_id)
+        .values(
+            connection_epoch=Charger.connection_epoch + 1,
+            connected_node=node_id,
+            connected_at=now,
+            last_seen_at=now,
+            ocpp_version=ocpp_version,
+        )
+        .returning(Charger.connection_epoch)
+        .execution_options(synchronize_session=False)
+    )
+    return epoch
 
 
 async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]]) -> None:
