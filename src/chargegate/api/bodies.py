@@ -8,11 +8,6 @@ from chargegate.domain.states import QueueStatus
 from chargegate.services.queue import QueueView
 from chargegate.services.transactions import Started
 from chargegate.services.views import transaction_view
-from chargegate.store.models import Charger, Port, Transaction
-
-
-def transaction_body(transaction: Transaction) -> dict[str, Any]:
-    return transaction_view(transaction)
 
 
 def created_body(started: Started) -> dict[str, Any]:
@@ -31,19 +26,8 @@ def stop_body(queue_uuid: str) -> dict[str, Any]:
 def queue_body(view: QueueView) -> dict[str, Any]:
     item = view.item
     if item.status == QueueStatus.SUCCESS.value:
-        return transaction_body(view.transaction)
+        return transaction_view(view.transaction)
     body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
     if item.status == QueueStatus.FAILURE.value:
         body["reason"] = item.reason
     return body
-
-
-def port_body(row: tuple[Port, Charger]) -> dict[str, Any]:
-    port, charger = row
-    return {
-        "port_uuid": port.port_uuid,
-        "charge_point_id": charger.charge_point_id,
-        "connector_id": port.connector_id,
-        "status": port.status,
-        "online": charger.connected_node is not None,
-    }

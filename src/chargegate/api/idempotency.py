@@ -11,9 +11,8 @@ from fastapi import Request, Response
 
 from chargegate.api.errors import message
 from chargegate.domain.errors import InvalidArgument
-from chargegate.domain.times import utcnow
+from chargegate.services import idempotency as idempotency_service
 from chargegate.services.runtime import Runtime
-from chargegate.store import idempotency as idempotency_store
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -36,9 +35,7 @@ async def once(
     fingerprint = hashlib.sha256(
         f"{request.method} {request.url.path}\n".encode() + await request.body()
     ).hexdigest()
-    async with rt.sessions() as session, session.begin():
-        claimed = await idempotency_store.claim(session, operator_id, key, fingerprint, utcnow())
-        record = None if claimed else await idempotency_store.find(session, operator_id, key)
+    record = await idempotency_service.claim(rt, operator_id, key, fingerprint)
     if record is not None:
         if record.fingerprint != fingerprint:
             return message(
@@ -62,21 +59,11 @@ async def once(
     try:
         response = await run()
     except BaseException:
-        await _release(rt, operator_id, key)
+        await idempotency_service.release(rt, operator_id, key)
         raise
     if response.status_code >= 300:
-        await _release(rt, operator_id, key)
+        await idempotency_service.release(rt, operator_id, key)
         return response
-    async with rt.sessions() as session, session.begin():
-        stored = await idempotency_store.find(session, operator_id, key)
-        if stored is not None:
-            stored.status_code = response.status_code
-            stored.response_body = bytes(response.body).decode() if response.body else None
+    body = bytes(response.body).decode() if response.body else None
+    await idempotency_service.complete(rt, operator_id, key, response.status_code, body)
     return response
-
-
-async def _release(rt: Runtime, operator_id: int, key: str) -> None:
-    async with rt.sessions() as session, session.begin():
-        record = await idempotency_store.find(session, operator_id, key)
-        if record is not None:
-            await session.delete(record)

@@ -26,6 +26,7 @@ from chargegate.services import ports as port_service
 from chargegate.services import queue as queue_service
 from chargegate.services import transactions as tx_service
 from chargegate.services.runtime import Runtime
+from chargegate.services.views import port_view, transaction_view
 
 router = APIRouter(prefix="/1.2")
 Operator = Annotated[int, Depends(operator_id)]
@@ -66,7 +67,7 @@ async def create_transaction(request: Request, operator: Operator) -> Response:
 async def list_transactions(request: Request, operator: Operator) -> Response:
     arguments = parse_list(await get_arguments(request))
     found = await tx_service.list_for_port(_runtime(request), operator, arguments)
-    return json_array(found, bodies.transaction_body)
+    return json_array(found, transaction_view)
 
 
 @router.get(
@@ -82,7 +83,7 @@ async def get_transaction(
     transaction = await tx_service.get(
         _runtime(request), operator, parse_uuid(transaction_uuid, "transaction_uuid"), staging
     )
-    return bodies.transaction_body(transaction)
+    return transaction_view(transaction)
 
 
 @router.patch(
@@ -129,4 +130,4 @@ async def get_queue_item(
 async def list_ports(request: Request, operator: Operator) -> Response:
     arguments = parse_ports(await get_arguments(request))
     found = await port_service.list_ports(_runtime(request), operator, arguments)
-    return json_array(found, bodies.port_body)
+    return json_array(found, port_view)

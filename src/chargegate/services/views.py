@@ -1,4 +1,4 @@
-"""How a transaction looks from outside: the API's body and the webhooks' event data."""
+"""How transactions and ports look from outside: the API's bodies and the webhooks' event data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from chargegate.domain.states import TransactionState
 from chargegate.domain.times import format_api
-from chargegate.store.models import Transaction
+from chargegate.store.models import Charger, Port, Transaction
 
 
 def transaction_view(transaction: Transaction) -> dict[str, Any]:
@@ -44,3 +44,14 @@ def energy_wh(transaction: Transaction) -> int | None:
         else transaction.meter_last_wh
     )
     return None if last is None else max(0, last - transaction.meter_start_wh)
+
+
+def port_view(row: tuple[Port, Charger]) -> dict[str, Any]:
+    port, charger = row
+    return {
+        "port_uuid": port.port_uuid,
+        "charge_point_id": charger.charge_point_id,
+        "connector_id": port.connector_id,
+        "status": port.status,
+        "online": charger.connected_node is not None,
+    }
