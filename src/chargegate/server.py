@@ -30,6 +30,7 @@ from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.dispatcher import Dispatcher
+from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
 from chargegate.services.slow_checks import SlowChecks
@@ -102,15 +103,17 @@ def create_app(settings: Settings) -> FastAPI:
     registration = auto_registration(
         settings.auto_register, settings.auto_register_secret, settings.auto_register_insecure
     )
+    sessions = session_factory(engine)
     runtime = Runtime(
         settings=settings,
-        sessions=session_factory(engine),
+        sessions=sessions,
         reads=session_factory(reader),
         bus=bus,
         node=NodeState(
             password_checks=SlowChecks(
                 "charger_password", settings.charger_password_checks_at_once
             ),
+            writes=ReportWrites(sessions),
             auto_registration=registration,
             bootstrap_hash=(
                 hash_password(settings.auto_register_secret)

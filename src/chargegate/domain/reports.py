@@ -1,4 +1,4 @@
-"""What a charger reported, as stored by a group commit (services.charger_events)."""
+"""What a charger reported, as stored by a group commit (services.report_writes)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.services import charger_events
+from chargegate.services import charger_reports
 from chargegate.services.runtime import Runtime
 
 
@@ -21,7 +21,7 @@ def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:
 
 def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
     async def heartbeat(payload: Payload) -> Payload:
-        await charger_events.seen(rt, charge_point_id)
+        await charger_reports.seen(rt, charge_point_id)
         return {"currentTime": format_ocpp(utcnow())}
 
     async def data_transfer(payload: Payload) -> Payload:

@@ -29,7 +29,7 @@ from chargegate.ocpp.client_cert import scope_common_names
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
-from chargegate.services import admission, charger_events
+from chargegate.services import admission, charger_reports
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class OcppEndpoint:
             handlers=version.handlers(self._rt, charge_point_id, booted.set),
             call_timeout=settings.call_timeout_s,
         )
-        epoch = await charger_events.connected(self._rt, charge_point_id, version.subprotocol)
+        epoch = await charger_reports.connected(self._rt, charge_point_id, version.subprotocol)
         self._rt.bus.evict(charge_point_id, epoch)
         connection = Connection(session, epoch, transport, version)
         try:
@@ -256,7 +256,7 @@ class OcppEndpoint:
         finally:
             probe.cancel()
             self._registry.detach(charge_point_id, epoch)
-            await charger_events.disconnected(self._rt, charge_point_id, epoch)
+            await charger_reports.disconnected(self._rt, charge_point_id, epoch)
             log.info("charger disconnected", extra={"charge_point_id": charge_point_id})
 
     async def _probe(
@@ -272,5 +272,5 @@ class OcppEndpoint:
         # half-done drops its database connection with the transaction (and SQLite's one write
         # lock) still held, and every other write then waits on it for busy_timeout and fails.
         await asyncio.shield(
-            charger_events.smart_charging_known(self._rt, charge_point_id, supported)
+            charger_reports.smart_charging_known(self._rt, charge_point_id, supported)
         )

@@ -9,9 +9,8 @@ from chargegate.bus import Bus
 from chargegate.config import Settings
 from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
-from chargegate.domain.reports import ChargerReport
 from chargegate.domain.times import utcnow
-from chargegate.services.group_commit import GroupCommit
+from chargegate.services.report_writes import ReportWrites
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.store.database import SessionFactory
 
@@ -20,6 +19,8 @@ from chargegate.store.database import SessionFactory
 class NodeState:
     # Charger password checks (scrypt), on threads of their own.
     password_checks: SlowChecks
+    # Boots, status changes and last-seen times, written in groups (see charger_reports).
+    writes: ReportWrites
     auto_registration: AutoRegistration = AutoRegistration.OFF
     # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
     # reconnect storm of them needs one scrypt check, not one each).
@@ -28,17 +29,6 @@ class NodeState:
     draining: bool = False
     started_at: datetime = field(default_factory=utcnow)
     passwords: PasswordCache = field(default_factory=PasswordCache)
-    # When this node last wrote each charger's last_seen_at, and the writes under way, grouped
-    # (see charger_events.seen).
-    seen_written: dict[str, datetime] = field(default_factory=dict)
-    seen_writes: GroupCommit[tuple[str, datetime]] | None = None
-    # Boots and status changes, grouped (see charger_events._reports).
-    report_writes: GroupCommit[ChargerReport] | None = None
-    # The (status, error code) this node last stored for each (charger, connector): chargers
-    # repeat unchanged StatusNotifications, which then cost no write (see status_changed).
-    statuses_written: dict[tuple[str, int], tuple[str | None, str | None]] = field(
-        default_factory=dict
-    )
     # (charger, connector) this node asked whether a stuck stop's transaction still runs: the
     # status it reports next answers that (see stops.connector_reported). One per stuck stop.
     reconciling: set[tuple[str, int]] = field(default_factory=set)

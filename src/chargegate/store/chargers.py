@@ -20,6 +20,14 @@ async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | 
     return await session.scalar(select(Charger).where(Charger.charge_point_id == charge_point_id))
 
 
+async def registered(session: AsyncSession, charge_point_id: str) -> Charger:
+    """The charger; LookupError if no such charger is registered."""
+    charger = await get_charger(session, charge_point_id)
+    if charger is None:
+        raise LookupError(f"charger {charge_point_id!r} is not registered")
+    return charger
+
+
 async def add_charger(
     session: AsyncSession,
     *,

@@ -10,20 +10,20 @@ from chargegate.ocpp.meter import energy_wh, register_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v16 import orders
-from chargegate.services import charger_events, connectors, stops
+from chargegate.services import charger_reports, charger_transactions, connectors, stops
 from chargegate.services.runtime import Runtime
 
 
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
-        await charger_events.booted(
+        await charger_reports.booted(
             rt, charge_point_id, payload["chargePointVendor"], payload["chargePointModel"]
         )
         return boot_accepted(rt, on_boot)
 
     async def status_notification(payload: Payload) -> Payload:
         at = timestamp(payload["timestamp"]) if "timestamp" in payload else utcnow()
-        await charger_events.status_changed(
+        await charger_reports.status_changed(
             rt,
             charge_point_id,
             payload["connectorId"],
@@ -37,11 +37,11 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {}
 
     async def authorize(payload: Payload) -> Payload:
-        valid = await charger_events.authorize(rt, charge_point_id, payload["idTag"])
+        valid = await charger_transactions.authorize(rt, charge_point_id, payload["idTag"])
         return {"idTagInfo": {"status": "Accepted" if valid else "Invalid"}}
 
     async def start_transaction(payload: Payload) -> Payload:
-        answer = await charger_events.transaction_started(
+        answer = await charger_transactions.transaction_started(
             rt,
             charge_point_id,
             connector_id=payload["connectorId"],
@@ -53,7 +53,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}
 
     async def stop_transaction(payload: Payload) -> Payload:
-        await charger_events.transaction_stopped(
+        await charger_transactions.transaction_stopped(
             rt,
             charge_point_id,
             payload["transactionId"],
@@ -70,7 +70,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         await connectors.require(rt, charge_point_id, payload["connectorId"], station=True)
         reading = energy_wh(payload["meterValue"], refuse=True)
         if reading is not None and "transactionId" in payload:
-            await charger_events.meter_reading(
+            await charger_transactions.meter_reading(
                 rt, charge_point_id, payload["transactionId"], reading
             )
         return {}

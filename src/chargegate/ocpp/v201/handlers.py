@@ -8,7 +8,7 @@ from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.services import charger_events
+from chargegate.services import charger_reports, charger_transactions
 from chargegate.services.runtime import Runtime
 
 # Notifications we take note of and have nothing to answer but an empty response.
@@ -41,11 +41,11 @@ def _token_info(valid: bool) -> Payload:
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
         station = payload["chargingStation"]
-        await charger_events.booted(rt, charge_point_id, station["vendorName"], station["model"])
+        await charger_reports.booted(rt, charge_point_id, station["vendorName"], station["model"])
         return boot_accepted(rt, on_boot)
 
     async def status_notification(payload: Payload) -> Payload:
-        await charger_events.status_changed(
+        await charger_reports.status_changed(
             rt,
             charge_point_id,
             payload["evseId"],
@@ -57,7 +57,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
 
     async def authorize(payload: Payload) -> Payload:
         token = _id_token(payload)
-        valid = token is not None and await charger_events.authorize(rt, charge_point_id, token)
+        valid = token is not None and await charger_transactions.authorize(
+            rt, charge_point_id, token
+        )
         return _token_info(valid)
 
     async def transaction_event(payload: Payload) -> Payload:
@@ -67,11 +69,11 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         at = timestamp(payload["timestamp"])
         energy = energy_wh(payload.get("meterValue", []))
         if payload["eventType"] == "Ended":
-            await charger_events.transaction_stopped(
+            await charger_transactions.transaction_stopped(
                 rt, charge_point_id, charger_transaction_id, energy, at, info.get("stoppedReason")
             )
             return {} if token is None else _token_info(True)
-        answer = await charger_events.transaction_started(
+        answer = await charger_transactions.transaction_started(
             rt,
             charge_point_id,
             connector_id=payload.get("evse", {}).get("id", 1),
@@ -82,11 +84,13 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             remote_start_id=info.get("remoteStartId"),
         )
         if payload["eventType"] == "Updated" and energy is not None:
-            await charger_events.meter_reading(rt, charge_point_id, charger_transaction_id, energy)
+            await charger_transactions.meter_reading(
+                rt, charge_point_id, charger_transaction_id, energy
+            )
         return {} if token is None else _token_info(answer.accepted)
 
     async def meter_values(payload: Payload) -> Payload:
-        await charger_events.port_meter_reading(
+        await charger_transactions.port_meter_reading(
             rt, charge_point_id, payload["evseId"], energy_wh(payload["meterValue"], refuse=True)
         )
         return {}

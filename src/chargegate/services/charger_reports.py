@@ -1,0 +1,93 @@
+"""What chargers tell us about themselves: connections, boots, heartbeats, port statuses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chargegate.bus import Topic
+from chargegate.domain.reports import BootReport, StatusReport
+from chargegate.domain.times import utcnow
+from chargegate.services import connectors
+from chargegate.services.runtime import Runtime
+from chargegate.store import chargers as charger_store
+
+
+async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:
+    """Returns the connection epoch: only the holder of the newest epoch may send."""
+    rt.node.writes.forget(charge_point_id)
+    now = utcnow()
+    async with rt.sessions() as session, session.begin():
+        epoch = await charger_store.claim_connection(
+            session, charge_point_id, rt.settings.node_id, ocpp_version, now
+        )
+    if epoch is None:
+        raise LookupError(f"charger {charge_point_id!r} is not registered")
+    rt.node.writes.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
+    rt.bus.wake(Topic.DISPATCH)
+    return epoch
+
+
+async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
+    async with rt.sessions() as session, session.begin():
+        await charger_store.release_connection(session, charge_point_id, epoch, utcnow())
+
+
+async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> None:
+    """Stores vendor and model when they change. A reconnect storm is thousands of boots at
+    once: reading (beside the writer) instead of writing keeps the writer for what matters."""
+    async with rt.reads() as session:
+        known = await charger_store.registered(session, charge_point_id)
+        if (known.vendor, known.model) == (vendor, model):
+            return
+    await rt.node.writes.reports.add(BootReport(charge_point_id, vendor, model, utcnow()))
+
+
+async def seen(rt: Runtime, charge_point_id: str) -> None:
+    """A heartbeat. Whether a charger is online comes from its socket, so `last_seen_at` is
+    only informative: it is written at most once a minute per charger (by default), and the
+    writes of many chargers go together in one transaction, which takes the database write per
+    heartbeat off the hottest path there is."""
+    now = utcnow()
+    writes = rt.node.writes
+    last = writes.seen_written.get(charge_point_id)
+    if last is not None and now - last < timedelta(seconds=rt.settings.seen_write_interval_s):
+        return
+    writes.seen_written[charge_point_id] = now
+    await writes.seen.add((charge_point_id, now))
+
+
+async def status_changed(
+    rt: Runtime,
+    charge_point_id: str,
+    connector_id: int,
+    status: str,
+    error_code: str | None,
+    at: datetime,
+) -> None:
+    """Stores a port's status. A repeat of the status this node last stored for the port is not
+    written again: `status_at` then keeps the time the status began, and the periodic
+    StatusNotifications many chargers send cost no database write (bench/RESULTS.md).
+    Raises UnknownConnector for a connector that is not (and may not become) a port."""
+    if connector_id == connectors.STATION:
+        return
+    key = (charge_point_id, connector_id)
+    written = rt.node.writes.statuses_written
+    if key not in written:
+        await connectors.require(rt, charge_point_id, connector_id, station=False)
+        # First status since the charger connected here: after a reconnect it is usually the
+        # one already stored, which a read (beside the writer) tells.
+        async with rt.reads() as session:
+            stored = await charger_store.port_status(session, charge_point_id, connector_id)
+        if stored is not None:
+            written[key] = stored
+    if written.get(key) == (status, error_code):
+        return
+    await rt.node.writes.reports.add(
+        StatusReport(charge_point_id, connector_id, status, error_code, at)
+    )
+
+
+async def smart_charging_known(rt: Runtime, charge_point_id: str, supported: bool) -> None:
+    async with rt.sessions() as session, session.begin():
+        charger = await charger_store.registered(session, charge_point_id)
+        charger.smart_charging = supported

@@ -1,0 +1,117 @@
+"""The writes of what chargers report about themselves (boots, status changes, last seen),
+grouped, and this node's memory of what it wrote: one object per node, built in create_app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.domain.reports import BootReport, ChargerReport, StatusReport
+from chargegate.domain.times import format_api
+from chargegate.domain.webhooks import EventType
+from chargegate.services import webhooks
+from chargegate.services.group_commit import GroupCommit
+from chargegate.store import chargers as charger_store
+from chargegate.store.database import SessionFactory
+from chargegate.store.models import Charger, Port
+
+# The (status, error code) stored for each (charger, connector).
+StatusesWritten = dict[tuple[str, int], tuple[str | None, str | None]]
+
+
+class ReportWrites:
+    def __init__(self, sessions: SessionFactory) -> None:
+        # When this node last wrote each charger's last_seen_at.
+        self.seen_written: dict[str, datetime] = {}
+        # The status this node last stored for each port: chargers repeat unchanged
+        # StatusNotifications, which then cost no write.
+        self.statuses_written: StatusesWritten = {}
+        # Heartbeats' last_seen_at, many chargers' in one transaction.
+        self.seen: GroupCommit[tuple[str, datetime]] = GroupCommit(
+            partial(_write_seen, sessions),
+            "last_seen",
+            describe=lambda seen: {"charge_point_id": seen[0]},
+        )
+        # Boots and status changes: a fleet coming online for the first time sends thousands of
+        # each within seconds.
+        self.reports: GroupCommit[ChargerReport] = GroupCommit(
+            partial(_write_reports, sessions, self.statuses_written),
+            "charger_reports",
+            describe=lambda report: {"charge_point_id": report.charge_point_id},
+        )
+
+    def forget(self, charge_point_id: str) -> None:
+        """The charger connected here again: while it was connected elsewhere, its statuses
+        were stored by another node."""
+        for key in [key for key in self.statuses_written if key[0] == charge_point_id]:
+            del self.statuses_written[key]
+
+
+async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]]) -> None:
+    async with sessions() as session, session.begin():
+        await charger_store.mark_seen(session, batch)
+
+
+async def _write_reports(
+    sessions: SessionFactory, written: StatusesWritten, batch: list[ChargerReport]
+) -> None:
+    """One transaction and a few statements for the whole batch: one statement per report
+    would keep the single SQLite writer busy for seconds when a fleet comes online."""
+    statuses: StatusesWritten = {}
+    async with sessions() as session, session.begin():
+        wanted = {r.charge_point_id for r in batch}
+        chargers = await charger_store.chargers_by_id(session, wanted)
+        unknown = wanted - chargers.keys()
+        if unknown:
+            # Written one by one then (GroupCommit), so that only its own caller fails.
+            raise LookupError(f"chargers {sorted(unknown)!r} are not registered")
+        ports = await charger_store.ensure_ports(
+            session,
+            {
+                (chargers[r.charge_point_id], r.connector_id)
+                for r in batch
+                if isinstance(r, StatusReport)
+            },
+        )
+        for report in batch:
+            charger = chargers[report.charge_point_id]
+            if isinstance(report, BootReport):
+                charger.vendor, charger.model = report.vendor, report.model
+                charger.last_seen_at = report.at
+            else:
+                port = ports[(charger.id, report.connector_id)]
+                await _store_status(session, charger, port, report)
+                statuses[(report.charge_point_id, report.connector_id)] = (
+                    port.status,
+                    port.error_code,
+                )
+    # Only once committed: a status remembered as stored is never written again.
+    written.update(statuses)
+
+
+async def _store_status(
+    session: AsyncSession, charger: Charger, port: Port, report: StatusReport
+) -> None:
+    """Stores a port's status unless it is older than the stored one, or the same."""
+    status, error_code, at = report.status, report.error_code, report.at
+    if (port.status_at is not None and at < port.status_at) or (
+        (port.status, port.error_code) == (status, error_code) and port.status_at is not None
+    ):
+        return
+    port.status, port.error_code, port.status_at = status, error_code, at
+    await webhooks.emit(
+        session,
+        charger.operator_id,
+        EventType.PORT_STATUS_CHANGED,
+        f"port:{port.port_uuid}",
+        {
+            "port_uuid": port.port_uuid,
+            "charge_point_id": report.charge_point_id,
+            "connector_id": report.connector_id,
+            "status": status,
+            "error_code": error_code,
+            "at": format_api(at),
+        },
+    )
