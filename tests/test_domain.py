@@ -15,7 +15,7 @@ from chargegate.domain.addresses import client_key
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.rate import TokenBucket
 from chargegate.domain.states import (
-    CommandAction,
+    TransactionAction,
     CommandStatus,
     QueueKind,
     QueueStatus,
@@ -392,7 +392,7 @@ def test_queue_and_staging_values_are_the_seed_spelling() -> None:
     assert QueueStatus.SUCCESS == "SUCCESS"
     assert {s.value for s in StagingInput} == {"Success", "Failure", "InProgress"}
     assert {k.value for k in QueueKind} == {"start", "stop"}
-    assert {a.value for a in CommandAction} == {"start", "stop", "profile", "reconcile"}
+    assert {a.value for a in TransactionAction} == {"start", "stop", "profile", "reconcile"}
     assert {s.value for s in CommandStatus} == {"pending", "sending", "done", "cancelled"}
 
 

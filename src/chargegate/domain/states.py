@@ -1,4 +1,4 @@
-"""States of transactions, queue items and outbox commands."""
+"""States of transactions, queue items and outbox commands, and the commands' actions."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ class TransactionOrigin(StrEnum):
     CHARGER = "charger"
 
 
-class CommandAction(StrEnum):
-    """Outbox actions, named by intent; each OCPP version maps them to its own message."""
+class TransactionAction(StrEnum):
+    """Outbox actions on a transaction, named by intent; each OCPP version maps them to its own
+    message."""
 
     START = "start"
     STOP = "stop"
@@ -48,6 +49,26 @@ class CommandAction(StrEnum):
     PROFILE = "profile"
     # Ask the charger whether a transaction whose stop did not take is still running.
     RECONCILE = "reconcile"
+
+
+class ChargerAction(StrEnum):
+    """Outbox actions on a charger (or one of its ports), outside any transaction. The API
+    names them by these values; each OCPP version maps them to its own message."""
+
+    # Clear the charger's authorization cache (1.6 and 2.0.1 ClearCache).
+    CLEAR_CACHE = "clear_cache"
+
+
+# What the outbox holds: the two kinds share one column, so their values never overlap.
+CommandAction = TransactionAction | ChargerAction
+
+
+def command_action(stored: str) -> CommandAction:
+    """The action a command row holds (ValueError for none of ours)."""
+    try:
+        return TransactionAction(stored)
+    except ValueError:
+        return ChargerAction(stored)
 
 
 class StopState(StrEnum):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ocpp.v16.enums import Action
+from ocpp.v201.enums import Action as Action201
+
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_reports
@@ -34,3 +37,15 @@ def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
 async def acknowledge(payload: Payload) -> Payload:
     """For notifications we take note of and have nothing to answer."""
     return {}
+
+
+def rejected(action: str, status: object) -> str:
+    match action:
+        case Action.remote_start_transaction | Action201.request_start_transaction:
+            why = "the port may be occupied, faulted or unavailable"
+            return f"The charger rejected the start request ({action}: {status}); {why}"
+        case Action.remote_stop_transaction | Action201.request_stop_transaction:
+            why = "the charger may not know the transaction"
+            return f"The charger rejected the stop request ({action}: {status}); {why}"
+        case _:
+            return f"The charger rejected {action} ({status})"

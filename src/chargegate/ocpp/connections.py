@@ -7,7 +7,7 @@ from typing import Protocol
 
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import Version
-from chargegate.services.dispatcher import NotDelivered, Order, Reply
+from chargegate.services.commands import NotDelivered, Order, Reply
 
 # Close code (private range) for a socket replaced by a newer connection of the same charger.
 REPLACED = 4000

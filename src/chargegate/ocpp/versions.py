@@ -10,7 +10,7 @@ from chargegate.ocpp.v16 import handlers as v16_handlers
 from chargegate.ocpp.v16 import orders as v16_orders
 from chargegate.ocpp.v201 import handlers as v201_handlers
 from chargegate.ocpp.v201 import orders as v201_orders
-from chargegate.services.dispatcher import Order, Reply
+from chargegate.services.commands import Order, Reply
 from chargegate.services.runtime import Runtime
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import CommandAction, QueueKind, QueueStatus, TransactionState
+from chargegate.domain.states import QueueKind, QueueStatus, TransactionAction, TransactionState
 from chargegate.domain.webhooks import EventType
 from chargegate.metrics import QUEUE_OUTCOMES
 from chargegate.services import webhooks
@@ -52,7 +52,7 @@ async def fail_start(
     transaction.failure_reason = reason
     await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_FAILED)
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.FAILURE, now, reason)
-    await command_store.cancel_for_transaction(session, transaction.id, CommandAction.START)
+    await command_store.cancel_for_transaction(session, transaction.id, TransactionAction.START)
 
 
 async def open_transaction(
@@ -102,7 +102,7 @@ async def close_transaction(
     transaction.stop_reason = transaction.stop_reason or reason
     await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_CLOSED)
     await resolve_open_item(session, transaction, QueueKind.STOP, QueueStatus.SUCCESS, now)
-    for action in (CommandAction.STOP, CommandAction.RECONCILE):
+    for action in (TransactionAction.STOP, TransactionAction.RECONCILE):
         await command_store.cancel_for_transaction(session, transaction.id, action)
 
 
@@ -140,7 +140,7 @@ async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: d
         transaction.state != TransactionState.OPEN.value
         or transaction.profile_until is None
         or transaction.profile_until == transaction.expires_at
-        or await command_store.has_outstanding(session, transaction.id, CommandAction.PROFILE)
+        or await command_store.has_outstanding(session, transaction.id, TransactionAction.PROFILE)
     ):
         return
     charger = await tx_store.transaction_charger(session, transaction)
@@ -148,6 +148,6 @@ async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: d
         session,
         charger_id=charger.id,
         transaction_id=transaction.id,
-        action=CommandAction.PROFILE,
+        action=TransactionAction.PROFILE,
         now=now,
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.states import CommandAction
+from chargegate.domain.states import TransactionAction
 from chargegate.domain.times import utcnow
 from chargegate.metrics import STOPS_RETRYING
 from chargegate.services import outcomes
@@ -102,13 +102,15 @@ class Scheduler:
                 and now
                 < max(item.deadline_at, self._rt.node.started_at) + timedelta(seconds=timeout)
                 and await command_store.has_outstanding(
-                    session, transaction.id, CommandAction.START, in_doubt=not recovering
+                    session, transaction.id, TransactionAction.START, in_doubt=not recovering
                 )
             )
             if settling or held_up_by_us:
                 postponed = True
                 continue
-            if await command_store.has_outstanding(session, transaction.id, CommandAction.START):
+            if await command_store.has_outstanding(
+                session, transaction.id, TransactionAction.START
+            ):
                 reason = (
                     f"The charger did not receive the start request within {timeout:g} s "
                     "(it went offline or did not answer)"

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.config import Settings
 from chargegate.domain.errors import Conflict
 from chargegate.domain.states import (
-    CommandAction,
     Liveness,
     QueueKind,
     QueueStatus,
     StopState,
+    TransactionAction,
     TransactionState,
 )
 from chargegate.domain.times import backoff, utcnow
@@ -46,7 +46,7 @@ def request(
     stop_requested_at guards against a second one."""
     transaction.stop_requested_at = now
     transaction.stop_reason = transaction.stop_reason or reason
-    _send(session, transaction, charger_id, CommandAction.STOP, now, settings.stop_confirm_s)
+    _send(session, transaction, charger_id, TransactionAction.STOP, now, settings.stop_confirm_s)
 
 
 def stuck(transaction: Transaction) -> bool:
@@ -91,7 +91,12 @@ async def reconciled(
         case Liveness.RUNNING | Liveness.UNKNOWN:
             charger = await tx_store.transaction_charger(session, transaction)
             _send(
-                session, transaction, charger.id, CommandAction.STOP, now, settings.stop_confirm_s
+                session,
+                transaction,
+                charger.id,
+                TransactionAction.STOP,
+                now,
+                settings.stop_confirm_s,
             )
         case _:
             assert_never(liveness)
@@ -131,7 +136,9 @@ async def take_due_steps(session: AsyncSession, now: datetime, settings: Setting
                 )
             case StopState.RETRYING | StopState.RECONCILING:
                 action = (
-                    CommandAction.RECONCILE if state is StopState.RETRYING else CommandAction.STOP
+                    TransactionAction.RECONCILE
+                    if state is StopState.RETRYING
+                    else TransactionAction.STOP
                 )
                 charger = await tx_store.transaction_charger(session, transaction)
                 _send(session, transaction, charger.id, action, now, settings.stop_confirm_s)
@@ -212,11 +219,11 @@ def _send(
     session: AsyncSession,
     transaction: Transaction,
     charger_id: int,
-    action: CommandAction,
+    action: TransactionAction,
     now: datetime,
     wait_s: float,
 ) -> None:
-    state = StopState.REQUESTED if action is CommandAction.STOP else StopState.RECONCILING
+    state = StopState.REQUESTED if action is TransactionAction.STOP else StopState.RECONCILING
     transaction.stop_state = state.value
     transaction.stop_retry_at = now + timedelta(seconds=wait_s)
     command_store.add_command(
@@ -255,10 +262,10 @@ async def _did_not_take(
 
 async def _in_outbox(session: AsyncSession, transaction: Transaction) -> bool:
     return await command_store.has_outstanding(
-        session, transaction.id, CommandAction.STOP
-    ) or await command_store.has_outstanding(session, transaction.id, CommandAction.RECONCILE)
+        session, transaction.id, TransactionAction.STOP
+    ) or await command_store.has_outstanding(session, transaction.id, TransactionAction.RECONCILE)
 
 
 async def _cancel_commands(session: AsyncSession, transaction: Transaction) -> None:
-    for action in (CommandAction.STOP, CommandAction.RECONCILE):
+    for action in (TransactionAction.STOP, TransactionAction.RECONCILE):
         await command_store.cancel_for_transaction(session, transaction.id, action)

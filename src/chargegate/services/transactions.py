@@ -16,9 +16,9 @@ from chargegate.domain.credentials import new_id_tag
 from chargegate.domain.cursors import PageMark
 from chargegate.domain.errors import AlreadyEnded, Conflict, NotFound
 from chargegate.domain.states import (
-    CommandAction,
     QueueKind,
     QueueStatus,
+    TransactionAction,
     TransactionState,
 )
 from chargegate.domain.times import format_api, utcnow
@@ -88,7 +88,7 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
                     session,
                     charger_id=charger.id,
                     transaction_id=transaction.id,
-                    action=CommandAction.START,
+                    action=TransactionAction.START,
                     now=now,
                 )
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)

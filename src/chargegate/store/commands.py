@@ -6,10 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import CommandAction, CommandStatus
+from chargegate.domain.states import (
+    CommandAction,
+    CommandStatus,
+    TransactionAction,
+    command_action,
+)
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, Port, Transaction
 
@@ -20,13 +25,17 @@ def add_command(
     session: AsyncSession,
     *,
     charger_id: int,
-    transaction_id: int,
     action: CommandAction,
     now: datetime,
+    transaction_id: int | None = None,
+    connector_id: int | None = None,
+    queue_uuid: str | None = None,
 ) -> Command:
     command = Command(
         charger_id=charger_id,
         transaction_id=transaction_id,
+        connector_id=connector_id,
+        queue_uuid=queue_uuid,
         action=action.value,
         status=CommandStatus.PENDING.value,
         created_at=now,
@@ -42,6 +51,18 @@ CLAIM_BATCH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedTransaction:
+    """The transaction a claimed command is for."""
+
+    id: int
+    state: str
+    id_tag: str
+    charger_transaction_id: str | None
+    expires_at: datetime | None
+    profile_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     """A claimed command with what sending it needs, read in one query per batch."""
 
@@ -50,13 +71,10 @@ class Claimed:
     charge_point_id: str
     epoch: int
     smart_charging: bool
-    connector_id: int
-    transaction_id: int
-    transaction_state: str
-    id_tag: str
-    charger_transaction_id: str | None
-    expires_at: datetime | None
-    profile_until: datetime | None
+    # The transaction's port, or the command's own (None: the whole charger).
+    connector_id: int | None
+    transaction: ClaimedTransaction | None
+    queue_uuid: str | None
 
 
 async def claim_due(
@@ -119,8 +137,9 @@ async def claim_due(
                 Charger.charge_point_id,
                 Charger.connection_epoch,
                 Charger.smart_charging,
-                Port.connector_id,
-                Transaction.id,
+                func.coalesce(Port.connector_id, Command.connector_id).label("connector_id"),
+                Command.queue_uuid,
+                Transaction.id.label("transaction_id"),
                 Transaction.state,
                 Transaction.id_tag,
                 Transaction.charger_transaction_id,
@@ -128,25 +147,30 @@ async def claim_due(
                 Transaction.profile_until,
             )
             .join(Charger, Command.charger_id == Charger.id)
-            .join(Transaction, Command.transaction_id == Transaction.id)
-            .join(Port, Transaction.port_uuid == Port.port_uuid)
+            .outerjoin(Transaction, Command.transaction_id == Transaction.id)
+            .outerjoin(Port, Transaction.port_uuid == Port.port_uuid)
             .where(Command.id.in_(chunk))
             .order_by(Command.id)
         )
         claimed += [
             Claimed(
-                command_id=row[0],
-                action=CommandAction(row[1]),
-                charge_point_id=row[2],
-                epoch=row[3],
-                smart_charging=bool(row[4]),
-                connector_id=row[5],
-                transaction_id=row[6],
-                transaction_state=row[7],
-                id_tag=row[8],
-                charger_transaction_id=row[9],
-                expires_at=row[10],
-                profile_until=row[11],
+                command_id=row.id,
+                action=command_action(row.action),
+                charge_point_id=row.charge_point_id,
+                epoch=row.connection_epoch,
+                smart_charging=bool(row.smart_charging),
+                connector_id=row.connector_id,
+                queue_uuid=row.queue_uuid,
+                transaction=None
+                if row.transaction_id is None
+                else ClaimedTransaction(
+                    id=row.transaction_id,
+                    state=row.state,
+                    id_tag=row.id_tag,
+                    charger_transaction_id=row.charger_transaction_id,
+                    expires_at=row.expires_at,
+                    profile_until=row.profile_until,
+                ),
             )
             for row in rows
         ]
@@ -187,7 +211,7 @@ async def release_node_claims(session: AsyncSession, node_id: str) -> None:
 
 
 async def cancel_for_transaction(
-    session: AsyncSession, transaction_id: int, action: CommandAction
+    session: AsyncSession, transaction_id: int, action: TransactionAction
 ) -> None:
     """A command overtaken by events (the charger already did it) must never go out."""
     await session.execute(
@@ -202,7 +226,7 @@ async def cancel_for_transaction(
 
 
 async def has_outstanding(
-    session: AsyncSession, transaction_id: int, action: CommandAction, in_doubt: bool = False
+    session: AsyncSession, transaction_id: int, action: TransactionAction, in_doubt: bool = False
 ) -> bool:
     """Whether such a command is still to be sent (only one sent before a crash: in_doubt)."""
     query = select(Command.id).where(

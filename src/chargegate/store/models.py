@@ -140,7 +140,8 @@ class QueueItem(Base):
 
     queue_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    # None for a command on a charger (its command row names the item).
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     staging: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -158,7 +159,11 @@ class Command(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    # What it is for: a transaction, or else a port (connector_id) or the whole charger.
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), index=True)
+    connector_id: Mapped[int | None]
+    # The queue item an API caller follows it by (commands on a transaction have theirs).
+    queue_uuid: Mapped[str | None] = mapped_column(ForeignKey("queue_items.queue_uuid"), index=True)
     action: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime]

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import PageMark
 from chargegate.domain.states import (
-    CommandAction,
     CommandStatus,
     QueueKind,
     QueueStatus,
     StopState,
+    TransactionAction,
     TransactionOrigin,
     TransactionState,
 )
@@ -266,7 +266,7 @@ async def request_due_stops(
                 select(
                     Port.charger_id,
                     Transaction.id,
-                    literal(CommandAction.STOP.value, columns.action.type),
+                    literal(TransactionAction.STOP.value, columns.action.type),
                     literal(CommandStatus.PENDING.value, columns.status.type),
                     literal(now, columns.created_at.type),
                     literal(0, columns.attempts.type),

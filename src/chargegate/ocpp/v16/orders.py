@@ -1,57 +1,73 @@
-"""Our orders (start, stop, fail-safe update) worded as OCPP 1.6J CALLs, answers read back."""
+"""Our orders worded as OCPP 1.6J CALLs, and the answers read back."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import assert_never
 
-from ocpp.v16.enums import Action, ChargePointStatus, MessageTrigger, RemoteStartStopStatus
-from ocpp.v201.enums import Action as Action201
+from ocpp.v16.enums import (
+    Action,
+    ChargePointStatus,
+    ChargingProfileKindType,
+    ChargingProfilePurposeType,
+    ChargingRateUnitType,
+    MessageTrigger,
+    RemoteStartStopStatus,
+)
 
-from chargegate.domain.states import CommandAction, Liveness
+from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
 from chargegate.ocpp import fail_safe
+from chargegate.ocpp.common import rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.services.dispatcher import Order, Reply
+from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
-def _profile(order: Order, with_transaction: bool) -> Payload:
-    start, periods = fail_safe.schedule(order)
+def _profile(transaction: TransactionOrder, now: datetime, with_transaction: bool) -> Payload:
+    start, periods = fail_safe.schedule(transaction, now)
     profile: Payload = {
-        "chargingProfileId": order.transaction_id,
+        "chargingProfileId": transaction.id,
         "stackLevel": fail_safe.STACK_LEVEL,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Absolute",
+        "chargingProfilePurpose": ChargingProfilePurposeType.tx_profile,
+        "chargingProfileKind": ChargingProfileKindType.absolute,
         "chargingSchedule": {
-            "chargingRateUnit": "A",
+            "chargingRateUnit": ChargingRateUnitType.amps,
             "startSchedule": start,
             "chargingSchedulePeriod": periods,
         },
     }
     if with_transaction:
-        profile["transactionId"] = order.transaction_id
+        profile["transactionId"] = transaction.id
     return profile
 
 
 def to_call(order: Order) -> tuple[str, Payload]:
     action = order.action
     match action:
-        case CommandAction.START:
-            payload: Payload = {"connectorId": order.connector_id, "idTag": order.id_tag}
-            if order.fail_safe:
-                payload["chargingProfile"] = _profile(order, with_transaction=False)
+        case TransactionAction.START:
+            transaction = order.on_transaction
+            payload: Payload = {"connectorId": order.on_port, "idTag": transaction.id_tag}
+            if transaction.fail_safe:
+                payload["chargingProfile"] = _profile(
+                    transaction, order.issued_at, with_transaction=False
+                )
             return Action.remote_start_transaction, payload
-        case CommandAction.STOP:
-            return Action.remote_stop_transaction, {"transactionId": order.transaction_id}
-        case CommandAction.PROFILE:
+        case TransactionAction.STOP:
+            return Action.remote_stop_transaction, {"transactionId": order.on_transaction.id}
+        case TransactionAction.PROFILE:
             return Action.set_charging_profile, {
-                "connectorId": order.connector_id,
-                "csChargingProfiles": _profile(order, with_transaction=True),
+                "connectorId": order.on_port,
+                "csChargingProfiles": _profile(
+                    order.on_transaction, order.issued_at, with_transaction=True
+                ),
             }
-        case CommandAction.RECONCILE:
+        case TransactionAction.RECONCILE:
             # 1.6 cannot be asked about a transaction: the connector's status answers it.
             return Action.trigger_message, {
                 "requestedMessage": MessageTrigger.status_notification,
-                "connectorId": order.connector_id,
+                "connectorId": order.on_port,
             }
+        case ChargerAction.CLEAR_CACHE:
+            return Action.clear_cache, {}
         case _:
             assert_never(action)
 
@@ -78,18 +94,6 @@ IDLE = frozenset(
         ChargePointStatus.unavailable,
     }
 )
-
-
-def rejected(action: str, status: object) -> str:
-    match action:
-        case Action.remote_start_transaction | Action201.request_start_transaction:
-            why = "the port may be occupied, faulted or unavailable"
-            return f"The charger rejected the start request ({action}: {status}); {why}"
-        case Action.remote_stop_transaction | Action201.request_stop_transaction:
-            why = "the charger may not know the transaction"
-            return f"The charger rejected the stop request ({action}: {status}); {why}"
-        case _:
-            return f"The charger rejected {action} ({status})"
 
 
 async def smart_charging(session: RpcSession) -> bool:

@@ -1,64 +1,79 @@
-"""Our orders (start, stop, fail-safe update) worded as OCPP 2.0.1 CALLs, answers read back."""
+"""Our orders worded as OCPP 2.0.1 CALLs, and the answers read back."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import assert_never
 
-from ocpp.v201.enums import Action, IdTokenEnumType, RequestStartStopStatusEnumType
+from ocpp.v201.enums import (
+    Action,
+    ChargingProfileKindEnumType,
+    ChargingProfilePurposeEnumType,
+    ChargingRateUnitEnumType,
+    IdTokenEnumType,
+    RequestStartStopStatusEnumType,
+)
 
-from chargegate.domain.states import CommandAction, Liveness
+from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
 from chargegate.ocpp import fail_safe
+from chargegate.ocpp.common import rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v16.orders import rejected
-from chargegate.services.dispatcher import Order, Reply
+from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
-def _profile(order: Order, with_transaction: bool) -> Payload:
-    start, periods = fail_safe.schedule(order)
+def _profile(transaction: TransactionOrder, now: datetime, with_transaction: bool) -> Payload:
+    start, periods = fail_safe.schedule(transaction, now)
     profile: Payload = {
-        "id": order.transaction_id,
+        "id": transaction.id,
         "stackLevel": fail_safe.STACK_LEVEL,
-        "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Absolute",
+        "chargingProfilePurpose": ChargingProfilePurposeEnumType.tx_profile,
+        "chargingProfileKind": ChargingProfileKindEnumType.absolute,
         "chargingSchedule": [
             {
-                "id": order.transaction_id,
+                "id": transaction.id,
                 "startSchedule": start,
-                "chargingRateUnit": "A",
+                "chargingRateUnit": ChargingRateUnitEnumType.amps,
                 "chargingSchedulePeriod": periods,
             }
         ],
     }
-    if with_transaction and order.charger_transaction_id is not None:
-        profile["transactionId"] = order.charger_transaction_id
+    if with_transaction and transaction.charger_transaction_id is not None:
+        profile["transactionId"] = transaction.charger_transaction_id
     return profile
 
 
 def to_call(order: Order) -> tuple[str, Payload]:
     action = order.action
     match action:
-        case CommandAction.START:
+        case TransactionAction.START:
+            transaction = order.on_transaction
             payload: Payload = {
-                "idToken": {"idToken": order.id_tag, "type": IdTokenEnumType.central},
-                "remoteStartId": order.transaction_id,
-                "evseId": order.connector_id,
+                "idToken": {"idToken": transaction.id_tag, "type": IdTokenEnumType.central},
+                "remoteStartId": transaction.id,
+                "evseId": order.on_port,
             }
-            if order.fail_safe:
-                payload["chargingProfile"] = _profile(order, with_transaction=False)
+            if transaction.fail_safe:
+                payload["chargingProfile"] = _profile(
+                    transaction, order.issued_at, with_transaction=False
+                )
             return Action.request_start_transaction, payload
-        case CommandAction.STOP:
+        case TransactionAction.STOP:
             return Action.request_stop_transaction, {
-                "transactionId": order.charger_transaction_id or ""
+                "transactionId": order.on_transaction.charger_transaction_id or ""
             }
-        case CommandAction.PROFILE:
+        case TransactionAction.PROFILE:
             return Action.set_charging_profile, {
-                "evseId": order.connector_id,
-                "chargingProfile": _profile(order, with_transaction=True),
+                "evseId": order.on_port,
+                "chargingProfile": _profile(
+                    order.on_transaction, order.issued_at, with_transaction=True
+                ),
             }
-        case CommandAction.RECONCILE:
+        case TransactionAction.RECONCILE:
             return Action.get_transaction_status, {
-                "transactionId": order.charger_transaction_id or ""
+                "transactionId": order.on_transaction.charger_transaction_id or ""
             }
+        case ChargerAction.CLEAR_CACHE:
+            return Action.clear_cache, {}
         case _:
             assert_never(action)
 

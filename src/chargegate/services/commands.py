@@ -1,0 +1,70 @@
+"""Commands for chargers, as the charger side sends them: what to send (an Order), what came
+back (a Reply), and the link to the chargers this node holds. Each OCPP version words an Order
+as its own CALL (ocpp/v16/orders.py, ocpp/v201/orders.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chargegate.domain.states import CommandAction, Liveness
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionOrder:
+    """What a command on a transaction (start, stop, fail-safe update, reconcile) needs."""
+
+    # Ours (also the 1.6 transactionId and the 2.0.1 remoteStartId), and the 2.0.1 charger's.
+    id: int
+    id_tag: str
+    charger_transaction_id: str | None
+    expires_at: datetime | None
+    # Carry a TxProfile that ends charging at expires_at (the charger takes profiles).
+    fail_safe: bool
+    fail_safe_limit_a: float
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A command as the charger side needs it, independent of the OCPP version."""
+
+    action: CommandAction
+    issued_at: datetime
+    # The port it is for: a transaction's, or the command's own; None for the whole charger.
+    connector_id: int | None
+    transaction: TransactionOrder | None = None
+
+    @property
+    def on_transaction(self) -> TransactionOrder:
+        """The transaction of a transaction command (every TransactionAction has one)."""
+        if self.transaction is None:
+            raise ValueError(f"a {self.action} command without a transaction")
+        return self.transaction
+
+    @property
+    def on_port(self) -> int:
+        """The connector (1.6) or EVSE (2.0.1) of a command on a port."""
+        if self.connector_id is None:
+            raise ValueError(f"a {self.action} command without a port")
+        return self.connector_id
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    accepted: bool
+    detail: str
+    # A 2.0.1 charger may name its transaction in the answer to a start.
+    charger_transaction_id: str | None = None
+    # The answer to a reconcile: whether the transaction still runs at the charger.
+    liveness: Liveness = Liveness.UNKNOWN
+
+
+class NotDelivered(Exception):
+    """The order did not reach the charger, or its answer did not reach us."""
+
+
+class ChargerLink(Protocol):
+    """Sends orders to chargers whose sockets this node holds (implemented by the OCPP layer)."""
+
+    async def execute(self, charge_point_id: str, epoch: int, order: Order) -> Reply: ...
