@@ -15,11 +15,11 @@ from chargegate.domain.addresses import client_key
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.rate import TokenBucket
 from chargegate.domain.states import (
-    TransactionAction,
     CommandStatus,
     QueueKind,
     QueueStatus,
     StagingInput,
+    TransactionAction,
     TransactionState,
 )
 from chargegate.domain.webhook_targets import BadTarget, parse_target, refusal

@@ -539,3 +539,29 @@ async def test_text_and_numbers_no_store_holds_do_not_break_a_session(
         id=charger.charge_point_id,
     )
     assert vendor == f"ocpp-rpc{CLEANED}"
+
+
+@pytest.mark.parametrize("answer", ["Accepted", "Rejected"])
+@pytest.mark.parametrize("dialect", [V16, V201], ids=["ocpp1.6", "ocpp2.0.1"])
+async def test_clear_cache_with_an_independent_strict_charger(
+    server: Server, dialect: Dialect, answer: str
+) -> None:
+    """The CALL validates against ocpp-rpc's own schemas, and the queue item follows the
+    station's answer."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    options = [f"--clear-cache={answer}"]
+    async with running(NodeCharger(server, charger, dialect, *options)) as node:
+        async with operator.client() as client:
+            sent = await client.post(
+                f"/chargers/{charger.charge_point_id}/commands", json={"command": "clear_cache"}
+            )
+            assert sent.status_code == 202, sent.text
+            done = await poll_queue(client, sent.json()["id"])
+        assert [e["params"] for e in node.of("call", "ClearCache")] == [{}]
+        assert [e["result"] for e in node.of("reply", "ClearCache")] == [{"status": answer}]
+    if answer == "Accepted":
+        assert done["status"] == "SUCCESS" and done["result"] == "ClearCache: Accepted", done
+    else:
+        assert done["status"] == "FAILURE", done
+        assert done["reason"] == "The charger rejected ClearCache (Rejected)", done

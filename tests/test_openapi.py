@@ -63,6 +63,8 @@ class Target:
     server: Server
     key: str
     ports: list[str]
+    # The online charger's and the offline one's ids.
+    chargers: list[str]
     # By staging flag, then by port: each port's newest transaction is the one likely alive.
     transactions: dict[bool, dict[str, list[str]]] = field(
         default_factory=lambda: {False: {}, True: {}}
@@ -106,7 +108,12 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         ):
             assert time.monotonic() < deadline, "the simulated charger did not come online"
             time.sleep(0.1)
-        yield Target(instance, operator.key, [*online.port_uuids, *offline.port_uuids])
+        yield Target(
+            instance,
+            operator.key,
+            [*online.port_uuids, *offline.port_uuids],
+            [online.charge_point_id, offline.charge_point_id],
+        )
     finally:
         simulator.terminate()
         simulator.wait(10)
@@ -120,6 +127,7 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/transactions/{transaction_uuid}",
         "/1.2/queue/{queue_uuid}",
         "/1.2/ports",
+        "/1.2/chargers/{charge_point_id}/commands",
     }
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",
@@ -159,6 +167,8 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
         if name in params and pool:
             # Newest first: small picks (hypothesis favours them) reach live sessions.
             params[name] = pool[-1 - (pick // len(target.ports)) % len(pool)]
+    if "charge_point_id" in params:
+        params["charge_point_id"] = target.chargers[pick % len(target.chargers)]
     for arguments in (case.body, case.query):
         if not isinstance(arguments, dict):
             continue
@@ -217,7 +227,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 6
+    assert len(operations) == 7
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -253,6 +263,7 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["GET /1.2/queue/{queue_uuid}"], reached
     assert 200 in reached["GET /1.2/transactions/{transaction_uuid}"], reached
     assert {202, 204} & reached["PATCH /1.2/transactions/{transaction_uuid}"], reached
+    assert 202 in reached["POST /1.2/chargers/{charge_point_id}/commands"], reached
 
 
 def test_staging_calls_match_document(target: Target) -> None:
@@ -261,3 +272,4 @@ def test_staging_calls_match_document(target: Target) -> None:
     assert 201 in reached["POST /1.2/transactions"], reached
     assert 200 in reached["GET /1.2/queue/{queue_uuid}"], reached
     assert {202, 204} & reached["PATCH /1.2/transactions/{transaction_uuid}"], reached
+    assert 202 in reached["POST /1.2/chargers/{charge_point_id}/commands"], reached

@@ -59,6 +59,8 @@ class Tenant:
     charger: Charger
     receiver: Receiver
     records: list[Record] = field(default_factory=list)
+    # Commands on its charger: (stg, queue item).
+    commands: list[tuple[bool, str]] = field(default_factory=list)
     # Idempotency-Key -> the request made with it (method, path, body) and its answer.
     keys: dict[str, tuple[str, str, dict[str, Any], httpx.Response]] = field(default_factory=dict)
 
@@ -163,6 +165,19 @@ async def populate_victim(b: Tenant) -> None:
         assert (await stg_resolve(client, stop.json()["id"], "Success"))["state"] == "Closed"
         last.state = "Closed"
         last.queue_uuids.append(stop.json()["id"])
+        # A ClearCache its charger answered, and a sandbox one left in progress.
+        for stg in (False, True):
+            sent = await keyed(
+                client,
+                b,
+                f"command-{stg}",
+                "POST",
+                f"/chargers/{b.charger.charge_point_id}/commands",
+                {"command": "clear_cache", "stg": stg},
+            )
+            assert sent.status_code == 202, sent.text
+            b.commands.append((stg, sent.json()["id"]))
+        assert (await poll_queue(client, b.commands[0][1]))["status"] == "SUCCESS"
         pending = await client.request(
             "POST",
             "/transactions",
@@ -210,6 +225,7 @@ async def own_events_in(b: Tenant) -> None:
         if record.state in STATE_EVENTS:
             expected.add(("transaction", record.transaction_uuid, STATE_EVENTS[record.state]))
             expected |= {("queue", queue_uuid) for queue_uuid in record.queue_uuids}
+    expected |= {("queue", queue_uuid) for stg, queue_uuid in b.commands if not stg}
     async with b.operator.client() as client:
         ports = await client.get("/ports")
         assert ports.status_code == 200, ports.text
@@ -269,13 +285,16 @@ async def victim_view(world: World) -> dict[str, Any]:
             )
             for queue_uuid in record.queue_uuids:
                 view[queue_uuid] = await get(f"/queue/{queue_uuid}", flag(record.stg))
+        for stg, queue_uuid in b.commands:
+            view[queue_uuid] = await get(f"/queue/{queue_uuid}", flag(stg))
         for port in b.charger.port_uuids:
             for stg in (False, True):
                 view[f"list {port} {stg}"] = await get(
                     "/transactions", {"port_uuid": port, "limit": 0, **flag(stg)}
                 )
         view["ports"] = await get("/ports", {})
-    view["charger"] = (world.b_sim.start_requests, world.b_sim.stop_requests)
+    sim = world.b_sim
+    view["charger"] = (sim.start_requests, sim.stop_requests, len(sim.requests("ClearCache")))
     view["events"] = sorted(e["id"] for e in b.receiver.events())
     return view
 
@@ -291,7 +310,8 @@ def checked(before: dict[str, Any], world: World) -> None:
     for record in world.b.records:
         status, body = before[record.transaction_uuid]
         assert status == 200 and body["state"] == record.state, (record, body)
-    assert before["charger"] == (2, 1), before["charger"]  # two starts and one stop
+    # Two starts, one stop and one ClearCache.
+    assert before["charger"] == (2, 1, 1), before["charger"]
     states = {(r.stg, r.state) for r in world.b.records}
     assert states == {
         (False, "Open"),
@@ -321,6 +341,16 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
                     args = {**flag(stg), **({"stg_input": stg_input} if stg_input else {})}
                     out.append(("GET", f"/queue/{queue_uuid}", {"json": args or None}))
                     out.append(("GET", f"/queue/{queue_uuid}", {"params": as_query(args)}))
+    for stg, queue_uuid in b.commands:
+        for as_stg in (stg, not stg):
+            out.append(("GET", f"/queue/{queue_uuid}", {"json": flag(as_stg) or None}))
+        if stg:
+            for stg_input in ("Success", "Failure"):
+                args = {**flag(stg), "stg_input": stg_input}
+                out.append(("GET", f"/queue/{queue_uuid}", {"params": as_query(args)}))
+    for stg in (False, True):
+        body = {"command": "clear_cache", **flag(stg)}
+        out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
     for port in b.charger.port_uuids:
         for stg in (False, True):
             # Idle, busy in production or busy in the sandbox: 404 all the same, never 201/409.
@@ -356,6 +386,9 @@ def victim_uuid(path: str, kwargs: dict[str, Any], world: World) -> str:
     known = [p for p in world.b.charger.port_uuids if p in text]
     known += [r.transaction_uuid for r in world.b.records if r.transaction_uuid in text]
     known += [q for r in world.b.records for q in r.queue_uuids if q in text]
+    known += [q for _, q in world.b.commands if q in text]
+    if world.b.charger.charge_point_id in text:
+        known.append(world.b.charger.charge_point_id)
     assert len(known) == 1, (path, kwargs)
     return known[0]
 
@@ -388,7 +421,8 @@ async def test_idempotency_keys_are_per_operator(world: World) -> None:
     before = await victim_view(world)
     checked(before, world)
     b = world.b
-    assert len(b.keys) == 7  # 3 production and 4 sandbox requests: POSTs, extend, stops
+    # 4 production and 5 sandbox requests: starts, extend, stops, commands.
+    assert len(b.keys) == 9
     async with world.a.operator.client() as client:
         # B's very requests (same method, path and body bytes) under B's keys. Were keys
         # global, A would get B's answers replayed, and with them B's uuids.

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     node_id: str = "node-1"
     # How long the charger has, after a start request, to report a started transaction.
     start_timeout_s: float = 120.0
+    # How long a command sent through the API (ClearCache, ...) may take to be answered,
+    # including the time its charger is offline, before its queue item fails.
+    command_timeout_s: float = 120.0
     # How long we wait for a charger to answer one of our OCPP calls.
     call_timeout_s: float = 30.0
     heartbeat_interval_s: int = 300

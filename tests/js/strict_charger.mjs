@@ -24,6 +24,8 @@
 //                           which must be refused with PropertyConstraintViolation (a 'refused'
 //                           event, not a failure), and (2.0.1) in an Updated TransactionEvent;
 //                           the stop's reading is one too
+//   --clear-cache=STATUS    the ClearCache answer (Accepted by default; Rejected as a charger
+//                           without an authorization cache answers)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -57,6 +59,7 @@ const options = new Map(
 );
 let refuseStops = Number.parseInt(options.get('refuse-stops') ?? '0', 10);
 const stopOnlyWhenAsked = options.has('stop-only-when-asked');
+const clearCacheStatus = options.get('clear-cache') ?? 'Accepted';
 const startAnswerNamesTransaction = options.has('start-answer-names-transaction');
 const startedBeforeAnswer = options.has('started-before-answer');
 // Appended to charger text with --bad-strings (JSON.stringify writes them as \u escapes).
@@ -562,6 +565,11 @@ function answerStop(params, stop) {
     return { status: 'Accepted' };
 }
 
+// The same message in both versions: 1.6 ClearCache.conf, 2.0.1 ClearCacheResponse.
+function handleShared() {
+    handled('ClearCache', () => ({ status: clearCacheStatus }));
+}
+
 function handleV16() {
     handled('RemoteStartTransaction', (params) => {
         const connector =
@@ -657,6 +665,7 @@ client.handle(({ method, params, messageId }) => {
     throw createRPCError('NotImplemented', `strict_charger does not handle ${method}`);
 });
 
+handleShared();
 if (version === '1.6') {
     handleV16();
 } else {

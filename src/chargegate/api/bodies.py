@@ -19,15 +19,20 @@ def created_body(started: Started) -> dict[str, Any]:
     }
 
 
-def stop_body(queue_uuid: str) -> dict[str, Any]:
+def queued_body(queue_uuid: str) -> dict[str, Any]:
+    """A request sent on to a charger: follow it through its queue item."""
     return {"href": f"/queue/{queue_uuid}", "id": queue_uuid}
 
 
 def queue_body(view: QueueView) -> dict[str, Any]:
     item = view.item
-    if item.status == QueueStatus.SUCCESS.value:
+    if item.status == QueueStatus.SUCCESS.value and view.transaction is not None:
         return transaction_view(view.transaction)
     body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
+    if view.command is not None:
+        body["command"] = view.command.action
     if item.status == QueueStatus.FAILURE.value:
         body["reason"] = item.reason
+    elif item.status == QueueStatus.SUCCESS.value and view.command is not None:
+        body["result"] = view.command.result
     return body

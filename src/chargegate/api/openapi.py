@@ -12,124 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from chargegate.api.openapi_schemas import COMMAND_NAME, SCHEMAS, STG, UTC_TIME, UUID
 from chargegate.domain.validation import INVOICE_ID_MAX
-
-UTC_TIME = {
-    "type": "string",
-    "description": "ISO 8601 in UTC: a Z, +0000 or +00:00 suffix; other offsets are refused",
-    "example": "2030-01-31T20:40:00+0000",
-}
-SHOWN_TIME = {
-    "type": ["string", "null"],
-    "description": "UTC, YYYY-MM-DDTHH:MM:SS",
-    "example": "2030-01-31T20:40:00",
-}
-UUID = {"type": "string", "format": "uuid"}
-STG = {"type": ["boolean", "null"], "description": "Staging (sandbox): no charger is contacted"}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["message"],
-        "properties": {"message": {"type": "string"}},
-        "additionalProperties": False,
-    },
-    "Transaction": {
-        "type": "object",
-        "required": [
-            "transaction_uuid",
-            "port_uuid",
-            "state",
-            "started",
-            "ended",
-            "expires",
-            "invoice_id",
-            "energy_wh",
-            "stop",
-        ],
-        "properties": {
-            "transaction_uuid": UUID,
-            "port_uuid": UUID,
-            "state": {"type": "string", "enum": ["Pending", "Open", "Closed", "Failed"]},
-            "started": SHOWN_TIME,
-            "ended": SHOWN_TIME,
-            "expires": SHOWN_TIME,
-            "invoice_id": {"type": ["string", "null"]},
-            "energy_wh": {"type": ["integer", "null"], "minimum": 0},
-            "stop": {
-                "description": "The stop under way while an open transaction is being stopped "
-                "(null otherwise): a stop the charger does not take is retried until it does",
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "required": ["state", "requested", "attempts", "last_error", "next_step"],
-                        "properties": {
-                            "state": {
-                                "type": "string",
-                                "enum": ["requested", "accepted", "reconciling", "retrying"],
-                            },
-                            "requested": SHOWN_TIME,
-                            "attempts": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "description": "Attempts that did not take so far",
-                            },
-                            "last_error": {"type": ["string", "null"]},
-                            "next_step": SHOWN_TIME,
-                        },
-                        "additionalProperties": False,
-                    },
-                ],
-            },
-        },
-        "additionalProperties": False,
-    },
-    "Created": {
-        "type": "object",
-        "required": ["href", "queue_uuid", "transaction_uuid"],
-        "properties": {
-            "href": {"type": "string", "example": "/queue/<queue_uuid>"},
-            "queue_uuid": UUID,
-            "transaction_uuid": UUID,
-        },
-        "additionalProperties": False,
-    },
-    "StopAccepted": {
-        "type": "object",
-        "required": ["href", "id"],
-        "properties": {"href": {"type": "string"}, "id": UUID},
-        "additionalProperties": False,
-    },
-    "QueueInProgress": {
-        "type": "object",
-        "required": ["id", "status"],
-        "properties": {"id": UUID, "status": {"type": "string", "const": "IN PROGRESS"}},
-        "additionalProperties": False,
-    },
-    "QueueFailure": {
-        "type": "object",
-        "required": ["id", "status", "reason"],
-        "properties": {
-            "id": UUID,
-            "status": {"type": "string", "const": "FAILURE"},
-            "reason": {"type": "string", "description": "What happened and what to do"},
-        },
-        "additionalProperties": False,
-    },
-    "Port": {
-        "type": "object",
-        "required": ["port_uuid", "charge_point_id", "connector_id", "status", "online"],
-        "properties": {
-            "port_uuid": UUID,
-            "charge_point_id": {"type": "string"},
-            "connector_id": {"type": "integer"},
-            "status": {"type": ["string", "null"]},
-            "online": {"type": "boolean"},
-        },
-        "additionalProperties": False,
-    },
-}
 
 _ERRORS = {
     400: "Invalid arguments (the message says which and how)",
@@ -309,8 +193,16 @@ QUEUE = Doc(
     responses=responses(
         {
             200: _json(
-                {"oneOf": [_ref("Transaction"), _ref("QueueInProgress"), _ref("QueueFailure")]},
-                "The transaction once the request succeeded, else its status",
+                {
+                    "oneOf": [
+                        _ref("Transaction"),
+                        _ref("QueueInProgress"),
+                        _ref("QueueFailure"),
+                        _ref("CommandSuccess"),
+                    ]
+                },
+                "The transaction once a start or stop succeeded, the charger's answer once a "
+                "command succeeded, else the status",
             )
         },
         404,
@@ -345,6 +237,29 @@ PORTS = Doc(
             _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
             _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
         ],
+    },
+)
+
+
+COMMAND = Doc(
+    responses=responses(
+        {202: _replayable(_json(_ref("StopAccepted"), "Command queued: follow the queue item"))},
+        404,
+        409,
+        422,
+    ),
+    extra={
+        "description": "Sends a command to one of this key's chargers. An offline charger's "
+        "queue item fails at once; one that does not answer in CHARGEGATE_COMMAND_TIMEOUT_S "
+        "fails then.",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": _body(
+            {
+                "command": COMMAND_NAME,
+                "stg": STG,
+            },
+            ["command"],
+        ),
     },
 )
 

@@ -1,4 +1,5 @@
-"""The seed's Transaction Management endpoints, and the operator's port list."""
+"""The seed's Transaction Management endpoints, the operator's port list, and commands to
+chargers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import (
+    parse_command,
     parse_create,
     parse_list,
     parse_patch,
@@ -22,6 +24,7 @@ from chargegate.domain.validation import (
     parse_staging,
     parse_uuid,
 )
+from chargegate.services import charger_commands
 from chargegate.services import ports as port_service
 from chargegate.services import queue as queue_service
 from chargegate.services import transactions as tx_service
@@ -101,7 +104,7 @@ async def modify_transaction(
         item = await tx_service.modify(_runtime(request), operator, uuid, patch)
         if item is None:
             return Response(status_code=204)
-        return JSONResponse(bodies.stop_body(item.queue_uuid), status_code=202)
+        return JSONResponse(bodies.queued_body(item.queue_uuid), status_code=202)
 
     return await idempotency.once(request, operator, run)
 
@@ -131,3 +134,19 @@ async def list_ports(request: Request, operator: Operator) -> Response:
     arguments = parse_ports(await get_arguments(request))
     found = await port_service.list_ports(_runtime(request), operator, arguments)
     return json_array(found, port_view)
+
+
+@router.post(
+    "/chargers/{charge_point_id}/commands",
+    status_code=202,
+    response_model=None,
+    responses=openapi.COMMAND.responses,
+    openapi_extra=openapi.COMMAND.extra,
+)
+async def send_command(charge_point_id: str, request: Request, operator: Operator) -> Response:
+    async def run() -> Response:
+        command = parse_command(await json_body(request))
+        sent = await charger_commands.send(_runtime(request), operator, charge_point_id, command)
+        return JSONResponse(bodies.queued_body(sent.item.queue_uuid), status_code=202)
+
+    return await idempotency.once(request, operator, run)

@@ -25,6 +25,8 @@ class QueueStatus(StrEnum):
 class QueueKind(StrEnum):
     START = "start"
     STOP = "stop"
+    # A command on a charger (see ChargerAction).
+    COMMAND = "command"
 
 
 class CommandStatus(StrEnum):

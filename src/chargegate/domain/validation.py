@@ -10,7 +10,7 @@ from datetime import datetime
 
 from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
-from chargegate.domain.states import StagingInput, TransactionState
+from chargegate.domain.states import ChargerAction, StagingInput, TransactionState
 from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
 INVOICE_ID_MAX = 255
@@ -118,6 +118,23 @@ def require_object(body: object) -> Mapping[str, object]:
     if not isinstance(body, dict):
         raise InvalidArgument("The request body must be a JSON object")
     return body
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    action: ChargerAction
+    staging: bool
+
+
+def parse_command(body: Mapping[str, object]) -> CommandRequest:
+    reject_unknown(body, ("command", "stg"))
+    allowed = ", ".join(action.value for action in ChargerAction)
+    raw = body.get("command")
+    if raw is None:
+        raise InvalidArgument(f"Missing field: command (one of: {allowed})")
+    if not isinstance(raw, str) or raw not in {action.value for action in ChargerAction}:
+        raise InvalidArgument(f"command must be one of: {allowed}")
+    return CommandRequest(ChargerAction(raw), parse_staging(body))
 
 
 def reject_unknown(body: Mapping[str, object], allowed: tuple[str, ...]) -> None:

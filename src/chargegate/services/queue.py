@@ -10,8 +10,9 @@ from chargegate.domain.times import utcnow
 from chargegate.domain.validation import QueueRequest
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
+from chargegate.store import commands as command_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.models import QueueItem, Transaction
+from chargegate.store.models import Command, QueueItem, Transaction
 
 STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger was contacted"
 
@@ -19,7 +20,9 @@ STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger w
 @dataclass(frozen=True, slots=True)
 class QueueView:
     item: QueueItem
-    transaction: Transaction
+    # A start's or stop's transaction; a command's command.
+    transaction: Transaction | None
+    command: Command | None = None
 
 
 async def inspect(
@@ -32,11 +35,19 @@ async def inspect(
         item = await tx_store.queue_item(session, operator_id, queue_uuid, request.staging)
         if item is None:
             raise NotFound(f"Queue item {queue_uuid} not found")
+        succeed = request.staging_input is StagingInput.SUCCESS
+        resolving = resolves and item.status == QueueStatus.IN_PROGRESS.value
+        if item.transaction_id is None:
+            command = await command_store.for_queue_item(session, item.queue_uuid)
+            if resolving:
+                status = QueueStatus.SUCCESS if succeed else QueueStatus.FAILURE
+                reason = None if succeed else STAGING_FAILURE
+                await outcomes.resolve(session, item, status, now, reason)
+            return QueueView(item=item, transaction=None, command=command)
         transaction = await session.get(Transaction, item.transaction_id)
         if transaction is None:
             raise NotFound(f"Queue item {queue_uuid} has no transaction")
-        if resolves and item.status == QueueStatus.IN_PROGRESS.value:
-            succeed = request.staging_input is StagingInput.SUCCESS
+        if resolving:
             if item.kind == QueueKind.START.value:
                 if succeed:
                     await outcomes.open_transaction(session, transaction, now, None, now)

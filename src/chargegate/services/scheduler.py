@@ -1,4 +1,5 @@
-"""Due times: stops at expiry and start deadlines. The database decides, a timer wakes us."""
+"""Due times: stops at expiry, start and command deadlines. The database decides, a timer
+wakes us."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.states import TransactionAction
+from chargegate.domain.states import QueueKind, TransactionAction
 from chargegate.domain.times import utcnow
 from chargegate.metrics import STOPS_RETRYING
-from chargegate.services import outcomes
+from chargegate.services import charger_commands, outcomes
 from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
@@ -50,6 +51,7 @@ class Scheduler:
             stops = await self._expire(session, now)
             stops += await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)
+            await charger_commands.fail_overdue(session, now, settings.command_timeout_s)
             next_at = await tx_store.next_due(session)
             if self._gauge_at is None or now - self._gauge_at >= timedelta(
                 seconds=settings.poll_interval_s
@@ -84,7 +86,7 @@ class Scheduler:
         settle = timedelta(seconds=self._rt.settings.resend_settle_s)
         recovering = now - self._rt.node.started_at < timedelta(seconds=timeout)
         postponed = False
-        for item in await tx_store.overdue_starts(session, now):
+        for item in await tx_store.overdue(session, QueueKind.START, now):
             transaction = await session.get(Transaction, item.transaction_id)
             if transaction is None:
                 continue

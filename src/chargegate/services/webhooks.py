@@ -86,22 +86,20 @@ async def transaction_event(
 
 
 async def queue_item_event(session: AsyncSession, item: QueueItem) -> None:
-    transaction = await session.get(Transaction, item.transaction_id)
     data: dict[str, Any] = {
         "id": item.queue_uuid,
         "kind": item.kind,
         "status": item.status,
         "reason": item.reason,
     }
-    if transaction is not None:
-        data["transaction"] = transaction_view(transaction)
+    subject = f"queue:{item.queue_uuid}"
+    if item.transaction_id is not None:
+        subject = f"transaction:{item.transaction_id}"
+        transaction = await session.get(Transaction, item.transaction_id)
+        if transaction is not None:
+            data["transaction"] = transaction_view(transaction)
     await emit(
-        session,
-        item.operator_id,
-        EventType.QUEUE_ITEM_RESOLVED,
-        f"transaction:{item.transaction_id}",
-        data,
-        item.staging,
+        session, item.operator_id, EventType.QUEUE_ITEM_RESOLVED, subject, data, item.staging
     )
 
 

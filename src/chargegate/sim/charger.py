@@ -78,6 +78,7 @@ class SimulatedCharger:
         refuse_stops: int = 0,
         bad_strings: bool = False,
         bad_meter: bool = False,
+        clear_cache: str | None = "Accepted",
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -101,6 +102,9 @@ class SimulatedCharger:
         # and in the CALLERROR it refuses a start with; meter readings no meter makes.
         self.bad_strings = bad_strings
         self.bad_meter = bad_meter
+        # The ClearCache answer: Rejected where the charger keeps no cache, None where it does
+        # not implement the message at all (it then answers NotImplemented / NotSupported).
+        self.clear_cache = clear_cache
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -457,11 +461,18 @@ class SimulatedCharger:
             queued = any(item.durable for item in self._outbox)
             return {"ongoingIndicator": ongoing, "messagesInQueue": queued}
 
+        async def clear_cache(payload: Payload) -> Payload:
+            self.received.append(("ClearCache", payload))
+            await self._notify()
+            return {"status": self.clear_cache}
+
         handlers: dict[str, Handler] = {
             self.dialect.start_request: remote_start,
             self.dialect.stop_request: remote_stop,
             "SetChargingProfile": set_charging_profile,
         }
+        if self.clear_cache is not None:
+            handlers["ClearCache"] = clear_cache
         if self.dialect.subprotocol == "ocpp1.6":
             handlers["GetConfiguration"] = get_configuration
             handlers["TriggerMessage"] = trigger_message

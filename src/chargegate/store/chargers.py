@@ -28,6 +28,17 @@ async def registered(session: AsyncSession, charge_point_id: str) -> Charger:
     return charger
 
 
+async def operator_charger(
+    session: AsyncSession, operator_id: int, charge_point_id: str
+) -> Charger | None:
+    """The charger, if it is this operator's."""
+    return await session.scalar(
+        select(Charger).where(
+            Charger.charge_point_id == charge_point_id, Charger.operator_id == operator_id
+        )
+    )
+
+
 async def add_charger(
     session: AsyncSession,
     *,

@@ -241,3 +241,8 @@ async def has_outstanding(
 
 async def get_command(session: AsyncSession, command_id: int) -> Command | None:
     return await session.get(Command, command_id)
+
+
+async def for_queue_item(session: AsyncSession, queue_uuid: str) -> Command | None:
+    """The command on a charger that a queue item follows."""
+    return await session.scalar(select(Command).where(Command.queue_uuid == queue_uuid))

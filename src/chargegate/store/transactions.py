@@ -376,12 +376,13 @@ async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Tran
     ).all()
 
 
-async def overdue_starts(session: AsyncSession, now: datetime) -> Sequence[QueueItem]:
+async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequence[QueueItem]:
+    """Queue items of `kind` still in progress past their deadline."""
     return (
         await session.scalars(
             select(QueueItem)
             .where(
-                QueueItem.kind == QueueKind.START.value,
+                QueueItem.kind == kind.value,
                 QueueItem.status == QueueStatus.IN_PROGRESS.value,
                 QueueItem.deadline_at <= now,
             )
@@ -403,7 +404,7 @@ async def next_due(session: AsyncSession) -> datetime | None:
     )
     deadline = await session.scalar(
         select(func.min(QueueItem.deadline_at)).where(
-            QueueItem.kind == QueueKind.START.value,
+            QueueItem.kind.in_((QueueKind.START.value, QueueKind.COMMAND.value)),
             QueueItem.status == QueueStatus.IN_PROGRESS.value,
         )
     )

@@ -1,0 +1,142 @@
+"""The schemas of /1.2's bodies, for the OpenAPI description (api/openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargegate.domain.states import ChargerAction
+
+UTC_TIME = {
+    "type": "string",
+    "description": "ISO 8601 in UTC: a Z, +0000 or +00:00 suffix; other offsets are refused",
+    "example": "2030-01-31T20:40:00+0000",
+}
+SHOWN_TIME = {
+    "type": ["string", "null"],
+    "description": "UTC, YYYY-MM-DDTHH:MM:SS",
+    "example": "2030-01-31T20:40:00",
+}
+UUID = {"type": "string", "format": "uuid"}
+# Present for a command's queue item: which command it follows.
+COMMAND_NAME = {"type": "string", "enum": [action.value for action in ChargerAction]}
+STG = {"type": ["boolean", "null"], "description": "Staging (sandbox): no charger is contacted"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "Transaction": {
+        "type": "object",
+        "required": [
+            "transaction_uuid",
+            "port_uuid",
+            "state",
+            "started",
+            "ended",
+            "expires",
+            "invoice_id",
+            "energy_wh",
+            "stop",
+        ],
+        "properties": {
+            "transaction_uuid": UUID,
+            "port_uuid": UUID,
+            "state": {"type": "string", "enum": ["Pending", "Open", "Closed", "Failed"]},
+            "started": SHOWN_TIME,
+            "ended": SHOWN_TIME,
+            "expires": SHOWN_TIME,
+            "invoice_id": {"type": ["string", "null"]},
+            "energy_wh": {"type": ["integer", "null"], "minimum": 0},
+            "stop": {
+                "description": "The stop under way while an open transaction is being stopped "
+                "(null otherwise): a stop the charger does not take is retried until it does",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["state", "requested", "attempts", "last_error", "next_step"],
+                        "properties": {
+                            "state": {
+                                "type": "string",
+                                "enum": ["requested", "accepted", "reconciling", "retrying"],
+                            },
+                            "requested": SHOWN_TIME,
+                            "attempts": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "description": "Attempts that did not take so far",
+                            },
+                            "last_error": {"type": ["string", "null"]},
+                            "next_step": SHOWN_TIME,
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Created": {
+        "type": "object",
+        "required": ["href", "queue_uuid", "transaction_uuid"],
+        "properties": {
+            "href": {"type": "string", "example": "/queue/<queue_uuid>"},
+            "queue_uuid": UUID,
+            "transaction_uuid": UUID,
+        },
+        "additionalProperties": False,
+    },
+    "StopAccepted": {
+        "type": "object",
+        "required": ["href", "id"],
+        "properties": {"href": {"type": "string"}, "id": UUID},
+        "additionalProperties": False,
+    },
+    "QueueInProgress": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": UUID,
+            "status": {"type": "string", "const": "IN PROGRESS"},
+            "command": COMMAND_NAME,
+        },
+        "additionalProperties": False,
+    },
+    "QueueFailure": {
+        "type": "object",
+        "required": ["id", "status", "reason"],
+        "properties": {
+            "id": UUID,
+            "status": {"type": "string", "const": "FAILURE"},
+            "command": COMMAND_NAME,
+            "reason": {"type": "string", "description": "What happened and what to do"},
+        },
+        "additionalProperties": False,
+    },
+    "CommandSuccess": {
+        "type": "object",
+        "required": ["id", "status", "command", "result"],
+        "properties": {
+            "id": UUID,
+            "status": {"type": "string", "const": "SUCCESS"},
+            "command": COMMAND_NAME,
+            "result": {"type": "string", "description": "The charger's answer"},
+        },
+        "additionalProperties": False,
+    },
+    "Port": {
+        "type": "object",
+        "required": ["port_uuid", "charge_point_id", "connector_id", "status", "online"],
+        "properties": {
+            "port_uuid": UUID,
+            "charge_point_id": {"type": "string"},
+            "connector_id": {"type": "integer"},
+            "status": {"type": ["string", "null"]},
+            "online": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+}

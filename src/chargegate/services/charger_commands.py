@@ -1,0 +1,99 @@
+"""Commands an operator sends to a charger through the API (ClearCache, ...): each goes into
+the outbox, and its queue item says how it ended."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.bus import Topic
+from chargegate.domain.errors import InvalidArgument, NotFound
+from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
+from chargegate.domain.states import CommandStatus, QueueKind, QueueStatus
+from chargegate.domain.times import utcnow
+from chargegate.domain.validation import CommandRequest
+from chargegate.services import outcomes
+from chargegate.services.runtime import Runtime
+from chargegate.store import chargers as charger_store
+from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import Command, QueueItem
+
+STAGING_RESULT = "Staging: no charger was contacted"
+
+
+@dataclass(frozen=True, slots=True)
+class Requested:
+    item: QueueItem
+    command: Command
+
+
+def offline_reason(charge_point_id: str) -> str:
+    return (
+        f"Charger {charge_point_id} is offline (not connected to chargegate), so the command "
+        "was not sent. Check the charger's power and network, then try again."
+    )
+
+
+async def send(
+    rt: Runtime, operator_id: int, charge_point_id: str, request: CommandRequest
+) -> Requested:
+    try:
+        check_charge_point_id(charge_point_id)
+    except InvalidChargePointId as exc:
+        raise InvalidArgument(str(exc)) from None
+    now = utcnow()
+    async with rt.sessions() as session, session.begin():
+        charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
+        if charger is None:
+            raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
+        item = QueueItem(
+            queue_uuid=str(uuid.uuid4()),
+            operator_id=operator_id,
+            kind=QueueKind.COMMAND.value,
+            staging=request.staging,
+            status=QueueStatus.IN_PROGRESS.value,
+            created_at=now,
+        )
+        session.add(item)
+        await session.flush()
+        command = command_store.add_command(
+            session,
+            charger_id=charger.id,
+            action=request.action,
+            now=now,
+            queue_uuid=item.queue_uuid,
+        )
+        if request.staging:
+            # Kept so the queue item can name its command; never sent.
+            command.status, command.result = CommandStatus.CANCELLED.value, STAGING_RESULT
+        elif charger.connected_node is None:
+            command.status = CommandStatus.CANCELLED.value
+            await outcomes.resolve(
+                session, item, QueueStatus.FAILURE, now, offline_reason(charge_point_id)
+            )
+        else:
+            item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
+        await session.flush()
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    return Requested(item=item, command=command)
+
+
+async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
+    """Commands not answered in time (their charger went offline, or never answered): their
+    queue items fail, and what is still in the outbox will not go out."""
+    for item in await tx_store.overdue(session, QueueKind.COMMAND, now):
+        command = await command_store.for_queue_item(session, item.queue_uuid)
+        if command is not None and command.status == CommandStatus.PENDING.value:
+            command.status = CommandStatus.CANCELLED.value
+        await outcomes.resolve(
+            session,
+            item,
+            QueueStatus.FAILURE,
+            now,
+            f"The charger did not answer the command within {timeout_s:g} s "
+            "(it went offline or did not answer)",
+        )
