@@ -21,7 +21,7 @@ from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store import status as status_store
 from chargegate.store import webhooks as webhook_store
-from chargegate.store.database import create_engine, session_factory
+from chargegate.store.database import one_off_session
 from chargegate.store.models import Port
 
 
@@ -34,14 +34,10 @@ class BadChargerPassword(ValueError):
 
 
 async def create_api_key(settings: Settings, operator_name: str) -> str:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
-            key = new_api_key()
-            await operator_store.add_api_key(session, operator, key.lookup, key.key_hash, utcnow())
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session, session.begin():
+        operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+        key = new_api_key()
+        await operator_store.add_api_key(session, operator, key.lookup, key.key_hash, utcnow())
     return key.key
 
 
@@ -64,28 +60,20 @@ async def demo_setup(settings: Settings) -> tuple[str, dict[str, Any]]:
 async def new_password(settings: Settings, charge_point_id: str) -> str:
     """Give a registered charger a new generated password (the old one stops working)."""
     password = new_charger_password()
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            if not await charger_store.set_password_hash(
-                session, charge_point_id, hash_password(password)
-            ):
-                raise LookupError(f"charger {charge_point_id!r} is not registered")
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session, session.begin():
+        if not await charger_store.set_password_hash(
+            session, charge_point_id, hash_password(password)
+        ):
+            raise LookupError(f"charger {charge_point_id!r} is not registered")
     return password
 
 
 async def charger_ports(settings: Settings, charge_point_id: str) -> dict[str, Any]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            charger = await charger_store.get_charger(session, charge_point_id)
-            if charger is None:
-                raise LookupError(f"charger {charge_point_id!r} is not registered")
-            ports = await charger_store.charger_ports(session, charger.id)
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session:
+        charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is None:
+            raise LookupError(f"charger {charge_point_id!r} is not registered")
+        ports = await charger_store.charger_ports(session, charger.id)
     return _charger_body(charge_point_id, ports)
 
 
@@ -112,26 +100,22 @@ async def add_charger(
         raise BadChargerPassword("a password and --insecure-no-password exclude each other")
     generated = None if password is not None or insecure_no_password else new_charger_password()
     secret = password or generated
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            if await charger_store.get_charger(session, charge_point_id) is not None:
-                raise AlreadyRegistered(f"charger {charge_point_id!r} is already registered")
-            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
-            charger = await charger_store.add_charger(
-                session,
-                charge_point_id=charge_point_id,
-                operator_id=operator.id,
-                password_hash=INSECURE_NO_PASSWORD if secret is None else hash_password(secret),
-                now=utcnow(),
-            )
-            charger.ocpp_protocol = ocpp_protocol
-            ports = [
-                await charger_store.ensure_port(session, charger, connector_id)
-                for connector_id in range(1, connectors + 1)
-            ]
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session, session.begin():
+        if await charger_store.get_charger(session, charge_point_id) is not None:
+            raise AlreadyRegistered(f"charger {charge_point_id!r} is already registered")
+        operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+        charger = await charger_store.add_charger(
+            session,
+            charge_point_id=charge_point_id,
+            operator_id=operator.id,
+            password_hash=INSECURE_NO_PASSWORD if secret is None else hash_password(secret),
+            now=utcnow(),
+        )
+        charger.ocpp_protocol = ocpp_protocol
+        ports = [
+            await charger_store.ensure_port(session, charger, connector_id)
+            for connector_id in range(1, connectors + 1)
+        ]
     body = _charger_body(charge_point_id, ports)
     if generated is not None:
         body["password"] = generated
@@ -154,47 +138,31 @@ async def add_webhook(settings: Settings, operator_name: str, url: str) -> dict[
         await webhook_targets.vet(url, settings.webhook_allow_private)
     except (BadTarget, webhook_targets.TargetRefused) as exc:
         raise InvalidWebhookUrl(str(exc)) from None
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
-            webhook = await webhook_store.add_webhook(
-                session, operator.id, url, webhook_service.new_secret(), utcnow()
-            )
-            return {
-                "id": webhook.id,
-                "operator": operator_name,
-                "url": url,
-                "secret": webhook.secret,
-            }
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session, session.begin():
+        operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+        webhook = await webhook_store.add_webhook(
+            session, operator.id, url, webhook_service.new_secret(), utcnow()
+        )
+        return {
+            "id": webhook.id,
+            "operator": operator_name,
+            "url": url,
+            "secret": webhook.secret,
+        }
 
 
 async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            webhooks = await webhook_store.active_webhooks(session, None)
-            return [{"id": w.id, "operator_id": w.operator_id, "url": w.url} for w in webhooks]
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session:
+        webhooks = await webhook_store.active_webhooks(session, None)
+        return [{"id": w.id, "operator_id": w.operator_id, "url": w.url} for w in webhooks]
 
 
 async def remove_webhook(settings: Settings, webhook_id: int) -> bool:
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            return await webhook_store.remove_webhook(session, webhook_id, utcnow())
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session, session.begin():
+        return await webhook_store.remove_webhook(session, webhook_id, utcnow())
 
 
 async def live_counts(settings: Settings) -> dict[str, Any]:
     """What the whole deployment is doing now, from the database (so: every node)."""
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await status_store.live_counts(session)
-    finally:
-        await engine.dispose()
+    async with one_off_session(settings.database_url) as session:
+        return await status_store.live_counts(session)

@@ -1,24 +1,26 @@
 """The composition root: one ASGI app serving the API and the OCPP endpoint, with the
-dispatcher and scheduler running beside them."""
+dispatcher, scheduler and webhook sender running beside them, and the uvicorn server that
+serves it and drains it on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import uvicorn
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chargegate import __version__, metrics
+from chargegate import __version__, listener, metrics
 from chargegate.api import errors, openapi
 from chargegate.api.auth import ApiGuard
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
 from chargegate.api.health import router as health_router
-from chargegate.api.middleware import RequestContext
+from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
 from chargegate.api.routes import router
 from chargegate.bus import Bus
@@ -42,40 +44,6 @@ from chargegate.store.database import create_engine, create_reader, session_fact
 log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
-
-
-class BodyLimit:
-    """Refuse API request bodies over `max_bytes` with 413: at once when Content-Length says so,
-    else as soon as a streamed (chunked) body goes past it, before it is all buffered."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self._app = app
-        self._max = max_bytes
-        self._text = f"Request body too large: at most {max_bytes} bytes are accepted"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        # A malformed Content-Length never gets here: the HTTP parser refuses it with 400.
-        if declared is not None and declared.isdigit() and int(declared) > self._max:
-            await errors.message(413, self._text)(scope, receive, send)
-            return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self._max:
-                    # Raised where the route reads its body, so the API's error handler
-                    # answers it as {"message": ...} like every other error.
-                    raise HTTPException(413, self._text)
-            return message
-
-        await self._app(scope, limited, send)
 
 
 def _warn_insecure(registration: AutoRegistration, chargers: int) -> None:
@@ -186,3 +154,58 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(docs_router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
     return app
+
+
+def _client_cert_mode(settings: Settings) -> ssl.VerifyMode:
+    """Optional by default: API clients and profile 1/2 chargers share the port and send none;
+    a certificate that is sent must be one the CA signed, or TLS fails."""
+    if settings.tls_client_ca is None:
+        return ssl.CERT_NONE
+    return ssl.CERT_REQUIRED if settings.tls_client_cert_required else ssl.CERT_OPTIONAL
+
+
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM, drain the node (see create_app) before uvicorn closes its sockets."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self._drain()
+        await super().shutdown(sockets)
+
+
+def uvicorn_server(settings: Settings, host: str, port: int) -> DrainingServer:
+    """The node: the app below, served by uvicorn on our listener's socket bounds."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=settings.ws_max_size,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+        ssl_ca_certs=settings.tls_client_ca,
+        ssl_cert_reqs=_client_cert_mode(settings),
+        # Every limit per client address counts the address a trusted proxy forwards in
+        # X-Forwarded-For (domain/addresses.py): said here, not left to uvicorn's defaults,
+        # which have changed between its versions (README, "Configuration").
+        proxy_headers=True,
+        forwarded_allow_ips=listener.trusted_proxies(),
+    )
+    config.http, config.ws = listener.protocols(
+        listener.SocketLimits(
+            per_node=listener.fit_open_files(settings.max_connections),
+            per_address=settings.connections_per_ip,
+            header_timeout_s=settings.header_timeout_s,
+            proxies=listener.Proxies(config.forwarded_allow_ips),
+        )
+    )
+    return DrainingServer(config, app.state.drain)

@@ -1,11 +1,12 @@
-"""Per-request context for HTTP: a request id (echoed, and on every log line of the request)
-and the API latency histogram."""
+"""HTTP middleware of the API: per-request context (a request id, echoed and on every log line
+of the request, and the latency histogram) and the request body limit."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,3 +62,37 @@ class RequestContext:
                 time.perf_counter() - began
             )
             REQUEST_ID.reset(token)
+
+
+class BodyLimit:
+    """Refuse API request bodies over `max_bytes` with 413: at once when Content-Length says so,
+    else as soon as a streamed (chunked) body goes past it, before it is all buffered."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+        self._text = f"Request body too large: at most {max_bytes} bytes are accepted"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        # A malformed Content-Length never gets here: the HTTP parser refuses it with 400.
+        if declared is not None and declared.isdigit() and int(declared) > self._max:
+            await errors.message(413, self._text)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max:
+                    # Raised where the route reads its body, so the API's error handler
+                    # answers it as {"message": ...} like every other error.
+                    raise HTTPException(413, self._text)
+            return message
+
+        await self._app(scope, limited, send)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -29,6 +31,18 @@ def create_engine(url: str) -> AsyncEngine:
         pragmas=("busy_timeout=30000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"),
         begin="BEGIN IMMEDIATE",
     )
+
+
+@contextlib.asynccontextmanager
+async def one_off_session(url: str) -> AsyncIterator[AsyncSession]:
+    """A session on an engine of its own, disposed of afterwards: for the CLI, provisioning and
+    scripts, which run once beside (or without) a server."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 def create_reader(url: str, writer: AsyncEngine) -> AsyncEngine:

@@ -1,0 +1,23 @@
+"""The command line: `chargegate serve | demo | migrate | simulate | status | apikey | chargers |
+webhooks`. Heavy modules are imported by each command, so that `--help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from chargegate.cli import admin, serving
+
+app = typer.Typer(help="chargegate: an OCPP charging backend with a small REST API.")
+for command in (
+    serving.migrate,
+    serving.serve,
+    serving.demo,
+    serving.simulate,
+    serving.status,
+):
+    app.command()(command)
+app.add_typer(admin.apikey_app, name="apikey")
+app.add_typer(admin.chargers_app, name="chargers")
+app.add_typer(admin.webhooks_app, name="webhooks")
+
+__all__ = ["app"]

@@ -1,0 +1,21 @@
+"""What the commands share: settings with the database brought up to date, and OCPP versions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from chargegate.config import Settings
+
+
+class OcppVersion(StrEnum):
+    V16 = "1.6"
+    V201 = "2.0.1"
+
+
+def settings() -> Settings:
+    from chargegate.store.migrate import upgrade_sync
+
+    settings = Settings()
+    # Every command first brings the database up to the current schema.
+    upgrade_sync(settings.database_url)
+    return settings
