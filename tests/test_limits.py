@@ -178,6 +178,10 @@ async def test_malformed_broker_messages_are_logged_and_the_listener_goes_on(
                 ("chargegate:evict", json.dumps({"charge_point_id": "X" * 10_000, "epoch": 1})),
                 ("chargegate:wake", json.dumps({"topics": 5})),
                 ("chargegate:wake", b"{"),
+                ("chargegate:wake", json.dumps({"topics": [[1]]})),
+                ("chargegate:wake", json.dumps({"topics": [{}]})),
+                ("chargegate:wake", json.dumps({"topics": [None, 1.5]})),
+                ("chargegate:wake", json.dumps({"topics": [["a"], {"b": 1}]})),
             ):
                 await publisher.publish(channel, data)
             evict = {"charge_point_id": charger.charge_point_id, "epoch": 10**6, "node": "other"}
@@ -187,7 +191,7 @@ async def test_malformed_broker_messages_are_logged_and_the_listener_goes_on(
                     while True:
                         await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == REPLACED
-        assert server.log().count("ignored a malformed broker message") == 9
+        assert server.log().count("ignored a malformed broker message") == 13
     finally:
         server.stop()
         await publisher.aclose()
