@@ -36,6 +36,7 @@ from support import Server, assert_error, basic, metric
 
 UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
 SLOW_API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
+SLOW_CHARGER_PASSWORD_CHECKS = 'chargegate_slow_checks_total{what="charger_password"}'
 
 # A key may send 5 requests at once, then 1 per second; bodies over 1 KiB are refused.
 API_BURST, API_RATE, MAX_BODY = 5, 1, 1024
@@ -375,6 +376,27 @@ async def test_failed_handshakes_are_logged_and_limited_per_address(tmp_path: Pa
 
 def _auth(user: str, password: str) -> dict[str, Any]:
     return {"additional_headers": basic(user, password)}
+
+
+async def test_wrong_passwords_sent_at_once_get_no_more_checks_than_the_address_has_failures(
+    tmp_path: Path,
+) -> None:
+    """Failed handshakes are spent before the password check, so 40 wrong passwords sent at
+    once from one address run scrypt only as often as the address may fail (3), and the rest
+    are refused with 429 before any check."""
+    server = await started(tmp_path, {"CHARGEGATE_CHARGER_HANDSHAKE_FAILURES": "3"})
+    try:
+        op = await server.operator()
+        charger = await op.add_charger(password="right-password")
+        url = f"{server.ws_url}/{charger.charge_point_id}"
+        wrong = {"subprotocols": ["ocpp1.6"], **_auth(charger.charge_point_id, "wrong-password")}
+        checks_before = await metric(server, SLOW_CHARGER_PASSWORD_CHECKS)
+        refusals = await asyncio.gather(*(refused(url, **wrong) for _ in range(40)))
+        statuses = sorted(r.response.status_code for r in refusals)
+        assert statuses == [403] * 3 + [429] * 37, statuses
+        assert await metric(server, SLOW_CHARGER_PASSWORD_CHECKS) - checks_before == 3
+    finally:
+        server.stop()
 
 
 async def test_handshakes_under_way_are_capped_per_address(tmp_path: Path) -> None:
