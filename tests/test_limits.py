@@ -96,6 +96,29 @@ async def test_auto_registration_stops_at_its_bound(auto_server: Server) -> None
     await booted(f"{auto_server.ws_url}/{first}")  # known chargers are not affected
 
 
+async def test_first_handshakes_of_one_new_id_at_once_register_it_once(
+    auto_server: Server,
+) -> None:
+    """Handshakes of an id nobody registered yet, all at once: each saw no charger, and all
+    but the first to insert it hit the unique index (a 500 with a traceback). Now one row is
+    added and every handshake is admitted as that charger."""
+    charge_point_id = f"AUTO-{uuid.uuid4().hex[:8]}"
+    url = f"{auto_server.ws_url}/{charge_point_id}"
+
+    async def handshake() -> int:
+        try:
+            async with connect(url, subprotocols=[Subprotocol("ocpp1.6")], open_timeout=20):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return int(exc.response.status_code)
+
+    statuses = await asyncio.gather(*(handshake() for _ in range(8)))
+    assert statuses == [101] * 8, statuses
+    log = auto_server.log()
+    assert log.count("auto-registered charger") == 1
+    assert "Traceback" not in log and "IntegrityError" not in log
+
+
 def test_cli_refuses_an_id_no_charger_could_log_in_with(tmp_path: Path) -> None:
     env = {**os.environ, "CHARGEGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
     for bad in ("C" * 49, "CP 1", "CP:1"):
