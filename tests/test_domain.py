@@ -531,6 +531,14 @@ def test_webhook_target_rules() -> None:
         "fc00::1": "private",
         "100.64.0.1": "non-public",  # carrier-grade NAT
         "224.0.0.1": "non-public",
+        "64:ff9b:1::a00:1": "non-public",  # local-use NAT64: its translator's own network
+        "64:ff9b:1::808:808": "non-public",
+        "fec0::1": "non-public",  # deprecated site-local
+        "::10.0.0.1": "non-public",  # IPv4-compatible
+        "::8.8.8.8": "non-public",
+        "::ffff:0:10.0.0.1": "non-public",  # IPv4-translated
+        "::ffff:0:8.8.8.8": "non-public",
+        "::": "private",  # unspecified: this host
     }
     assert {a: refusal(ip_address(a)) for a in kinds} == kinds
     target = parse_target("https://user:p%40ss@Bücher.example:8443/a%20b?x=ü")
