@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import ocpp.messages
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import Call, CallResult, get_validator, validate_payload
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
 
 from chargegate.domain.charger_input import storable_text
 from chargegate.domain.errors import OutOfRange
@@ -269,8 +271,13 @@ class RpcSession:
 
 
 def _known_action(action: str, version: str) -> bool:
-    try:
-        get_validator(CALL, action, version)
-    except (OSError, ValueError):
-        return False
-    return True
+    # Checked against the version's list of actions, never by looking for a schema file of
+    # that name: the action is the charger's text, and a path in it ("../") would reach files
+    # elsewhere and tell the charger whether they exist.
+    return action in _ACTIONS.get(version, frozenset())
+
+
+_ACTIONS = {
+    "1.6": frozenset(action.value for action in Action16),
+    "2.0.1": frozenset(action.value for action in Action201),
+}
