@@ -1,6 +1,6 @@
 """What a charger sends, made fit to store: text every database column takes, and meter readings
 the meter columns hold. A value that cannot be stored must not get as far as a write, where it
-fails that write and every retry of it (issue 11)."""
+would fail that write and every retry of it."""
 
 from __future__ import annotations
 

@@ -262,11 +262,11 @@ class RpcSession:
         await self._send([CALLRESULT, unique_id, result])
 
     def _beyond_int32(self, action: str, payload: Payload) -> str | None:
-        """A field beyond 32 bits, which the store's integer columns cannot hold (a connectorId
-        of 2**64 failed with InternalError, found by tests/test_ocpp_fuzz.py). Refused with
-        TypeConstraintViolation: OCPP 2.0.1 (Part 2) defines its integer type as 32 bits, so
-        the value breaks the field's data type, as a string over its maxLength does (which the
-        ocpp library reports as TypeConstraintViolation too)."""
+        """A field beyond 32 bits, which the store's integer columns cannot hold, so it is the
+        charger's error found before any handler rather than ours (InternalError) in a write.
+        Refused with TypeConstraintViolation: OCPP 2.0.1 (Part 2) defines its integer type as
+        32 bits, so the value breaks the field's data type, as a string over its maxLength does
+        (which the ocpp library reports as TypeConstraintViolation too)."""
         return beyond_int32(payload, get_validator(CALL, action, self._version).schema)
 
 
