@@ -109,6 +109,19 @@ async def test_create_without_invoice_id_stores_null(op: Operator) -> None:
         assert (await get_tx(client, created["transaction_uuid"]))["invoice_id"] is None
 
 
+@pytest.mark.parametrize("invoice_id", ["inv\u0000-1", "\u0000", "inv\n1", "inv\u007f"])
+async def test_invoice_id_with_control_characters_is_400_and_starts_nothing(
+    op: Operator, invoice_id: str
+) -> None:
+    """PostgreSQL text cannot hold a NUL, so one in invoice_id reached the database as a 500."""
+    charger = await op.add_charger()
+    body = {"port_uuid": charger.port, "expires": iso(600), "invoice_id": invoice_id}
+    async with op.client() as client:
+        response = await client.post("/transactions", json=body)
+        assert "invoice_id" in assert_error(response, 400)
+        assert_error(await list_txs(client, charger.port), 404)
+
+
 @pytest.mark.parametrize(
     "expires",
     ["2022-01-05T20:40:00+0000", "2000-01-01T00:00:00Z", "past-2s"],

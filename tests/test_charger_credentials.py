@@ -6,6 +6,7 @@ Real server processes, real sockets, real TLS with certificates made by `openssl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
@@ -294,6 +295,35 @@ async def test_a_client_certificate_admits_only_the_charger_it_names(
         async with httpx.AsyncClient(verify=pki.client_context(None), timeout=10) as client:
             ports = await client.get(f"{server.api}/ports", headers=op.headers)
         assert ports.status_code == 200 and len(ports.json()) == 2
+
+
+async def test_a_refused_upgrade_with_a_client_certificate_is_answered_cleanly(
+    tmp_path: Path, pki: Pki
+) -> None:
+    """An upgrade uvicorn refuses itself (no Sec-WebSocket-Key: 400, never a 101) over TLS with
+    a client certificate: there is no WebSocket scope to put the certificate's names in, so
+    recording them raised AttributeError in the protocol. The client gets uvicorn's answer, the
+    log no traceback, and the next charger with its certificate gets in."""
+    async with running(client_ca_server(tmp_path, pki)) as server:
+        op = await server.operator()
+        cp_id = f"CP-{uuid.uuid4().hex[:8]}"
+        await provisioning.add_charger(server.settings, cp_id, op.name, 1, None)
+        own = pki.client_context(pki.issue(cp_id))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=own, server_hostname="127.0.0.1"
+        )
+        writer.write(
+            f"GET /ocpp/{cp_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode()
+        )
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 400"), status_line
+        assert await handshake(f"{server.ws_url}/{cp_id}", ssl=own) == 101
+        log = server.log()
+        assert "AttributeError" not in log and "Traceback" not in log, log[-2000:]
 
 
 async def add_legacy_charger(server: Server, operator_name: str, cp_id: str) -> None:

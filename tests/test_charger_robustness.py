@@ -255,6 +255,20 @@ def bad_frames(version: str) -> list[tuple[str, str | list[Any], str, set[str]]]
         ("unknown action", [CALL, "u1", "MakeCoffee", {}], "u1", {"NotImplemented"}),
         # A real charger-to-CSMS action (security extension in 1.6) that chargegate lacks.
         ("unsupported", [CALL, "u2", "SignCertificate", {"csr": "x"}], "u2", {"NotSupported"}),
+        # Actions are never file names: one that leads to a schema file of the library
+        # (relative to the version's schema folder) is as unknown as any other.
+        ("action with a path", [CALL, "u10", "../../something", {}], "u10", {"NotImplemented"}),
+        (
+            "action leading to a schema file",
+            [
+                CALL,
+                "u11",
+                "../../v201/schemas/AuthorizeRequest" if v16 else "../schemas/Authorize",
+                {},
+            ],
+            "u11",
+            {"NotImplemented"},
+        ),
         (
             "wrong type",
             [CALL, "u3", "StatusNotification", typed],

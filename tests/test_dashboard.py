@@ -25,12 +25,15 @@ from support import (
     Simulators,
     api_time,
     assert_error,
+    eventually,
     iso,
     online,
     open_session,
     poll_queue,
     poll_transaction,
+    raw_charger,
     start_session,
+    transactions,
 )
 
 JS_DIR = Path(__file__).parent / "js"
@@ -230,6 +233,39 @@ async def test_heartbeats_move_each_chargers_last_seen(
     await asyncio.wait_for(asyncio.gather(*beats), 10)
     later = await last_seen()
     assert all(later[cp] > connected[cp] for cp in connected), (connected, later)
+
+
+async def test_energy_of_readings_far_apart_is_summed_without_overflow(server: Server) -> None:
+    """meterStart -2,000,000,000 and meterStop 2,000,000,000 are both signed 32-bit readings a
+    charger may send; their difference needs 33 bits and must still reach the hourly chart."""
+    operator = await server.operator()
+    async with raw_charger(operator, "ocpp1.6") as (raw, charger):
+        started = await raw.call(
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": "CARD-1",
+                "meterStart": -2_000_000_000,
+                "timestamp": iso(-60),
+            },
+        )
+        stop = {
+            "transactionId": started["transactionId"],
+            "meterStop": 2_000_000_000,
+            "timestamp": iso(0),
+        }
+        await raw.call("StopTransaction", stop)
+    async with operator.client() as client:
+
+        async def closed() -> bool:
+            return [t["state"] for t in await transactions(client, charger.port_uuids[0])] == [
+                "Closed"
+            ]
+
+        await eventually(closed)
+    response = await overview(server, operator.key)
+    assert response.status_code == 200, response.text
+    assert sum(h["wh"] for h in response.json()["energy_per_hour"]) == 4_000_000_000
 
 
 async def test_dashboard_data_is_the_keys_own_and_not_staging(server: Server) -> None:

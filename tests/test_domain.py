@@ -178,6 +178,9 @@ def test_parse_create_missing(body: dict[str, object], missing: str) -> None:
         {"port_uuid": "not-a-uuid", "expires": FUTURE},
         {"port_uuid": PORT, "expires": FUTURE, "invoice_id": 42},
         {"port_uuid": PORT, "expires": FUTURE, "invoice_id": "x" * 256},
+        {"port_uuid": PORT, "expires": FUTURE, "invoice_id": "a\u0000b"},
+        {"port_uuid": PORT, "expires": FUTURE, "invoice_id": "a\x1fb"},
+        {"port_uuid": PORT, "expires": FUTURE, "invoice_id": "\ud800"},
         {"port_uuid": PORT, "expires": FUTURE, "stg": "true"},
         {"port_uuid": PORT, "expires": FUTURE, "stg": 1},
         {"port_uuid": PORT, "expires": FUTURE, "extra": 1},
@@ -528,6 +531,14 @@ def test_webhook_target_rules() -> None:
         "fc00::1": "private",
         "100.64.0.1": "non-public",  # carrier-grade NAT
         "224.0.0.1": "non-public",
+        "64:ff9b:1::a00:1": "non-public",  # local-use NAT64: its translator's own network
+        "64:ff9b:1::808:808": "non-public",
+        "fec0::1": "non-public",  # deprecated site-local
+        "::10.0.0.1": "non-public",  # IPv4-compatible
+        "::8.8.8.8": "non-public",
+        "::ffff:0:10.0.0.1": "non-public",  # IPv4-translated
+        "::ffff:0:8.8.8.8": "non-public",
+        "::": "private",  # unspecified: this host
     }
     assert {a: refusal(ip_address(a)) for a in kinds} == kinds
     target = parse_target("https://user:p%40ss@Bücher.example:8443/a%20b?x=ü")

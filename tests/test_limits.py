@@ -96,6 +96,29 @@ async def test_auto_registration_stops_at_its_bound(auto_server: Server) -> None
     await booted(f"{auto_server.ws_url}/{first}")  # known chargers are not affected
 
 
+async def test_first_handshakes_of_one_new_id_at_once_register_it_once(
+    auto_server: Server,
+) -> None:
+    """Handshakes of an id nobody registered yet, all at once: each saw no charger, and all
+    but the first to insert it hit the unique index (a 500 with a traceback). Now one row is
+    added and every handshake is admitted as that charger."""
+    charge_point_id = f"AUTO-{uuid.uuid4().hex[:8]}"
+    url = f"{auto_server.ws_url}/{charge_point_id}"
+
+    async def handshake() -> int:
+        try:
+            async with connect(url, subprotocols=[Subprotocol("ocpp1.6")], open_timeout=20):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return int(exc.response.status_code)
+
+    statuses = await asyncio.gather(*(handshake() for _ in range(8)))
+    assert statuses == [101] * 8, statuses
+    log = auto_server.log()
+    assert log.count("auto-registered charger") == 1
+    assert "Traceback" not in log and "IntegrityError" not in log
+
+
 def test_cli_refuses_an_id_no_charger_could_log_in_with(tmp_path: Path) -> None:
     env = {**os.environ, "CHARGEGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
     for bad in ("C" * 49, "CP 1", "CP:1"):
@@ -178,6 +201,10 @@ async def test_malformed_broker_messages_are_logged_and_the_listener_goes_on(
                 ("chargegate:evict", json.dumps({"charge_point_id": "X" * 10_000, "epoch": 1})),
                 ("chargegate:wake", json.dumps({"topics": 5})),
                 ("chargegate:wake", b"{"),
+                ("chargegate:wake", json.dumps({"topics": [[1]]})),
+                ("chargegate:wake", json.dumps({"topics": [{}]})),
+                ("chargegate:wake", json.dumps({"topics": [None, 1.5]})),
+                ("chargegate:wake", json.dumps({"topics": [["a"], {"b": 1}]})),
             ):
                 await publisher.publish(channel, data)
             evict = {"charge_point_id": charger.charge_point_id, "epoch": 10**6, "node": "other"}
@@ -187,7 +214,7 @@ async def test_malformed_broker_messages_are_logged_and_the_listener_goes_on(
                     while True:
                         await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == REPLACED
-        assert server.log().count("ignored a malformed broker message") == 9
+        assert server.log().count("ignored a malformed broker message") == 13
     finally:
         server.stop()
         await publisher.aclose()

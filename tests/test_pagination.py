@@ -87,7 +87,15 @@ async def test_cursors_no_column_holds_are_400_not_500(shared_server: Server) ->
                 params={"port_uuid": charger.port, "limit": 1, "cursor": _cursor(raw)},
             )
             assert "cursor" in assert_error(response, 400), raw
-        for raw in (f"{2**64}|CP-1", f"{2**31}|CP-1", "-1|CP-1", "1"):
+        for raw in (
+            f"{2**64}|CP-1",
+            f"{2**31}|CP-1",
+            "-1|CP-1",
+            "1",
+            "1|CP\u0000-1",  # PostgreSQL cannot bind a NUL: it was a 500
+            "1|CP\n1",
+            "1|" + "X" * 49,
+        ):
             response = await client.get("/ports", params={"limit": 1, "cursor": _cursor(raw)})
             assert "cursor" in assert_error(response, 400), raw
 

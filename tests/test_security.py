@@ -19,6 +19,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from support import Server, assert_error, basic, metric
 
 UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
 SLOW_API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
+SLOW_CHARGER_PASSWORD_CHECKS = 'chargegate_slow_checks_total{what="charger_password"}'
 
 # A key may send 5 requests at once, then 1 per second; bodies over 1 KiB are refused.
 API_BURST, API_RATE, MAX_BODY = 5, 1, 1024
@@ -339,20 +341,26 @@ def test_tls_needs_both_certificate_and_key(tmp_path: Path) -> None:
 # -- charger handshakes ---------------------------------------------------------------------------
 
 
-async def test_failed_handshakes_are_logged_and_limited_per_address(tmp_path: Path) -> None:
+@asynccontextmanager
+async def three_failures_allowed(tmp_path: Path) -> AsyncIterator[tuple[Server, str, str]]:
+    """A server allowing 3 failed handshakes per address and one charger whose password is
+    "right-password": the server, the charger's id and its URL."""
     server = await started(tmp_path, {"CHARGEGATE_CHARGER_HANDSHAKE_FAILURES": "3"})
     try:
-        op = await server.operator()
-        charger = await op.add_charger(password="right-password")
-        url = f"{server.ws_url}/{charger.charge_point_id}"
-        good = {"subprotocols": ["ocpp1.6"], **_auth(charger.charge_point_id, "right-password")}
+        charger = await (await server.operator()).add_charger(password="right-password")
+        yield server, charger.charge_point_id, f"{server.ws_url}/{charger.charge_point_id}"
+    finally:
+        server.stop()
+
+
+async def test_failed_handshakes_are_logged_and_limited_per_address(tmp_path: Path) -> None:
+    async with three_failures_allowed(tmp_path) as (server, cp_id, url):
+        good = {"subprotocols": ["ocpp1.6"], **_auth(cp_id, "right-password")}
         async with connect(url, **good):
             pass
         unknown = await refused(f"{server.ws_url}/CP-nobody", **good)
-        wrong = await refused(
-            url, subprotocols=["ocpp1.6"], **_auth(charger.charge_point_id, "wrong-password")
-        )
-        no_subprotocol = await refused(url, **_auth(charger.charge_point_id, "right-password"))
+        wrong = await refused(url, subprotocols=["ocpp1.6"], **_auth(cp_id, "wrong-password"))
+        no_subprotocol = await refused(url, **_auth(cp_id, "right-password"))
         assert [r.response.status_code for r in (unknown, wrong, no_subprotocol)] == [403] * 3
         # Now even the right password is not checked from this address for a while.
         limited = await refused(url, **good)
@@ -367,14 +375,27 @@ async def test_failed_handshakes_are_logged_and_limited_per_address(tmp_path: Pa
         ]
         assert len(refusals) == 3, refusals
         assert {r["client"] for r in refusals} == {"127.0.0.1"}
-        assert {r["charge_point_id"] for r in refusals} == {"CP-nobody", charger.charge_point_id}
+        assert {r["charge_point_id"] for r in refusals} == {"CP-nobody", cp_id}
         assert "wrong-password" not in server.log() and "right-password" not in server.log()
-    finally:
-        server.stop()
 
 
 def _auth(user: str, password: str) -> dict[str, Any]:
     return {"additional_headers": basic(user, password)}
+
+
+async def test_wrong_passwords_sent_at_once_get_no_more_checks_than_the_address_has_failures(
+    tmp_path: Path,
+) -> None:
+    """Failed handshakes are spent before the password check, so 40 wrong passwords sent at
+    once from one address run scrypt only as often as the address may fail (3), and the rest
+    are refused with 429 before any check."""
+    async with three_failures_allowed(tmp_path) as (server, cp_id, url):
+        wrong = {"subprotocols": ["ocpp1.6"], **_auth(cp_id, "wrong-password")}
+        checks_before = await metric(server, SLOW_CHARGER_PASSWORD_CHECKS)
+        refusals = await asyncio.gather(*(refused(url, **wrong) for _ in range(40)))
+        statuses = sorted(r.response.status_code for r in refusals)
+        assert statuses == [403] * 3 + [429] * 37, statuses
+        assert await metric(server, SLOW_CHARGER_PASSWORD_CHECKS) - checks_before == 3
 
 
 async def test_handshakes_under_way_are_capped_per_address(tmp_path: Path) -> None:

@@ -160,6 +160,10 @@ def protocols(limits: SocketLimits) -> tuple[type[asyncio.Protocol], type[asynci
         # Made by the HTTP protocol below on an upgrade, on a socket already counted in.
         def handle_connect(self, event: Request) -> None:
             super().handle_connect(event)
+            if self.response.status_code != 101:
+                # uvicorn refused the upgrade itself (no Sec-WebSocket-Key, say) and closed the
+                # socket: no scope was made, no application will run to read the names.
+                return
             names = client_cert.common_names(self.transport.get_extra_info("ssl_object"))
             if names is not None:
                 self.scope["extensions"][client_cert.SCOPE_KEY] = {"common_names": names}

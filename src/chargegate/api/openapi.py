@@ -110,7 +110,11 @@ CREATE = Doc(
             {
                 "port_uuid": UUID,
                 "expires": UTC_TIME,
-                "invoice_id": {"type": ["string", "null"], "maxLength": INVOICE_ID_MAX},
+                "invoice_id": {
+                    "type": ["string", "null"],
+                    "maxLength": INVOICE_ID_MAX,
+                    "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+                },
                 "stg": STG,
             },
             ["port_uuid", "expires"],

@@ -49,6 +49,8 @@ def read(channel: object, data: object, node_id: str) -> Wake | Evict | None:
         topics = body.get("topics")
         if not isinstance(topics, list):
             raise Malformed("a wake-up without a list of topics")
+        if not all(isinstance(t, str) for t in topics):
+            raise Malformed("a wake-up whose topics are not all text")
         # A topic this version does not know (a newer node's) wakes nothing here.
         return Wake(tuple(Topic(t) for t in topics if t in Topic._value2member_map_))
     if name == EVICT:

@@ -75,6 +75,14 @@ class RedisBus(LocalBus):
         except messages.Malformed as exc:
             log.warning("ignored a malformed broker message", extra={"error": str(exc)})
             return
+        except Exception as exc:
+            # Whatever a message holds must not end the listener task: this node would get no
+            # more wake-ups or evictions. A reading bug is a malformed message too.
+            log.warning(
+                "ignored a malformed broker message",
+                extra={"error": f"unreadable: {type(exc).__name__}"},
+            )
+            return
         match parsed:
             case None:
                 return

@@ -1,6 +1,6 @@
 """What a charger sends, made fit to store: text every database column takes, and meter readings
 the meter columns hold. A value that cannot be stored must not get as far as a write, where it
-fails that write and every retry of it (issue 11)."""
+would fail that write and every retry of it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
 # A lone surrogate is not Unicode text (no driver encodes it as UTF-8) and PostgreSQL text cannot
 # hold NUL. A surrogate left in a decoded JSON string is always a lone one: the parser joins pairs.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Also the C0 controls and DEL: no identifier or reference a client sends needs them.
+_CONTROL_OR_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 # The integers our Integer columns hold (32 bits on PostgreSQL), which is also OCPP 2.0.1's
 # "integer" (Part 2: 32 bit).
@@ -19,6 +21,12 @@ INT32 = range(-(2**31), 2**31)
 # Powers of ten a meter reading may carry (2.0.1 unitOfMeasure.multiplier): more than any meter
 # needs, and 10 ** multiplier stays cheap (2147483647 would take hours).
 MULTIPLIERS = range(-9, 10)
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether `text` has no control character, NUL or lone surrogate, so any text column takes
+    it as it is."""
+    return _CONTROL_OR_UNSTORABLE.search(text) is None
 
 
 def storable_text(text: str, limit: int | None = None) -> str:

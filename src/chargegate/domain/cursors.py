@@ -12,7 +12,9 @@ import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from chargegate.domain.charger_input import is_plain_text
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.identity import CHARGE_POINT_ID_MAX
 
 # Ids and connector numbers are 32-bit integer columns.
 INT_COLUMN_MAX = 2**31 - 1
@@ -87,7 +89,10 @@ class PortMark:
 
     @classmethod
     def decode(cls, cursor: str) -> PortMark:
-        # The id is only compared with, so any text will do: chargers registered before ids
-        # were checked may hold characters the rule now refuses.
+        # The id is only compared with, so the id rule is not applied (chargers registered
+        # before ids were checked may hold characters it refuses); but no id is longer than
+        # the column, and PostgreSQL cannot bind a NUL, so those are not from a page we gave.
         connector_id, charge_point_id = _unpack(cursor, 2)
+        if len(charge_point_id) > CHARGE_POINT_ID_MAX or not is_plain_text(charge_point_id):
+            raise InvalidArgument(_UNKNOWN)
         return cls(charge_point_id, _column_int(connector_id, 0))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from chargegate.domain.charger_input import is_plain_text
 from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.states import ChargerAction, StagingInput, TransactionState
@@ -164,6 +165,11 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
         raise InvalidArgument("invoice_id must be a string")
     if invoice_id is not None and len(invoice_id) > INVOICE_ID_MAX:
         raise InvalidArgument(f"invoice_id must be at most {INVOICE_ID_MAX} characters")
+    # PostgreSQL text cannot hold NUL; a reference has no use for the other controls.
+    if invoice_id is not None and not is_plain_text(invoice_id):
+        raise InvalidArgument(
+            "invoice_id must not hold control characters (U+0000-U+001F, U+007F) or lone surrogates"
+        )
     return CreateRequest(
         port_uuid=parse_uuid(body["port_uuid"], "port_uuid"),
         expires=parse_expires(body["expires"], now),

@@ -27,6 +27,16 @@ METADATA = frozenset(
 )
 # IPv6 prefixes that carry an IPv4 address a gateway connects to: judged by that address.
 _NAT64 = IPv6Network("64:ff9b::/96")
+# IPv6 prefixes no public receiver is reached by, which Python's is_global may still call
+# global: local-use NAT64 (RFC 8215, the operator's own translator, IPv4 address at a place
+# only it knows), deprecated site-local, and the IPv4-compatible and IPv4-translated forms
+# (deprecated or for translators, where a stack may route them to the IPv4 address inside).
+_NEVER_PUBLIC = (
+    IPv6Network("64:ff9b:1::/48"),
+    IPv6Network("fec0::/10"),
+    IPv6Network("::/96"),
+    IPv6Network("::ffff:0:0:0/96"),
+)
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _HOST_MAX = 253
 
@@ -120,6 +130,8 @@ def refusal(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_private:
         return "private"
+    if isinstance(address, IPv6Address) and any(address in net for net in _NEVER_PUBLIC):
+        return "non-public"
     # Unspecified (0.0.0.0 reaches this host), multicast, reserved, shared (100.64/10) ...
     if address.is_multicast or not address.is_global:
         return "non-public"

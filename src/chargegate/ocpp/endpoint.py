@@ -129,7 +129,10 @@ class OcppEndpoint:
         client = client_host(websocket.client)
         key = client_key(websocket.client)
         failures = self._failures[key]
-        if not failures.available():
+        # A failure is spent before anything is checked and given back once the charger proved
+        # who it is: handshakes sent all at once then get no more password checks (scrypt) than
+        # the address has failures left.
+        if not failures.take():
             log.info(
                 "refused charger handshake: too many failed handshakes from this address",
                 extra={"charge_point_id": charge_point_id, "client": client},
@@ -140,7 +143,6 @@ class OcppEndpoint:
             check_charge_point_id(charge_point_id)
         except InvalidChargePointId as exc:
             # Before any lookup: such an id is in no table, and must not reach one.
-            failures.take()
             log.warning(
                 "refused charger handshake: %s",
                 exc,
@@ -149,6 +151,8 @@ class OcppEndpoint:
             await _answer(websocket, 400, str(exc))
             return
         if self._pending.get(key, 0) >= self._rt.settings.charger_handshakes_per_ip:
+            # Busy, not wrong: nothing was checked.
+            failures.give_back()
             log.warning(
                 "refused charger handshake: too many handshakes under way from this address",
                 extra={"charge_point_id": charge_point_id, "client": client},
@@ -177,18 +181,22 @@ class OcppEndpoint:
         try:
             registered = await admission.admit(self._rt, charge_point_id, presented)
         except admission.ChargerRefused as exc:
-            await self._refuse(websocket, charge_point_id, client, failures, str(exc))
+            await self._refuse(websocket, charge_point_id, client, str(exc))
             return None
+        except Exception:
+            # Our failure (the database, say), not the charger's.
+            failures.give_back()
+            raise
         version = negotiate(websocket.scope.get("subprotocols", []), registered)
         if version is None:
             await self._refuse(
                 websocket,
                 charge_point_id,
                 client,
-                failures,
                 "no supported OCPP subprotocol offered",
             )
             return None
+        failures.give_back()
         # Charged only once the charger proved who it is: otherwise anyone knowing an id could
         # spend that charger's budget and lock it out.
         budget = self._messages[charge_point_id]
@@ -207,10 +215,8 @@ class OcppEndpoint:
         websocket: WebSocket,
         charge_point_id: str,
         client: str,
-        failures: TokenBucket,
         reason: str,
     ) -> None:
-        failures.take()
         log.warning(
             "refused charger: %s",
             reason,

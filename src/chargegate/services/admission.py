@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import assert_never
 
+from sqlalchemy.exc import IntegrityError
+
 from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import (
     DUMMY_PASSWORD_HASH,
@@ -26,6 +28,7 @@ from chargegate.domain.times import utcnow
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
+from chargegate.store.models import Charger
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +110,38 @@ async def _unknown(rt: Runtime, charge_point_id: str, password: str | None) -> _
 
 
 async def _auto_register(rt: Runtime, charge_point_id: str, password_hash: str | None) -> _Known:
+    try:
+        return await _register(rt, charge_point_id, password_hash)
+    except IntegrityError:
+        # The unique id: a registration the lock below does not order (the CLI, or another
+        # operator's row) inserted it first. Then it is that charger, or a refusal.
+        async with rt.sessions() as session:
+            charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is None:
+            raise
+        return _registered_meanwhile(charger, charge_point_id, password_hash)
+
+
+def _registered_meanwhile(
+    charger: Charger, charge_point_id: str, password_hash: str | None
+) -> _Known:
+    """A charger registered since this handshake found none (a handshake beside it, the CLI)."""
+    if charger.password_hash != password_hash:
+        raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+    return _Known(charger.password_hash, charger.ocpp_protocol)
+
+
+async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None) -> _Known:
     async with rt.sessions() as session, session.begin():
-        charger = await charger_store.get_charger(session, charge_point_id)
-        if charger is not None:  # registered meanwhile (a handshake beside this one, the CLI)
-            if charger.password_hash != password_hash:
-                raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
-            return _Known(charger.password_hash, charger.ocpp_protocol)
         operator = await operator_store.get_or_create_operator(
             session, rt.settings.auto_register_operator, utcnow(), for_update=True
         )
         # The operator row, locked above, makes concurrent auto-registrations take turns, so
-        # they cannot all count below the bound and pass it together.
+        # they cannot all count below the bound and pass it together, nor all find no charger
+        # of this id and insert it twice: this read comes after the one before us committed.
+        charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is not None:
+            return _registered_meanwhile(charger, charge_point_id, password_hash)
         registered = await charger_store.operator_charger_count(session, operator.id)
         if registered >= rt.settings.auto_register_max:
             log.warning(

@@ -130,8 +130,9 @@ class WebhookSender:
         self._rt.bus.wake_here(Topic.WEBHOOKS)
 
     async def _attempt(self, claim: _Claim) -> str | None:
-        """None when delivered; otherwise what went wrong. Every error is this delivery's alone
-        (a URL the HTTP client could not even parse once aborted whole rounds, for ever)."""
+        """None when delivered; otherwise what went wrong. Every error, whatever its type (a URL
+        the HTTP client cannot even parse included), is this delivery's alone: raised, it would
+        end the round for every other delivery in it, and the next round would meet it again."""
         raw = claim.body.encode()
         headers = [
             ("Content-Type", "application/json"),

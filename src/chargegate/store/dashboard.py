@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import QueueStatus, TransactionState
@@ -90,10 +90,11 @@ async def energy_by_hour(
         *[(ended < starts[index + 1], index) for index in range(len(starts) - 1)],
         else_=len(starts) - 1,
     )
-    energy = (
-        func.coalesce(Transaction.meter_stop_wh, Transaction.meter_last_wh)
-        - Transaction.meter_start_wh
-    )
+    # Readings are signed 32-bit columns, so a difference of two can need 33 bits: on
+    # PostgreSQL an int4 subtraction would raise "integer out of range" for the whole page.
+    energy = cast(
+        func.coalesce(Transaction.meter_stop_wh, Transaction.meter_last_wh), BigInteger
+    ) - cast(Transaction.meter_start_wh, BigInteger)
     # A meter that went backwards adds nothing.
     delivered = case((energy > 0, energy), else_=0)
     rows = (

@@ -204,17 +204,6 @@ async def open_queue_item(
     )
 
 
-async def latest_queue_item(
-    session: AsyncSession, transaction_id: int, kind: QueueKind
-) -> QueueItem | None:
-    return await session.scalar(
-        select(QueueItem)
-        .where(QueueItem.transaction_id == transaction_id, QueueItem.kind == kind.value)
-        .order_by(QueueItem.created_at.desc())
-        .limit(1)
-    )
-
-
 def _expiring() -> tuple[ColumnElement[bool], ...]:
     """Open transactions whose expiry still has to be acted on."""
     return (
