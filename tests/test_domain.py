@@ -15,12 +15,14 @@ from chargegate.domain.addresses import client_key
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.rate import TokenBucket
 from chargegate.domain.states import (
+    ChargerAction,
     CommandStatus,
     QueueKind,
     QueueStatus,
     StagingInput,
     TransactionAction,
     TransactionState,
+    command_action,
 )
 from chargegate.domain.webhook_targets import BadTarget, parse_target, refusal
 
@@ -394,8 +396,14 @@ def test_queue_and_staging_values_are_the_seed_spelling() -> None:
     assert QueueStatus.FAILURE == "FAILURE"
     assert QueueStatus.SUCCESS == "SUCCESS"
     assert {s.value for s in StagingInput} == {"Success", "Failure", "InProgress"}
-    assert {k.value for k in QueueKind} == {"start", "stop"}
+    assert {k.value for k in QueueKind} == {"start", "stop", "command"}
     assert {a.value for a in TransactionAction} == {"start", "stop", "profile", "reconcile"}
+    # Both kinds of action share the outbox's column: no value may mean two things.
+    assert not {a.value for a in TransactionAction} & {a.value for a in ChargerAction}
+    assert command_action("stop") is TransactionAction.STOP
+    assert command_action("clear_cache") is ChargerAction.CLEAR_CACHE
+    with pytest.raises(ValueError):
+        command_action("reboot")
     assert {s.value for s in CommandStatus} == {"pending", "sending", "done", "cancelled"}
 
 
