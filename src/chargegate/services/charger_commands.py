@@ -19,7 +19,7 @@ from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
-from chargegate.store import transactions as tx_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store.models import Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
@@ -85,7 +85,7 @@ async def send(
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
     """Commands not answered in time (their charger went offline, or never answered): their
     queue items fail, and what is still in the outbox will not go out."""
-    for item in await tx_store.overdue(session, QueueKind.COMMAND, now):
+    for item in await queue_store.overdue(session, QueueKind.COMMAND, now):
         command = await command_store.for_queue_item(session, item.queue_uuid)
         if command is not None and command.status == CommandStatus.PENDING.value:
             command.status = CommandStatus.CANCELLED.value

@@ -23,6 +23,7 @@ from chargegate.domain.states import (
 from chargegate.services import outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
+from chargegate.store import due as due_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import Command, QueueItem, Transaction
 
@@ -65,7 +66,7 @@ async def write(
             await _undelivered(session, claim, outcome, now, settings)
     for detail, command_ids in plain.items():
         await command_store.mark_delivered(session, command_ids, detail, now)
-    await tx_store.stops_accepted(
+    await due_store.stops_accepted(
         session, stops_accepted, now + timedelta(seconds=settings.stop_confirm_s)
     )
 

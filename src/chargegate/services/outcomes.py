@@ -11,6 +11,7 @@ from chargegate.domain.webhooks import EventType
 from chargegate.metrics import QUEUE_OUTCOMES
 from chargegate.services import webhooks
 from chargegate.store import commands as command_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -37,7 +38,7 @@ async def resolve_open_item(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    item = await tx_store.open_queue_item(session, transaction.id, kind)
+    item = await queue_store.open_queue_item(session, transaction.id, kind)
     if item is not None:
         await resolve(session, item, status, now, reason)
 

@@ -11,7 +11,7 @@ from chargegate.domain.validation import QueueRequest
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
-from chargegate.store import transactions as tx_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store.models import Command, QueueItem, Transaction
 
 STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger was contacted"
@@ -32,7 +32,7 @@ async def inspect(
     resolves = request.staging and request.staging_input not in (None, StagingInput.IN_PROGRESS)
     now = utcnow()
     async with (rt.sessions if resolves else rt.reads)() as session, session.begin():
-        item = await tx_store.queue_item(session, operator_id, queue_uuid, request.staging)
+        item = await queue_store.queue_item(session, operator_id, queue_uuid, request.staging)
         if item is None:
             raise NotFound(f"Queue item {queue_uuid} not found")
         succeed = request.staging_input is StagingInput.SUCCESS

@@ -16,6 +16,8 @@ from chargegate.services import charger_commands, outcomes
 from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
+from chargegate.store import due as due_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import Transaction
 
@@ -52,11 +54,11 @@ class Scheduler:
             stops += await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)
             await charger_commands.fail_overdue(session, now, settings.command_timeout_s)
-            next_at = await tx_store.next_due(session)
+            next_at = await due_store.next_due(session)
             if self._gauge_at is None or now - self._gauge_at >= timedelta(
                 seconds=settings.poll_interval_s
             ):
-                STOPS_RETRYING.set(await tx_store.stops_retrying(session))
+                STOPS_RETRYING.set(await due_store.stops_retrying(session))
                 self._gauge_at = now
         if stops:
             self._rt.bus.wake(Topic.DISPATCH)
@@ -66,14 +68,14 @@ class Scheduler:
         return next_at
 
     async def _expire(self, session: AsyncSession, now: datetime) -> int:
-        for transaction in await tx_store.due_staging_expiries(session, now):
+        for transaction in await due_store.due_staging_expiries(session, now):
             # No charger to ask in the sandbox: the session simply ends at its expiry.
             assert transaction.expires_at is not None
             await outcomes.close_transaction(
                 session, transaction, transaction.expires_at, None, "expired", now
             )
         confirm_by = now + timedelta(seconds=self._rt.settings.stop_confirm_s)
-        return await tx_store.request_due_stops(session, now, "expired", confirm_by)
+        return await due_store.request_due_stops(session, now, "expired", confirm_by)
 
     async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
         """Fail starts past their deadline; returns whether any was postponed.
@@ -86,7 +88,7 @@ class Scheduler:
         settle = timedelta(seconds=self._rt.settings.resend_settle_s)
         recovering = now - self._rt.node.started_at < timedelta(seconds=timeout)
         postponed = False
-        for item in await tx_store.overdue(session, QueueKind.START, now):
+        for item in await queue_store.overdue(session, QueueKind.START, now):
             transaction = await session.get(Transaction, item.transaction_id)
             if transaction is None:
                 continue
@@ -123,7 +125,7 @@ class Scheduler:
                     "start but reported no started transaction (is the EV plugged in?)"
                 )
             await outcomes.fail_start(session, transaction, reason, now)
-        for transaction in await tx_store.expired_pending(session, now):
+        for transaction in await due_store.expired_pending(session, now):
             await outcomes.fail_start(
                 session, transaction, "The expiry time passed before the charger started", now
             )

@@ -26,6 +26,7 @@ from chargegate.metrics import STOP_FAILURES
 from chargegate.services import outcomes, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
+from chargegate.store import due as due_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -107,7 +108,7 @@ async def take_due_steps(session: AsyncSession, now: datetime, settings: Setting
     reported as not taken, and after the backoff, ask the charger again. Returns how many
     commands that put in the outbox."""
     sent = 0
-    for transaction in await tx_store.due_stop_steps(session, now):
+    for transaction in await due_store.due_stop_steps(session, now):
         if await _in_outbox(session, transaction):
             # Waiting for the charger to be back (or for its answer): that comes first.
             transaction.stop_retry_at = now + timedelta(seconds=settings.stop_confirm_s)
@@ -206,7 +207,7 @@ async def connector_reported(
     if not idle:
         return
     async with rt.sessions() as session, session.begin():
-        transaction = await tx_store.stopping_on_connector(session, charge_point_id, connector_id)
+        transaction = await due_store.stopping_on_connector(session, charge_point_id, connector_id)
         if transaction is not None:
             await outcomes.close_not_running(session, transaction, at, utcnow())
 

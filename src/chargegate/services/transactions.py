@@ -28,6 +28,7 @@ from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -170,7 +171,7 @@ async def _request_stop(
     # A stop already under way (asked for before, or at expiry) is the same stop: asking again
     # only brings a retry forward, and the request follows that stop.
     stops.retry_now(transaction, now)
-    in_progress = await tx_store.open_queue_item(session, transaction.id, QueueKind.STOP)
+    in_progress = await queue_store.open_queue_item(session, transaction.id, QueueKind.STOP)
     if in_progress is not None:
         return in_progress
     item = _new_item(transaction, QueueKind.STOP)

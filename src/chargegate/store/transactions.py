@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import PageMark
 from chargegate.domain.states import (
-    CommandStatus,
-    QueueKind,
-    QueueStatus,
-    StopState,
-    TransactionAction,
     TransactionOrigin,
     TransactionState,
 )
 from chargegate.domain.validation import ListRequest
-from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Command, Port, QueueItem, Transaction
+from chargegate.store.models import Charger, Port, Transaction
 
 _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
 
@@ -180,227 +173,11 @@ async def open_on_port(session: AsyncSession, port_uuid: str) -> Transaction | N
     )
 
 
-async def queue_item(
-    session: AsyncSession, operator_id: int, queue_uuid: str, staging: bool
-) -> QueueItem | None:
-    return await session.scalar(
-        select(QueueItem).where(
-            QueueItem.queue_uuid == queue_uuid,
-            QueueItem.operator_id == operator_id,
-            QueueItem.staging == staging,
-        )
-    )
-
-
-async def open_queue_item(
-    session: AsyncSession, transaction_id: int, kind: QueueKind
-) -> QueueItem | None:
-    return await session.scalar(
-        select(QueueItem).where(
-            QueueItem.transaction_id == transaction_id,
-            QueueItem.kind == kind.value,
-            QueueItem.status == QueueStatus.IN_PROGRESS.value,
-        )
-    )
-
-
-def _expiring() -> tuple[ColumnElement[bool], ...]:
-    """Open transactions whose expiry still has to be acted on."""
-    return (
-        Transaction.state == TransactionState.OPEN.value,
-        Transaction.stop_requested_at.is_(None),
-        Transaction.expires_at.is_not(None),
-    )
-
-
-# Every node runs a scheduler: each due row goes to whichever claims it first.
-async def due_staging_expiries(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
-    return (
-        await session.scalars(
-            select(Transaction)
-            .where(*_expiring(), Transaction.staging.is_(True), Transaction.expires_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-
-
-async def request_due_stops(
-    session: AsyncSession, now: datetime, reason: str, confirm_by: datetime
-) -> int:
-    """Put a stop in the outbox for every real transaction whose expiry has come, and mark each
-    as stop-requested (the guard against a second stop). Returns how many.
-
-    Set-based: an expiry wave is thousands of transactions in one second, and per-row ORM work
-    would delay the last stop by seconds."""
-    ids = list(
-        await session.scalars(
-            select(Transaction.id)
-            .where(*_expiring(), Transaction.staging.is_(False), Transaction.expires_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    for chunk in chunks(ids):
-        columns = Command.__table__.c
-        await session.execute(
-            insert(Command).from_select(
-                [
-                    "charger_id",
-                    "transaction_id",
-                    "action",
-                    "status",
-                    "created_at",
-                    "attempts",
-                    "in_doubt",
-                ],
-                select(
-                    Port.charger_id,
-                    Transaction.id,
-                    literal(TransactionAction.STOP.value, columns.action.type),
-                    literal(CommandStatus.PENDING.value, columns.status.type),
-                    literal(now, columns.created_at.type),
-                    literal(0, columns.attempts.type),
-                    literal(False, columns.in_doubt.type),
-                )
-                .join(Port, Port.port_uuid == Transaction.port_uuid)
-                .where(Transaction.id.in_(chunk)),
-            )
-        )
-        await session.execute(
-            update(Transaction)
-            .where(Transaction.id.in_(chunk))
-            .values(
-                stop_requested_at=now,
-                stop_reason=func.coalesce(Transaction.stop_reason, reason),
-                stop_state=StopState.REQUESTED.value,
-                stop_retry_at=confirm_by,
-            ),
-            execution_options={"synchronize_session": False},
-        )
-    return len(ids)
-
-
-def _stopping() -> tuple[ColumnElement[bool], ...]:
-    """Open real transactions with a stop under way."""
-    return (
-        Transaction.state == TransactionState.OPEN.value,
-        Transaction.staging.is_(False),
-        Transaction.stop_state.is_not(None),
-    )
-
-
-async def due_stop_steps(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
-    return (
-        await session.scalars(
-            select(Transaction)
-            .where(*_stopping(), Transaction.stop_retry_at <= now)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-
-
-async def stops_accepted(
-    session: AsyncSession, transaction_ids: Sequence[int], report_by: datetime
-) -> None:
-    """Stops the charger accepted: their report of the ended transaction is due by then."""
-    for chunk in chunks(transaction_ids):
-        await session.execute(
-            update(Transaction)
-            .where(
-                Transaction.id.in_(chunk),
-                Transaction.state == TransactionState.OPEN.value,
-                Transaction.stop_state == StopState.REQUESTED.value,
-            )
-            .values(stop_state=StopState.ACCEPTED.value, stop_retry_at=report_by),
-            execution_options={"synchronize_session": False},
-        )
-
-
-async def stops_retrying(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Transaction)
-            .where(*_stopping(), Transaction.stop_attempts > 0)
-        )
-        or 0
-    )
-
-
-async def stopping_on_connector(
-    session: AsyncSession, charge_point_id: str, connector_id: int
-) -> Transaction | None:
-    """The open transaction on this connector whose stop is under way, if any."""
-    return await session.scalar(
-        select(Transaction)
-        .join(Port, Transaction.port_uuid == Port.port_uuid)
-        .join(Charger, Port.charger_id == Charger.id)
-        .where(
-            *_stopping(),
-            Charger.charge_point_id == charge_point_id,
-            Port.connector_id == connector_id,
-        )
-        .limit(1)
-        .with_for_update(of=Transaction)
-    )
-
-
 async def locked(session: AsyncSession, transaction_id: int) -> Transaction | None:
     """A transaction by our id, locked against a charger's report about it meanwhile."""
     return await session.scalar(
         select(Transaction).where(Transaction.id == transaction_id).with_for_update()
     )
-
-
-async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
-    return (
-        await session.scalars(
-            select(Transaction)
-            .where(
-                Transaction.state == TransactionState.PENDING.value,
-                Transaction.staging.is_(False),
-                Transaction.expires_at <= now,
-            )
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-
-
-async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequence[QueueItem]:
-    """Queue items of `kind` still in progress past their deadline."""
-    return (
-        await session.scalars(
-            select(QueueItem)
-            .where(
-                QueueItem.kind == kind.value,
-                QueueItem.status == QueueStatus.IN_PROGRESS.value,
-                QueueItem.deadline_at <= now,
-            )
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    """The earliest time at which the scheduler has something to do."""
-    expiry = await session.scalar(select(func.min(Transaction.expires_at)).where(*_expiring()))
-    pending_expiry = await session.scalar(
-        select(func.min(Transaction.expires_at)).where(
-            Transaction.state == TransactionState.PENDING.value, Transaction.staging.is_(False)
-        )
-    )
-    stop_step = await session.scalar(
-        select(func.min(Transaction.stop_retry_at)).where(*_stopping())
-    )
-    deadline = await session.scalar(
-        select(func.min(QueueItem.deadline_at)).where(
-            QueueItem.kind.in_((QueueKind.START.value, QueueKind.COMMAND.value)),
-            QueueItem.status == QueueStatus.IN_PROGRESS.value,
-        )
-    )
-    candidates = [
-        value for value in (expiry, pending_expiry, stop_step, deadline) if value is not None
-    ]
-    return min(candidates) if candidates else None
 
 
 async def transaction_charger(session: AsyncSession, transaction: Transaction) -> Charger:

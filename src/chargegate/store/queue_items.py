@@ -1,0 +1,54 @@
+"""Queue items: what an API caller follows a start, a stop or a command by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.domain.states import (
+    QueueKind,
+    QueueStatus,
+)
+from chargegate.store.models import QueueItem
+
+
+async def queue_item(
+    session: AsyncSession, operator_id: int, queue_uuid: str, staging: bool
+) -> QueueItem | None:
+    return await session.scalar(
+        select(QueueItem).where(
+            QueueItem.queue_uuid == queue_uuid,
+            QueueItem.operator_id == operator_id,
+            QueueItem.staging == staging,
+        )
+    )
+
+
+async def open_queue_item(
+    session: AsyncSession, transaction_id: int, kind: QueueKind
+) -> QueueItem | None:
+    return await session.scalar(
+        select(QueueItem).where(
+            QueueItem.transaction_id == transaction_id,
+            QueueItem.kind == kind.value,
+            QueueItem.status == QueueStatus.IN_PROGRESS.value,
+        )
+    )
+
+
+async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequence[QueueItem]:
+    """Queue items of `kind` still in progress past their deadline."""
+    return (
+        await session.scalars(
+            select(QueueItem)
+            .where(
+                QueueItem.kind == kind.value,
+                QueueItem.status == QueueStatus.IN_PROGRESS.value,
+                QueueItem.deadline_at <= now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
