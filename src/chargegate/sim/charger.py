@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import parse_ocpp, utcnow
-from chargegate.ocpp.rpc import CallFailed, Handler, Payload, RpcSession, TransportClosed
-from chargegate.sim import quirks
+from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
+from chargegate.sim import answers, quirks
 from chargegate.sim.dialects import DIALECTS, Connector
 
 __all__ = ["Connector", "SimulatedCharger", "run_forever"]
@@ -110,7 +109,7 @@ class SimulatedCharger:
         # Every CALL the server sent us, in order: tests count starts and stops with it.
         self.received: list[tuple[str, Payload]] = []
         self.connections = 0
-        self._outbox: deque[_Outgoing] = deque()
+        self.outbox: deque[_Outgoing] = deque()
         self._outbox_ready = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -137,7 +136,7 @@ class SimulatedCharger:
             task.cancel()
             await asyncio.wait({task}, timeout=1)
         self._session = None
-        await self._notify()
+        await self.notify()
 
     async def power_off(self) -> None:
         await self.stop()
@@ -169,7 +168,7 @@ class SimulatedCharger:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(condition)
 
-    async def _notify(self) -> None:
+    async def notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 
@@ -189,7 +188,7 @@ class SimulatedCharger:
             except (OSError, TimeoutError, websockets.WebSocketException, TransportClosed):
                 pass
             self._session = None
-            await self._notify()
+            await self.notify()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
@@ -204,7 +203,7 @@ class SimulatedCharger:
             name=self.charge_point_id,
             subprotocol=self.dialect.subprotocol,
             transport=_ClientTransport(websocket),
-            handlers=self._handlers(),
+            handlers=answers.handlers(self),
             call_timeout=self.call_timeout_s,
         )
         tasks = [asyncio.create_task(session.serve())]
@@ -214,7 +213,7 @@ class SimulatedCharger:
                 await session.call(*self._worded(self.dialect.status(connector)))
             self._session = session
             self.connections += 1
-            await self._notify()
+            await self.notify()
             tasks += [
                 asyncio.create_task(self._send_outbox(session)),
                 asyncio.create_task(self._heartbeat(session)),
@@ -229,7 +228,7 @@ class SimulatedCharger:
 
     def enqueue(self, message: tuple[str, Payload], durable: bool) -> _Outgoing:
         item = _Outgoing(*self._worded(message), durable)
-        self._outbox.append(item)
+        self.outbox.append(item)
         self._outbox_ready.set()
         return item
 
@@ -243,22 +242,22 @@ class SimulatedCharger:
 
     async def _send_outbox(self, session: RpcSession) -> None:
         while True:
-            while not self._outbox:
+            while not self.outbox:
                 self._outbox_ready.clear()
                 await self._outbox_ready.wait()
-            item = self._outbox[0]
+            item = self.outbox[0]
             try:
                 result = await session.call(item.action, item.payload)
             except CallFailed as exc:
-                self._outbox.popleft()
+                self.outbox.popleft()
                 item.done.set_exception(exc)
                 continue
             except (TransportClosed, TimeoutError):
                 if not item.durable:
-                    self._outbox.popleft()
+                    self.outbox.popleft()
                     item.done.cancel()
                 return
-            self._outbox.popleft()
+            self.outbox.popleft()
             item.done.set_result(result)
 
     async def _heartbeat(self, session: RpcSession) -> None:
@@ -294,7 +293,7 @@ class SimulatedCharger:
     async def set_status(self, connector: Connector, status: str) -> None:
         connector.status = status
         self.enqueue(self.dialect.status(connector), durable=False)
-        await self._notify()
+        await self.notify()
 
     # -- charging ----------------------------------------------------------------------------
 
@@ -348,138 +347,14 @@ class SimulatedCharger:
         await stopped.done
         await self.set_status(connector, "Available")
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _stop_later(self, connector_id: int) -> None:
+    async def stop_later(self, connector_id: int) -> None:
         await asyncio.sleep(self.stop_delay_s)
         await self.end_transaction(connector_id, "Remote")
-
-    def _take_profile(self, connector: Connector, profile: Payload | None) -> bool:
-        if profile is None or not self.smart_charging:
-            return profile is None
-        schedule = profile["chargingSchedule"]
-        if isinstance(schedule, list):  # 2.0.1 holds a list of schedules
-            schedule = schedule[0]
-        periods = [
-            (p["startPeriod"], float(p["limit"])) for p in schedule["chargingSchedulePeriod"]
-        ]
-        connector.profile = (schedule["startSchedule"], periods)
-        return True
-
-    def _handlers(self) -> dict[str, Handler]:
-        async def remote_start(payload: Payload) -> Payload:
-            self.received.append((self.dialect.start_request, payload))
-            await self._notify()
-            connector_id = int(payload.get("connectorId") or payload.get("evseId") or 1)
-            id_tag = payload["idTag"] if "idTag" in payload else payload["idToken"]["idToken"]
-            connector = self.connectors.get(connector_id)
-            remote_start_id = payload.get("remoteStartId")
-            if not self.accept_remote_start or connector is None or connector.id_tag is not None:
-                if self.bad_strings:
-                    raise quirks.bad_refusal()
-                return {"status": "Rejected"}
-            if connector.transaction_id is not None:
-                if not self.dialect.starts_on_plug_in:
-                    return {"status": "Rejected"}
-                # Cable first: the answer names the transaction this start authorises.
-                connector.id_tag = id_tag
-                self._spawn(self.authorise(connector_id, id_tag, remote_start_id))
-                return {"status": "Accepted", "transactionId": connector.transaction_id}
-            self._take_profile(connector, payload.get("chargingProfile"))
-            answer: Payload = {"status": "Accepted"}
-            if self.start_answer_names_transaction and self.dialect.starts_on_plug_in:
-                connector.next_transaction_id = answer["transactionId"] = str(uuid.uuid4())
-            if self.ev_plugged_in:
-                connector.id_tag = id_tag
-                self._spawn(self.begin_transaction(connector_id, id_tag, remote_start_id))
-            return answer
-
-        async def remote_stop(payload: Payload) -> Payload:
-            self.received.append((self.dialect.stop_request, payload))
-            await self._notify()
-            if self.refuse_stops > 0:
-                self.refuse_stops -= 1
-                return {"status": "Rejected"}
-            for connector in self.connectors.values():
-                if connector.transaction_id == payload["transactionId"]:
-                    self._spawn(self._stop_later(connector.connector_id))
-                    await asyncio.sleep(self.stop_answer_delay_s)
-                    return {"status": "Accepted"}
-            return {"status": "Rejected"}
-
-        async def set_charging_profile(payload: Payload) -> Payload:
-            self.received.append(("SetChargingProfile", payload))
-            await self._notify()
-            connector = self.connectors.get(
-                int(payload.get("connectorId") or payload.get("evseId") or 0)
-            )
-            profile = payload.get("csChargingProfiles", payload.get("chargingProfile"))
-            accepted = connector is not None and self._take_profile(connector, profile)
-            return {"status": "Accepted" if accepted else "Rejected"}
-
-        async def get_configuration(payload: Payload) -> Payload:
-            self.received.append(("GetConfiguration", payload))
-            profiles = "Core,SmartCharging" if self.smart_charging else "Core"
-            return {
-                "configurationKey": [
-                    {"key": "SupportedFeatureProfiles", "readonly": True, "value": profiles}
-                ]
-            }
-
-        async def get_variables(payload: Payload) -> Payload:
-            self.received.append(("GetVariables", payload))
-            return {
-                "getVariableResult": [
-                    {
-                        "attributeStatus": "Accepted",
-                        "attributeValue": "true" if self.smart_charging else "false",
-                        "component": item["component"],
-                        "variable": item["variable"],
-                    }
-                    for item in payload["getVariableData"]
-                ]
-            }
-
-        async def trigger_message(payload: Payload) -> Payload:
-            self.received.append(("TriggerMessage", payload))
-            await self._notify()
-            connector = self.connectors.get(payload.get("connectorId") or 0)
-            if payload["requestedMessage"] != "StatusNotification" or connector is None:
-                return {"status": "NotImplemented"}
-            self.enqueue(self.dialect.status(connector), durable=False)
-            return {"status": "Accepted"}
-
-        async def get_transaction_status(payload: Payload) -> Payload:
-            self.received.append(("GetTransactionStatus", payload))
-            await self._notify()
-            ongoing = any(
-                c.transaction_id == payload.get("transactionId") for c in self.connectors.values()
-            )
-            queued = any(item.durable for item in self._outbox)
-            return {"ongoingIndicator": ongoing, "messagesInQueue": queued}
-
-        async def clear_cache(payload: Payload) -> Payload:
-            self.received.append(("ClearCache", payload))
-            await self._notify()
-            return {"status": self.clear_cache}
-
-        handlers: dict[str, Handler] = {
-            self.dialect.start_request: remote_start,
-            self.dialect.stop_request: remote_stop,
-            "SetChargingProfile": set_charging_profile,
-        }
-        if self.clear_cache is not None:
-            handlers["ClearCache"] = clear_cache
-        if self.dialect.subprotocol == "ocpp1.6":
-            handlers["GetConfiguration"] = get_configuration
-            handlers["TriggerMessage"] = trigger_message
-        else:
-            handlers["GetVariables"] = get_variables
-            handlers["GetTransactionStatus"] = get_transaction_status
-        return handlers
 
 
 async def run_forever(chargers: list[SimulatedCharger]) -> None:

@@ -1,0 +1,143 @@
+"""How the simulated charger answers the server's CALLs: starts and stops (refusals included),
+charging profiles, configuration and device-model questions, triggers, ClearCache."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+from chargegate.ocpp.rpc import Handler, Payload
+from chargegate.sim import quirks
+from chargegate.sim.dialects import Connector
+
+if TYPE_CHECKING:
+    from chargegate.sim.charger import SimulatedCharger
+
+
+def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
+    """Its answers to the server's CALLs, as real stations give them."""
+
+    async def remote_start(payload: Payload) -> Payload:
+        sim.received.append((sim.dialect.start_request, payload))
+        await sim.notify()
+        connector_id = int(payload.get("connectorId") or payload.get("evseId") or 1)
+        id_tag = payload["idTag"] if "idTag" in payload else payload["idToken"]["idToken"]
+        connector = sim.connectors.get(connector_id)
+        remote_start_id = payload.get("remoteStartId")
+        if not sim.accept_remote_start or connector is None or connector.id_tag is not None:
+            if sim.bad_strings:
+                raise quirks.bad_refusal()
+            return {"status": "Rejected"}
+        if connector.transaction_id is not None:
+            if not sim.dialect.starts_on_plug_in:
+                return {"status": "Rejected"}
+            # Cable first: the answer names the transaction this start authorises.
+            connector.id_tag = id_tag
+            sim.spawn(sim.authorise(connector_id, id_tag, remote_start_id))
+            return {"status": "Accepted", "transactionId": connector.transaction_id}
+        take_profile(sim, connector, payload.get("chargingProfile"))
+        answer: Payload = {"status": "Accepted"}
+        if sim.start_answer_names_transaction and sim.dialect.starts_on_plug_in:
+            connector.next_transaction_id = answer["transactionId"] = str(uuid.uuid4())
+        if sim.ev_plugged_in:
+            connector.id_tag = id_tag
+            sim.spawn(sim.begin_transaction(connector_id, id_tag, remote_start_id))
+        return answer
+
+    async def remote_stop(payload: Payload) -> Payload:
+        sim.received.append((sim.dialect.stop_request, payload))
+        await sim.notify()
+        if sim.refuse_stops > 0:
+            sim.refuse_stops -= 1
+            return {"status": "Rejected"}
+        for connector in sim.connectors.values():
+            if connector.transaction_id == payload["transactionId"]:
+                sim.spawn(sim.stop_later(connector.connector_id))
+                await asyncio.sleep(sim.stop_answer_delay_s)
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    async def set_charging_profile(payload: Payload) -> Payload:
+        sim.received.append(("SetChargingProfile", payload))
+        await sim.notify()
+        connector = sim.connectors.get(
+            int(payload.get("connectorId") or payload.get("evseId") or 0)
+        )
+        profile = payload.get("csChargingProfiles", payload.get("chargingProfile"))
+        accepted = connector is not None and take_profile(sim, connector, profile)
+        return {"status": "Accepted" if accepted else "Rejected"}
+
+    async def get_configuration(payload: Payload) -> Payload:
+        sim.received.append(("GetConfiguration", payload))
+        profiles = "Core,SmartCharging" if sim.smart_charging else "Core"
+        return {
+            "configurationKey": [
+                {"key": "SupportedFeatureProfiles", "readonly": True, "value": profiles}
+            ]
+        }
+
+    async def get_variables(payload: Payload) -> Payload:
+        sim.received.append(("GetVariables", payload))
+        return {
+            "getVariableResult": [
+                {
+                    "attributeStatus": "Accepted",
+                    "attributeValue": "true" if sim.smart_charging else "false",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+                for item in payload["getVariableData"]
+            ]
+        }
+
+    async def trigger_message(payload: Payload) -> Payload:
+        sim.received.append(("TriggerMessage", payload))
+        await sim.notify()
+        connector = sim.connectors.get(payload.get("connectorId") or 0)
+        if payload["requestedMessage"] != "StatusNotification" or connector is None:
+            return {"status": "NotImplemented"}
+        sim.enqueue(sim.dialect.status(connector), durable=False)
+        return {"status": "Accepted"}
+
+    async def get_transaction_status(payload: Payload) -> Payload:
+        sim.received.append(("GetTransactionStatus", payload))
+        await sim.notify()
+        ongoing = any(
+            c.transaction_id == payload.get("transactionId") for c in sim.connectors.values()
+        )
+        queued = any(item.durable for item in sim.outbox)
+        return {"ongoingIndicator": ongoing, "messagesInQueue": queued}
+
+    async def clear_cache(payload: Payload) -> Payload:
+        sim.received.append(("ClearCache", payload))
+        await sim.notify()
+        return {"status": sim.clear_cache}
+
+    handlers: dict[str, Handler] = {
+        sim.dialect.start_request: remote_start,
+        sim.dialect.stop_request: remote_stop,
+        "SetChargingProfile": set_charging_profile,
+    }
+    if sim.clear_cache is not None:
+        handlers["ClearCache"] = clear_cache
+    if sim.dialect.subprotocol == "ocpp1.6":
+        handlers["GetConfiguration"] = get_configuration
+        handlers["TriggerMessage"] = trigger_message
+    else:
+        handlers["GetVariables"] = get_variables
+        handlers["GetTransactionStatus"] = get_transaction_status
+    return handlers
+
+
+def take_profile(sim: SimulatedCharger, connector: Connector, profile: Payload | None) -> bool:
+    """Keep a charging profile (a smart charger) for the meter to honour; a charger without
+    smart charging refuses any."""
+    if profile is None or not sim.smart_charging:
+        return profile is None
+    schedule = profile["chargingSchedule"]
+    if isinstance(schedule, list):  # 2.0.1 holds a list of schedules
+        schedule = schedule[0]
+    periods = [(p["startPeriod"], float(p["limit"])) for p in schedule["chargingSchedulePeriod"]]
+    connector.profile = (schedule["startSchedule"], periods)
+    return True
