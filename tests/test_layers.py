@@ -107,3 +107,29 @@ def test_a_forbidden_import_is_found(source: str, module: str) -> None:
 def test_allowed_imports_pass() -> None:
     source = "from chargegate.services import ports\nfrom chargegate.domain import times"
     assert violations(source, "chargegate.api.routes") == []
+
+
+def test_every_exception_of_ours_has_one_root() -> None:
+    """One exception hierarchy: whatever chargegate raises on purpose is a ChargegateError."""
+    import importlib
+    import inspect
+
+    from chargegate.domain.errors import ChargegateError
+
+    loose = []
+    for module_name, _ in modules():
+        # Migrations are scripts of Alembic's; __main__ runs the command line when imported.
+        if module_name.startswith("chargegate.store.migrations") or module_name.endswith(
+            "__main__"
+        ):
+            continue
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == module_name
+                and not issubclass(value, ChargegateError)
+            ):
+                loose.append(f"{module_name}.{name}")
+    assert loose == []

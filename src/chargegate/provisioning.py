@@ -12,6 +12,7 @@ from chargegate.domain.credentials import (
     new_api_key,
     new_charger_password,
 )
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.identity import check_charge_point_id
 from chargegate.domain.times import utcnow
 from chargegate.domain.webhook_targets import BadTarget
@@ -25,11 +26,11 @@ from chargegate.store.database import one_off_session
 from chargegate.store.models import Port
 
 
-class AlreadyRegistered(Exception):
+class AlreadyRegistered(ChargegateError):
     pass
 
 
-class BadChargerPassword(ValueError):
+class BadChargerPassword(ChargegateError, ValueError):
     """An empty password, or a password together with the opt-out of one."""
 
 
@@ -129,7 +130,7 @@ def _charger_body(charge_point_id: str, ports: Sequence[Port]) -> dict[str, Any]
     }
 
 
-class InvalidWebhookUrl(ValueError):
+class InvalidWebhookUrl(ChargegateError, ValueError):
     pass
 
 

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.validation import merge_query, require_object
+from chargegate.services.runtime import Runtime
 
 
 async def json_body(request: Request) -> Mapping[str, object]:
@@ -30,3 +31,9 @@ async def json_body(request: Request) -> Mapping[str, object]:
 
 async def get_arguments(request: Request) -> dict[str, object]:
     return merge_query(await json_body(request), request.query_params)
+
+
+def runtime(request: Request) -> Runtime:
+    """The node's runtime, for routes to take as a dependency (FastAPI Depends)."""
+    rt: Runtime = request.app.state.runtime
+    return rt

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import Request
 
+from chargegate.api.arguments import runtime
 from chargegate.api.errors import TooManyRequests, Unauthorized
 from chargegate.config import Settings
 from chargegate.domain.addresses import client_host, client_key
@@ -17,7 +18,6 @@ from chargegate.domain.credentials import (
 )
 from chargegate.domain.rate import KeyedBuckets
 from chargegate.services import api_keys
-from chargegate.services.runtime import Runtime
 from chargegate.services.slow_checks import SlowChecks
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class ApiGuard:
 
 
 async def operator_id(request: Request) -> int:
-    rt: Runtime = request.app.state.runtime
+    rt = runtime(request)
     guard: ApiGuard = request.app.state.api_guard
     key = request.headers.get("x-api-key", "")
     lookup = api_key_lookup(key)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
+from chargegate.api.arguments import runtime
 from chargegate.api.auth import operator_id
 from chargegate.api.pages import PAGE_HEADERS, Assets
 from chargegate.services import dashboard as dashboard_service
@@ -37,7 +38,6 @@ async def asset(name: str) -> Response:
 
 @router.get("/dashboard/api/overview")
 async def overview(
-    request: Request, operator: Annotated[int, Depends(operator_id)]
+    operator: Annotated[int, Depends(operator_id)], rt: Annotated[Runtime, Depends(runtime)]
 ) -> dict[str, Any]:
-    runtime: Runtime = request.app.state.runtime
-    return await dashboard_service.overview(runtime, operator)
+    return await dashboard_service.overview(rt, operator)

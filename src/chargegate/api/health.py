@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from chargegate import metrics
+from chargegate.api.arguments import runtime
 from chargegate.services import health
 from chargegate.services.runtime import Runtime
 
@@ -25,10 +28,9 @@ async def metrics_endpoint() -> Response:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
     """Ready for traffic: the database answers."""
-    runtime: Runtime = request.app.state.runtime
-    problem = await health.problem(runtime)
+    problem = await health.problem(rt)
     if problem is not None:
         return JSONResponse({"status": "unavailable", "message": problem}, status_code=503)
-    return JSONResponse({"status": "ready", "node_id": runtime.settings.node_id})
+    return JSONResponse({"status": "ready", "node_id": rt.settings.node_id})

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 
+from chargegate.api.arguments import runtime
 from chargegate.api.errors import message
 from chargegate.domain.errors import InvalidArgument
 from chargegate.services import idempotency as idempotency_service
-from chargegate.services.runtime import Runtime
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -31,7 +31,7 @@ async def once(
         return await run()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidArgument(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
-    rt: Runtime = request.app.state.runtime
+    rt = runtime(request)
     fingerprint = hashlib.sha256(
         f"{request.method} {request.url.path}\n".encode() + await request.body()
     ).hexdigest()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from chargegate.api import bodies, idempotency, openapi
-from chargegate.api.arguments import get_arguments, json_body
+from chargegate.api.arguments import get_arguments, json_body, runtime
 from chargegate.api.auth import operator_id
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
@@ -33,13 +33,9 @@ from chargegate.services.views import port_view, transaction_view
 
 router = APIRouter(prefix="/1.2")
 Operator = Annotated[int, Depends(operator_id)]
+Rt = Annotated[Runtime, Depends(runtime)]
 # Documented as a UUID; checked by parse_uuid, whose 400 says what is wrong with it.
 UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 @router.post(
@@ -49,13 +45,13 @@ def _runtime(request: Request) -> Runtime:
     responses=openapi.CREATE.responses,
     openapi_extra=openapi.CREATE.extra,
 )
-async def create_transaction(request: Request, operator: Operator) -> Response:
+async def create_transaction(request: Request, operator: Operator, rt: Rt) -> Response:
     async def run() -> Response:
         body = await json_body(request)
         if not body:
             raise InvalidArgument("Missing fields: send a JSON body with port_uuid and expires")
         start = parse_create(body, utcnow())
-        started = await tx_service.create(_runtime(request), operator, start)
+        started = await tx_service.create(rt, operator, start)
         return JSONResponse(bodies.created_body(started), status_code=201)
 
     return await idempotency.once(request, operator, run)
@@ -67,9 +63,9 @@ async def create_transaction(request: Request, operator: Operator) -> Response:
     responses=openapi.LIST.responses,
     openapi_extra=openapi.LIST.extra,
 )
-async def list_transactions(request: Request, operator: Operator) -> Response:
+async def list_transactions(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_list(await get_arguments(request))
-    found = await tx_service.list_for_port(_runtime(request), operator, arguments)
+    found = await tx_service.list_for_port(rt, operator, arguments)
     return json_array(found, transaction_view)
 
 
@@ -80,11 +76,11 @@ async def list_transactions(request: Request, operator: Operator) -> Response:
     openapi_extra=openapi.GET.extra,
 )
 async def get_transaction(
-    transaction_uuid: UuidPath, request: Request, operator: Operator
+    transaction_uuid: UuidPath, request: Request, operator: Operator, rt: Rt
 ) -> dict[str, Any]:
     staging = parse_staging(await get_arguments(request))
     transaction = await tx_service.get(
-        _runtime(request), operator, parse_uuid(transaction_uuid, "transaction_uuid"), staging
+        rt, operator, parse_uuid(transaction_uuid, "transaction_uuid"), staging
     )
     return transaction_view(transaction)
 
@@ -96,12 +92,12 @@ async def get_transaction(
     openapi_extra=openapi.PATCH.extra,
 )
 async def modify_transaction(
-    transaction_uuid: UuidPath, request: Request, operator: Operator
+    transaction_uuid: UuidPath, request: Request, operator: Operator, rt: Rt
 ) -> Response:
     async def run() -> Response:
         uuid = parse_uuid(transaction_uuid, "transaction_uuid")
         patch = parse_patch(await json_body(request), utcnow())
-        item = await tx_service.modify(_runtime(request), operator, uuid, patch)
+        item = await tx_service.modify(rt, operator, uuid, patch)
         if item is None:
             return Response(status_code=204)
         return JSONResponse(bodies.queued_body(item.queue_uuid), status_code=202)
@@ -116,11 +112,11 @@ async def modify_transaction(
     openapi_extra=openapi.QUEUE.extra,
 )
 async def get_queue_item(
-    queue_uuid: UuidPath, request: Request, operator: Operator
+    queue_uuid: UuidPath, request: Request, operator: Operator, rt: Rt
 ) -> dict[str, Any]:
     uuid = parse_uuid(queue_uuid, "queue_uuid")
     arguments = parse_queue_args(await get_arguments(request))
-    view = await queue_service.inspect(_runtime(request), operator, uuid, arguments)
+    view = await queue_service.inspect(rt, operator, uuid, arguments)
     return bodies.queue_body(view)
 
 
@@ -130,9 +126,9 @@ async def get_queue_item(
     responses=openapi.PORTS.responses,
     openapi_extra=openapi.PORTS.extra,
 )
-async def list_ports(request: Request, operator: Operator) -> Response:
+async def list_ports(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_ports(await get_arguments(request))
-    found = await port_service.list_ports(_runtime(request), operator, arguments)
+    found = await port_service.list_ports(rt, operator, arguments)
     return json_array(found, port_view)
 
 
@@ -143,10 +139,12 @@ async def list_ports(request: Request, operator: Operator) -> Response:
     responses=openapi.COMMAND.responses,
     openapi_extra=openapi.COMMAND.extra,
 )
-async def send_command(charge_point_id: str, request: Request, operator: Operator) -> Response:
+async def send_command(
+    charge_point_id: str, request: Request, operator: Operator, rt: Rt
+) -> Response:
     async def run() -> Response:
         command = parse_command(await json_body(request))
-        sent = await charger_commands.send(_runtime(request), operator, charge_point_id, command)
+        sent = await charger_commands.send(rt, operator, charge_point_id, command)
         return JSONResponse(bodies.queued_body(sent.item.queue_uuid), status_code=202)
 
     return await idempotency.once(request, operator, run)

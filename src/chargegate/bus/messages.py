@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chargegate.bus import Topic
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
 
 WAKE = "chargegate:wake"
@@ -27,7 +28,7 @@ class Evict:
     epoch: int
 
 
-class Malformed(ValueError):
+class Malformed(ChargegateError, ValueError):
     """Not a message chargegate sends; the text says what is wrong (never the whole body)."""
 
 

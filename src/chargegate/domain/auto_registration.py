@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from chargegate.domain.errors import ChargegateError
+
 # A bootstrap secret is typed into every unit's configuration: long enough not to be guessed
 # within the handshake failure limit, short enough to type.
 SECRET_MIN_LENGTH = 16
@@ -17,7 +19,7 @@ class AutoRegistration(StrEnum):
     INSECURE = "insecure"
 
 
-class AutoRegistrationMisconfigured(ValueError):
+class AutoRegistrationMisconfigured(ChargegateError, ValueError):
     pass
 
 

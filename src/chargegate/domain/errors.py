@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 
-class DomainError(Exception):
+class ChargegateError(Exception):
+    """The root of every exception chargegate raises on purpose: `except ChargegateError` is
+    what a caller of ours catches, and anything else is a bug."""
+
+
+class DomainError(ChargegateError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

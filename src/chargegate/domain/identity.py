@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from chargegate.domain.errors import ChargegateError
+
 # OCPP 2.0.1 (and the 1.6 security whitepaper) cap a charging station's identity at 48
 # characters, and our column is as wide.
 CHARGE_POINT_ID_MAX = 48
@@ -16,7 +18,7 @@ RULE = (
 )
 
 
-class InvalidChargePointId(ValueError):
+class InvalidChargePointId(ChargegateError, ValueError):
     """A charge point id that breaks RULE; the message says how."""
 
 

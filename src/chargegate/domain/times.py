@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chargegate.domain.errors import ChargegateError
+
 API_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
-class TimeFormatError(ValueError):
+class TimeFormatError(ChargegateError, ValueError):
     """A timestamp that cannot be read, or that is not in UTC."""
 
 

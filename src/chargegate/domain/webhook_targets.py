@@ -18,6 +18,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import idna
 
+from chargegate.domain.errors import ChargegateError
+
 IPAddress = IPv4Address | IPv6Address
 
 # Instance-metadata services (AWS and GCP and Azure, AWS over IPv6, Alibaba): named in the error,
@@ -41,7 +43,7 @@ _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _HOST_MAX = 253
 
 
-class BadTarget(ValueError):
+class BadTarget(ChargegateError, ValueError):
     """A webhook URL that cannot be sent to, with what is wrong with it."""
 
 

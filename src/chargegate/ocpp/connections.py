@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from chargegate.domain.errors import ChargegateError
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import Version
 from chargegate.services.commands import NotDelivered, Order, Reply
@@ -13,7 +14,7 @@ from chargegate.services.commands import NotDelivered, Order, Reply
 REPLACED = 4000
 
 
-class Superseded(Exception):
+class Superseded(ChargegateError):
     """The charger was taken over by another node before this connection was registered."""
 
 

@@ -21,7 +21,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
 
 from chargegate.domain.charger_input import storable_text
-from chargegate.domain.errors import OutOfRange
+from chargegate.domain.errors import ChargegateError, OutOfRange
 from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
 from chargegate.ocpp.incoming import SUSPECT_INTEGER, SUSPECT_TEXT, beyond_int32, clean_strings
 
@@ -39,11 +39,11 @@ CALL, CALLRESULT, CALLERROR = 2, 3, 4
 SCHEMA_VERSION = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
 
 
-class TransportClosed(Exception):
+class TransportClosed(ChargegateError):
     """The WebSocket is gone."""
 
 
-class CallFailed(Exception):
+class CallFailed(ChargegateError):
     """The peer answered our CALL with a CALLERROR (or with a result that breaks the schema).
 
     Code and description are the peer's words, which end up stored (a failed start's reason):
@@ -57,7 +57,7 @@ class CallFailed(Exception):
         super().__init__(f"{self.code}: {self.description}")
 
 
-class ErrorAnswer(Exception):
+class ErrorAnswer(ChargegateError):
     """Raised by a handler to answer with this CALLERROR, sent as given (no spelling or length
     adjustments): the simulator answers so when it misbehaves on purpose."""
 
@@ -67,7 +67,7 @@ class ErrorAnswer(Exception):
         self.description = description
 
 
-class InvalidPayload(ValueError):
+class InvalidPayload(ChargegateError, ValueError):
     """Raised by a handler for a payload the schema let through but that is still malformed
     (such as a timestamp that is not a date): the charger gets a format CALLERROR."""
 

@@ -24,6 +24,7 @@ from chargegate.domain.credentials import (
     is_scrypt_hash,
     password_matches,
 )
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.times import utcnow
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
@@ -33,7 +34,7 @@ from chargegate.store.models import Charger
 log = logging.getLogger(__name__)
 
 
-class ChargerRefused(Exception):
+class ChargerRefused(ChargegateError):
     """The charger may not connect: unknown id or wrong credentials."""
 
 

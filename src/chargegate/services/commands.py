@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.states import CommandAction, Liveness
 
 
@@ -60,7 +61,7 @@ class Reply:
     liveness: Liveness = Liveness.UNKNOWN
 
 
-class NotDelivered(Exception):
+class NotDelivered(ChargegateError):
     """The order did not reach the charger, or its answer did not reach us."""
 
 

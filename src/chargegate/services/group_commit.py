@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, TypeVar
 
+from chargegate.domain.errors import ChargegateError
 from chargegate.metrics import GROUP_COMMIT_DEAD_LETTERS
 from chargegate.store.database import failure_kind, permanent_failure
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 
 
-class DeadLetter(Exception):
+class DeadLetter(ChargegateError):
     """The item cannot be written, now or ever (the database refuses a value in it): it was
     dropped, and its caller must say what happens instead."""
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpcore
 
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.webhook_targets import Target
 from chargegate.services.webhook_targets import resolve_checked
 
@@ -28,7 +29,7 @@ KEEPALIVE_S = 5.0
 RESOLVER_THREADS = 16
 
 
-class DeadlinePassed(Exception):
+class DeadlinePassed(ChargegateError):
     pass
 
 

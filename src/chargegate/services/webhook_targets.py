@@ -12,12 +12,13 @@ import socket
 from concurrent.futures import Executor
 from ipaddress import ip_address
 
+from chargegate.domain.errors import ChargegateError
 from chargegate.domain.webhook_targets import IPAddress, parse_target, refusal
 
 ALLOW_SETTING = "CHARGEGATE_WEBHOOK_ALLOW_PRIVATE"
 
 
-class TargetRefused(Exception):
+class TargetRefused(ChargegateError):
     """The webhook's host is, or resolves to, an address webhooks may not reach."""
 
 
