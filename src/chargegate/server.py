@@ -16,7 +16,6 @@ from fastapi import FastAPI
 
 from chargegate import __version__, listener, metrics
 from chargegate.api import errors, openapi
-from chargegate.api.auth import ApiGuard
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
 from chargegate.api.health import router as health_router
@@ -31,6 +30,7 @@ from chargegate.domain.auto_registration import AutoRegistration, auto_registrat
 from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
+from chargegate.services.api_keys import ApiGuard
 from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime

@@ -1,104 +1,23 @@
-"""`x-api-key` authentication: which operator is calling, and whether it is within its rate."""
+"""`x-api-key` authentication: the header and the client's address, handed to the service
+that decides (services.api_keys)."""
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import Request
 
 from chargegate.api.arguments import runtime
-from chargegate.api.errors import TooManyRequests, Unauthorized
-from chargegate.config import Settings
 from chargegate.domain.addresses import client_host, client_key
-from chargegate.domain.credentials import (
-    PasswordCache,
-    api_key_lookup,
-    api_key_matches,
-    is_scrypt_hash,
-)
-from chargegate.domain.rate import KeyedBuckets
 from chargegate.services import api_keys
-from chargegate.services.slow_checks import SlowChecks
-
-log = logging.getLogger(__name__)
-
-# One message for every refused key (missing, malformed, unknown, wrong, revoked): which of
-# these it was would tell a guesser which key ids exist.
-UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
-
-
-class ApiGuard:
-    """This node's memory for the API: keys already verified, the rate limits, and the threads
-    that check keys still stored with scrypt."""
-
-    def __init__(self, settings: Settings) -> None:
-        # Keys that matched on this node: they skip the per-address limit on tries below.
-        self.verified = PasswordCache()
-        self._slow_checks = SlowChecks("api_key", settings.api_key_checks_at_once)
-        self._per_key = KeyedBuckets(settings.api_rate_per_s, settings.api_burst)
-        self._rate_text = f"{settings.api_rate_per_s:g} per second (bursts of {settings.api_burst})"
-        window = settings.api_auth_failure_window_s
-        self._tries = KeyedBuckets(
-            settings.api_auth_failures / window if window > 0 else 0.0,
-            settings.api_auth_failures,
-        )
-
-    def within_rate(self, api_key_id: int) -> None:
-        bucket = self._per_key[api_key_id]
-        if not bucket.take():
-            raise TooManyRequests(
-                f"Too many requests with this API key: at most {self._rate_text}; "
-                "retry after the time in the Retry-After header",
-                bucket.retry_after_s(),
-            )
-
-    def reserve_try(self, client: str) -> None:
-        """Spend one of this address's tries before checking anything, so that requests sent
-        all at once get no more checks than the address has tries left."""
-        bucket = self._tries[client]
-        if not bucket.take():
-            raise TooManyRequests(
-                "Too many requests with invalid API keys from this address; "
-                "retry after the time in the Retry-After header with a valid x-api-key",
-                bucket.retry_after_s(),
-            )
-
-    def try_succeeded(self, client: str) -> None:
-        """Only failed tries count: a key that matched gives its try back."""
-        self._tries[client].give_back()
-
-    async def matches(self, key: str, stored: str | None) -> bool:
-        if stored is not None and is_scrypt_hash(stored):
-            return await self._slow_checks.run(api_key_matches, key, stored)
-        # SHA-256 and a constant-time comparison: microseconds, so on the event loop.
-        return api_key_matches(key, stored)
-
-    def close(self) -> None:
-        self._slow_checks.close()
 
 
 async def operator_id(request: Request) -> int:
-    rt = runtime(request)
-    guard: ApiGuard = request.app.state.api_guard
-    key = request.headers.get("x-api-key", "")
-    lookup = api_key_lookup(key)
-    stored = None if lookup is None else await api_keys.find(rt, lookup)
-    if stored is not None and guard.verified.known_good(key, stored.key_hash):
-        guard.within_rate(stored.id)
-        return stored.operator_id
-    # Limited by client_key (an IPv6 /64 is one client); the address itself is logged.
-    client = client_key(request.client)
-    # Only now, so that a client whose key is already known good here is never locked out by
-    # someone else guessing from the same address (a shared NAT or proxy).
-    guard.reserve_try(client)
-    if not await guard.matches(key, None if stored is None else stored.key_hash):
-        log.info("API key refused", extra={"client": client_host(request.client), "lookup": lookup})
-        raise Unauthorized(UNAUTHORIZED)
-    assert stored is not None
-    guard.try_succeeded(client)
-    key_hash = stored.key_hash
-    if is_scrypt_hash(key_hash):
-        key_hash = await api_keys.move_to_fast_hash(rt, stored, key)
-    guard.verified.remember(key, key_hash)
-    guard.within_rate(stored.id)
-    return stored.operator_id
+    """The calling operator, for routes to take as a dependency."""
+    guard: api_keys.ApiGuard = request.app.state.api_guard
+    return await api_keys.authenticate(
+        runtime(request),
+        guard,
+        request.headers.get("x-api-key", ""),
+        # Limited by client_key (an IPv6 /64 is one client); the address itself is logged.
+        client=client_key(request.client),
+        shown_as=client_host(request.client),
+    )

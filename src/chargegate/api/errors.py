@@ -15,21 +15,11 @@ from chargegate.domain.errors import (
     DomainError,
     InvalidArgument,
     NotFound,
+    TooManyRequests,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
-
-
-class Unauthorized(DomainError):
-    """Missing, malformed or unknown API key (401)."""
-
-
-class TooManyRequests(DomainError):
-    """Over a rate limit (429); `Retry-After` says in whole seconds when to try again."""
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 STATUS: dict[type[DomainError], int] = {

@@ -43,3 +43,15 @@ class AlreadyEnded(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. a port already in use (409)."""
+
+
+class Unauthorized(DomainError):
+    """Missing, malformed or unknown API key (401)."""
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit (429); `Retry-After` says in whole seconds when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
