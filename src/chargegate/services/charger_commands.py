@@ -16,6 +16,7 @@ from chargegate.domain.states import CommandStatus, QueueKind, QueueStatus
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import outcomes
+from chargegate.services.commands import offline_reason
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
@@ -29,13 +30,6 @@ STAGING_RESULT = "Staging: no charger was contacted"
 class Requested:
     item: QueueItem
     command: Command
-
-
-def offline_reason(charge_point_id: str) -> str:
-    return (
-        f"Charger {charge_point_id} is offline (not connected to chargegate), so the command "
-        "was not sent. Check the charger's power and network, then try again."
-    )
 
 
 async def send(
@@ -73,7 +67,11 @@ async def send(
         elif charger.connected_node is None:
             command.status = CommandStatus.CANCELLED.value
             await outcomes.resolve(
-                session, item, QueueStatus.FAILURE, now, offline_reason(charge_point_id)
+                session,
+                item,
+                QueueStatus.FAILURE,
+                now,
+                offline_reason(charge_point_id, "the command"),
             )
         else:
             item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)

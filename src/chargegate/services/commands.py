@@ -69,3 +69,11 @@ class ChargerLink(Protocol):
     """Sends orders to chargers whose sockets this node holds (implemented by the OCPP layer)."""
 
     async def execute(self, charge_point_id: str, epoch: int, order: Order) -> Reply: ...
+
+
+def offline_reason(charge_point_id: str, what: str) -> str:
+    """Why `what` (the start, the command) was not sent: its charger is not connected."""
+    return (
+        f"Charger {charge_point_id} is offline (not connected to chargegate), so {what} was not "
+        "sent. Check the charger's power and network, then try again."
+    )

@@ -24,6 +24,7 @@ from chargegate.domain.states import (
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CreateRequest, ListRequest, PatchRequest
 from chargegate.services import outcomes, stops
+from chargegate.services.commands import offline_reason
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
@@ -37,13 +38,6 @@ from chargegate.store.models import QueueItem, Transaction
 class Started:
     transaction: Transaction
     queue_item: QueueItem
-
-
-def offline_reason(charge_point_id: str) -> str:
-    return (
-        f"Charger {charge_point_id} is offline (not connected to chargegate), so the start was "
-        "not sent. Check the charger's power and network, then try again."
-    )
 
 
 async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Started:
@@ -82,7 +76,7 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
         if not request.staging:
             if charger.connected_node is None:
                 await outcomes.fail_start(
-                    session, transaction, offline_reason(charger.charge_point_id), now
+                    session, transaction, offline_reason(charger.charge_point_id, "the start"), now
                 )
             else:
                 command_store.add_command(
