@@ -20,7 +20,7 @@ from chargegate.domain.states import (
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.services import outcomes, stops
+from chargegate.services import fail_safe, outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -104,8 +104,7 @@ async def _delivered(
             if not reply.accepted:
                 await outcomes.fail_start(session, transaction, reply.detail, now)
                 return
-            if order.on_transaction.fail_safe:
-                transaction.profile_until = order.on_transaction.expires_at
+            fail_safe.taken(transaction, order.on_transaction)
             if reply.charger_transaction_id:
                 await _named(session, transaction, command, reply, now)
         case TransactionAction.STOP:
@@ -114,7 +113,7 @@ async def _delivered(
             )
         case TransactionAction.PROFILE:
             if reply.accepted:
-                transaction.profile_until = order.on_transaction.expires_at
+                fail_safe.taken(transaction, order.on_transaction)
             else:
                 # The fail-safe could not be moved; the stop at expiry is still ours to send.
                 log.warning(

@@ -11,7 +11,7 @@ from chargegate.bus import Topic
 from chargegate.domain.states import ChargerAction, TransactionAction, TransactionState
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
-from chargegate.services import command_answers
+from chargegate.services import command_answers, fail_safe
 from chargegate.services.command_answers import UNSTORABLE_ANSWER, Claim
 from chargegate.services.commands import ChargerLink, NotDelivered, Order, Reply, TransactionOrder
 from chargegate.services.group_commit import DeadLetter, GroupCommit
@@ -150,8 +150,8 @@ def _still_needed(row: Claimed) -> bool:
         case TransactionAction.START:
             return state == TransactionState.PENDING.value
         case TransactionAction.PROFILE:
-            return state == TransactionState.OPEN.value and (
-                row.transaction.profile_until != row.transaction.expires_at
+            return fail_safe.out_of_date(
+                state, row.transaction.profile_until, row.transaction.expires_at
             )
         case TransactionAction.STOP | TransactionAction.RECONCILE:
             return state == TransactionState.OPEN.value
@@ -172,9 +172,7 @@ def _order(row: Claimed, limit_a: float) -> Order:
             id_tag=transaction.id_tag,
             charger_transaction_id=transaction.charger_transaction_id,
             expires_at=transaction.expires_at,
-            fail_safe=row.action in (TransactionAction.START, TransactionAction.PROFILE)
-            and row.smart_charging
-            and transaction.expires_at is not None,
+            fail_safe=fail_safe.carried(row.action, row.smart_charging, transaction.expires_at),
             fail_safe_limit_a=limit_a,
         ),
     )

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.states import QueueKind, QueueStatus, TransactionAction, TransactionState
 from chargegate.domain.webhooks import EventType
 from chargegate.metrics import QUEUE_OUTCOMES
-from chargegate.services import webhooks
+from chargegate.services import fail_safe, webhooks
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
 
@@ -70,7 +69,7 @@ async def open_transaction(
     await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_OPENED)
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.SUCCESS, now)
     # The expiry may have moved while the start (and its TxProfile) was on its way.
-    await move_fail_safe(session, transaction, now)
+    await fail_safe.move(session, transaction, now)
 
 
 async def adopt(
@@ -133,22 +132,3 @@ def complete_stop(transaction: Transaction, ended_at: datetime, meter_stop_wh: i
     if meter_stop_wh is not None:
         transaction.meter_stop_wh = meter_stop_wh
         transaction.meter_last_wh = meter_stop_wh
-
-
-async def move_fail_safe(session: AsyncSession, transaction: Transaction, now: datetime) -> None:
-    """If the charger holds a TxProfile ending at an old expiry, queue its update."""
-    if (
-        transaction.state != TransactionState.OPEN.value
-        or transaction.profile_until is None
-        or transaction.profile_until == transaction.expires_at
-        or await command_store.has_outstanding(session, transaction.id, TransactionAction.PROFILE)
-    ):
-        return
-    charger = await tx_store.transaction_charger(session, transaction)
-    command_store.add_command(
-        session,
-        charger_id=charger.id,
-        transaction_id=transaction.id,
-        action=TransactionAction.PROFILE,
-        now=now,
-    )

@@ -23,7 +23,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CreateRequest, ListRequest, PatchRequest
-from chargegate.services import outcomes, stops
+from chargegate.services import fail_safe, outcomes, stops
 from chargegate.services.commands import offline_reason
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
@@ -149,7 +149,7 @@ async def modify(
                     "its expiry can no longer be changed"
                 )
             transaction.expires_at = request.expires
-            await outcomes.move_fail_safe(session, transaction, now)
+            await fail_safe.move(session, transaction, now)
             item = None
         else:
             item = await _request_stop(session, transaction, now, rt.settings)
