@@ -6,19 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import (
-    CommandStatus,
     QueueKind,
     QueueStatus,
     StopState,
-    TransactionAction,
     TransactionState,
 )
+from chargegate.store import commands as command_store
 from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Command, Port, QueueItem, Transaction
+from chargegate.store.models import Charger, Port, QueueItem, Transaction
 
 
 def _expiring() -> tuple[ColumnElement[bool], ...]:
@@ -57,31 +56,7 @@ async def request_due_stops(
         )
     )
     for chunk in chunks(ids):
-        columns = Command.__table__.c
-        await session.execute(
-            insert(Command).from_select(
-                [
-                    "charger_id",
-                    "transaction_id",
-                    "action",
-                    "status",
-                    "created_at",
-                    "attempts",
-                    "in_doubt",
-                ],
-                select(
-                    Port.charger_id,
-                    Transaction.id,
-                    literal(TransactionAction.STOP.value, columns.action.type),
-                    literal(CommandStatus.PENDING.value, columns.status.type),
-                    literal(now, columns.created_at.type),
-                    literal(0, columns.attempts.type),
-                    literal(False, columns.in_doubt.type),
-                )
-                .join(Port, Port.port_uuid == Transaction.port_uuid)
-                .where(Transaction.id.in_(chunk)),
-            )
-        )
+        await command_store.add_stops(session, chunk, now)
         await session.execute(
             update(Transaction)
             .where(Transaction.id.in_(chunk))
