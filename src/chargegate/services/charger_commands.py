@@ -65,13 +65,8 @@ async def send(
             # Kept so the queue item can name its command; never sent.
             command.status, command.result = CommandStatus.CANCELLED.value, STAGING_RESULT
         elif charger.connected_node is None:
-            command.status = CommandStatus.CANCELLED.value
-            await outcomes.resolve(
-                session,
-                item,
-                QueueStatus.FAILURE,
-                now,
-                offline_reason(charge_point_id, "the command"),
+            await _give_up(
+                session, item, command, now, offline_reason(charge_point_id, "the command")
             )
         else:
             item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
@@ -84,14 +79,19 @@ async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -
     """Commands not answered in time (their charger went offline, or never answered): their
     queue items fail, and what is still in the outbox will not go out."""
     for item in await queue_store.overdue(session, QueueKind.COMMAND, now):
-        command = await command_store.for_queue_item(session, item.queue_uuid)
-        if command is not None and command.status == CommandStatus.PENDING.value:
-            command.status = CommandStatus.CANCELLED.value
-        await outcomes.resolve(
-            session,
-            item,
-            QueueStatus.FAILURE,
-            now,
+        reason = (
             f"The charger did not answer the command within {timeout_s:g} s "
-            "(it went offline or did not answer)",
+            "(it went offline or did not answer)"
         )
+        command = await command_store.for_queue_item(session, item.queue_uuid)
+        await _give_up(session, item, command, now, reason)
+
+
+async def _give_up(
+    session: AsyncSession, item: QueueItem, command: Command | None, now: datetime, reason: str
+) -> None:
+    """The queue item fails, and a command still in the outbox will not go out (one being sent
+    gets its answer recorded, which no longer changes the item)."""
+    if command is not None and command.status == CommandStatus.PENDING.value:
+        command.status = CommandStatus.CANCELLED.value
+    await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
