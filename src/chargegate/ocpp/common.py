@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v16.enums import Action
+from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from ocpp.v201.enums import Action as Action201
 
 from chargegate.domain.times import format_ocpp, utcnow
@@ -16,7 +16,7 @@ from chargegate.services.runtime import Runtime
 def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:
     on_boot()
     return {
-        "status": "Accepted",
+        "status": RegistrationStatus.accepted,
         "currentTime": format_ocpp(utcnow()),
         "interval": rt.settings.heartbeat_interval_s,
     }
@@ -29,9 +29,9 @@ def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
 
     async def data_transfer(payload: Payload) -> Payload:
         # We define no vendor extensions; saying so lets the charger stop retrying.
-        return {"status": "UnknownVendorId"}
+        return {"status": DataTransferStatus.unknown_vendor_id}
 
-    return {"Heartbeat": heartbeat, "DataTransfer": data_transfer}
+    return {Action.heartbeat: heartbeat, Action.data_transfer: data_transfer}
 
 
 async def acknowledge(payload: Payload) -> Payload:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ocpp.v16.enums import Action, AuthorizationStatus
+
 from chargegate.domain.times import utcnow
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh, register_wh
@@ -12,6 +14,10 @@ from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v16 import orders
 from chargegate.services import charger_reports, charger_transactions, connectors, stops
 from chargegate.services.runtime import Runtime
+
+
+def _status(valid: bool) -> AuthorizationStatus:
+    return AuthorizationStatus.accepted if valid else AuthorizationStatus.invalid
 
 
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
@@ -38,7 +44,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
 
     async def authorize(payload: Payload) -> Payload:
         valid = await charger_transactions.authorize(rt, charge_point_id, payload["idTag"])
-        return {"idTagInfo": {"status": "Accepted" if valid else "Invalid"}}
+        return {"idTagInfo": {"status": _status(valid)}}
 
     async def start_transaction(payload: Payload) -> Payload:
         answer = await charger_transactions.transaction_started(
@@ -49,8 +55,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             meter_start_wh=register_wh(payload["meterStart"]),
             at=timestamp(payload["timestamp"]),
         )
-        status = "Accepted" if answer.accepted else "Invalid"
-        return {"transactionId": answer.transaction_id, "idTagInfo": {"status": status}}
+        return {
+            "transactionId": answer.transaction_id,
+            "idTagInfo": {"status": _status(answer.accepted)},
+        }
 
     async def stop_transaction(payload: Payload) -> Payload:
         await charger_transactions.transaction_stopped(
@@ -62,7 +70,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             payload.get("reason"),
         )
         if "idTag" in payload:
-            return {"idTagInfo": {"status": "Accepted"}}
+            return {"idTagInfo": {"status": AuthorizationStatus.accepted}}
         return {}
 
     async def meter_values(payload: Payload) -> Payload:
@@ -77,12 +85,12 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
 
     return {
         **shared_handlers(rt, charge_point_id),
-        "BootNotification": boot_notification,
-        "StatusNotification": status_notification,
-        "Authorize": authorize,
-        "StartTransaction": start_transaction,
-        "StopTransaction": stop_transaction,
-        "MeterValues": meter_values,
-        "DiagnosticsStatusNotification": acknowledge,
-        "FirmwareStatusNotification": acknowledge,
+        Action.boot_notification: boot_notification,
+        Action.status_notification: status_notification,
+        Action.authorize: authorize,
+        Action.start_transaction: start_transaction,
+        Action.stop_transaction: stop_transaction,
+        Action.meter_values: meter_values,
+        Action.diagnostics_status_notification: acknowledge,
+        Action.firmware_status_notification: acknowledge,
     }

@@ -97,7 +97,7 @@ IDLE = frozenset(
 
 
 async def smart_charging(session: RpcSession) -> bool:
-    result = await session.call("GetConfiguration", {"key": ["SupportedFeatureProfiles"]})
+    result = await session.call(Action.get_configuration, {"key": ["SupportedFeatureProfiles"]})
     for entry in result.get("configurationKey", []):
         if entry.get("key") == "SupportedFeatureProfiles":
             profiles = {p.strip() for p in str(entry.get("value", "")).split(",")}

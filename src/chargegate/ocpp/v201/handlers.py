@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ocpp.v201.enums import Action, AuthorizationStatusEnumType, TransactionEventEnumType
+
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
@@ -13,19 +15,19 @@ from chargegate.services.runtime import Runtime
 
 # Notifications we take note of and have nothing to answer but an empty response.
 ACKNOWLEDGED = (
-    "NotifyReport",
-    "NotifyEvent",
-    "NotifyMonitoringReport",
-    "SecurityEventNotification",
-    "LogStatusNotification",
-    "FirmwareStatusNotification",
-    "NotifyChargingLimit",
-    "ClearedChargingLimit",
-    "ReportChargingProfiles",
-    "NotifyDisplayMessages",
-    "NotifyCustomerInformation",
-    "PublishFirmwareStatusNotification",
-    "ReservationStatusUpdate",
+    Action.notify_report,
+    Action.notify_event,
+    Action.notify_monitoring_report,
+    Action.security_event_notification,
+    Action.log_status_notification,
+    Action.firmware_status_notification,
+    Action.notify_charging_limit,
+    Action.cleared_charging_limit,
+    Action.report_charging_profiles,
+    Action.notify_display_messages,
+    Action.notify_customer_information,
+    Action.publish_firmware_status_notification,
+    Action.reservation_status_update,
 )
 
 
@@ -35,7 +37,8 @@ def _id_token(payload: Payload) -> str | None:
 
 
 def _token_info(valid: bool) -> Payload:
-    return {"idTokenInfo": {"status": "Accepted" if valid else "Invalid"}}
+    status = AuthorizationStatusEnumType.accepted if valid else AuthorizationStatusEnumType.invalid
+    return {"idTokenInfo": {"status": status}}
 
 
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
@@ -68,7 +71,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         token = _id_token(payload)
         at = timestamp(payload["timestamp"])
         energy = energy_wh(payload.get("meterValue", []))
-        if payload["eventType"] == "Ended":
+        if payload["eventType"] == TransactionEventEnumType.ended:
             await charger_transactions.transaction_stopped(
                 rt, charge_point_id, charger_transaction_id, energy, at, info.get("stoppedReason")
             )
@@ -83,7 +86,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             charger_transaction_id=charger_transaction_id,
             remote_start_id=info.get("remoteStartId"),
         )
-        if payload["eventType"] == "Updated" and energy is not None:
+        if payload["eventType"] == TransactionEventEnumType.updated and energy is not None:
             await charger_transactions.meter_reading(
                 rt, charge_point_id, charger_transaction_id, energy
             )
@@ -98,9 +101,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
     return {
         **{action: acknowledge for action in ACKNOWLEDGED},
         **shared_handlers(rt, charge_point_id),
-        "BootNotification": boot_notification,
-        "StatusNotification": status_notification,
-        "Authorize": authorize,
-        "TransactionEvent": transaction_event,
-        "MeterValues": meter_values,
+        Action.boot_notification: boot_notification,
+        Action.status_notification: status_notification,
+        Action.authorize: authorize,
+        Action.transaction_event: transaction_event,
+        Action.meter_values: meter_values,
     }

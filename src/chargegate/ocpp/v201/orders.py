@@ -10,6 +10,7 @@ from ocpp.v201.enums import (
     ChargingProfileKindEnumType,
     ChargingProfilePurposeEnumType,
     ChargingRateUnitEnumType,
+    GetVariableStatusEnumType,
     IdTokenEnumType,
     RequestStartStopStatusEnumType,
 )
@@ -110,7 +111,7 @@ def _liveness(result: Payload) -> Liveness:
 
 async def smart_charging(session: RpcSession) -> bool:
     result = await session.call(
-        "GetVariables",
+        Action.get_variables,
         {
             "getVariableData": [
                 {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "Enabled"}}
@@ -118,6 +119,6 @@ async def smart_charging(session: RpcSession) -> bool:
         },
     )
     for entry in result.get("getVariableResult", []):
-        if entry.get("attributeStatus") == "Accepted":
+        if entry.get("attributeStatus") == GetVariableStatusEnumType.accepted:
             return str(entry.get("attributeValue", "")).lower() == "true"
     return False
