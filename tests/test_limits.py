@@ -119,6 +119,29 @@ async def test_first_handshakes_of_one_new_id_at_once_register_it_once(
     assert "Traceback" not in log and "IntegrityError" not in log
 
 
+async def test_first_handshakes_of_new_ids_at_once_create_their_operator_once(
+    auto_server: Server,
+) -> None:
+    """The auto-registration operator does not exist before the first charger: handshakes of
+    several new ids at once each found none, and all but the first to insert it hit the unique
+    name (a 500 on PostgreSQL). Now each is admitted or refused by the bound, never a 500."""
+
+    async def handshake(charge_point_id: str) -> int:
+        url = f"{auto_server.ws_url}/{charge_point_id}"
+        try:
+            async with connect(url, subprotocols=[Subprotocol("ocpp1.6")], open_timeout=20):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return int(exc.response.status_code)
+
+    ids = [f"AUTO-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+    statuses = sorted(await asyncio.gather(*(handshake(cp) for cp in ids)))
+    assert statuses == [101] * 2 + [403] * 6, statuses  # CHARGEGATE_AUTO_REGISTER_MAX is 2
+    log = auto_server.log()
+    assert log.count("auto-registered charger") == 2
+    assert "Traceback" not in log and "IntegrityError" not in log
+
+
 def test_cli_refuses_an_id_no_charger_could_log_in_with(tmp_path: Path) -> None:
     env = {**os.environ, "CHARGEGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
     for bad in ("C" * 49, "CP 1", "CP:1"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.store.models import ApiKey, Operator
@@ -14,11 +15,21 @@ async def get_or_create_operator(
     session: AsyncSession, name: str, now: datetime, *, for_update: bool = False
 ) -> Operator:
     query = select(Operator).where(Operator.name == name)
-    operator = await session.scalar(query.with_for_update() if for_update else query)
-    if operator is None:
-        operator = Operator(name=name, created_at=now)
-        session.add(operator)
-        await session.flush()
+    if for_update:
+        query = query.with_for_update()
+    operator = await session.scalar(query)
+    if operator is not None:
+        return operator
+    try:
+        # A savepoint: another session may insert the same name first (two first handshakes
+        # of an auto-registration at once), and then that row is the one.
+        async with session.begin_nested():
+            operator = Operator(name=name, created_at=now)
+            session.add(operator)
+    except IntegrityError:
+        operator = await session.scalar(query)
+        if operator is None:
+            raise
     return operator
 
 
