@@ -18,7 +18,7 @@ from websockets import Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain import credentials
-from support import Server, assert_error, eventually, metric
+from support import Operator, Server, assert_error, eventually, metric
 
 API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
 PASSWORD_CHECKS = 'chargegate_slow_checks_total{what="charger_password"}'
@@ -220,3 +220,29 @@ async def test_sockets_beyond_the_bound_per_node_are_refused(server: Server) -> 
     for _, writer in held:
         writer.close()
     assert await metric(server, 'chargegate_sockets_dropped_total{why="node_full"}') >= 1
+
+
+async def test_a_client_gone_mid_body_is_no_server_error(op: Operator) -> None:
+    """A client with a good key that announces a body, sends part of it and closes: nothing is
+    done, and it is neither a 500 nor an error in the log."""
+    server = op.server
+    gone = (
+        'chargegate_api_request_seconds_count{method="POST",route="/1.2/transactions",status="400"}'
+    )
+    before = await metric(server, gone)
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"POST /1.2/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"x-api-key: {op.key}\r\nContent-Length: 100\r\n\r\n".encode()
+        + b'{"po'
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    async def answered() -> bool:
+        return await metric(server, gone) > before
+
+    await eventually(answered)
+    assert "unhandled error" not in server.log()
+    assert await metric(server, gone.replace('"400"', '"500"')) == 0

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from chargegate.domain.errors import (
     AlreadyEnded,
@@ -66,6 +67,13 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client closed its connection before sending the whole body: nothing was done, and
+    the answer reaches no one. Not an error of ours, so neither logged as one nor a 500."""
+    log.info("client went away mid-request", extra={"path": request.url.path})
+    return message(400, "The request body was cut off: the client closed the connection")
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return message(400, f"Invalid request: {exc}")
 
@@ -73,5 +81,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, unexpected)
