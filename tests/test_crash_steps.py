@@ -4,15 +4,21 @@ and exactly one stop reaches the charger."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from chargegate.domain.states import CommandStatus, TransactionAction
 from chargegate.sim.charger import SimulatedCharger
+from chargegate.store.database import create_engine, session_factory
+from chargegate.store.models import Command
 from support import (
     RESTART_ENV,
     Server,
     Simulators,
+    eventually,
     online,
     poll_queue,
     poll_transaction,
@@ -53,6 +59,52 @@ async def test_kill_after_start_requested(server: Server, simulators: Simulators
         await close_and_settle(client, sim, created["transaction_uuid"])
     assert sim.start_requests == 1
     assert sim.stop_requests == 1
+
+
+async def start_answer_stored(server: Server) -> bool:
+    """Whether the charger's answer to the (only) start command is in the database."""
+    engine = create_engine(server.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            status = await session.scalar(
+                select(Command.status).where(Command.action == TransactionAction.START.value)
+            )
+    finally:
+        await engine.dispose()
+    return status == CommandStatus.DONE.value
+
+
+async def test_start_taken_while_we_are_down_opens_after_the_restart(
+    server: Server, simulators: Simulators
+) -> None:
+    """The charger took the start; the EV is plugged in while the server is down and past the
+    start's deadline. Its report of the started transaction comes after the restart: it opens
+    the session, and the deadline that passed during our outage does not fail it first."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    sim = await online(simulators, server, charger, ev_plugged_in=False)
+    async with operator.client() as client:
+        created = await start_session(client, charger.port)
+        await sim.wait_until(lambda: sim.start_requests == 1)
+        [request] = sim.requests(sim.dialect.start_request)
+        id_tag = request["idTag"] if "idTag" in request else request["idToken"]["idToken"]
+        await eventually(lambda: start_answer_stored(server))
+        server.kill()
+        await sim.wait_until(lambda: not sim.online)
+        deadline = time.monotonic() + float(RESTART_ENV["CHARGEGATE_START_TIMEOUT_S"])
+
+        async def past_the_deadline() -> bool:
+            return time.monotonic() > deadline
+
+        await eventually(past_the_deadline, timeout=60)
+        plugged = asyncio.create_task(
+            sim.begin_transaction(1, id_tag, request.get("remoteStartId"))
+        )
+        server.start()
+        opened = await poll_queue(client, created["queue_uuid"])
+        assert opened.get("state") == "Open", opened
+        await plugged
+        await close_and_settle(client, sim, created["transaction_uuid"])
 
 
 async def test_kill_while_open(server: Server, simulators: Simulators) -> None:

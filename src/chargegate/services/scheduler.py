@@ -98,15 +98,17 @@ class Scheduler:
                 and charger.connected_at is not None
                 and now - charger.connected_at < settle
             )
-            # Our own outage is not the charger's fault: a start still unsent because we were
-            # down, or sent just before a crash (in doubt), gets one more timeout, counted from
-            # when we came back, for the charger to reconnect and be asked (again).
-            held_up_by_us = (
+            # Our own outage is not the charger's fault. Whatever it did with a start while we
+            # were down (took it, began charging) it can only report once it has reconnected,
+            # and a start still unsent because of us must still go out: for one timeout after
+            # we come back, no start fails. Later, a start sent just before a crash (in doubt)
+            # still gets one more timeout, counted from when we came back.
+            held_up_by_us = recovering or (
                 item.deadline_at is not None
                 and now
                 < max(item.deadline_at, self._rt.node.started_at) + timedelta(seconds=timeout)
                 and await command_store.has_outstanding(
-                    session, transaction.id, TransactionAction.START, in_doubt=not recovering
+                    session, transaction.id, TransactionAction.START, in_doubt=True
                 )
             )
             if settling or held_up_by_us:
