@@ -1,0 +1,545 @@
+"""Soak under hostile load (issue 12): well-behaved chargers and an API client run sessions for
+--baseline-minutes alone, then for --minutes while --hostile actors (bench/hostile.py) attack
+the same server with everything issue 12 names, all at once.
+
+One `chargegate serve` with production limits (per charger, per address, per handshake), except
+the per-key API rate, raised so that one API client can drive a 1,000-charger fleet. Set for the
+benchmark: CHARGEGATE_WEBHOOK_ALLOW_PRIVATE (the hostile operator's trickling webhook receiver
+listens on 127.0.0.1, which production refuses) and auto-registration with a bootstrap secret,
+which the hostile actors know (as if leaked from a charger) and flood with made-up ids.
+
+Well-behaved: --good OCPP 1.6 chargers from bench/js/sessions.mjs (npm ocpp-rpc, one node
+process), each with its own password and its own loopback address (127.1.x.y), sending
+Heartbeat, StatusNotification and MeterValues once per --period seconds each and running the
+sessions the API client starts and stops; the API client (this process, 127.0.0.1) runs
+--api-workers session loops (start, wait until Open, extend, read, stop, wait until Closed).
+
+Reported (stdout and bench/results/soak.md): 5xx answers; sessions started and stopped, lost
+(accepted but never opened or never closed) and doubled (two RemoteStarts or StartTransactions
+for one session, two transactions where one was started); p50/p99 of the API client's requests
+and of the chargers' round trips in both phases and the ratio of the p99s (target: at most 2x);
+the server's RSS every 10 s (first, last, max, slope); what the hostile actors got. It never
+fails for being slow: it exits non-zero only if the benchmark itself broke.
+
+    .venv/bin/python bench/soak.py [--minutes 10] [--good 1000] [--hostile 50]
+        [--baseline-minutes N] [--database sqlite|postgres] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import (
+    RESULTS,
+    UNLIMITED,
+    Chargers,
+    bounded,
+    database,
+    free_port,
+    ms,
+    provision,
+    quantile,
+    rss_kb,
+    start_chargers,
+    start_server,
+    stop_server,
+)
+
+from chargegate import provisioning
+from chargegate.config import Settings
+from chargegate.domain import credentials
+
+HOSTILE = Path(__file__).with_name("hostile.py")
+CONNECTORS = 2
+API_TIME = "%Y-%m-%dT%H:%M:%S+0000"
+GOOD, BAD = "SOAK-", "HOSTILE-"
+RSS_EVERY_S = 10.0
+
+
+def production_limits() -> dict[str, str]:
+    """The server's own defaults for the limits common.UNLIMITED lifts: this benchmark is about
+    the limits, so it runs with them, and the well-behaved chargers stay within them."""
+    defaults = Settings.model_fields
+    return {
+        name: str(defaults[name.removeprefix("CHARGEGATE_").lower()].default) for name in UNLIMITED
+    } | {
+        # One API client drives the whole fleet's sessions; the default (50/s per key) is for an
+        # app. The hostile operator's key gets the same.
+        "CHARGEGATE_API_RATE_PER_S": "500",
+        "CHARGEGATE_API_BURST": "1000",
+    }
+
+
+@dataclass
+class Phase:
+    """What the API client saw in one phase."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    created: int = 0
+    opened: int = 0
+    closed: int = 0
+    # Sessions accepted (201) that did not open, and opened that did not close, with why.
+    not_opened: Counter[str] = field(default_factory=Counter)
+    not_closed: Counter[str] = field(default_factory=Counter)
+    round_trips: list[float] = field(default_factory=list)
+    charger_errors: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+class Client:
+    """The well-behaved API client: every request timed and its status counted."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        # transaction uuid -> port uuid, of every session started
+        self.sessions: dict[str, str] = {}
+
+    async def request(self, phase: Phase, method: str, path: str, **kw: Any) -> httpx.Response:
+        began = time.perf_counter()
+        try:
+            response = await self.http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            phase.statuses[f"{method} {type(exc).__name__}"] += 1
+            raise
+        phase.latencies.append(time.perf_counter() - began)
+        route = re.sub(r"/[0-9a-f-]{36}", "/{id}", path)
+        phase.statuses[f"{method} {route} {response.status_code}"] += 1
+        return response
+
+    async def settled(self, phase: Phase, queue_uuid: str, timeout: float) -> dict[str, Any]:
+        """The queue item once it is no longer IN PROGRESS (or as it is at the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = (await self.request(phase, "GET", f"/queue/{queue_uuid}")).json()
+            if body.get("status") != "IN PROGRESS" or time.monotonic() > deadline:
+                return body
+            await asyncio.sleep(0.25)
+
+    async def session(self, phase: Phase, port: str) -> None:
+        far = (datetime.now(UTC) + timedelta(hours=1)).strftime(API_TIME)
+        created = await self.request(
+            phase, "POST", "/transactions", json={"port_uuid": port, "expires": far}
+        )
+        if created.status_code != 201:
+            return
+        body = created.json()
+        tx = body["transaction_uuid"]
+        self.sessions[tx] = port
+        phase.created += 1
+        started = await self.settled(phase, body["queue_uuid"], 150)
+        if started.get("state") != "Open":
+            phase.not_opened[f"{started.get('status')} {started.get('state')}"] += 1
+            return
+        phase.opened += 1
+        await asyncio.sleep(random.uniform(1, 5))
+        later = (datetime.now(UTC) + timedelta(hours=2)).strftime(API_TIME)
+        await self.request(phase, "PATCH", f"/transactions/{tx}", json={"expires": later})
+        await self.request(phase, "GET", f"/transactions/{tx}")
+        stop = await self.request(phase, "PATCH", f"/transactions/{tx}", json={"state": "closed"})
+        if stop.status_code != 202:
+            phase.not_closed[f"stop answered {stop.status_code}"] += 1
+            return
+        stopped = await self.settled(phase, stop.json()["id"], 150)
+        if stopped.get("state") != "Closed":
+            phase.not_closed[f"{stopped.get('status')} {stopped.get('state')}"] += 1
+            return
+        phase.closed += 1
+
+    async def run(self, phase: Phase, ports: list[str], workers: int, seconds: float) -> None:
+        """`workers` loops, each over ports of its own (a port is never busy with another
+        worker's session), starting sessions until `seconds` have passed; each loop ends its
+        last session before returning."""
+        deadline = time.monotonic() + seconds
+
+        async def loop(mine: list[str]) -> None:
+            for n in range(10**9):
+                if time.monotonic() >= deadline:
+                    return
+                try:
+                    await self.session(phase, mine[n % len(mine)])
+                except httpx.TransportError:
+                    await asyncio.sleep(1)
+
+        began = time.monotonic()
+        await asyncio.gather(*(loop(ports[w::workers]) for w in range(workers)))
+        phase.seconds = time.monotonic() - began
+
+
+async def sample_rss(pid: int, samples: list[tuple[float, str, int]], phase: list[str]) -> None:
+    began = time.monotonic()
+    while True:
+        samples.append((time.monotonic() - began, phase[0], rss_kb(pid)))
+        await asyncio.sleep(RSS_EVERY_S)
+
+
+def slope_mb_per_min(samples: list[tuple[float, str, int]]) -> float | None:
+    """Least-squares slope of RSS over time."""
+    if len(samples) < 3:
+        return None
+    xs = [t / 60 for t, _, _ in samples]
+    ys = [kb / 1024 for _, _, kb in samples]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else None
+
+
+def hashes(passwords: list[str]) -> list[str]:
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(credentials.hash_password, passwords, chunksize=16))
+
+
+async def server_5xx(port: int) -> tuple[int, dict[str, int]]:
+    """5xx answers the server counted (chargegate_api_request_seconds by status), and the
+    sockets it dropped by why."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    errors = sum(
+        float(value)
+        for value in re.findall(
+            r'^chargegate_api_request_seconds_count\{[^}]*status="5\d\d"[^}]*\} (\S+)$',
+            text,
+            re.MULTILINE,
+        )
+    )
+    dropped = {
+        why: int(float(value))
+        for why, value in re.findall(
+            r'^chargegate_sockets_dropped_total\{why="(\w+)"\} (\S+)$', text, re.MULTILINE
+        )
+    }
+    return int(errors), dropped
+
+
+async def charger_report(groups: list[Chargers], phase: Phase | None) -> dict[str, Any]:
+    """The chargers' counts so far; round trips since the last report go to `phase`."""
+    merged: dict[str, Any] = {"open": 0, "stops": {}, "remoteStarts": {}, "startTransactions": {}}
+    merged["disconnects"] = 0
+    for group in groups:
+        report = await group.report()
+        for name in ("open", "disconnects"):
+            merged[name] += report[name]
+        for name in ("stops", "remoteStarts", "startTransactions"):
+            merged[name].update(report[name])
+        if phase is not None:
+            phase.round_trips += [value / 1000 for value in report["roundTrips"]]
+            phase.charger_errors.update(report["errors"])
+    return merged
+
+
+async def final_states(client: Client) -> tuple[Counter[str], int]:
+    """The state of every session started, from each port's list; and how many transactions
+    the lists hold that the client never started (a session doubled)."""
+    ports = sorted(set(client.sessions.values()))
+    lists = await bounded(
+        8,
+        [client.http.get("/transactions", params={"port_uuid": p, "limit": 0}) for p in ports],
+    )
+    states: Counter[str] = Counter()
+    unknown = 0
+    for response in lists:
+        for tx in response.json():
+            if tx["transaction_uuid"] in client.sessions:
+                states[tx["state"]] += 1
+            else:
+                unknown += 1
+    return states, unknown
+
+
+def latency_row(name: str, baseline: list[float], hostile: list[float]) -> str:
+    if not baseline or not hostile:
+        return f"| {name} | - | - | - | - | - |"
+    return (
+        f"| {name} | {ms(quantile(baseline, 0.5))} | {ms(quantile(baseline, 0.99))} "
+        f"| {ms(quantile(hostile, 0.5))} | {ms(quantile(hostile, 0.99))} "
+        f"| {ratio(baseline, hostile)} |"
+    )
+
+
+def ratio(baseline: list[float], hostile: list[float]) -> str:
+    if not baseline or not hostile:
+        return "-"
+    return f"{quantile(hostile, 0.99) / quantile(baseline, 0.99):.2f}x"
+
+
+def counts(counter: Counter[str] | dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1]))
+
+
+async def run(args: argparse.Namespace) -> str:
+    workdir = Path(tempfile.mkdtemp(prefix="chargegate-soak-"))
+    good_secret, bad_secret = secrets.token_hex(8), secrets.token_hex(8)
+    auto_secret = secrets.token_hex(16)
+    hook_port = free_port()
+    print(f"hashing {args.good + args.hostile} charger passwords (scrypt) ...", flush=True)
+    loop = asyncio.get_running_loop()
+    good_hashes, bad_hashes = await loop.run_in_executor(
+        None,
+        lambda: (
+            hashes([f"{good_secret}{n}" for n in range(args.good)]),
+            hashes([f"{bad_secret}{n}" for n in range(args.hostile)]),
+        ),
+    )
+    async with database(args.database, workdir) as url:
+        key, ports = await provision(url, GOOD, args.good, CONNECTORS, "soak", good_hashes)
+        bad_key, bad_ports = await provision(url, BAD, args.hostile, 1, "hostile", bad_hashes)
+        await provisioning.add_webhook(
+            Settings(database_url=url, webhook_allow_private=True),
+            "hostile",
+            f"http://127.0.0.1:{hook_port}/hook",
+        )
+        env = production_limits() | {
+            "CHARGEGATE_WEBHOOK_ALLOW_PRIVATE": "true",
+            "CHARGEGATE_AUTO_REGISTER": "true",
+            "CHARGEGATE_AUTO_REGISTER_SECRET": auto_secret,
+        }
+        server, port = await start_server(url, workdir / "server.log", env)
+        rss: list[tuple[float, str, int]] = []
+        current = ["connect"]
+        sampler = asyncio.create_task(sample_rss(server.pid, rss, current))
+        groups: list[Chargers] = []
+        baseline, attacked = Phase("baseline"), Phase("hostile")
+        hostile_report: dict[str, Any] = {}
+        try:
+            began = time.monotonic()
+            options = ["--password", good_secret, "--address-base", "127.1"]
+            groups = await start_chargers(
+                f"ws://127.0.0.1:{port}/ocpp",
+                GOOD,
+                args.good,
+                CONNECTORS,
+                options=[*options, "--period", str(args.period)],
+            )
+            print(f"{args.good} chargers connected in {time.monotonic() - began:.0f} s", flush=True)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}/1.2", headers={"x-api-key": key}, timeout=120
+            ) as http:
+                client = Client(http)
+                await charger_report(groups, None)  # round trips from here on
+                current[0] = "baseline"
+                print(f"baseline: {args.baseline_minutes} min", flush=True)
+                await client.run(baseline, ports, args.api_workers, args.baseline_minutes * 60)
+                await charger_report(groups, baseline)
+                current[0] = "hostile"
+                print(f"with {args.hostile} hostile actors: {args.minutes} min", flush=True)
+                hostile = await asyncio.create_subprocess_exec(
+                    sys.executable, str(HOSTILE), "--port", str(port), "--key", bad_key,
+                    "--seconds", str(args.minutes * 60), "--actors", str(args.hostile),
+                    "--hostile-prefix", BAD, "--hostile-password", bad_secret,
+                    "--good-prefix", GOOD, "--good-count", str(args.good),
+                    "--auto-secret", auto_secret, "--webhook-port", str(hook_port),
+                    "--own-port", bad_ports[0], "--foreign-port", ports[0],
+                    stdout=asyncio.subprocess.PIPE, limit=1 << 26,
+                )  # fmt: skip
+                await client.run(attacked, ports, args.api_workers, args.minutes * 60)
+                out, _ = await asyncio.wait_for(hostile.communicate(), 120)
+                if hostile.returncode != 0:
+                    raise RuntimeError(f"bench/hostile.py exited with {hostile.returncode}")
+                hostile_report = json.loads(out.decode().strip().splitlines()[-1])
+                current[0] = "after"
+                await asyncio.sleep(5)  # a late, doubled start or stop would show up here
+                chargers = await charger_report(groups, attacked)
+                states, unknown = await final_states(client)
+                five, dropped = await server_5xx(port)
+        finally:
+            sampler.cancel()
+            for group in groups:
+                await group.quit()
+            await stop_server(server)
+    log = (workdir / "server.log").read_text(errors="replace")
+    return report(
+        args,
+        baseline,
+        attacked,
+        client,
+        chargers,
+        states,
+        unknown,
+        five,
+        dropped,
+        rss,
+        hostile_report,
+        log,
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    baseline: Phase,
+    attacked: Phase,
+    client: Client,
+    chargers: dict[str, Any],
+    states: Counter[str],
+    unknown: int,
+    five: int,
+    dropped: dict[str, int],
+    rss: list[tuple[float, str, int]],
+    hostile: dict[str, Any],
+    log: str,
+) -> str:
+    client_5xx = sum(
+        n for phase in (baseline, attacked) for k, n in phase.statuses.items() if k[-3] == "5"
+    )
+    outcomes: dict[str, dict[str, int]] = hostile.get("outcomes", {})
+    hostile_5xx = sum(
+        n for seen in outcomes.values() for k, n in seen.items() if re.search(r"\b5\d\d\b", k)
+    )
+    double_starts = sum(n > 1 for n in chargers["remoteStarts"].values())
+    double_tx = sum(n > 1 for n in chargers["startTransactions"].values())
+    double_stops = sum(len(times) > 1 for times in chargers["stops"].values())
+    lost = {
+        "accepted, never opened": sum(p.created - p.opened for p in (baseline, attacked)),
+        "opened, never closed": sum(p.opened - p.closed for p in (baseline, attacked)),
+    }
+    errors_logged = sum(
+        1 for line in log.splitlines() if re.search(r'"level": ?"(error|critical)"', line)
+    )
+    phases = defaultdict(list)
+    for t, name, kb in rss:
+        phases[name].append((t, name, kb))
+    rss_rows = []
+    for name in ("connect", "baseline", "hostile", "after"):
+        samples = phases.get(name)
+        if not samples:
+            continue
+        slope = slope_mb_per_min(samples)
+        kbs = [kb for _, _, kb in samples]
+        rss_rows.append(
+            f"| {name} | {len(kbs)} | {kbs[0] / 1024:.0f} MB | {kbs[-1] / 1024:.0f} MB "
+            f"| {max(kbs) / 1024:.0f} MB | "
+            + ("-" if slope is None else f"{slope:+.2f} MB/min")
+            + " |"
+        )
+    api_ratio = ratio(baseline.latencies, attacked.latencies)
+    charger_ratio = ratio(baseline.round_trips, attacked.round_trips)
+    whole = slope_mb_per_min([s for s in rss if s[1] in ("baseline", "hostile")])
+    held = hostile.get("slow_sockets_held_s", [])
+    posts = hostile.get("webhook_posts_held_s", [])
+    hostile_rows = [
+        f"| {kind} | {hostile.get('actors', {}).get(kind, 0)} | {counts(seen)} |"
+        for kind, seen in sorted(outcomes.items())
+    ]
+    return "\n".join(
+        [
+            "### Soak under hostile load (one node, "
+            f"{'SQLite' if args.database == 'sqlite' else 'PostgreSQL'})",
+            "",
+            f"{args.good} OCPP 1.6 chargers (bench/js/sessions.mjs, {CONNECTORS} connectors, own"
+            f" password and loopback address each, Heartbeat/StatusNotification/MeterValues"
+            f" every {args.period} s each) and one API client ({args.api_workers} session loops:"
+            f" start, wait Open, extend, read, stop, wait Closed): {args.baseline_minutes} min"
+            f" alone, then {args.minutes} min with {args.hostile} hostile actors"
+            " (bench/hostile.py, one loopback address each) doing all of issue 12 at once."
+            " Production limits except 500 API requests/s per key; webhooks to private"
+            " addresses allowed (the hostile operator's trickling receiver is on 127.0.0.1);"
+            " auto-registration on, its bootstrap secret known to the attackers.",
+            "",
+            "| | target | measured |",
+            "|---|---|---|",
+            f"| 5xx answers | 0 | {five} counted by the server; {client_5xx} seen by the API"
+            f" client, {hostile_5xx} by the hostile actors; {errors_logged} error lines logged |",
+            f"| sessions | none lost or doubled | started {baseline.created} + {attacked.created},"
+            f" opened {baseline.opened} + {attacked.opened}, closed {baseline.closed} +"
+            f" {attacked.closed} (baseline + hostile); lost: {counts(lost)}"
+            + (
+                f" ({counts(baseline.not_opened + attacked.not_opened)})"
+                if lost["accepted, never opened"]
+                else ""
+            )
+            + (
+                f" ({counts(baseline.not_closed + attacked.not_closed)})"
+                if lost["opened, never closed"]
+                else ""
+            )
+            + f"; doubled: {double_starts} RemoteStarts, {double_tx} StartTransactions,"
+            f" {double_stops} RemoteStops for one session, {unknown} transactions not started"
+            f" by the client; final states {counts(states)}; open at the chargers at the end:"
+            f" {chargers['open']} |",
+            f"| well-behaved p99, hostile / baseline | <= 2x | API {api_ratio},"
+            f" charger round trips {charger_ratio} |",
+            f"| server memory | flat | {whole:+.2f} MB/min over both phases (see below) |"
+            if whole is not None
+            else "| server memory | flat | too few samples |",
+            f"| charger disconnects | 0 | {chargers['disconnects']} |",
+            "",
+            "| latency | baseline p50 | baseline p99 | hostile p50 | hostile p99 | p99 ratio |",
+            "|---|---|---|---|---|---|",
+            latency_row(
+                f"API requests ({len(baseline.latencies)} + {len(attacked.latencies)})",
+                baseline.latencies,
+                attacked.latencies,
+            ),
+            latency_row(
+                f"charger round trips ({len(baseline.round_trips)} + {len(attacked.round_trips)})",
+                baseline.round_trips,
+                attacked.round_trips,
+            ),
+            "",
+            f"Charger call errors: baseline {counts(baseline.charger_errors) or 'none'};"
+            f" hostile {counts(attacked.charger_errors) or 'none'}. API answers:"
+            f" baseline {counts(baseline.statuses)}; hostile {counts(attacked.statuses)}.",
+            "",
+            f"Server RSS every {RSS_EVERY_S:.0f} s:",
+            "",
+            "| phase | samples | first | last | max | slope |",
+            "|---|---|---|---|---|---|",
+            *rss_rows,
+            "",
+            "What the hostile actors got (HTTP status, WebSocket close code, OCPP CALLERROR):",
+            "",
+            "| actor | how many | outcomes |",
+            "|---|---|---|",
+            *hostile_rows,
+            "",
+            f"Slow sockets held before the server cut them: {len(held)},"
+            + (f" p50 {quantile(held, 0.5):.1f} s, max {max(held):.1f} s." if held else " none.")
+            + f" Sockets the server dropped: {counts(dropped) or 'none'}."
+            f" Webhook POSTs to the trickling receiver: {len(posts)}"
+            + (f", held up to {max(posts):.1f} s each." if posts else "."),
+            "",
+        ]
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--baseline-minutes", type=float, default=None, help="default: --minutes")
+    parser.add_argument("--good", type=int, default=1000)
+    parser.add_argument("--hostile", type=int, default=50)
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres", "postgresql"], default="sqlite"
+    )
+    parser.add_argument("--period", type=float, default=30, help="seconds between each message")
+    parser.add_argument("--api-workers", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="1 + 1 min, 100 chargers, 10 actors")
+    args = parser.parse_args()
+    if args.quick:
+        args.minutes, args.good, args.hostile, args.api_workers = 1, 100, 10, 5
+    if args.baseline_minutes is None:
+        args.baseline_minutes = args.minutes
+    args.database = "postgresql" if args.database == "postgres" else args.database
+    text = await run(args)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "soak.md").write_text(text)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
