@@ -30,13 +30,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import secrets
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ from common import (
     UNLIMITED,
     Chargers,
     bounded,
+    cpu_seconds,
     database,
     free_port,
     ms,
@@ -101,6 +103,9 @@ class Phase:
     round_trips: list[float] = field(default_factory=list)
     charger_errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    # CPU seconds the server and the chargers' node process used in this phase.
+    server_cpu: float = 0.0
+    chargers_cpu: float = 0.0
 
 
 class Client:
@@ -162,11 +167,14 @@ class Client:
             return
         phase.closed += 1
 
-    async def run(self, phase: Phase, ports: list[str], workers: int, seconds: float) -> None:
+    async def run(
+        self, phase: Phase, ports: list[str], workers: int, seconds: float, pids: tuple[int, int]
+    ) -> None:
         """`workers` loops, each over ports of its own (a port is never busy with another
         worker's session), starting sessions until `seconds` have passed; each loop ends its
-        last session before returning."""
+        last session before returning. `pids`: the server's and the chargers' processes."""
         deadline = time.monotonic() + seconds
+        cpu = [cpu_seconds(pid) for pid in pids]
 
         async def loop(mine: list[str]) -> None:
             for n in range(10**9):
@@ -180,6 +188,9 @@ class Client:
         began = time.monotonic()
         await asyncio.gather(*(loop(ports[w::workers]) for w in range(workers)))
         phase.seconds = time.monotonic() - began
+        phase.server_cpu, phase.chargers_cpu = (
+            cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)
+        )
 
 
 async def sample_rss(pid: int, samples: list[tuple[float, str, int]], phase: list[str]) -> None:
@@ -278,6 +289,10 @@ def ratio(baseline: list[float], hostile: list[float]) -> str:
     return f"{quantile(hostile, 0.99) / quantile(baseline, 0.99):.2f}x"
 
 
+def cores(cpu_s: float, phase: Phase) -> str:
+    return f"{cpu_s / phase.seconds:.2f}" if phase.seconds else "-"
+
+
 def counts(counter: Counter[str] | dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1]))
 
@@ -334,7 +349,10 @@ async def run(args: argparse.Namespace) -> str:
                 await charger_report(groups, None)  # round trips from here on
                 current[0] = "baseline"
                 print(f"baseline: {args.baseline_minutes} min", flush=True)
-                await client.run(baseline, ports, args.api_workers, args.baseline_minutes * 60)
+                pids = (server.pid, groups[0].proc.pid)
+                await client.run(
+                    baseline, ports, args.api_workers, args.baseline_minutes * 60, pids
+                )
                 await charger_report(groups, baseline)
                 current[0] = "hostile"
                 print(f"with {args.hostile} hostile actors: {args.minutes} min", flush=True)
@@ -347,7 +365,7 @@ async def run(args: argparse.Namespace) -> str:
                     "--own-port", bad_ports[0], "--foreign-port", ports[0],
                     stdout=asyncio.subprocess.PIPE, limit=1 << 26,
                 )  # fmt: skip
-                await client.run(attacked, ports, args.api_workers, args.minutes * 60)
+                await client.run(attacked, ports, args.api_workers, args.minutes * 60, pids)
                 out, _ = await asyncio.wait_for(hostile.communicate(), 120)
                 if hostile.returncode != 0:
                     raise RuntimeError(f"bench/hostile.py exited with {hostile.returncode}")
@@ -357,139 +375,149 @@ async def run(args: argparse.Namespace) -> str:
                 chargers = await charger_report(groups, attacked)
                 states, unknown = await final_states(client)
                 five, dropped = await server_5xx(port)
+                end = End(chargers, states, unknown, five, dropped, rss, hostile_report, "")
         finally:
             sampler.cancel()
             for group in groups:
                 await group.quit()
             await stop_server(server)
-    log = (workdir / "server.log").read_text(errors="replace")
-    return report(
-        args,
-        baseline,
-        attacked,
-        client,
-        chargers,
-        states,
-        unknown,
-        five,
-        dropped,
-        rss,
-        hostile_report,
-        log,
+    end.log = (workdir / "server.log").read_text(errors="replace")
+    return report(args, baseline, attacked, end)
+
+
+@dataclass
+class End:
+    """What is read once both phases are over."""
+
+    chargers: dict[str, Any]
+    states: Counter[str]
+    # Transactions on the client's ports that the client never started.
+    unknown: int
+    server_5xx: int
+    dropped: dict[str, int]
+    rss: list[tuple[float, str, int]]
+    hostile: dict[str, Any]
+    log: str
+
+
+def sessions_cell(baseline: Phase, attacked: Phase, end: End) -> str:
+    both = (baseline, attacked)
+    never_opened = sum(p.created - p.opened for p in both)
+    never_closed = sum(p.opened - p.closed for p in both)
+    why_not_opened = counts(baseline.not_opened + attacked.not_opened)
+    why_not_closed = counts(baseline.not_closed + attacked.not_closed)
+    chargers = end.chargers
+    return (
+        f"started {baseline.created} + {attacked.created}, opened {baseline.opened} +"
+        f" {attacked.opened}, closed {baseline.closed} + {attacked.closed} (baseline + hostile);"
+        f" lost: {never_opened} accepted and never opened"
+        + (f" ({why_not_opened})" if never_opened else "")
+        + f", {never_closed} opened and never closed"
+        + (f" ({why_not_closed})" if never_closed else "")
+        + f"; doubled: {sum(n > 1 for n in chargers['remoteStarts'].values())} RemoteStarts,"
+        f" {sum(n > 1 for n in chargers['startTransactions'].values())} StartTransactions,"
+        f" {sum(len(t) > 1 for t in chargers['stops'].values())} RemoteStops for one session,"
+        f" {end.unknown} transactions the client did not start; final states"
+        f" {counts(end.states)}; open at the chargers at the end: {chargers['open']}"
     )
 
 
-def report(
-    args: argparse.Namespace,
-    baseline: Phase,
-    attacked: Phase,
-    client: Client,
-    chargers: dict[str, Any],
-    states: Counter[str],
-    unknown: int,
-    five: int,
-    dropped: dict[str, int],
-    rss: list[tuple[float, str, int]],
-    hostile: dict[str, Any],
-    log: str,
-) -> str:
-    client_5xx = sum(
-        n for phase in (baseline, attacked) for k, n in phase.statuses.items() if k[-3] == "5"
-    )
-    outcomes: dict[str, dict[str, int]] = hostile.get("outcomes", {})
-    hostile_5xx = sum(
-        n for seen in outcomes.values() for k, n in seen.items() if re.search(r"\b5\d\d\b", k)
-    )
-    double_starts = sum(n > 1 for n in chargers["remoteStarts"].values())
-    double_tx = sum(n > 1 for n in chargers["startTransactions"].values())
-    double_stops = sum(len(times) > 1 for times in chargers["stops"].values())
-    lost = {
-        "accepted, never opened": sum(p.created - p.opened for p in (baseline, attacked)),
-        "opened, never closed": sum(p.opened - p.closed for p in (baseline, attacked)),
-    }
-    errors_logged = sum(
-        1 for line in log.splitlines() if re.search(r'"level": ?"(error|critical)"', line)
-    )
-    phases = defaultdict(list)
-    for t, name, kb in rss:
-        phases[name].append((t, name, kb))
-    rss_rows = []
+def rss_rows(rss: list[tuple[float, str, int]]) -> list[str]:
+    rows = []
     for name in ("connect", "baseline", "hostile", "after"):
-        samples = phases.get(name)
+        samples = [sample for sample in rss if sample[1] == name]
         if not samples:
             continue
         slope = slope_mb_per_min(samples)
         kbs = [kb for _, _, kb in samples]
-        rss_rows.append(
+        rows.append(
             f"| {name} | {len(kbs)} | {kbs[0] / 1024:.0f} MB | {kbs[-1] / 1024:.0f} MB "
             f"| {max(kbs) / 1024:.0f} MB | "
             + ("-" if slope is None else f"{slope:+.2f} MB/min")
             + " |"
         )
-    api_ratio = ratio(baseline.latencies, attacked.latencies)
-    charger_ratio = ratio(baseline.round_trips, attacked.round_trips)
-    whole = slope_mb_per_min([s for s in rss if s[1] in ("baseline", "hostile")])
-    held = hostile.get("slow_sockets_held_s", [])
-    posts = hostile.get("webhook_posts_held_s", [])
-    hostile_rows = [
-        f"| {kind} | {hostile.get('actors', {}).get(kind, 0)} | {counts(seen)} |"
-        for kind, seen in sorted(outcomes.items())
+    return rows
+
+
+def hostile_lines(end: End) -> list[str]:
+    outcomes: dict[str, dict[str, int]] = end.hostile.get("outcomes", {})
+    held = end.hostile.get("slow_sockets_held_s", [])
+    posts = end.hostile.get("webhook_posts_held_s", [])
+    return [
+        "What the hostile actors got (HTTP status, WebSocket close code, OCPP CALLERROR):",
+        "",
+        "| actor | how many | outcomes |",
+        "|---|---|---|",
+        *(
+            f"| {kind} | {end.hostile.get('actors', {}).get(kind, 0)} | {counts(seen)} |"
+            for kind, seen in sorted(outcomes.items())
+        ),
+        "",
+        f"Slow sockets held before the server cut them: {len(held)},"
+        + (f" p50 {quantile(held, 0.5):.1f} s, max {max(held):.1f} s." if held else " none.")
+        + f" Sockets the server dropped: {counts(end.dropped) or 'none'}."
+        f" Webhook POSTs to the trickling receiver: {len(posts)}"
+        + (f", held up to {max(posts):.1f} s each." if posts else "."),
     ]
+
+
+def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End) -> str:
+    client_5xx = sum(
+        n for phase in (baseline, attacked) for k, n in phase.statuses.items() if k[-3] == "5"
+    )
+    hostile_5xx = sum(
+        n
+        for seen in end.hostile.get("outcomes", {}).values()
+        for k, n in seen.items()
+        if re.search(r"\b5\d\d\b", k)
+    )
+    errors_logged = sum(
+        1 for line in end.log.splitlines() if re.search(r'"level": ?"(error|critical)"', line)
+    )
+    whole = slope_mb_per_min([s for s in end.rss if s[1] in ("baseline", "hostile")])
+    memory = "too few samples" if whole is None else f"{whole:+.2f} MB/min over both phases"
+    api = (baseline.latencies, attacked.latencies)
+    trips = (baseline.round_trips, attacked.round_trips)
+    hostile_cpu = end.hostile.get("cpu_s", 0)
+    database = "SQLite" if args.database == "sqlite" else "PostgreSQL"
     return "\n".join(
         [
-            "### Soak under hostile load (one node, "
-            f"{'SQLite' if args.database == 'sqlite' else 'PostgreSQL'})",
+            f"### Soak under hostile load (one node, {database})",
             "",
             f"{args.good} OCPP 1.6 chargers (bench/js/sessions.mjs, {CONNECTORS} connectors, own"
             f" password and loopback address each, Heartbeat/StatusNotification/MeterValues"
-            f" every {args.period} s each) and one API client ({args.api_workers} session loops:"
-            f" start, wait Open, extend, read, stop, wait Closed): {args.baseline_minutes} min"
-            f" alone, then {args.minutes} min with {args.hostile} hostile actors"
-            " (bench/hostile.py, one loopback address each) doing all of issue 12 at once."
-            " Production limits except 500 API requests/s per key; webhooks to private"
-            " addresses allowed (the hostile operator's trickling receiver is on 127.0.0.1);"
-            " auto-registration on, its bootstrap secret known to the attackers.",
+            f" every {args.period:g} s each) and one API client ({args.api_workers} session"
+            " loops: start, wait Open, extend, read, stop, wait Closed):"
+            f" {args.baseline_minutes:g} min alone, then {args.minutes:g} min with"
+            f" {args.hostile} hostile actors (bench/hostile.py, one loopback address each) doing"
+            " all of issue 12 at once. Production limits except 500 API requests/s per key;"
+            " webhooks to private addresses allowed (the hostile operator's trickling receiver"
+            " is on 127.0.0.1); auto-registration on, its bootstrap secret known to the"
+            " attackers.",
             "",
             "| | target | measured |",
             "|---|---|---|",
-            f"| 5xx answers | 0 | {five} counted by the server; {client_5xx} seen by the API"
-            f" client, {hostile_5xx} by the hostile actors; {errors_logged} error lines logged |",
-            f"| sessions | none lost or doubled | started {baseline.created} + {attacked.created},"
-            f" opened {baseline.opened} + {attacked.opened}, closed {baseline.closed} +"
-            f" {attacked.closed} (baseline + hostile); lost: {counts(lost)}"
-            + (
-                f" ({counts(baseline.not_opened + attacked.not_opened)})"
-                if lost["accepted, never opened"]
-                else ""
-            )
-            + (
-                f" ({counts(baseline.not_closed + attacked.not_closed)})"
-                if lost["opened, never closed"]
-                else ""
-            )
-            + f"; doubled: {double_starts} RemoteStarts, {double_tx} StartTransactions,"
-            f" {double_stops} RemoteStops for one session, {unknown} transactions not started"
-            f" by the client; final states {counts(states)}; open at the chargers at the end:"
-            f" {chargers['open']} |",
-            f"| well-behaved p99, hostile / baseline | <= 2x | API {api_ratio},"
-            f" charger round trips {charger_ratio} |",
-            f"| server memory | flat | {whole:+.2f} MB/min over both phases (see below) |"
-            if whole is not None
-            else "| server memory | flat | too few samples |",
-            f"| charger disconnects | 0 | {chargers['disconnects']} |",
+            f"| 5xx answers | 0 | {end.server_5xx} counted by the server; {client_5xx} seen by"
+            f" the API client, {hostile_5xx} by the hostile actors; {errors_logged} error lines"
+            " logged |",
+            f"| sessions | none lost or doubled | {sessions_cell(baseline, attacked, end)} |",
+            f"| well-behaved p99, hostile / baseline | <= 2x | API {ratio(*api)},"
+            f" charger round trips {ratio(*trips)} |",
+            f"| server memory | flat | {memory} (below) |",
+            f"| charger disconnects | 0 | {end.chargers['disconnects']} |",
             "",
             "| latency | baseline p50 | baseline p99 | hostile p50 | hostile p99 | p99 ratio |",
             "|---|---|---|---|---|---|",
-            latency_row(
-                f"API requests ({len(baseline.latencies)} + {len(attacked.latencies)})",
-                baseline.latencies,
-                attacked.latencies,
-            ),
-            latency_row(
-                f"charger round trips ({len(baseline.round_trips)} + {len(attacked.round_trips)})",
-                baseline.round_trips,
-                attacked.round_trips,
-            ),
+            latency_row(f"API requests ({len(api[0])} + {len(api[1])})", *api),
+            latency_row(f"charger round trips ({len(trips[0])} + {len(trips[1])})", *trips),
+            "",
+            f"CPU, in cores busy on average (of {os.cpu_count()}): server"
+            f" {cores(baseline.server_cpu, baseline)} in the baseline,"
+            f" {cores(attacked.server_cpu, attacked)} under attack; the chargers' node process"
+            f" {cores(baseline.chargers_cpu, baseline)}, {cores(attacked.chargers_cpu, attacked)};"
+            f" the hostile actors' process {cores(hostile_cpu, attacked)}. The load generators"
+            " share the machine with the server, so part of a p99 ratio above 1 is the"
+            " attackers' own CPU.",
             "",
             f"Charger call errors: baseline {counts(baseline.charger_errors) or 'none'};"
             f" hostile {counts(attacked.charger_errors) or 'none'}. API answers:"
@@ -499,19 +527,9 @@ def report(
             "",
             "| phase | samples | first | last | max | slope |",
             "|---|---|---|---|---|---|",
-            *rss_rows,
+            *rss_rows(end.rss),
             "",
-            "What the hostile actors got (HTTP status, WebSocket close code, OCPP CALLERROR):",
-            "",
-            "| actor | how many | outcomes |",
-            "|---|---|---|",
-            *hostile_rows,
-            "",
-            f"Slow sockets held before the server cut them: {len(held)},"
-            + (f" p50 {quantile(held, 0.5):.1f} s, max {max(held):.1f} s." if held else " none.")
-            + f" Sockets the server dropped: {counts(dropped) or 'none'}."
-            f" Webhook POSTs to the trickling receiver: {len(posts)}"
-            + (f", held up to {max(posts):.1f} s each." if posts else "."),
+            *hostile_lines(end),
             "",
         ]
     )
