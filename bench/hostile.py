@@ -275,49 +275,60 @@ class Actors:
             return None
         return ws
 
-    async def flood(self, address: str, n: int) -> None:
-        """A charger of the hostile operator sending Heartbeats without waiting for answers
-        until it is closed (1008); then reconnecting at once (429 while its budget is spent,
-        then a second later) and flooding again."""
+    async def as_charger(
+        self,
+        kind: str,
+        address: str,
+        n: int,
+        work: Callable[[ClientConnection], Awaitable[None]],
+        pause: float,
+    ) -> None:
+        """Charger <hostile-prefix>n logged in with its own password, doing `work` until the
+        server closes the socket; then again after `pause` seconds."""
         while True:
-            ws = await self.logged_in("flood", address, n)
+            ws = await self.logged_in(kind, address, n)
             if ws is None:
                 await asyncio.sleep(1)
                 continue
             try:
-                # Twice the server's default burst at once, then as fast as answers come.
-                for m in range(400):
-                    await ws.send(f'[2,"f{m}","Heartbeat",{{}}]')
+                await work(ws)
+            except websockets.ConnectionClosed as exc:
+                note(kind, f"close {exc.rcvd.code if exc.rcvd else 'none'}")
+            await ws.close()
+            await asyncio.sleep(pause)
+
+    async def flood(self, address: str, n: int) -> None:
+        """A charger of the hostile operator sending Heartbeats without waiting for answers
+        until it is closed (1008); then reconnecting at once (429 while its budget is spent,
+        then a second later) and flooding again."""
+
+        async def work(ws: ClientConnection) -> None:
+            # Twice the server's default burst at once, then as fast as answers come.
+            for m in range(400):
+                await ws.send(f'[2,"f{m}","Heartbeat",{{}}]')
+            try:
                 async with asyncio.timeout(30):
                     for m in range(400, 10**9):
                         await ws.recv()
                         await ws.send(f'[2,"f{m}","Heartbeat",{{}}]')
-            except websockets.ConnectionClosed as exc:
-                note("flood", f"close {exc.rcvd.code if exc.rcvd else 'none'}")
             except TimeoutError:
                 note("flood", "not cut within 30 s")
-            await ws.close()
+
+        await self.as_charger("flood", address, n, work, 0)
 
     async def garbage(self, address: str, n: int) -> None:
         """A charger of the hostile operator sending what no charger should: frames that are
         not OCPP, strings no database column takes, meter readings no meter makes, a frame
         over the size limit; and flipping its status so that its operator's webhook (the
         trickling receiver) gets events. Slow enough to stay within its message budget."""
-        while True:
-            ws = await self.logged_in("garbage", address, n)
-            if ws is None:
-                await asyncio.sleep(1)
-                continue
-            try:
-                await ws.send(json.dumps([2, "boot", "BootNotification", BOOT]))
-                while True:
-                    frame = random.choice(GARBAGE)()
-                    await ws.send(frame)
-                    await self.answers(ws, 0.25)
-            except websockets.ConnectionClosed as exc:
-                note("garbage", f"close {exc.rcvd.code if exc.rcvd else 'none'}")
-            await ws.close()
-            await asyncio.sleep(1)
+
+        async def work(ws: ClientConnection) -> None:
+            await ws.send(json.dumps([2, "boot", "BootNotification", BOOT]))
+            while True:
+                await ws.send(random.choice(GARBAGE)())
+                await self.answers(ws, 0.25)
+
+        await self.as_charger("garbage", address, n, work, 1)
 
     async def answers(self, ws: ClientConnection, seconds: float) -> None:
         """Reads what comes for `seconds`: answers are noted, the server's own CALLs get a
