@@ -9,7 +9,7 @@ goes to stdout. Run by soak.py:
 
     python bench/hostile.py --port P --key K --seconds S --actors 50 --hostile-prefix HOSTILE-
         --hostile-password PW --good-prefix SOAK- --good-count 1000 --auto-secret SECRET
-        --webhook-port W --own-port UUID --foreign-port UUID
+        --webhook-port W --own-port UUID --foreign-port UUID [--kinds bad_keys,flood,...]
 """
 
 from __future__ import annotations
@@ -475,26 +475,32 @@ async def main() -> None:
     for name in ("port", "actors", "good-count", "webhook-port"):
         parser.add_argument(f"--{name}", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--kinds", default="", help="comma-separated; default: all")
     args = parser.parse_args()
     actors = Actors(args)
     receiver = await asyncio.start_server(actors.trickle, "127.0.0.1", args.webhook_port)
-    kinds: list[Callable[[str, int], Awaitable[None]]] = [
-        lambda a, n: actors.bad_keys(a),
+    kinds: dict[str, Callable[[str, int], Awaitable[None]]] = {
+        "bad_keys": lambda a, n: actors.bad_keys(a),
         # The first slow actor goes beyond the bound on sockets per address.
-        lambda a, n: actors.slowloris(a, 520 if n < len(KINDS) else 30),
-        lambda a, n: actors.wrong_password(a),
-        lambda a, n: actors.unknown_id(a),
-        actors.flood,
-        actors.garbage,
-        lambda a, n: actors.api_bounds(a),
-        lambda a, n: actors.auto_register(a),
-    ]
+        "slowloris": lambda a, n: actors.slowloris(
+            a, 520 if n == chosen.index("slowloris") else 30
+        ),
+        "wrong_password": lambda a, n: actors.wrong_password(a),
+        "unknown_id": lambda a, n: actors.unknown_id(a),
+        "flood": actors.flood,
+        "garbage": actors.garbage,
+        "api_bounds": lambda a, n: actors.api_bounds(a),
+        "auto_register": lambda a, n: actors.auto_register(a),
+    }
+    chosen = args.kinds.split(",") if args.kinds else list(kinds)
+    if unknown := set(chosen) - set(kinds):
+        parser.error(f"unknown --kinds {sorted(unknown)}; known: {', '.join(kinds)}")
     counts: Counter[str] = Counter()
     tasks = []
     for n in range(args.actors):
-        kind = KINDS[n % len(KINDS)]
+        kind = chosen[n % len(chosen)]
         counts[kind] += 1
-        actor = supervised(kind, kinds[n % len(kinds)], f"127.2.0.{n + 1}", n)
+        actor = supervised(kind, kinds[kind], f"127.2.0.{n + 1}", n)
         tasks.append(asyncio.create_task(actor))
     await asyncio.sleep(args.seconds)
     for task in tasks:
@@ -512,17 +518,6 @@ async def main() -> None:
     }
     sys.stdout.write(json.dumps(report) + "\n")
 
-
-KINDS = [
-    "bad_keys",
-    "slowloris",
-    "wrong_password",
-    "unknown_id",
-    "flood",
-    "garbage",
-    "api_bounds",
-    "auto_register",
-]
 
 if __name__ == "__main__":
     asyncio.run(main())
