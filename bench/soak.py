@@ -72,6 +72,7 @@ CONNECTORS = 2
 API_TIME = "%Y-%m-%dT%H:%M:%S+0000"
 GOOD, BAD = "SOAK-", "HOSTILE-"
 RSS_EVERY_S = 10.0
+SLOW_CHECKS = "chargegate_slow_checks_total"
 
 
 def production_limits() -> dict[str, str]:
@@ -107,6 +108,8 @@ class Phase:
     # CPU seconds the server and the chargers' node process used in this phase.
     server_cpu: float = 0.0
     chargers_cpu: float = 0.0
+    # scrypt checks the server ran in this phase, by what they checked.
+    slow_checks: Counter[str] = field(default_factory=Counter)
 
 
 class Client:
@@ -179,13 +182,20 @@ class Client:
         phase.closed += 1
 
     async def run(
-        self, phase: Phase, ports: list[str], workers: int, seconds: float, pids: tuple[int, int]
+        self,
+        phase: Phase,
+        ports: list[str],
+        workers: int,
+        seconds: float,
+        pids: tuple[int, int],
+        port: int,
     ) -> None:
         """`workers` loops, each over ports of its own (a port is never busy with another
         worker's session), starting sessions until `seconds` have passed; each loop ends its
         last session before returning. `pids`: the server's and the chargers' processes."""
         deadline = time.monotonic() + seconds
         cpu = [cpu_seconds(pid) for pid in pids]
+        checks = by_label(await metrics(port), SLOW_CHECKS)
 
         async def loop(mine: list[str]) -> None:
             for n in range(10**9):
@@ -202,6 +212,8 @@ class Client:
         phase.server_cpu, phase.chargers_cpu = (
             cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)
         )
+        phase.slow_checks = Counter(by_label(await metrics(port), SLOW_CHECKS))
+        phase.slow_checks.subtract(checks)
 
 
 async def sample_rss(pid: int, samples: list[tuple[float, str, int]], phase: list[str]) -> None:
@@ -227,26 +239,26 @@ def hashes(passwords: list[str]) -> list[str]:
         return list(pool.map(credentials.hash_password, passwords, chunksize=16))
 
 
-async def server_5xx(port: int) -> tuple[int, dict[str, int]]:
-    """5xx answers the server counted (chargegate_api_request_seconds by status), and the
-    sockets it dropped by why."""
+async def metrics(port: int) -> dict[str, float]:
+    """The server's /metrics: each series (name and labels) and its value."""
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    errors = sum(
-        float(value)
-        for value in re.findall(
-            r'^chargegate_api_request_seconds_count\{[^}]*status="5\d\d"[^}]*\} (\S+)$',
-            text,
-            re.MULTILINE,
-        )
-    )
-    dropped = {
-        why: int(float(value))
-        for why, value in re.findall(
-            r'^chargegate_sockets_dropped_total\{why="(\w+)"\} (\S+)$', text, re.MULTILINE
-        )
+    return {
+        series: float(value)
+        for series, value in re.findall(r"^(\w+(?:\{[^}]*\})?) (\S+)$", text, re.MULTILINE)
     }
-    return int(errors), dropped
+
+
+def server_5xx(seen: dict[str, float]) -> int:
+    """5xx answers the server counted (chargegate_api_request_seconds by status)."""
+    five = r'chargegate_api_request_seconds_count\{.*status="5\d\d"'
+    return int(sum(value for series, value in seen.items() if re.match(five, series)))
+
+
+def by_label(seen: dict[str, float], name: str) -> dict[str, int]:
+    """A counter with one label, by that label's value."""
+    found = (re.fullmatch(rf'{name}\{{\w+="(\w+)"\}}', series) for series in seen)
+    return {m.group(1): int(seen[m.group(0)]) for m in found if m}
 
 
 async def charger_report(groups: list[Chargers], phase: Phase | None) -> dict[str, Any]:
@@ -335,6 +347,7 @@ async def run(args: argparse.Namespace) -> str:
             "CHARGEGATE_AUTO_REGISTER": "true",
             "CHARGEGATE_AUTO_REGISTER_SECRET": auto_secret,
         }
+        env |= dict(setting.split("=", 1) for setting in args.set)
         server, port = await start_server(url, workdir / "server.log", env)
         rss: list[tuple[float, str, int]] = []
         current = ["connect"]
@@ -366,7 +379,7 @@ async def run(args: argparse.Namespace) -> str:
                 print(f"baseline: {args.baseline_minutes} min", flush=True)
                 pids = (server.pid, groups[0].proc.pid)
                 await client.run(
-                    baseline, ports, args.api_workers, args.baseline_minutes * 60, pids
+                    baseline, ports, args.api_workers, args.baseline_minutes * 60, pids, port
                 )
                 await charger_report(groups, baseline)
                 current[0] = "hostile"
@@ -380,7 +393,7 @@ async def run(args: argparse.Namespace) -> str:
                     "--own-port", bad_ports[0], "--foreign-port", ports[0], "--kinds", args.kinds,
                     stdout=asyncio.subprocess.PIPE, limit=1 << 26,
                 )  # fmt: skip
-                await client.run(attacked, ports, args.api_workers, args.minutes * 60, pids)
+                await client.run(attacked, ports, args.api_workers, args.minutes * 60, pids, port)
                 out, _ = await asyncio.wait_for(hostile.communicate(), 120)
                 if hostile.returncode != 0:
                     raise RuntimeError(f"bench/hostile.py exited with {hostile.returncode}")
@@ -389,8 +402,11 @@ async def run(args: argparse.Namespace) -> str:
                 await asyncio.sleep(5)  # a late, doubled start or stop would show up here
                 chargers = await charger_report(groups, attacked)
                 states, unknown = await final_states(client)
-                five, dropped = await server_5xx(port)
-                end = End(chargers, states, unknown, five, dropped, rss, hostile_report, "")
+                seen = await metrics(port)
+                dropped = by_label(seen, "chargegate_sockets_dropped_total")
+                end = End(
+                    chargers, states, unknown, server_5xx(seen), dropped, rss, hostile_report, ""
+                )
         finally:
             sampler.cancel()
             for group in groups:
@@ -508,7 +524,9 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             " all of issue 12 at once. Production limits except 500 API requests/s per key;"
             " webhooks to private addresses allowed (the hostile operator's trickling receiver"
             " is on 127.0.0.1); auto-registration on, its bootstrap secret known to the"
-            " attackers.",
+            " attackers."
+            + (f" Also set: {', '.join(args.set)}." if args.set else "")
+            + (f" Hostile actors of these kinds only: {args.kinds}." if args.kinds else ""),
             "",
             "| | target | measured |",
             "|---|---|---|",
@@ -532,7 +550,10 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             f" {cores(baseline.chargers_cpu, baseline)}, {cores(attacked.chargers_cpu, attacked)};"
             f" the hostile actors' process {cores(hostile_cpu, attacked)}. The load generators"
             " share the machine with the server, so part of a p99 ratio above 1 is the"
-            " attackers' own CPU.",
+            " attackers' own CPU. scrypt checks run by the server (charger passwords, old API"
+            f" keys): baseline {counts(baseline.slow_checks) or 'none'}; under attack"
+            f" {counts(attacked.slow_checks) or 'none'}"
+            f" ({sum(attacked.slow_checks.values()) / max(attacked.seconds, 1):.1f} a second).",
             "",
             f"Charger call errors: baseline {counts(baseline.charger_errors) or 'none'};"
             f" hostile {counts(attacked.charger_errors) or 'none'}. API answers:"
@@ -561,6 +582,13 @@ async def main() -> None:
     )
     parser.add_argument("--period", type=float, default=30, help="seconds between each message")
     parser.add_argument("--api-workers", type=int, default=20)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CHARGEGATE_X=VALUE",
+        help="a server setting of this run (repeatable), e.g. to try a limit; said in the report",
+    )
     parser.add_argument(
         "--kinds",
         default="",
