@@ -447,6 +447,27 @@ GARBAGE: list[Callable[[], str | bytes]] = [
 ]
 
 
+# What each kind does, for the report.
+WHAT = {
+    "bad_keys": "GET with guessed, malformed or no API keys, half naming a made-up client in"
+    " X-Forwarded-For",
+    "slowloris": "sockets left idle or sending headers a byte every 2 s (API and WebSocket"
+    " upgrades), 30 per actor and 520 for the first (beyond the 500 per address)",
+    "wrong_password": "handshakes as well-behaved chargers (connected at the time) with guessed"
+    " passwords",
+    "unknown_id": "handshakes with ids no charger has, ids OCPP does not allow, a known id"
+    " without credentials",
+    "flood": "a logged-in charger sending 400 Heartbeats at once, then one per answer until cut;"
+    " reconnecting at once",
+    "garbage": "a logged-in charger sending non-JSON, non-OCPP frames, lone surrogates and NULs,"
+    " NaN/1e999/2^40 meter values, a 2^31 connector, a 70 KB frame; flipping its status (webhook"
+    " events)",
+    "api_bounds": "the hostile operator's key: forged cursors, bad and foreign ids, `limit: 0`"
+    " lists, a 100 KB body, bodies that are not JSON",
+    "auto_register": "handshakes with new ids and the (leaked) bootstrap secret",
+}
+
+
 async def supervised(
     kind: str, actor: Callable[[str, int], Awaitable[None]], address: str, n: int
 ) -> None:
@@ -510,6 +531,7 @@ async def main() -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(receiver.wait_closed(), 5)
     report = {
+        "what": {kind: WHAT[kind] for kind in chosen},
         "actors": counts,
         "outcomes": tally,
         "slow_sockets_held_s": sorted(held_s),

@@ -18,11 +18,16 @@ Reported (stdout and bench/results/soak.md): 5xx answers; sessions started and s
 (accepted but never opened or never closed) and doubled (two RemoteStarts or StartTransactions
 for one session, two transactions where one was started); p50/p99 of the API client's requests
 and of the chargers' round trips in both phases and the ratio of the p99s (target: at most 2x);
-the server's RSS every 10 s (first, last, max, slope); what the hostile actors got. It never
-fails for being slow: it exits non-zero only if the benchmark itself broke.
+the server's RSS every 10 s (first, last, max, slope); CPU of each process and the server's
+scrypt checks per phase; what the hostile actors got. It never fails for being slow: it exits
+non-zero only if the benchmark itself broke.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--good 1000] [--hostile 50]
-        [--baseline-minutes N] [--database sqlite|postgres] [--quick]
+        [--baseline-minutes N] [--database sqlite|postgres] [--period 30] [--api-workers 20]
+        [--kinds bad_keys,slowloris,...] [--set CHARGEGATE_X=VALUE ...] [--quick]
+
+--kinds runs only some of the hostile actors and --set changes a server setting, to find which
+attack costs the well-behaved what, and what a limit changes.
 """
 
 from __future__ import annotations
@@ -477,10 +482,11 @@ def hostile_lines(end: End) -> list[str]:
     return [
         "What the hostile actors got (HTTP status, WebSocket close code, OCPP CALLERROR):",
         "",
-        "| actor | how many | outcomes |",
-        "|---|---|---|",
+        "| actor | what it does | how many | outcomes |",
+        "|---|---|---|---|",
         *(
-            f"| {kind} | {end.hostile.get('actors', {}).get(kind, 0)} | {counts(seen)} |"
+            f"| {kind} | {end.hostile.get('what', {}).get(kind, '')}"
+            f" | {end.hostile.get('actors', {}).get(kind, 0)} | {counts(seen)} |"
             for kind, seen in sorted(outcomes.items())
         ),
         "",
