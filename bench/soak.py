@@ -412,12 +412,24 @@ async def run(args: argparse.Namespace) -> str:
                 end = End(
                     chargers, states, unknown, server_5xx(seen), dropped, rss, hostile_report, ""
                 )
+                end.log = (workdir / "server.log").read_text(errors="replace")
+                # The fleet goes away at once; the server is stopped once it has taken note (each
+                # disconnect is a write), so that its shutdown does not cut those writes short.
+                began = time.monotonic()
+                for group in groups:
+                    await group.quit()
+                groups = []
+                while time.monotonic() - began < 120:
+                    if (await metrics(port)).get("chargegate_connected_chargers", 0) == 0:
+                        end.released_s = time.monotonic() - began
+                        break
+                    await asyncio.sleep(0.5)
         finally:
             sampler.cancel()
             for group in groups:
                 await group.quit()
             await stop_server(server)
-    end.log = (workdir / "server.log").read_text(errors="replace")
+    end.shutdown_log = (workdir / "server.log").read_text(errors="replace")[len(end.log) :]
     return report(args, baseline, attacked, end)
 
 
@@ -433,7 +445,11 @@ class End:
     dropped: dict[str, int]
     rss: list[tuple[float, str, int]]
     hostile: dict[str, Any]
+    # The server's log until the fleet disconnected, and from then on.
     log: str
+    shutdown_log: str = ""
+    # Seconds from the fleet disconnecting to the server counting no charger connected.
+    released_s: float | None = None
 
 
 def sessions_cell(baseline: Phase, attacked: Phase, end: End) -> str:
@@ -498,6 +514,23 @@ def hostile_lines(end: End) -> list[str]:
     ]
 
 
+def logged_errors(log: str) -> Counter[str]:
+    """Error lines of the server's log by message and the exception's last line."""
+    found: Counter[str] = Counter()
+    for line in log.splitlines():
+        if not re.search(r'"level": ?"(error|critical)"', line):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            found["(not JSON)"] += 1
+            continue
+        last = (record.get("exc") or "").strip().splitlines()[-1:] or [""]
+        where = f" {record['path']}" if record.get("path") else ""
+        found[f"{record.get('msg', '').strip()}{where} {last[0][:120]}".strip()] += 1
+    return found
+
+
 def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End) -> str:
     client_5xx = sum(
         n for phase in (baseline, attacked) for k, n in phase.statuses.items() if k[-3] == "5"
@@ -508,9 +541,7 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
         for k, n in seen.items()
         if re.search(r"\b5\d\d\b", k)
     )
-    errors_logged = sum(
-        1 for line in end.log.splitlines() if re.search(r'"level": ?"(error|critical)"', line)
-    )
+    errors, at_shutdown = logged_errors(end.log), logged_errors(end.shutdown_log)
     whole = slope_mb_per_min([s for s in end.rss if s[1] in ("baseline", "hostile")])
     memory = "too few samples" if whole is None else f"{whole:+.2f} MB/min over both phases"
     api = (baseline.latencies, attacked.latencies)
@@ -537,13 +568,17 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             "| | target | measured |",
             "|---|---|---|",
             f"| 5xx answers | 0 | {end.server_5xx} counted by the server; {client_5xx} seen by"
-            f" the API client, {hostile_5xx} by the hostile actors; {errors_logged} error lines"
-            " logged |",
+            f" the API client, {hostile_5xx} by the hostile actors; error lines logged:"
+            f" {counts(errors) or 'none'}; once the fleet disconnected and the server stopped:"
+            f" {counts(at_shutdown) or 'none'} |",
             f"| sessions | none lost or doubled | {sessions_cell(baseline, attacked, end)} |",
             f"| well-behaved p99, hostile / baseline | <= 2x | API {ratio(*api)},"
             f" charger round trips {ratio(*trips)} |",
             f"| server memory | flat | {memory} (below) |",
-            f"| charger disconnects | 0 | {end.chargers['disconnects']} |",
+            f"| charger disconnects | 0 | {end.chargers['disconnects']} (the whole fleet's"
+            " disconnects at the end taken note of in"
+            + (" more than 120 s" if end.released_s is None else f" {end.released_s:.1f} s")
+            + ") |",
             "",
             "| latency | baseline p50 | baseline p99 | hostile p50 | hostile p99 | p99 ratio |",
             "|---|---|---|---|---|---|",
