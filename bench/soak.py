@@ -80,6 +80,11 @@ RSS_EVERY_S = 10.0
 SLOW_CHECKS = "chargegate_slow_checks_total"
 
 
+def say(text: str) -> None:
+    """Progress, with the time of day to find it in the server's log."""
+    print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
+
+
 def production_limits() -> dict[str, str]:
     """The server's own defaults for the limits common.UNLIMITED lifts: this benchmark is about
     the limits, so it runs with them, and the well-behaved chargers stay within them."""
@@ -330,7 +335,7 @@ async def run(args: argparse.Namespace) -> str:
     good_secret, bad_secret = secrets.token_hex(8), secrets.token_hex(8)
     auto_secret = secrets.token_hex(16)
     hook_port = free_port()
-    print(f"hashing {args.good + args.hostile} charger passwords (scrypt) ...", flush=True)
+    say(f"hashing {args.good + args.hostile} charger passwords (scrypt)")
     loop = asyncio.get_running_loop()
     good_hashes, bad_hashes = await loop.run_in_executor(
         None,
@@ -370,7 +375,7 @@ async def run(args: argparse.Namespace) -> str:
                 CONNECTORS,
                 options=[*options, "--period", str(args.period)],
             )
-            print(f"{args.good} chargers connected in {time.monotonic() - began:.0f} s", flush=True)
+            say(f"{args.good} chargers connected in {time.monotonic() - began:.0f} s")
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}/1.2",
                 headers={"x-api-key": key},
@@ -381,14 +386,14 @@ async def run(args: argparse.Namespace) -> str:
                 client = Client(http)
                 await charger_report(groups, None)  # round trips from here on
                 current[0] = "baseline"
-                print(f"baseline: {args.baseline_minutes} min", flush=True)
+                say(f"baseline: {args.baseline_minutes:g} min")
                 pids = (server.pid, groups[0].proc.pid)
                 await client.run(
                     baseline, ports, args.api_workers, args.baseline_minutes * 60, pids, port
                 )
                 await charger_report(groups, baseline)
                 current[0] = "hostile"
-                print(f"with {args.hostile} hostile actors: {args.minutes} min", flush=True)
+                say(f"with {args.hostile} hostile actors: {args.minutes:g} min")
                 hostile = await asyncio.create_subprocess_exec(
                     sys.executable, str(HOSTILE), "--port", str(port), "--key", bad_key,
                     "--seconds", str(args.minutes * 60), "--actors", str(args.hostile),
@@ -404,6 +409,7 @@ async def run(args: argparse.Namespace) -> str:
                     raise RuntimeError(f"bench/hostile.py exited with {hostile.returncode}")
                 hostile_report = json.loads(out.decode().strip().splitlines()[-1])
                 current[0] = "after"
+                say("checking sessions")
                 await asyncio.sleep(5)  # a late, doubled start or stop would show up here
                 chargers = await charger_report(groups, attacked)
                 states, unknown = await final_states(client)
@@ -542,8 +548,18 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
         if re.search(r"\b5\d\d\b", k)
     )
     errors, at_shutdown = logged_errors(end.log), logged_errors(end.shutdown_log)
-    whole = slope_mb_per_min([s for s in end.rss if s[1] in ("baseline", "hostile")])
-    memory = "too few samples" if whole is None else f"{whole:+.2f} MB/min over both phases"
+    attacked_rss = [sample for sample in end.rss if sample[1] == "hostile"]
+    # The attack's first minutes add what it holds (sockets, auto-registered chargers); growth
+    # that goes on is what its second half shows.
+    whole, late = (
+        slope_mb_per_min(samples)
+        for samples in (attacked_rss, attacked_rss[len(attacked_rss) // 2 :])
+    )
+    memory = (
+        "too few samples"
+        if whole is None or late is None
+        else f"{whole:+.2f} MB/min under attack, {late:+.2f} MB/min in its second half"
+    )
     api = (baseline.latencies, attacked.latencies)
     trips = (baseline.round_trips, attacked.round_trips)
     hostile_cpu = end.hostile.get("cpu_s", 0)
