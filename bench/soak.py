@@ -359,6 +359,7 @@ async def run(args: argparse.Namespace) -> str:
         }
         env |= dict(setting.split("=", 1) for setting in args.set)
         server, port = await start_server(url, workdir / "server.log", env)
+        say(f"server log: {workdir / 'server.log'}")
         rss: list[tuple[float, str, int]] = []
         current = ["connect"]
         sampler = asyncio.create_task(sample_rss(server.pid, rss, current))
@@ -583,7 +584,8 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             "",
             "| | target | measured |",
             "|---|---|---|",
-            f"| 5xx answers | 0 | {end.server_5xx} counted by the server; {client_5xx} seen by"
+            f"| 5xx answers | 0 | {end.server_5xx} counted by the server (API routes only, not"
+            f" WebSocket handshakes); {client_5xx} seen by"
             f" the API client, {hostile_5xx} by the hostile actors; error lines logged:"
             f" {counts(errors) or 'none'}; once the fleet disconnected and the server stopped:"
             f" {counts(at_shutdown) or 'none'} |",
