@@ -20,6 +20,7 @@ import httpx
 
 from chargegate import provisioning
 from chargegate.config import Settings
+from chargegate.domain.credentials import INSECURE_NO_PASSWORD
 from chargegate.domain.times import utcnow
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -89,7 +90,8 @@ async def provision(
 ) -> tuple[str, list[str]]:
     """One operator with an API key and `chargers` chargers <prefix>0.. in one transaction;
     returns the key and every port uuid, charger by charger. Charger n gets password_hashes[n]
-    if given, else no password (which the benchmarks' own chargers do not send)."""
+    if given, else it is registered as passwordless (`chargers add --insecure-no-password`):
+    a NULL hash would admit it by client certificate only."""
     key = await provisioning.create_api_key(Settings(database_url=url), operator_name)
     engine = create_engine(url)
     try:
@@ -102,7 +104,7 @@ async def provision(
                     session,
                     charge_point_id=f"{prefix}{n}",
                     operator_id=operator.id,
-                    password_hash=password_hashes[n] if password_hashes else None,
+                    password_hash=password_hashes[n] if password_hashes else INSECURE_NO_PASSWORD,
                     now=now,
                 )
                 for connector_id in range(1, connectors + 1):
