@@ -291,13 +291,18 @@ async def final_states(client: Client) -> tuple[Counter[str], int]:
     """The state of every session started, from each port's list; and how many transactions
     the lists hold that the client never started (a session doubled)."""
     ports = sorted(set(client.sessions.values()))
+    after = Phase("after")  # through request(), which waits out the key's rate limit
     lists = await bounded(
         8,
-        [client.http.get("/transactions", params={"port_uuid": p, "limit": 0}) for p in ports],
+        [
+            client.request(after, "GET", "/transactions", params={"port_uuid": p, "limit": 0})
+            for p in ports
+        ],
     )
     states: Counter[str] = Counter()
     unknown = 0
     for response in lists:
+        response.raise_for_status()
         for tx in response.json():
             if tx["transaction_uuid"] in client.sessions:
                 states[tx["state"]] += 1
