@@ -156,15 +156,20 @@ function periodic(client, meter, running, statuses) {
     const sample = () => {
         const [id, connectorId] = Object.entries(running)[0] ?? [undefined, 1];
         meter[connectorId] = (meter[connectorId] ?? 1000) + 10;
-        const value = { value: String(meter[connectorId]), measurand: 'Energy.Active.Import.Register', unit: 'Wh' };
+        const value = {
+            value: String(meter[connectorId]),
+            measurand: 'Energy.Active.Import.Register',
+            unit: 'Wh',
+        };
         const params = { connectorId, meterValue: [{ timestamp: now(), sampledValue: [value] }] };
         return id === undefined ? params : { ...params, transactionId: Number(id) };
     };
     const messages = [
         () => ['Heartbeat', {}],
-        () => ['StatusNotification', {
-            connectorId: 1, errorCode: 'NoError', status: statuses[1] ?? 'Preparing', timestamp: now(),
-        }],
+        () => [
+            'StatusNotification',
+            { connectorId: 1, errorCode: 'NoError', status: statuses[1] ?? 'Preparing', timestamp: now() },
+        ],
         () => ['MeterValues', sample()],
     ];
     for (const message of messages) {
