@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import UNLIMITED
+from common import UNLIMITED, cpu_seconds, rss_kb
 
 BENCH = Path(__file__).parent
 RESULTS = BENCH / "results"
@@ -49,7 +49,6 @@ BASELINE = BENCH / "baseline_csms.py"
 CHARGERS_PER_PROCESS = 10000
 ACTIONS = ["Heartbeat", "StatusNotification", "MeterValues"]
 P99_LIMIT_MS = 100.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def raise_nofile() -> int:
@@ -71,20 +70,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of pid plus its waited-for children (cutime + cstime)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return sum(int(v) for v in fields[11:15]) / CLK_TCK
 
 
 def percentile(hist: dict[int, int], q: float) -> float | None:

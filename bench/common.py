@@ -20,6 +20,7 @@ import httpx
 
 from chargegate import provisioning
 from chargegate.config import Settings
+from chargegate.domain.credentials import INSECURE_NO_PASSWORD
 from chargegate.domain.times import utcnow
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -79,22 +80,31 @@ async def database(kind: str, workdir: Path) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def provision(url: str, prefix: str, chargers: int, connectors: int) -> tuple[str, list[str]]:
+async def provision(
+    url: str,
+    prefix: str,
+    chargers: int,
+    connectors: int,
+    operator_name: str = "bench",
+    password_hashes: Sequence[str] | None = None,
+) -> tuple[str, list[str]]:
     """One operator with an API key and `chargers` chargers <prefix>0.. in one transaction;
-    returns the key and every port uuid, charger by charger."""
-    key = await provisioning.create_api_key(Settings(database_url=url), "bench")
+    returns the key and every port uuid, charger by charger. Charger n gets password_hashes[n]
+    if given, else it is registered as passwordless (`chargers add --insecure-no-password`):
+    a NULL hash would admit it by client certificate only."""
+    key = await provisioning.create_api_key(Settings(database_url=url), operator_name)
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session, session.begin():
             now = utcnow()
-            operator = await operator_store.get_or_create_operator(session, "bench", now)
+            operator = await operator_store.get_or_create_operator(session, operator_name, now)
             ports = []
             for n in range(chargers):
                 charger = await charger_store.add_charger(
                     session,
                     charge_point_id=f"{prefix}{n}",
                     operator_id=operator.id,
-                    password_hash=None,
+                    password_hash=password_hashes[n] if password_hashes else INSECURE_NO_PASSWORD,
                     now=now,
                 )
                 for connector_id in range(1, connectors + 1):
@@ -151,6 +161,20 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of pid plus its waited-for children (cutime + cstime)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
@@ -163,11 +187,12 @@ class Chargers:
 
     @classmethod
     async def start(
-        cls, url: str, prefix: str, first: int, count: int, connectors: int
+        cls, url: str, prefix: str, first: int, count: int, connectors: int, *options: str
     ) -> Chargers:
+        """`options`: more of sessions.mjs's arguments, such as "--period", "30"."""
         proc = await asyncio.create_subprocess_exec(
             "node", str(SESSIONS_JS), "--url", url, "--prefix", prefix, "--from", str(first),
-            "--count", str(count), "--connectors", str(connectors),
+            "--count", str(count), "--connectors", str(connectors), *options,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
         )  # fmt: skip
         return cls(proc)
@@ -206,14 +231,20 @@ async def bounded(limit: int, jobs: list[Any]) -> list[Any]:
 
 
 async def start_chargers(
-    url: str, prefix: str, total: int, connectors: int, per_process: int = 2500
+    url: str,
+    prefix: str,
+    total: int,
+    connectors: int,
+    per_process: int = 2500,
+    options: Sequence[str] = (),
 ) -> list[Chargers]:
-    """Chargers <prefix>0..<prefix>total-1 in node processes of per_process each, all booted."""
+    """Chargers <prefix>0..<prefix>total-1 in node processes of per_process each, all booted;
+    `options` as for Chargers.start."""
     groups = []
     try:
         for first in range(0, total, per_process):
             count = min(per_process, total - first)
-            groups.append(await Chargers.start(url, prefix, first, count, connectors))
+            groups.append(await Chargers.start(url, prefix, first, count, connectors, *options))
         ready = [await group.line("ready", 600) for group in groups]
     except BaseException:
         for group in groups:

@@ -30,6 +30,8 @@ BENCHMARKS = [
     ("cross_node_latency.py", "cross_node.md", 300),
     # Connected chargers held and message throughput against a baseline CSMS.
     ("chargers.py", "chargers.md", 1500),
+    # 10 minutes alone and 10 under hostile load (issue 12), plus hashing and connecting.
+    ("soak.py", "soak.md", 2400),
 ]
 PACKAGES = ["chargegate", "fastapi", "uvicorn", "websockets", "ocpp", "sqlalchemy", "asyncpg"]
 
