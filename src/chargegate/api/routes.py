@@ -145,6 +145,6 @@ async def send_command(
     async def run() -> Response:
         command = parse_command(await json_body(request))
         sent = await charger_commands.send(rt, operator, charge_point_id, command)
-        return JSONResponse(bodies.queued_body(sent.item.queue_uuid), status_code=202)
+        return JSONResponse(bodies.queued_body(sent.queue_uuid), status_code=202)
 
     return await idempotency.once(request, operator, run)

@@ -4,7 +4,6 @@ the outbox, and its queue item says how it ended."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,15 +25,10 @@ from chargegate.store.models import Command, QueueItem
 STAGING_RESULT = "Staging: no charger was contacted"
 
 
-@dataclass(frozen=True, slots=True)
-class Requested:
-    item: QueueItem
-    command: Command
-
-
 async def send(
     rt: Runtime, operator_id: int, charge_point_id: str, request: CommandRequest
-) -> Requested:
+) -> QueueItem:
+    """The queue item that follows the command (already failed if its charger is offline)."""
     try:
         check_charge_point_id(charge_point_id)
     except InvalidChargePointId as exc:
@@ -72,7 +66,7 @@ async def send(
             item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
         await session.flush()
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
-    return Requested(item=item, command=command)
+    return item
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
