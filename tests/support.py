@@ -252,6 +252,27 @@ class Server:
         return Operator(server=self, name=name, key=key)
 
 
+class TlsServer(Server):
+    """A server that answers over TLS only, so it is probed over TLS; `trust` verifies it."""
+
+    trust: ssl.SSLContext
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"wss://127.0.0.1:{self.port}/ocpp"
+
+    def trusted(self) -> ssl.SSLContext:
+        """What the readiness probe verifies the server with (and presents to it)."""
+        return self.trust
+
+    def probe(self) -> None:
+        httpx.get(f"{self.base_url}/healthz", timeout=0.5, verify=self.trusted())
+
+
 @dataclass
 class Operator:
     server: Server

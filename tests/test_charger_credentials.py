@@ -30,7 +30,7 @@ from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
-from support import Server, metric
+from support import Server, TlsServer, metric
 
 PASSWORD_CHECKS = 'chargegate_slow_checks_total{what="charger_password"}'
 BOOTSTRAP_SECRET = "fleet-bootstrap-secret-0123"
@@ -216,25 +216,15 @@ class Pki:
         return context
 
 
-class ClientCaServer(Server):
+class ClientCaServer(TlsServer):
     """A server over TLS that takes client certificates signed by `pki`'s CA."""
 
     pki: Pki
     # What the readiness probe presents (needed when certificates are required).
     probe_cert: tuple[Path, Path] | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"wss://127.0.0.1:{self.port}/ocpp"
-
-    def probe(self) -> None:
-        httpx.get(
-            f"{self.base_url}/healthz", timeout=0.5, verify=self.pki.client_context(self.probe_cert)
-        )
+    def trusted(self) -> ssl.SSLContext:
+        return self.pki.client_context(self.probe_cert)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from chargegate.domain import credentials
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from chargegate.store.models import ApiKey
-from support import Server, assert_error, basic, metric
+from support import Server, TlsServer, assert_error, basic, metric
 
 UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
 SLOW_API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
@@ -265,23 +265,6 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         timeout=30,
     )
     return cert, key
-
-
-class TlsServer(Server):
-    """A server that answers over TLS only, so it is probed over TLS."""
-
-    trust: ssl.SSLContext
-
-    @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"wss://127.0.0.1:{self.port}/ocpp"
-
-    def probe(self) -> None:
-        httpx.get(f"{self.base_url}/healthz", timeout=0.5, verify=self.trust)
 
 
 @pytest.fixture
