@@ -124,6 +124,20 @@ async def test_charger_logins_do_not_wait_behind_api_key_checks(server: Server) 
     assert await metric(server, PASSWORD_CHECKS) == 1
 
 
+async def test_charger_frames_are_not_compressed(server: Server) -> None:
+    """permessage-deflate, accepted when a charger offered it, cost the node CPU on every frame
+    both ways (a flooding charger's most of all) to save bytes on messages of a few hundred:
+    declined now, as RFC 7692 lets a server do, and the charger talks uncompressed."""
+    op = await server.operator()
+    charger = await op.add_charger(password="charger-password")
+    async with charger_login(
+        server, charger.charge_point_id, "charger-password", "127.0.0.2"
+    ) as ws:
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        await heartbeat(ws)
+
+
 # -- sockets --------------------------------------------------------------------------------------
 
 

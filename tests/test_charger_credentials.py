@@ -108,6 +108,24 @@ async def test_an_unknown_id_costs_the_same_slow_check_as_a_wrong_password(
     assert await checks_for(unknown) == 0
 
 
+async def test_guessing_the_password_of_a_charger_seen_here_costs_no_check(
+    plain_server: Server,
+) -> None:
+    """A charger's id is printed on it: once it has connected, guesses of its password used to
+    cost a scrypt check each, so that guessers spent the node's CPU. Its password is known
+    then, and a wrong one is refused without a check; the right one is still admitted."""
+    op = await plain_server.operator()
+    charger = await op.add_charger(password="right-password")
+    cp_id = charger.charge_point_id
+    url = f"{plain_server.ws_url}/{cp_id}"
+    assert await handshake(url, **basic(cp_id, "right-password")) == 101
+    before = await metric(plain_server, PASSWORD_CHECKS)
+    for guess in ("wrong-password", "right-passwor", ""):
+        assert await handshake(url, **basic(cp_id, guess)) == 403
+    assert await handshake(url, **basic(cp_id, "right-password")) == 101
+    assert await metric(plain_server, PASSWORD_CHECKS) - before == 0
+
+
 async def test_a_charger_gets_a_password_unless_passwordless_is_asked_for(tmp_path: Path) -> None:
     """A charger added without a password used to be open to anyone who knew its id. Now it
     gets a generated one; only one added with the explicit opt-out is open, and the server

@@ -184,6 +184,9 @@ def uvicorn_server(settings: Settings, host: str, port: int) -> DrainingServer:
         host=host,
         port=port,
         ws_max_size=settings.ws_max_size,
+        # OCPP frames are a few hundred bytes: compressing them would cost CPU on every frame
+        # (a flooding charger's most of all) to save little.
+        ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         log_config=None,

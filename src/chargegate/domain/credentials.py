@@ -113,6 +113,12 @@ class PasswordCache:
         digest = self._good.get(stored)
         return digest is not None and hmac.compare_digest(digest, _digest(password))
 
+    def known_wrong(self, password: str, stored: str) -> bool:
+        """Another password is known to match this hash, so this one does not: a second
+        password matching one scrypt hash would be a collision nobody can find."""
+        digest = self._good.get(stored)
+        return digest is not None and not hmac.compare_digest(digest, _digest(password))
+
     def remember(self, password: str, stored: str) -> None:
         self._good[stored] = _digest(password)
         self._good.move_to_end(stored)

@@ -4,9 +4,11 @@ A charger proves its id with a password (HTTP Basic auth, OCPP security profiles
 TLS client certificate whose subject CN is that id (profile 3). A charger registered without a
 password is admitted to anyone only when it was registered so on purpose (`INSECURE_NO_PASSWORD`).
 
-Timing must not tell which ids exist: any password sent costs exactly one scrypt check (against
-the charger's hash, the bootstrap secret's, or a dummy one), whether or not the id is known; a
-handshake without a password costs none, known id or not.
+Timing must not tell which ids exist: any password sent costs one scrypt check (against the
+charger's hash, the bootstrap secret's, or a dummy one), whether or not the id is known; a
+handshake without a password costs none, known id or not. A password known to be wrong (another
+one matched that hash on this node) is refused without a check, as late as a check would be:
+guessing the passwords of connected chargers then costs the node no CPU.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None
 
 async def _password_ok(rt: Runtime, password: str | None, stored: str | None) -> bool:
     """Whether `password` matches `stored`; a password sent costs one scrypt check however it
-    ends (unless it matched this hash before), none sent costs nothing."""
+    ends (unless this hash was matched before), none sent costs nothing."""
     if password is None:
         return False
     if stored is None or not is_scrypt_hash(stored):
@@ -177,6 +179,9 @@ async def _password_ok(rt: Runtime, password: str | None, stored: str | None) ->
     cache = rt.node.passwords
     if cache.known_good(password, stored):
         return True
+    if cache.known_wrong(password, stored):
+        await rt.node.password_checks.pace()
+        return False
     if not await rt.node.password_checks.run(password_matches, password, stored):
         return False
     cache.remember(password, stored)

@@ -108,13 +108,19 @@ async def authenticate(
 ) -> int:
     """The operator whose key this is; Unauthorized, or TooManyRequests over a limit."""
     lookup = api_key_lookup(key)
+    # A key that matched here before (its digest is the hash it matched) spends no try, so
+    # that someone guessing from the same address (a shared NAT or proxy) never locks it out;
+    # any other spends one before the database is read: guesses past the limit cost no query.
+    seen = lookup is not None and guard.verified.known_good(key, hash_api_key(key))
+    if not seen:
+        guard.reserve_try(client)
     stored = None if lookup is None else await find(rt, lookup)
-    if stored is not None and guard.verified.known_good(key, stored.key_hash):
+    if seen and stored is not None and guard.verified.known_good(key, stored.key_hash):
         guard.within_rate(stored.id)
         return stored.operator_id
-    # Only now, so that a client whose key is already known good here is never locked out by
-    # someone else guessing from the same address (a shared NAT or proxy).
-    guard.reserve_try(client)
+    if seen:
+        # Revoked since it matched here: a guess like any other now.
+        guard.reserve_try(client)
     if not await guard.matches(key, None if stored is None else stored.key_hash):
         log.info("API key refused", extra={"client": shown_as, "lookup": lookup})
         raise Unauthorized(UNAUTHORIZED)
