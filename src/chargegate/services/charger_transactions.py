@@ -17,7 +17,7 @@ from chargegate.services import connectors, outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.database import lost_a_tie
+from chargegate.store.database import failure_kind, lost_a_tie
 from chargegate.store.models import Charger, Transaction
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,10 @@ async def transaction_stopped(
         except DBAPIError as exc:
             if attempt == TIE_ATTEMPTS or not lost_a_tie(exc):
                 raise
+            log.warning(
+                "a stop report lost a tie with another write; running it again",
+                extra={"charge_point_id": charge_point_id, "error": failure_kind(exc)},
+            )
 
 
 async def meter_reading(

@@ -24,6 +24,7 @@ from chargegate.services import fail_safe, outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
+from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import Command, QueueItem, Transaction
 
@@ -50,7 +51,23 @@ class Claim:
 async def write(
     session: AsyncSession, batch: list[tuple[Claim, Reply | str]], now: datetime, settings: Settings
 ) -> None:
-    """Each claim's answer (a Reply), or why it was not delivered (a str)."""
+    """Each claim's answer (a Reply), or why it was not delivered (a str).
+
+    The batch's transactions are locked first, in id order, then the queue items of its
+    commands on chargers, and only then are commands written: the order of a charger's report
+    and of a PATCH (store.transactions.lock_in_order). A batch that took its commands first
+    deadlocked with the charger's report of the stop it had just accepted."""
+    await tx_store.lock_in_order(
+        session,
+        (
+            claim.order.on_transaction.id
+            for claim, _ in batch
+            if isinstance(claim.order.action, TransactionAction)
+        ),
+    )
+    await queue_store.lock_in_order(
+        session, (claim.queue_uuid for claim, _ in batch if claim.queue_uuid is not None)
+    )
     # Plain acceptances (most stops) are one statement per distinct answer text; the rest
     # change more than the command and go row by row.
     plain: dict[str, list[int]] = {}

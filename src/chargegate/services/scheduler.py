@@ -74,8 +74,8 @@ class Scheduler:
             await outcomes.close_transaction(
                 session, transaction, transaction.expires_at, None, "expired", now
             )
-        confirm_by = now + timedelta(seconds=self._rt.settings.stop_confirm_s)
-        return await due_store.request_due_stops(session, now, "expired", confirm_by)
+        expired = await due_store.due_expiries(session, now)
+        return await stops_service.request(session, expired, "expired", now, self._rt.settings)
 
     async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
         """Fail starts past their deadline; returns whether any was postponed.

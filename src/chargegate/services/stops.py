@@ -5,6 +5,7 @@ until the transaction is closed, or until the operator gives up on it explicitly
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal, assert_never
 
@@ -28,6 +29,7 @@ from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
 from chargegate.store import transactions as tx_store
+from chargegate.store.chunks import chunks
 from chargegate.store.models import QueueItem, Transaction
 
 log = logging.getLogger(__name__)
@@ -35,19 +37,28 @@ log = logging.getLogger(__name__)
 Cause = Literal["refused", "undelivered", "unreported"]
 
 
-def request(
+async def request(
     session: AsyncSession,
-    transaction: Transaction,
-    charger_id: int,
+    transaction_ids: Sequence[int],
     reason: str,
     now: datetime,
     settings: Settings,
-) -> None:
-    """Put a stop for the charger in the outbox and follow it until the transaction is closed;
-    stop_requested_at guards against a second one."""
-    transaction.stop_requested_at = now
-    transaction.stop_reason = transaction.stop_reason or reason
-    _send(session, transaction, charger_id, TransactionAction.STOP, now, settings.stop_confirm_s)
+) -> int:
+    """Stop these transactions, locked by the caller: one (PATCH state: closed) or a whole
+    expiry wave. Each open one without a stop under way gets a stop in the outbox and is
+    followed until it is closed; stop_requested_at guards against a second one. Returns how
+    many stops went into the outbox.
+
+    Set-based, two statements per chunk of transactions whichever the caller: an expiry wave is
+    thousands in one second, and per-row ORM work would delay the last stop by seconds."""
+    confirm_by = now + timedelta(seconds=settings.stop_confirm_s)
+    requested = 0
+    for chunk in chunks(transaction_ids):
+        stopping = await due_store.stops_requested(session, chunk, reason, now, confirm_by)
+        if stopping:
+            await command_store.add_stops(session, stopping, now)
+            requested += len(stopping)
+    return requested
 
 
 def stuck(transaction: Transaction) -> bool:

@@ -183,8 +183,7 @@ async def _request_stop(
         transaction.stop_reason = "cancelled"
         await outcomes.resolve(session, item, QueueStatus.SUCCESS, now)
     elif transaction.stop_state is None and not transaction.staging:
-        charger = await tx_store.transaction_charger(session, transaction)
-        stops.request(session, transaction, charger.id, "api", now, settings)
+        await stops.request(session, [transaction.id], "api", now, settings)
     await session.flush()
     return item
 

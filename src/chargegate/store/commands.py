@@ -46,8 +46,10 @@ def add_command(
 
 
 async def add_stops(session: AsyncSession, transaction_ids: Sequence[int], now: datetime) -> None:
-    """A stop in the outbox for each of these transactions, in one statement: an expiry wave is
-    thousands of them in one second, and one ORM object each would delay the last stop."""
+    """A stop in the outbox for each of these transactions (a chunk of them: chunks.CHUNK at
+    most), in one statement: an expiry wave is thousands of them in one second, and one ORM
+    object each would delay the last stop. Stops asked for by the API and at expiry alike are
+    written here, through services.stops.request."""
     columns = Command.__table__.c
     await session.execute(
         insert(Command).from_select(

@@ -15,7 +15,6 @@ from chargegate.domain.states import (
     StopState,
     TransactionState,
 )
-from chargegate.store import commands as command_store
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port, QueueItem, Transaction
 
@@ -40,35 +39,52 @@ async def due_staging_expiries(session: AsyncSession, now: datetime) -> Sequence
     ).all()
 
 
-async def request_due_stops(
-    session: AsyncSession, now: datetime, reason: str, confirm_by: datetime
-) -> int:
-    """Put a stop in the outbox for every real transaction whose expiry has come, and mark each
-    as stop-requested (the guard against a second stop). Returns how many.
-
-    Set-based: an expiry wave is thousands of transactions in one second, and per-row ORM work
-    would delay the last stop by seconds."""
-    ids = list(
+async def due_expiries(session: AsyncSession, now: datetime) -> list[int]:
+    """The real transactions whose expiry has come and that have no stop yet, locked: their
+    stops (services.stops.request) go out from this scheduler pass."""
+    return list(
         await session.scalars(
             select(Transaction.id)
             .where(*_expiring(), Transaction.staging.is_(False), Transaction.expires_at <= now)
+            .order_by(Transaction.id)
             .with_for_update(skip_locked=True)
         )
     )
-    for chunk in chunks(ids):
-        await command_store.add_stops(session, chunk, now)
-        await session.execute(
+
+
+async def stops_requested(
+    session: AsyncSession,
+    transaction_ids: Sequence[int],
+    reason: str,
+    now: datetime,
+    confirm_by: datetime,
+) -> list[int]:
+    """Of these transactions (a chunk of them, locked), the open real ones with no stop under
+    way are marked stop-requested (the guard against a second stop), their answer due by
+    `confirm_by`; returns their ids.
+
+    Set-based: an expiry wave is thousands of transactions in one second, and per-row ORM work
+    would delay the last stop by seconds. A Transaction already loaded in the session (a stop
+    asked for through the API) is brought up to date."""
+    return list(
+        await session.scalars(
             update(Transaction)
-            .where(Transaction.id.in_(chunk))
+            .where(
+                Transaction.id.in_(transaction_ids),
+                Transaction.state == TransactionState.OPEN.value,
+                Transaction.staging.is_(False),
+                Transaction.stop_state.is_(None),
+            )
             .values(
                 stop_requested_at=now,
                 stop_reason=func.coalesce(Transaction.stop_reason, reason),
                 stop_state=StopState.REQUESTED.value,
                 stop_retry_at=confirm_by,
-            ),
-            execution_options={"synchronize_session": False},
+            )
+            .returning(Transaction.id),
+            execution_options={"synchronize_session": "fetch"},
         )
-    return len(ids)
+    )
 
 
 def _stopping() -> tuple[ColumnElement[bool], ...]:

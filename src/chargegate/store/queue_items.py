@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from chargegate.domain.states import (
     QueueKind,
     QueueStatus,
 )
+from chargegate.store.chunks import chunks
 from chargegate.store.models import QueueItem
 
 
@@ -52,3 +53,15 @@ async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequ
             .with_for_update(skip_locked=True)
         )
     ).all()
+
+
+async def lock_in_order(session: AsyncSession, queue_uuids: Iterable[str]) -> None:
+    """Locks these queue items, in the order of their ids: after their transactions, before
+    their commands (store.transactions.lock_in_order)."""
+    for chunk in chunks(sorted(set(queue_uuids))):
+        await session.execute(
+            select(QueueItem.queue_uuid)
+            .where(QueueItem.queue_uuid.in_(chunk))
+            .order_by(QueueItem.queue_uuid)
+            .with_for_update()
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
@@ -14,6 +14,7 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.domain.validation import ListRequest
+from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port, Transaction
 
 _ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
@@ -178,6 +179,24 @@ async def locked(session: AsyncSession, transaction_id: int) -> Transaction | No
     return await session.scalar(
         select(Transaction).where(Transaction.id == transaction_id).with_for_update()
     )
+
+
+async def lock_in_order(session: AsyncSession, transaction_ids: Iterable[int]) -> None:
+    """Locks these transactions, in the order of their ids.
+
+    The order of locks in every write about a transaction: the transaction first, then its
+    queue items, then its commands (a charger's report, a PATCH and the scheduler all begin
+    with the transaction). A write that touches several transactions takes them in id order,
+    before anything else; one that took a command before its transaction would deadlock with a
+    charger's report about that transaction."""
+    ordered = sorted(set(transaction_ids))
+    for chunk in chunks(ordered):
+        await session.execute(
+            select(Transaction.id)
+            .where(Transaction.id.in_(chunk))
+            .order_by(Transaction.id)
+            .with_for_update()
+        )
 
 
 async def transaction_charger(session: AsyncSession, transaction: Transaction) -> Charger:
