@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+from sqlalchemy import select
+
+from chargegate.store.database import create_engine, is_sqlite
+from chargegate.store.models import IdempotencyRecord
 from support import (
     Server,
     Simulators,
@@ -104,3 +109,84 @@ async def test_concurrent_retries_start_once(shared_server: Server, simulators: 
             client, next(r for r in answers if r.status_code == 201).json()["queue_uuid"]
         )
         assert sim.start_requests == 1
+
+
+async def set_recording_fails(server: Server, key: str, fails: bool) -> None:
+    """A database that refuses to write the answer to `key` into its idempotency record (an
+    UPDATE of that row), as a crash or a lost connection at that moment would."""
+    name = f"refuse_{key.replace('-', '_')}"
+    if is_sqlite(server.database_url):
+        statements = (
+            [
+                f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_keys "
+                f"WHEN NEW.key = '{key}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
+            ]
+            if fails
+            else [f"DROP TRIGGER {name}"]
+        )
+    else:
+        statements = (
+            [
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'injected'; END $$",
+                f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_keys FOR EACH ROW "
+                f"WHEN (NEW.key = '{key}') EXECUTE FUNCTION {name}()",
+            ]
+            if fails
+            else [f"DROP TRIGGER {name} ON idempotency_keys", f"DROP FUNCTION {name}()"]
+        )
+    engine = create_engine(server.database_url)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
+async def recorded_status(server: Server, key: str) -> int | bool | None:
+    """The status code recorded for `key`; None while it has none; False without a record."""
+    engine = create_engine(server.database_url)
+    try:
+        async with engine.connect() as connection:
+            found = (
+                await connection.execute(
+                    select(IdempotencyRecord.status_code).where(IdempotencyRecord.key == key)
+                )
+            ).one_or_none()
+    finally:
+        await engine.dispose()
+    return False if found is None else found.status_code
+
+
+async def test_a_start_and_its_record_commit_together(shared_server: Server) -> None:
+    """The record of a key is written in the transaction of the change it guards: when it
+    cannot be written, the change is not made either, and a retry with the key makes it once.
+    (Were they written apart, the start would exist beside a key stuck "in progress": 409 for
+    every retry.)"""
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()  # offline: the start fails, but it is accepted
+    key = f"atomic-{uuid.uuid4().hex[:12]}"
+    body = {"port_uuid": charger.port, "expires": iso(600)}
+    listing = {"port_uuid": charger.port, "limit": 0}
+    async with operator.client() as client:
+        await set_recording_fails(shared_server, key, True)
+        try:
+            assert_error(
+                await client.post("/transactions", json=body, headers={"Idempotency-Key": key}),
+                500,
+            )
+        finally:
+            await set_recording_fails(shared_server, key, False)
+        listed = await client.request("GET", "/transactions", json=listing)
+        assert_error(listed, 404)  # no transaction on the port...
+        assert await recorded_status(shared_server, key) is False  # ...and no record
+        first = await client.post("/transactions", json=body, headers={"Idempotency-Key": key})
+        assert first.status_code == 201, first.text
+        assert "Idempotent-Replayed" not in first.headers
+        again = await client.post("/transactions", json=body, headers={"Idempotency-Key": key})
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert (again.status_code, again.content) == (201, first.content)
+        assert await recorded_status(shared_server, key) == 201
+        listed = await client.request("GET", "/transactions", json=listing)
+        assert [t["transaction_uuid"] for t in listed.json()] == [first.json()["transaction_uuid"]]

@@ -1,21 +1,29 @@
-"""JSON bodies of API responses, in the seed's shapes."""
+"""JSON bodies of API responses, in the seed's shapes, from the services' views."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chargegate.domain.states import QueueStatus
-from chargegate.services.queue import QueueView
-from chargegate.services.transactions import Started
-from chargegate.services.views import transaction_view
+from chargegate.services.views import (
+    PortView,
+    QueueItemView,
+    StartedView,
+    TransactionView,
+    transaction_data,
+)
 
 
-def created_body(started: Started) -> dict[str, Any]:
-    queue_uuid = started.queue_item.queue_uuid
+def transaction_body(view: TransactionView) -> dict[str, Any]:
+    # The webhooks' event data show a transaction the same way.
+    return transaction_data(view)
+
+
+def created_body(started: StartedView) -> dict[str, Any]:
     return {
-        "href": f"/queue/{queue_uuid}",
-        "queue_uuid": queue_uuid,
-        "transaction_uuid": started.transaction.transaction_uuid,
+        "href": f"/queue/{started.queue_uuid}",
+        "queue_uuid": started.queue_uuid,
+        "transaction_uuid": started.transaction_uuid,
     }
 
 
@@ -24,15 +32,24 @@ def queued_body(queue_uuid: str) -> dict[str, Any]:
     return {"href": f"/queue/{queue_uuid}", "id": queue_uuid}
 
 
-def queue_body(view: QueueView) -> dict[str, Any]:
-    item = view.item
-    if item.status == QueueStatus.SUCCESS.value and view.transaction is not None:
-        return transaction_view(view.transaction)
-    body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
+def queue_body(view: QueueItemView) -> dict[str, Any]:
+    if view.status == QueueStatus.SUCCESS and view.transaction is not None:
+        return transaction_body(view.transaction)
+    body: dict[str, Any] = {"id": view.queue_uuid, "status": view.status}
     if view.command is not None:
-        body["command"] = view.command.action
-    if item.status == QueueStatus.FAILURE.value:
-        body["reason"] = item.reason
-    elif item.status == QueueStatus.SUCCESS.value and view.command is not None:
-        body["result"] = view.command.result
+        body["command"] = view.command
+    if view.status == QueueStatus.FAILURE:
+        body["reason"] = view.reason
+    elif view.status == QueueStatus.SUCCESS and view.command is not None:
+        body["result"] = view.result
     return body
+
+
+def port_body(view: PortView) -> dict[str, Any]:
+    return {
+        "port_uuid": view.port_uuid,
+        "charge_point_id": view.charge_point_id,
+        "connector_id": view.connector_id,
+        "status": view.status,
+        "online": view.online,
+    }

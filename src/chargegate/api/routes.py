@@ -28,8 +28,9 @@ from chargegate.services import charger_commands
 from chargegate.services import ports as port_service
 from chargegate.services import queue as queue_service
 from chargegate.services import transactions as tx_service
+from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
-from chargegate.services.views import port_view, transaction_view
+from chargegate.services.views import QueuedView, StartedView
 
 router = APIRouter(prefix="/1.2")
 Operator = Annotated[int, Depends(operator_id)]
@@ -46,15 +47,17 @@ UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
     openapi_extra=openapi.CREATE.extra,
 )
 async def create_transaction(request: Request, operator: Operator, rt: Rt) -> Response:
-    async def run() -> Response:
+    async def change(once: Idempotency[StartedView] | None) -> StartedView | Earlier:
         body = await json_body(request)
         if not body:
             raise InvalidArgument("Missing fields: send a JSON body with port_uuid and expires")
         start = parse_create(body, utcnow())
-        started = await tx_service.create(rt, operator, start)
+        return await tx_service.create(rt, operator, start, once)
+
+    def respond(started: StartedView) -> Response:
         return JSONResponse(bodies.created_body(started), status_code=201)
 
-    return await idempotency.once(request, operator, run)
+    return await idempotency.once(request, operator, change, respond)
 
 
 @router.get(
@@ -66,7 +69,7 @@ async def create_transaction(request: Request, operator: Operator, rt: Rt) -> Re
 async def list_transactions(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_list(await get_arguments(request))
     found = await tx_service.list_for_port(rt, operator, arguments)
-    return json_array(found, transaction_view)
+    return json_array(found, bodies.transaction_body)
 
 
 @router.get(
@@ -82,7 +85,7 @@ async def get_transaction(
     transaction = await tx_service.get(
         rt, operator, parse_uuid(transaction_uuid, "transaction_uuid"), staging
     )
-    return transaction_view(transaction)
+    return bodies.transaction_body(transaction)
 
 
 @router.patch(
@@ -94,15 +97,17 @@ async def get_transaction(
 async def modify_transaction(
     transaction_uuid: UuidPath, request: Request, operator: Operator, rt: Rt
 ) -> Response:
-    async def run() -> Response:
+    async def change(once: Idempotency[QueuedView | None] | None) -> QueuedView | Earlier | None:
         uuid = parse_uuid(transaction_uuid, "transaction_uuid")
         patch = parse_patch(await json_body(request), utcnow())
-        item = await tx_service.modify(rt, operator, uuid, patch)
-        if item is None:
-            return Response(status_code=204)
-        return JSONResponse(bodies.queued_body(item.queue_uuid), status_code=202)
+        return await tx_service.modify(rt, operator, uuid, patch, once)
 
-    return await idempotency.once(request, operator, run)
+    def respond(queued: QueuedView | None) -> Response:
+        if queued is None:  # extended
+            return Response(status_code=204)
+        return JSONResponse(bodies.queued_body(queued.queue_uuid), status_code=202)
+
+    return await idempotency.once(request, operator, change, respond)
 
 
 @router.get(
@@ -129,7 +134,7 @@ async def get_queue_item(
 async def list_ports(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_ports(await get_arguments(request))
     found = await port_service.list_ports(rt, operator, arguments)
-    return json_array(found, port_view)
+    return json_array(found, bodies.port_body)
 
 
 @router.post(
@@ -142,9 +147,11 @@ async def list_ports(request: Request, operator: Operator, rt: Rt) -> Response:
 async def send_command(
     charge_point_id: str, request: Request, operator: Operator, rt: Rt
 ) -> Response:
-    async def run() -> Response:
+    async def change(once: Idempotency[QueuedView] | None) -> QueuedView | Earlier:
         command = parse_command(await json_body(request))
-        sent = await charger_commands.send(rt, operator, charge_point_id, command)
+        return await charger_commands.send(rt, operator, charge_point_id, command, once)
+
+    def respond(sent: QueuedView) -> Response:
         return JSONResponse(bodies.queued_body(sent.queue_uuid), status_code=202)
 
-    return await idempotency.once(request, operator, run)
+    return await idempotency.once(request, operator, change, respond)

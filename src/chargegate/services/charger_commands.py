@@ -14,9 +14,11 @@ from chargegate.domain.identity import InvalidChargePointId, check_charge_point_
 from chargegate.domain.states import CommandStatus, QueueKind, QueueStatus
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
-from chargegate.services import outcomes
+from chargegate.services import idempotency, outcomes
 from chargegate.services.commands import offline_reason
+from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
+from chargegate.services.views import QueuedView
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
@@ -26,15 +28,23 @@ STAGING_RESULT = "Staging: no charger was contacted"
 
 
 async def send(
-    rt: Runtime, operator_id: int, charge_point_id: str, request: CommandRequest
-) -> QueueItem:
-    """The queue item that follows the command (already failed if its charger is offline)."""
+    rt: Runtime,
+    operator_id: int,
+    charge_point_id: str,
+    request: CommandRequest,
+    once: Idempotency[QueuedView] | None = None,
+) -> QueuedView | Earlier:
+    """The queue item that follows the command (already failed if its charger is offline); or,
+    sent again with its Idempotency-Key, the request that sent it."""
     try:
         check_charge_point_id(charge_point_id)
     except InvalidChargePointId as exc:
         raise InvalidArgument(str(exc)) from None
     now = utcnow()
     async with rt.sessions() as session, session.begin():
+        claim = await idempotency.claim(session, operator_id, once)
+        if isinstance(claim, Earlier):
+            return claim
         charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
         if charger is None:
             raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
@@ -65,8 +75,10 @@ async def send(
         else:
             item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
         await session.flush()
+        queued = QueuedView(item.queue_uuid)
+        await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
-    return item
+    return queued
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from chargegate.domain.dashboard import Delivery, energy_per_hour, hour_starts, seconds_left
 from chargegate.domain.times import format_api, utcnow
 from chargegate.services.runtime import Runtime
-from chargegate.services.views import energy_wh, stop_view
+from chargegate.services.views import energy_wh, stop_data, stop_view
 from chargegate.store import chargers as charger_store
 from chargegate.store import dashboard as dashboard_store
 
@@ -62,7 +62,7 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
                 "seconds_left": seconds_left(t.expires_at, now),
                 "energy_wh": energy_wh(t),
                 # A stop under way, and whether (and why) it did not take yet.
-                "stop": stop_view(t),
+                "stop": stop_data(stop_view(t)),
             }
             for t, charge_point_id, connector_id in open_rows
         ],

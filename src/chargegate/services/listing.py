@@ -3,7 +3,8 @@
 A list streamed to a client then holds neither the whole list in memory nor a database
 connection while the client reads slowly: a few slow readers cannot drain the pool that every
 other request needs. Batches follow the keyset order, so none is skipped or repeated while new
-rows arrive; a list stays consistent without one snapshot held for its whole length."""
+rows arrive; a list stays consistent without one snapshot held for its whole length. Each row
+leaves as its view (services.views), made while it is read."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Mark(Protocol):
 
 
 Row = TypeVar("Row")
+View = TypeVar("View")
 M = TypeVar("M", bound=Mark)
 
 
@@ -43,19 +45,20 @@ class Keyset(Generic[Row, M]):
 
 
 @dataclass(frozen=True, slots=True)
-class Listing(Generic[Row, M]):
+class Listing(Generic[Row, View, M]):
     rt: Runtime
     keyset: Keyset[Row, M]
+    view: Callable[[Row], View]
     first: Sequence[Row]
     # Where this full page ends: the client's next cursor. A page is bounded by this mark
     # rather than by a count, so a row inserted between reading the mark and the rows makes the
     # page one longer instead of pushing its last row out unseen.
     next_page: M | None
 
-    async def batches(self) -> AsyncIterator[Sequence[Row]]:
+    async def batches(self) -> AsyncIterator[list[View]]:
         batch = self.first
         while batch:
-            yield batch
+            yield [self.view(row) for row in batch]
             if len(batch) < BATCH:
                 return
             async with self.rt.reads() as session:
@@ -65,9 +68,9 @@ class Listing(Generic[Row, M]):
 
 
 async def open_listing(
-    rt: Runtime, session: AsyncSession, keyset: Keyset[Row, M]
-) -> Listing[Row, M]:
+    rt: Runtime, session: AsyncSession, keyset: Keyset[Row, M], view: Callable[[Row], View]
+) -> Listing[Row, View, M]:
     """Reads where the page ends and its first batch (so an empty list is known at once)."""
     end = await keyset.page_end(session) if keyset.limit else None
     first = await keyset.rows(session, keyset.start, end, BATCH)
-    return Listing(rt, keyset, first, end)
+    return Listing(rt, keyset, view, first, end)

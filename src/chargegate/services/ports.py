@@ -8,6 +8,7 @@ from chargegate.domain.cursors import PortMark
 from chargegate.domain.validation import PortsRequest
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
+from chargegate.services.views import PortView, port_view
 from chargegate.store import chargers as charger_store
 from chargegate.store.database import AsyncSession
 from chargegate.store.models import Charger, Port
@@ -22,7 +23,7 @@ def _mark(row: PortRow) -> PortMark:
 
 async def list_ports(
     rt: Runtime, operator_id: int, request: PortsRequest
-) -> Listing[PortRow, PortMark]:
+) -> Listing[PortRow, PortView, PortMark]:
     async def rows(
         session: AsyncSession, after: PortMark | None, through: PortMark | None, size: int
     ) -> list[PortRow]:
@@ -36,4 +37,4 @@ async def list_ports(
         limit=request.limit,
     )
     async with rt.reads() as session:
-        return await open_listing(rt, session, keyset)
+        return await open_listing(rt, session, keyset, port_view)

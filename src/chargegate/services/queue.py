@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chargegate.domain.errors import NotFound
 from chargegate.domain.states import QueueKind, QueueStatus, StagingInput
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import QueueRequest
 from chargegate.services import outcomes
 from chargegate.services.runtime import Runtime
+from chargegate.services.views import QueueItemView, queue_item_view
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Command, QueueItem, Transaction
+from chargegate.store.models import Transaction
 
 STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger was contacted"
 
 
-@dataclass(frozen=True, slots=True)
-class QueueView:
-    item: QueueItem
-    # A start's or stop's transaction; a command's command.
-    transaction: Transaction | None
-    command: Command | None = None
-
-
 async def inspect(
     rt: Runtime, operator_id: int, queue_uuid: str, request: QueueRequest
-) -> QueueView:
+) -> QueueItemView:
     # Apps poll queue items: the common case is a read, which never waits for the writer.
     resolves = request.staging and request.staging_input not in (None, StagingInput.IN_PROGRESS)
     now = utcnow()
@@ -43,7 +34,7 @@ async def inspect(
                 status = QueueStatus.SUCCESS if succeed else QueueStatus.FAILURE
                 reason = None if succeed else STAGING_FAILURE
                 await outcomes.resolve(session, item, status, now, reason)
-            return QueueView(item=item, transaction=None, command=command)
+            return queue_item_view(item, None, command)
         transaction = await session.get(Transaction, item.transaction_id)
         if transaction is None:
             raise NotFound(f"Queue item {queue_uuid} has no transaction")
@@ -57,4 +48,4 @@ async def inspect(
                 await outcomes.close_transaction(session, transaction, now, None, "api", now)
             else:
                 await outcomes.resolve(session, item, QueueStatus.FAILURE, now, STAGING_FAILURE)
-    return QueueView(item=item, transaction=transaction)
+        return queue_item_view(item, transaction, None)

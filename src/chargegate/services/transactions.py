@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -23,10 +22,12 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CreateRequest, ListRequest, PatchRequest
-from chargegate.services import fail_safe, outcomes, stops
+from chargegate.services import fail_safe, idempotency, outcomes, stops
 from chargegate.services.commands import offline_reason
+from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
+from chargegate.services.views import QueuedView, StartedView, TransactionView, transaction_view
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
@@ -34,15 +35,18 @@ from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    transaction: Transaction
-    queue_item: QueueItem
-
-
-async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Started:
+async def create(
+    rt: Runtime,
+    operator_id: int,
+    request: CreateRequest,
+    once: Idempotency[StartedView] | None = None,
+) -> StartedView | Earlier:
+    """The start, or (sent again with its Idempotency-Key) the request that made it."""
     now = utcnow()
     async with rt.sessions() as session, session.begin():
+        claim = await idempotency.claim(session, operator_id, once)
+        if isinstance(claim, Earlier):
+            return claim
         found = await charger_store.operator_port(
             session, operator_id, request.port_uuid, for_update=True
         )
@@ -86,18 +90,22 @@ async def create(rt: Runtime, operator_id: int, request: CreateRequest) -> Start
                     action=TransactionAction.START,
                     now=now,
                 )
+        started = StartedView(transaction.transaction_uuid, item.queue_uuid)
+        await claim.answered(started)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
-    return Started(transaction=transaction, queue_item=item)
+    return started
 
 
-async def get(rt: Runtime, operator_id: int, transaction_uuid: str, staging: bool) -> Transaction:
+async def get(
+    rt: Runtime, operator_id: int, transaction_uuid: str, staging: bool
+) -> TransactionView:
     async with rt.reads() as session:
-        return await _find(session, operator_id, transaction_uuid, staging)
+        return transaction_view(await _find(session, operator_id, transaction_uuid, staging))
 
 
 async def list_for_port(
     rt: Runtime, operator_id: int, request: ListRequest
-) -> Listing[Transaction, PageMark]:
+) -> Listing[Transaction, TransactionView, PageMark]:
     async def rows(
         session: AsyncSession, after: PageMark | None, through: PageMark | None, size: int
     ) -> Sequence[Transaction]:
@@ -113,7 +121,7 @@ async def list_for_port(
     async with rt.reads() as session:
         if await charger_store.operator_port(session, operator_id, request.port_uuid) is None:
             raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
-        found = await open_listing(rt, session, keyset)
+        found = await open_listing(rt, session, keyset, transaction_view)
     filtered = request.after or request.since or request.until or request.state
     # The seed's 404 means the port has no transactions; an empty page or filter result is [].
     if not found.first and not filtered:
@@ -126,11 +134,19 @@ def _page_mark(transaction: Transaction) -> PageMark:
 
 
 async def modify(
-    rt: Runtime, operator_id: int, transaction_uuid: str, request: PatchRequest
-) -> QueueItem | None:
-    """Extend (returns None) or stop (returns the queue item that follows the stop)."""
+    rt: Runtime,
+    operator_id: int,
+    transaction_uuid: str,
+    request: PatchRequest,
+    once: Idempotency[QueuedView | None] | None = None,
+) -> QueuedView | Earlier | None:
+    """Extend (returns None) or stop (returns the queue item that follows the stop); or, sent
+    again with its Idempotency-Key, the request that did."""
     now = utcnow()
     async with rt.sessions() as session, session.begin():
+        claim = await idempotency.claim(session, operator_id, once)
+        if isinstance(claim, Earlier):
+            return claim
         transaction = await _find(
             session, operator_id, transaction_uuid, request.staging, for_update=True
         )
@@ -150,13 +166,15 @@ async def modify(
                 )
             transaction.expires_at = request.expires
             await fail_safe.move(session, transaction, now)
-            item = None
+            queued = None
         else:
             item = await _request_stop(session, transaction, now, rt.settings)
             if request.force:
                 await stops.abandon(session, transaction, item, now)
+            queued = QueuedView(item.queue_uuid)
+        await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
-    return item
+    return queued
 
 
 async def _request_stop(

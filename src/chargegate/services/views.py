@@ -1,38 +1,103 @@
-"""How transactions and ports look from outside: the API's bodies and the webhooks' event data."""
+"""What the services show of transactions, queue items and ports: plain values read from the
+stored rows inside the services, so that the API never holds a database object. The API turns
+them into its bodies (api/bodies.py); the webhooks' event data shows a transaction the same way
+(`transaction_data`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chargegate.domain.states import TransactionState
 from chargegate.domain.times import format_api
-from chargegate.store.models import Charger, Port, Transaction
+from chargegate.store.models import Charger, Command, Port, QueueItem, Transaction
 
 
-def transaction_view(transaction: Transaction) -> dict[str, Any]:
-    return {
-        "transaction_uuid": transaction.transaction_uuid,
-        "port_uuid": transaction.port_uuid,
-        "state": transaction.state,
-        "started": format_api(transaction.started_at),
-        "ended": format_api(transaction.ended_at),
-        "expires": format_api(transaction.expires_at),
-        "invoice_id": transaction.invoice_id,
-        "energy_wh": energy_wh(transaction),
-        "stop": stop_view(transaction),
-    }
+@dataclass(frozen=True, slots=True)
+class StopView:
+    """A stop under way: whether (and why) it did not take yet, and when it is tried next."""
+
+    state: str
+    requested: datetime | None
+    attempts: int
+    last_error: str | None
+    next_step: datetime | None
 
 
-def stop_view(transaction: Transaction) -> dict[str, Any] | None:
-    if transaction.state != TransactionState.OPEN.value or transaction.stop_state is None:
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    transaction_uuid: str
+    port_uuid: str
+    state: str
+    started: datetime | None
+    ended: datetime | None
+    expires: datetime | None
+    invoice_id: str | None
+    energy_wh: int | None
+    stop: StopView | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedView:
+    """A start accepted: its transaction, and the queue item that follows the start."""
+
+    transaction_uuid: str
+    queue_uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedView:
+    """A request sent on to a charger (a stop, a command): the queue item that follows it."""
+
+    queue_uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItemView:
+    queue_uuid: str
+    status: str
+    reason: str | None
+    # A start's or stop's transaction.
+    transaction: TransactionView | None
+    # A command's action, and what the charger answered.
+    command: str | None
+    result: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortView:
+    port_uuid: str
+    charge_point_id: str
+    connector_id: int
+    status: str | None
+    online: bool
+
+
+def transaction_view(transaction: Transaction) -> TransactionView:
+    return TransactionView(
+        transaction_uuid=transaction.transaction_uuid,
+        port_uuid=transaction.port_uuid,
+        state=transaction.state,
+        started=transaction.started_at,
+        ended=transaction.ended_at,
+        expires=transaction.expires_at,
+        invoice_id=transaction.invoice_id,
+        energy_wh=energy_wh(transaction),
+        stop=stop_view(transaction),
+    )
+
+
+def stop_view(transaction: Transaction) -> StopView | None:
+    if transaction.state != TransactionState.OPEN or transaction.stop_state is None:
         return None
-    return {
-        "state": transaction.stop_state,
-        "requested": format_api(transaction.stop_requested_at),
-        "attempts": transaction.stop_attempts,
-        "last_error": transaction.stop_error,
-        "next_step": format_api(transaction.stop_retry_at),
-    }
+    return StopView(
+        state=transaction.stop_state,
+        requested=transaction.stop_requested_at,
+        attempts=transaction.stop_attempts,
+        last_error=transaction.stop_error,
+        next_step=transaction.stop_retry_at,
+    )
 
 
 def energy_wh(transaction: Transaction) -> int | None:
@@ -46,12 +111,53 @@ def energy_wh(transaction: Transaction) -> int | None:
     return None if last is None else max(0, last - transaction.meter_start_wh)
 
 
-def port_view(row: tuple[Port, Charger]) -> dict[str, Any]:
+def queue_item_view(
+    item: QueueItem, transaction: Transaction | None, command: Command | None
+) -> QueueItemView:
+    return QueueItemView(
+        queue_uuid=item.queue_uuid,
+        status=item.status,
+        reason=item.reason,
+        transaction=transaction_view(transaction) if transaction is not None else None,
+        command=command.action if command is not None else None,
+        result=command.result if command is not None else None,
+    )
+
+
+def port_view(row: tuple[Port, Charger]) -> PortView:
     port, charger = row
+    return PortView(
+        port_uuid=port.port_uuid,
+        charge_point_id=charger.charge_point_id,
+        connector_id=port.connector_id,
+        status=port.status,
+        online=charger.connected_node is not None,
+    )
+
+
+def transaction_data(view: TransactionView) -> dict[str, Any]:
+    """A transaction in JSON: the body of GET /1.2/transactions/<uuid>, and the `transaction`
+    of the webhooks' event data."""
     return {
-        "port_uuid": port.port_uuid,
-        "charge_point_id": charger.charge_point_id,
-        "connector_id": port.connector_id,
-        "status": port.status,
-        "online": charger.connected_node is not None,
+        "transaction_uuid": view.transaction_uuid,
+        "port_uuid": view.port_uuid,
+        "state": view.state,
+        "started": format_api(view.started),
+        "ended": format_api(view.ended),
+        "expires": format_api(view.expires),
+        "invoice_id": view.invoice_id,
+        "energy_wh": view.energy_wh,
+        "stop": stop_data(view.stop),
+    }
+
+
+def stop_data(view: StopView | None) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {
+        "state": view.state,
+        "requested": format_api(view.requested),
+        "attempts": view.attempts,
+        "last_error": view.last_error,
+        "next_step": format_api(view.next_step),
     }

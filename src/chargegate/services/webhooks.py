@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import DeliveryStatus, EventType
-from chargegate.services.views import transaction_view
+from chargegate.services.views import transaction_data, transaction_view
 from chargegate.store import webhooks as webhook_store
 from chargegate.store.models import QueueItem, Transaction, Webhook, WebhookDelivery
 
@@ -80,7 +80,7 @@ async def transaction_event(
         transaction.operator_id,
         event_type,
         f"transaction:{transaction.id}",
-        transaction_view(transaction),
+        transaction_data(transaction_view(transaction)),
         transaction.staging,
     )
 
@@ -97,7 +97,7 @@ async def queue_item_event(session: AsyncSession, item: QueueItem) -> None:
         subject = f"transaction:{item.transaction_id}"
         transaction = await session.get(Transaction, item.transaction_id)
         if transaction is not None:
-            data["transaction"] = transaction_view(transaction)
+            data["transaction"] = transaction_data(transaction_view(transaction))
     await emit(
         session, item.operator_id, EventType.QUEUE_ITEM_RESOLVED, subject, data, item.staging
     )
