@@ -26,13 +26,13 @@ def queued_body(queue_uuid: str) -> dict[str, Any]:
 
 def queue_body(view: QueueView) -> dict[str, Any]:
     item = view.item
-    if item.status == QueueStatus.SUCCESS.value and view.transaction is not None:
+    if item.status == QueueStatus.SUCCESS and view.transaction is not None:
         return transaction_view(view.transaction)
     body: dict[str, Any] = {"id": item.queue_uuid, "status": item.status}
     if view.command is not None:
         body["command"] = view.command.action
-    if item.status == QueueStatus.FAILURE.value:
+    if item.status == QueueStatus.FAILURE:
         body["reason"] = item.reason
-    elif item.status == QueueStatus.SUCCESS.value and view.command is not None:
+    elif item.status == QueueStatus.SUCCESS and view.command is not None:
         body["result"] = view.command.result
     return body

@@ -24,7 +24,7 @@ def transaction_view(transaction: Transaction) -> dict[str, Any]:
 
 
 def stop_view(transaction: Transaction) -> dict[str, Any] | None:
-    if transaction.state != TransactionState.OPEN.value or transaction.stop_state is None:
+    if transaction.state != TransactionState.OPEN or transaction.stop_state is None:
         return None
     return {
         "state": transaction.stop_state,
