@@ -67,11 +67,11 @@ async def start_answer_stored(server: Server) -> bool:
     try:
         async with session_factory(engine)() as session:
             status = await session.scalar(
-                select(Command.status).where(Command.action == TransactionAction.START.value)
+                select(Command.status).where(Command.action == TransactionAction.START)
             )
     finally:
         await engine.dispose()
-    return status == CommandStatus.DONE.value
+    return status is CommandStatus.DONE
 
 
 async def test_start_taken_while_we_are_down_opens_after_the_restart(

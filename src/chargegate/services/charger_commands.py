@@ -51,9 +51,9 @@ async def send(
         item = QueueItem(
             queue_uuid=str(uuid.uuid4()),
             operator_id=operator_id,
-            kind=QueueKind.COMMAND.value,
+            kind=QueueKind.COMMAND,
             staging=request.staging,
-            status=QueueStatus.IN_PROGRESS.value,
+            status=QueueStatus.IN_PROGRESS,
             created_at=now,
         )
         session.add(item)
@@ -67,7 +67,7 @@ async def send(
         )
         if request.staging:
             # Kept so the queue item can name its command; never sent.
-            command.status, command.result = CommandStatus.CANCELLED.value, STAGING_RESULT
+            command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
         elif charger.connected_node is None:
             await _give_up(
                 session, item, command, now, offline_reason(charge_point_id, "the command")
@@ -98,6 +98,6 @@ async def _give_up(
 ) -> None:
     """The queue item fails, and a command still in the outbox will not go out (one being sent
     gets its answer recorded, which no longer changes the item)."""
-    if command is not None and command.status == CommandStatus.PENDING.value:
-        command.status = CommandStatus.CANCELLED.value
+    if command is not None and command.status == CommandStatus.PENDING:
+        command.status = CommandStatus.CANCELLED
     await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # How often a stop report that lost a deadlock is run again.
 TIE_ATTEMPTS = 3
 
-_LIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
+_LIVE = (TransactionState.PENDING, TransactionState.OPEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +71,21 @@ async def transaction_started(
             known = await tx_store.charger_transaction_by_id(
                 session, charger.id, charger_transaction_id
             )
-        if known is not None and known.origin == TransactionOrigin.API.value:
+        if known is not None and known.origin == TransactionOrigin.API:
             # The station named this transaction to us before (in its answer to our start, or
             # in an earlier report): it is ours, whichever of the two came first.
-            if known.state == TransactionState.PENDING.value:
+            if known.state == TransactionState.PENDING:
                 await outcomes.open_transaction(session, known, at, meter_start_wh, now)
             answer = StartAnswer(known.id, accepted=True)
         elif known is not None:
-            if ours is None or ours.state != TransactionState.PENDING.value:
+            if ours is None or ours.state != TransactionState.PENDING:
                 return StartAnswer(known.id, accepted=False)
             # Begun at the charger (cable first), now claimed by our start request.
             await outcomes.adopt(session, ours, known, now)
             answer = StartAnswer(ours.id, accepted=True)
-        elif ours is not None and ours.state == TransactionState.OPEN.value:
+        elif ours is not None and ours.state == TransactionState.OPEN:
             return StartAnswer(ours.id, accepted=True)
-        elif ours is not None and ours.state == TransactionState.PENDING.value:
+        elif ours is not None and ours.state == TransactionState.PENDING:
             await outcomes.open_transaction(session, ours, at, meter_start_wh, now)
             ours.charger_transaction_id = charger_transaction_id
             answer = StartAnswer(ours.id, accepted=True)
@@ -126,7 +126,7 @@ async def transaction_stopped(
                         "stop for an unknown transaction",
                         extra={"charge_point_id": charge_point_id, "transaction": reference},
                     )
-                elif transaction.state != TransactionState.OPEN.value:
+                elif transaction.state != TransactionState.OPEN:
                     outcomes.complete_stop(transaction, at, meter_stop_wh)
                 else:
                     await outcomes.close_transaction(
@@ -148,7 +148,7 @@ async def meter_reading(
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
         transaction = await tx_store.charger_transaction_by_id(session, charger.id, reference)
-        if transaction is not None and transaction.state == TransactionState.OPEN.value:
+        if transaction is not None and transaction.state == TransactionState.OPEN:
             transaction.meter_last_wh = energy_wh
 
 
@@ -175,7 +175,7 @@ async def _requested(
     """Our API transaction that this charger report answers, if any."""
     if remote_start_id is not None:
         found = await tx_store.charger_transaction_by_id(session, charger.id, remote_start_id)
-        if found is not None and found.origin == TransactionOrigin.API.value:
+        if found is not None and found.origin == TransactionOrigin.API:
             return found
     if id_tag is None:
         return None
@@ -219,8 +219,8 @@ async def _record_foreign_start(
         operator_id=charger.operator_id,
         port_uuid=port.port_uuid,
         staging=False,
-        state=TransactionState.OPEN.value,
-        origin=TransactionOrigin.CHARGER.value,
+        state=TransactionState.OPEN,
+        origin=TransactionOrigin.CHARGER,
         id_tag=id_tag or "",
         created_at=now,
         started_at=at,

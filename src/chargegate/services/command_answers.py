@@ -103,7 +103,7 @@ async def _delivered(
     command = await command_store.get_command(session, claim.command_id)
     if command is None:
         return
-    command.status = CommandStatus.DONE.value
+    command.status = CommandStatus.DONE
     command.sent_at = now
     command.result = reply.detail
     command.in_doubt = False
@@ -156,8 +156,8 @@ async def _named(
     )
     if known is None:
         transaction.charger_transaction_id = reply.charger_transaction_id
-    elif known.origin == TransactionOrigin.CHARGER.value and (
-        transaction.state == TransactionState.PENDING.value
+    elif known.origin == TransactionOrigin.CHARGER and (
+        transaction.state == TransactionState.PENDING
     ):
         await outcomes.adopt(session, transaction, known, now)
     elif known.id != transaction.id:
@@ -171,15 +171,15 @@ async def _undelivered(
     session: AsyncSession, claim: Claim, why: str, now: datetime, settings: Settings
 ) -> None:
     command = await command_store.get_command(session, claim.command_id)
-    if command is None or command.status != CommandStatus.SENDING.value:
+    if command is None or command.status != CommandStatus.SENDING:
         return
     command.result = why
     if command.attempts < MAX_ATTEMPTS:
         # Back in the outbox: it goes out again when the charger is (re)connected.
-        command.status = CommandStatus.PENDING.value
+        command.status = CommandStatus.PENDING
         command.lease_until = None
         return
-    command.status = CommandStatus.DONE.value
+    command.status = CommandStatus.DONE
     reason = (
         f"Charger {claim.charge_point_id} did not answer after {command.attempts} attempts ({why})"
     )
@@ -213,5 +213,5 @@ async def _resolve_item(
     if claim.queue_uuid is None:
         return
     item = await session.get(QueueItem, claim.queue_uuid, with_for_update=True)
-    if item is not None and item.status == QueueStatus.IN_PROGRESS.value:
+    if item is not None and item.status == QueueStatus.IN_PROGRESS:
         await outcomes.resolve(session, item, status, now, reason)

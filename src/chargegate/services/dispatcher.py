@@ -148,13 +148,13 @@ def _still_needed(row: Claimed) -> bool:
     state = row.transaction.state
     match action:
         case TransactionAction.START:
-            return state == TransactionState.PENDING.value
+            return state == TransactionState.PENDING
         case TransactionAction.PROFILE:
             return fail_safe.out_of_date(
                 state, row.transaction.profile_until, row.transaction.expires_at
             )
         case TransactionAction.STOP | TransactionAction.RECONCILE:
-            return state == TransactionState.OPEN.value
+            return state == TransactionState.OPEN
         case _:
             assert_never(action)
 

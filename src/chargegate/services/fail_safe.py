@@ -25,12 +25,12 @@ def carried(action: CommandAction, smart_charging: bool, expires_at: datetime | 
     )
 
 
-def out_of_date(state: str, profile_until: datetime | None, expires_at: datetime | None) -> bool:
+def out_of_date(
+    state: TransactionState, profile_until: datetime | None, expires_at: datetime | None
+) -> bool:
     """Whether an open transaction's charger holds a profile that ends at an old expiry."""
     return (
-        state == TransactionState.OPEN.value
-        and profile_until is not None
-        and profile_until != expires_at
+        state == TransactionState.OPEN and profile_until is not None and profile_until != expires_at
     )
 
 

@@ -22,7 +22,7 @@ async def resolve(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    item.status = status.value
+    item.status = status
     item.reason = reason
     item.resolved_at = now
     QUEUE_OUTCOMES.labels(item.kind, item.status, "true" if item.staging else "false").inc()
@@ -46,9 +46,9 @@ async def fail_start(
     session: AsyncSession, transaction: Transaction, reason: str, now: datetime
 ) -> None:
     """The transaction never started: it fails, and so does its start request."""
-    if transaction.state != TransactionState.PENDING.value:
+    if transaction.state != TransactionState.PENDING:
         return
-    transaction.state = TransactionState.FAILED.value
+    transaction.state = TransactionState.FAILED
     transaction.failure_reason = reason
     await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_FAILED)
     await resolve_open_item(session, transaction, QueueKind.START, QueueStatus.FAILURE, now, reason)
@@ -62,7 +62,7 @@ async def open_transaction(
     meter_start_wh: int | None,
     now: datetime,
 ) -> None:
-    transaction.state = TransactionState.OPEN.value
+    transaction.state = TransactionState.OPEN
     transaction.started_at = started_at
     transaction.meter_start_wh = meter_start_wh
     transaction.meter_last_wh = meter_start_wh
@@ -94,7 +94,7 @@ async def close_transaction(
     reason: str,
     now: datetime,
 ) -> None:
-    transaction.state = TransactionState.CLOSED.value
+    transaction.state = TransactionState.CLOSED
     transaction.ended_at = ended_at
     if meter_stop_wh is not None:
         transaction.meter_stop_wh = meter_stop_wh
@@ -122,7 +122,7 @@ def complete_stop(transaction: Transaction, ended_at: datetime, meter_stop_wh: i
     superseded it): its time and meter reading are the true ones, so the session's end and
     energy are taken from it, once."""
     if (
-        transaction.state != TransactionState.CLOSED.value
+        transaction.state != TransactionState.CLOSED
         or transaction.started_at is None  # cancelled before it began
         or transaction.staging
         or transaction.meter_stop_wh is not None

@@ -27,7 +27,7 @@ async def inspect(
         if item is None:
             raise NotFound(f"Queue item {queue_uuid} not found")
         succeed = request.staging_input is StagingInput.SUCCESS
-        resolving = resolves and item.status == QueueStatus.IN_PROGRESS.value
+        resolving = resolves and item.status == QueueStatus.IN_PROGRESS
         if item.transaction_id is None:
             command = await command_store.for_queue_item(session, item.queue_uuid)
             if resolving:
@@ -39,7 +39,7 @@ async def inspect(
         if transaction is None:
             raise NotFound(f"Queue item {queue_uuid} has no transaction")
         if resolving:
-            if item.kind == QueueKind.START.value:
+            if item.kind == QueueKind.START:
                 if succeed:
                     await outcomes.open_transaction(session, transaction, now, None, now)
                 else:

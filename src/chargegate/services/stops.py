@@ -79,7 +79,7 @@ async def answered(
     if not _stopping(transaction):
         return
     if accepted:
-        transaction.stop_state = StopState.ACCEPTED.value
+        transaction.stop_state = StopState.ACCEPTED
         transaction.stop_retry_at = now + timedelta(seconds=settings.stop_confirm_s)
         return
     await _did_not_take(session, transaction, cause, detail, now, settings)
@@ -125,7 +125,7 @@ async def take_due_steps(session: AsyncSession, now: datetime, settings: Setting
             transaction.stop_retry_at = now + timedelta(seconds=settings.stop_confirm_s)
             continue
         assert transaction.stop_state is not None  # due_stop_steps selects stops under way
-        state = StopState(transaction.stop_state)
+        state = transaction.stop_state
         match state:
             case StopState.REQUESTED:
                 await _did_not_take(
@@ -162,7 +162,7 @@ async def take_due_steps(session: AsyncSession, now: datetime, settings: Setting
 
 def retry_now(transaction: Transaction, now: datetime) -> None:
     """The operator asks again (PATCH state: closed): the next attempt need not wait."""
-    if transaction.stop_state == StopState.RETRYING.value:
+    if transaction.stop_state == StopState.RETRYING:
         transaction.stop_retry_at = now
 
 
@@ -224,7 +224,7 @@ async def connector_reported(
 
 
 def _stopping(transaction: Transaction) -> bool:
-    return transaction.state == TransactionState.OPEN.value and transaction.stop_state is not None
+    return transaction.state == TransactionState.OPEN and transaction.stop_state is not None
 
 
 def _send(
@@ -236,7 +236,7 @@ def _send(
     wait_s: float,
 ) -> None:
     state = StopState.REQUESTED if action is TransactionAction.STOP else StopState.RECONCILING
-    transaction.stop_state = state.value
+    transaction.stop_state = state
     transaction.stop_retry_at = now + timedelta(seconds=wait_s)
     command_store.add_command(
         session, charger_id=charger_id, transaction_id=transaction.id, action=action, now=now
@@ -253,7 +253,7 @@ async def _did_not_take(
 ) -> None:
     transaction.stop_attempts += 1
     transaction.stop_error = reason
-    transaction.stop_state = StopState.RETRYING.value
+    transaction.stop_state = StopState.RETRYING
     transaction.stop_retry_at = now + backoff(
         transaction.stop_attempts,
         timedelta(seconds=settings.stop_retry_base_s),

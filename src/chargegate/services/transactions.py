@@ -64,7 +64,7 @@ async def create(
             operator_id=operator_id,
             port_uuid=port.port_uuid,
             staging=request.staging,
-            state=TransactionState.PENDING.value,
+            state=TransactionState.PENDING,
             invoice_id=request.invoice_id,
             id_tag=new_id_tag(),
             created_at=now,
@@ -150,7 +150,7 @@ async def modify(
         transaction = await _find(
             session, operator_id, transaction_uuid, request.staging, for_update=True
         )
-        if TransactionState(transaction.state).ended:
+        if transaction.state.ended:
             ended = format_api(transaction.ended_at) or "before it started"
             raise AlreadyEnded(
                 f"Transaction {transaction_uuid} has already ended "
@@ -188,7 +188,7 @@ async def _request_stop(
         return in_progress
     item = _new_item(transaction, QueueKind.STOP)
     session.add(item)
-    if transaction.state == TransactionState.PENDING.value:
+    if transaction.state == TransactionState.PENDING:
         # Nothing is charging yet: cancel the start instead of asking the charger to stop.
         await outcomes.fail_start(
             session,
@@ -196,7 +196,7 @@ async def _request_stop(
             "Cancelled: the transaction was closed (PATCH state: closed) before it started",
             now,
         )
-        transaction.state = TransactionState.CLOSED.value
+        transaction.state = TransactionState.CLOSED
         transaction.ended_at = now
         transaction.stop_reason = "cancelled"
         await outcomes.resolve(session, item, QueueStatus.SUCCESS, now)
@@ -211,9 +211,9 @@ def _new_item(transaction: Transaction, kind: QueueKind) -> QueueItem:
         queue_uuid=str(uuid.uuid4()),
         operator_id=transaction.operator_id,
         transaction_id=transaction.id,
-        kind=kind.value,
+        kind=kind,
         staging=transaction.staging,
-        status=QueueStatus.IN_PROGRESS.value,
+        status=QueueStatus.IN_PROGRESS,
         created_at=utcnow(),
     )
 

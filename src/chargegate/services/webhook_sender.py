@@ -19,6 +19,7 @@ from chargegate.domain.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     DeliveryStatus,
+    EventType,
     outcome,
     retry_delay,
     signature,
@@ -41,7 +42,7 @@ class _Claim:
     # The delivery's attempt number this claim made: its answer is recorded only if the
     # delivery is still at this attempt (see webhook_store.settle).
     attempt: int
-    event_type: str
+    event_type: EventType
     body: str
     url: str
     secret: str

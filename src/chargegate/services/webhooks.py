@@ -47,7 +47,7 @@ async def emit(
     body = json.dumps(
         {
             "id": event_id,
-            "type": event_type.value,
+            "type": event_type,
             "created": format_api(now),
             "staging": staging,
             "data": data,
@@ -61,10 +61,10 @@ async def emit(
             WebhookDelivery(
                 webhook_id=webhook.id,
                 event_id=event_id,
-                event_type=event_type.value,
+                event_type=event_type,
                 ordering_key=ordering_key,
                 body=body,
-                status=DeliveryStatus.PENDING.value,
+                status=DeliveryStatus.PENDING,
                 created_at=now,
                 next_attempt_at=now,
                 attempts=0,

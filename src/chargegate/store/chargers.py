@@ -132,7 +132,7 @@ async def port_status(
             .where(Charger.charge_point_id == charge_point_id, Port.connector_id == connector_id)
         )
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row.status, row.error_code)
 
 
 async def charger_ports(session: AsyncSession, charger_id: int) -> Sequence[Port]:
@@ -154,7 +154,7 @@ async def operator_port(
     if for_update:
         query = query.with_for_update(of=Port)
     row = (await session.execute(query)).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row.Port, row.Charger)
 
 
 def _ports_query(operator_id: int, *columns: Any) -> Select[Any]:
@@ -185,7 +185,7 @@ async def ports_page_end(
     if request.after is not None:
         query = query.where(_beyond(request.after))
     row = (await session.execute(query.offset(request.limit - 1).limit(1))).first()
-    return None if row is None else PortMark(row[0], row[1])
+    return None if row is None else PortMark(row.charge_point_id, row.connector_id)
 
 
 async def operator_ports(
@@ -202,7 +202,7 @@ async def operator_ports(
     if through is not None:
         query = query.where(~_beyond(through))
     rows = await session.execute(query)
-    return [(row[0], row[1]) for row in rows]
+    return [(port, charger) for port, charger in rows]
 
 
 async def claim_connection(

@@ -13,12 +13,12 @@ from chargegate.domain.states import (
     CommandAction,
     CommandStatus,
     TransactionAction,
-    command_action,
+    TransactionState,
 )
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, Port, Transaction
 
-_OUTSTANDING = (CommandStatus.PENDING.value, CommandStatus.SENDING.value)
+_OUTSTANDING = (CommandStatus.PENDING, CommandStatus.SENDING)
 
 
 def add_command(
@@ -36,8 +36,8 @@ def add_command(
         transaction_id=transaction_id,
         connector_id=connector_id,
         queue_uuid=queue_uuid,
-        action=action.value,
-        status=CommandStatus.PENDING.value,
+        action=action,
+        status=CommandStatus.PENDING,
         created_at=now,
         attempts=0,
     )
@@ -65,8 +65,8 @@ async def add_stops(session: AsyncSession, transaction_ids: Sequence[int], now: 
             select(
                 Port.charger_id,
                 Transaction.id,
-                literal(TransactionAction.STOP.value, columns.action.type),
-                literal(CommandStatus.PENDING.value, columns.status.type),
+                literal(TransactionAction.STOP, columns.action.type),
+                literal(CommandStatus.PENDING, columns.status.type),
                 literal(now, columns.created_at.type),
                 literal(0, columns.attempts.type),
                 literal(False, columns.in_doubt.type),
@@ -87,7 +87,7 @@ class ClaimedTransaction:
     """The transaction a claimed command is for."""
 
     id: int
-    state: str
+    state: TransactionState
     id_tag: str
     charger_transaction_id: str | None
     expires_at: datetime | None
@@ -125,21 +125,21 @@ async def claim_due(
     await session.execute(
         update(Command)
         .where(
-            Command.status == CommandStatus.SENDING.value,
+            Command.status == CommandStatus.SENDING,
             Command.lease_until < now,
             # This node's own claims are in flight, or their answers wait to be written: under
             # load that can outlast the lease, and must not send the command a second time. A
             # restart releases them (release_node_claims).
             Command.claimed_by != node_id,
         )
-        .values(status=CommandStatus.PENDING.value, lease_until=None, in_doubt=True)
+        .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
     )
     due = (
         select(Command.id)
         .join(Charger, Command.charger_id == Charger.id)
         .where(
             Charger.connected_node == node_id,
-            Command.status == CommandStatus.PENDING.value,
+            Command.status == CommandStatus.PENDING,
             or_(Command.in_doubt.is_(False), Charger.connected_at <= now - settle),
         )
         .order_by(Command.id)
@@ -155,7 +155,7 @@ async def claim_due(
             update(Command)
             .where(Command.id.in_(chunk))
             .values(
-                status=CommandStatus.SENDING.value,
+                status=CommandStatus.SENDING,
                 claimed_by=node_id,
                 lease_until=now + lease,
                 attempts=Command.attempts + 1,
@@ -187,7 +187,7 @@ async def claim_due(
         claimed += [
             Claimed(
                 command_id=row.id,
-                action=command_action(row.action),
+                action=row.action,
                 charge_point_id=row.charge_point_id,
                 epoch=row.connection_epoch,
                 smart_charging=bool(row.smart_charging),
@@ -212,9 +212,7 @@ async def claim_due(
 async def cancel(session: AsyncSession, command_ids: Sequence[int]) -> None:
     for chunk in chunks(command_ids):
         await session.execute(
-            update(Command)
-            .where(Command.id.in_(chunk))
-            .values(status=CommandStatus.CANCELLED.value),
+            update(Command).where(Command.id.in_(chunk)).values(status=CommandStatus.CANCELLED),
             execution_options={"synchronize_session": False},
         )
 
@@ -227,7 +225,7 @@ async def mark_delivered(
         await session.execute(
             update(Command)
             .where(Command.id.in_(chunk))
-            .values(status=CommandStatus.DONE.value, sent_at=now, result=result, in_doubt=False),
+            .values(status=CommandStatus.DONE, sent_at=now, result=result, in_doubt=False),
             execution_options={"synchronize_session": False},
         )
 
@@ -237,8 +235,8 @@ async def release_node_claims(session: AsyncSession, node_id: str) -> None:
     in doubt, rather than when their lease runs out."""
     await session.execute(
         update(Command)
-        .where(Command.claimed_by == node_id, Command.status == CommandStatus.SENDING.value)
-        .values(status=CommandStatus.PENDING.value, lease_until=None, in_doubt=True)
+        .where(Command.claimed_by == node_id, Command.status == CommandStatus.SENDING)
+        .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
     )
 
 
@@ -250,10 +248,10 @@ async def cancel_for_transaction(
         update(Command)
         .where(
             Command.transaction_id == transaction_id,
-            Command.action == action.value,
+            Command.action == action,
             Command.status.in_(_OUTSTANDING),
         )
-        .values(status=CommandStatus.CANCELLED.value)
+        .values(status=CommandStatus.CANCELLED)
     )
 
 
@@ -263,7 +261,7 @@ async def has_outstanding(
     """Whether such a command is still to be sent (only one sent before a crash: in_doubt)."""
     query = select(Command.id).where(
         Command.transaction_id == transaction_id,
-        Command.action == action.value,
+        Command.action == action,
         Command.status.in_(_OUTSTANDING),
     )
     if in_doubt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,17 +13,32 @@ from chargegate.domain.states import QueueStatus, TransactionState
 from chargegate.store.models import Charger, Port, QueueItem, Transaction
 
 
+class OpenRow(NamedTuple):
+    """An open transaction with where it runs."""
+
+    transaction: Transaction
+    charge_point_id: str
+    connector_id: int
+
+
+class FailureRow(NamedTuple):
+    """A failed request with its transaction and where that ran."""
+
+    item: QueueItem
+    transaction_uuid: str
+    charge_point_id: str
+    connector_id: int
+
+
 def _open(operator_id: int) -> tuple[ColumnElement[bool], ...]:
     return (
         Transaction.operator_id == operator_id,
         Transaction.staging.is_(False),
-        Transaction.state == TransactionState.OPEN.value,
+        Transaction.state == TransactionState.OPEN,
     )
 
 
-async def open_transactions(
-    session: AsyncSession, operator_id: int, limit: int
-) -> Sequence[tuple[Transaction, str, int]]:
+async def open_transactions(session: AsyncSession, operator_id: int, limit: int) -> list[OpenRow]:
     """The first `limit` open transactions, soonest expiry first, with their charger id and
     connector."""
     rows = await session.execute(
@@ -33,7 +49,7 @@ async def open_transactions(
         .order_by(Transaction.expires_at, Transaction.id)
         .limit(limit)
     )
-    return [(row[0], row[1], row[2]) for row in rows]
+    return [OpenRow(*row) for row in rows]
 
 
 async def open_count(session: AsyncSession, operator_id: int) -> int:
@@ -55,7 +71,7 @@ async def port_count(session: AsyncSession, operator_id: int) -> int:
 
 async def recent_failures(
     session: AsyncSession, operator_id: int, since: datetime, limit: int = 50
-) -> Sequence[tuple[QueueItem, str, str, int]]:
+) -> list[FailureRow]:
     """Failed requests, newest first, with their transaction uuid, charger id and connector.
 
     A failed transaction is always reached through its failed start request (they fail together,
@@ -68,13 +84,13 @@ async def recent_failures(
         .where(
             QueueItem.operator_id == operator_id,
             QueueItem.staging.is_(False),
-            QueueItem.status == QueueStatus.FAILURE.value,
+            QueueItem.status == QueueStatus.FAILURE,
             QueueItem.resolved_at >= since,
         )
         .order_by(QueueItem.resolved_at.desc())
         .limit(limit)
     )
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [FailureRow(*row) for row in rows]
 
 
 async def energy_by_hour(
@@ -105,7 +121,7 @@ async def energy_by_hour(
             Transaction.meter_start_wh.is_not(None),
             or_(
                 and_(ended >= starts[0], ended < starts[-1] + timedelta(hours=1)),
-                and_(ended.is_(None), Transaction.state == TransactionState.OPEN.value),
+                and_(ended.is_(None), Transaction.state == TransactionState.OPEN),
             ),
         )
         .subquery()

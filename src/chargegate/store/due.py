@@ -22,7 +22,7 @@ from chargegate.store.models import Charger, Port, QueueItem, Transaction
 def _expiring() -> tuple[ColumnElement[bool], ...]:
     """Open transactions whose expiry still has to be acted on."""
     return (
-        Transaction.state == TransactionState.OPEN.value,
+        Transaction.state == TransactionState.OPEN,
         Transaction.stop_requested_at.is_(None),
         Transaction.expires_at.is_not(None),
     )
@@ -71,14 +71,14 @@ async def stops_requested(
             update(Transaction)
             .where(
                 Transaction.id.in_(transaction_ids),
-                Transaction.state == TransactionState.OPEN.value,
+                Transaction.state == TransactionState.OPEN,
                 Transaction.staging.is_(False),
                 Transaction.stop_state.is_(None),
             )
             .values(
                 stop_requested_at=now,
                 stop_reason=func.coalesce(Transaction.stop_reason, reason),
-                stop_state=StopState.REQUESTED.value,
+                stop_state=StopState.REQUESTED,
                 stop_retry_at=confirm_by,
             )
             .returning(Transaction.id),
@@ -90,7 +90,7 @@ async def stops_requested(
 def _stopping() -> tuple[ColumnElement[bool], ...]:
     """Open real transactions with a stop under way."""
     return (
-        Transaction.state == TransactionState.OPEN.value,
+        Transaction.state == TransactionState.OPEN,
         Transaction.staging.is_(False),
         Transaction.stop_state.is_not(None),
     )
@@ -115,10 +115,10 @@ async def stops_accepted(
             update(Transaction)
             .where(
                 Transaction.id.in_(chunk),
-                Transaction.state == TransactionState.OPEN.value,
-                Transaction.stop_state == StopState.REQUESTED.value,
+                Transaction.state == TransactionState.OPEN,
+                Transaction.stop_state == StopState.REQUESTED,
             )
-            .values(stop_state=StopState.ACCEPTED.value, stop_retry_at=report_by),
+            .values(stop_state=StopState.ACCEPTED, stop_retry_at=report_by),
             execution_options={"synchronize_session": False},
         )
 
@@ -157,7 +157,7 @@ async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Tran
         await session.scalars(
             select(Transaction)
             .where(
-                Transaction.state == TransactionState.PENDING.value,
+                Transaction.state == TransactionState.PENDING,
                 Transaction.staging.is_(False),
                 Transaction.expires_at <= now,
             )
@@ -171,7 +171,7 @@ async def next_due(session: AsyncSession) -> datetime | None:
     expiry = await session.scalar(select(func.min(Transaction.expires_at)).where(*_expiring()))
     pending_expiry = await session.scalar(
         select(func.min(Transaction.expires_at)).where(
-            Transaction.state == TransactionState.PENDING.value, Transaction.staging.is_(False)
+            Transaction.state == TransactionState.PENDING, Transaction.staging.is_(False)
         )
     )
     stop_step = await session.scalar(
@@ -179,8 +179,8 @@ async def next_due(session: AsyncSession) -> datetime | None:
     )
     deadline = await session.scalar(
         select(func.min(QueueItem.deadline_at)).where(
-            QueueItem.kind.in_((QueueKind.START.value, QueueKind.COMMAND.value)),
-            QueueItem.status == QueueStatus.IN_PROGRESS.value,
+            QueueItem.kind.in_((QueueKind.START, QueueKind.COMMAND)),
+            QueueItem.status == QueueStatus.IN_PROGRESS,
         )
     )
     candidates = [

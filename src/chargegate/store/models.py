@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chargegate.domain.states import (
+    CommandAction,
+    CommandStatus,
+    QueueKind,
+    QueueStatus,
+    StopState,
+    TransactionOrigin,
+    TransactionState,
+    command_action,
+)
+from chargegate.domain.webhooks import DeliveryStatus, EventType
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -35,6 +49,31 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A domain enum kept as its value in a plain VARCHAR column: no native enum type and no
+    CHECK constraint, so the schema is the string column it always was. Reads give the member;
+    writes (ORM attributes and Core statements alike) take a member or its value, and refuse
+    anything else with ValueError."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, parse: Callable[[str], E], length: int) -> None:
+        super().__init__(length)
+        # The enum class itself, or a function of the stored value (a column shared by two).
+        self.parse = parse
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.parse(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.parse(value)
 
 
 class Base(DeclarativeBase):
@@ -107,10 +146,12 @@ class Transaction(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     port_uuid: Mapped[str] = mapped_column(ForeignKey("ports.port_uuid"), index=True)
     staging: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[TransactionState] = mapped_column(StoredEnum(TransactionState, 16), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(255))
     # "api" for sessions started through the API; "charger" for ones begun at the charger.
-    origin: Mapped[str] = mapped_column(String(8), default="api")
+    origin: Mapped[TransactionOrigin] = mapped_column(
+        StoredEnum(TransactionOrigin, 8), default=TransactionOrigin.API
+    )
     id_tag: Mapped[str] = mapped_column(String(36), index=True)
     # OCPP 2.0.1 chargers name their transactions themselves.
     charger_transaction_id: Mapped[str | None] = mapped_column(String(36), index=True)
@@ -123,7 +164,7 @@ class Transaction(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(64))
     # A requested stop until the transaction is closed (domain.states.StopState), when its next
     # step is due (the scheduler's), how many attempts did not take, and why the last did not.
-    stop_state: Mapped[str | None] = mapped_column(String(16))
+    stop_state: Mapped[StopState | None] = mapped_column(StoredEnum(StopState, 16))
     stop_retry_at: Mapped[datetime | None] = mapped_column(index=True)
     stop_attempts: Mapped[int] = mapped_column(Integer, default=0)
     stop_error: Mapped[str | None] = mapped_column(Text)
@@ -142,9 +183,9 @@ class QueueItem(Base):
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     # None for a command on a charger (its command row names the item).
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[QueueKind] = mapped_column(StoredEnum(QueueKind, 8))
     staging: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[QueueStatus] = mapped_column(StoredEnum(QueueStatus, 16), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     # A start that has not succeeded by then fails ("no EV plugged in").
@@ -164,8 +205,8 @@ class Command(Base):
     connector_id: Mapped[int | None]
     # The queue item an API caller follows it by (commands on a transaction have theirs).
     queue_uuid: Mapped[str | None] = mapped_column(ForeignKey("queue_items.queue_uuid"), index=True)
-    action: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    action: Mapped[CommandAction] = mapped_column(StoredEnum(command_action, 16))
+    status: Mapped[CommandStatus] = mapped_column(StoredEnum(CommandStatus, 16), index=True)
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Sent, but a crash came before the answer: wait for the charger to settle before resending.
@@ -199,10 +240,10 @@ class WebhookDelivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(36))
-    event_type: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[EventType] = mapped_column(StoredEnum(EventType, 32))
     ordering_key: Mapped[str] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(StoredEnum(DeliveryStatus, 16), index=True)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

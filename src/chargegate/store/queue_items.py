@@ -34,8 +34,8 @@ async def open_queue_item(
     return await session.scalar(
         select(QueueItem).where(
             QueueItem.transaction_id == transaction_id,
-            QueueItem.kind == kind.value,
-            QueueItem.status == QueueStatus.IN_PROGRESS.value,
+            QueueItem.kind == kind,
+            QueueItem.status == QueueStatus.IN_PROGRESS,
         )
     )
 
@@ -46,8 +46,8 @@ async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequ
         await session.scalars(
             select(QueueItem)
             .where(
-                QueueItem.kind == kind.value,
-                QueueItem.status == QueueStatus.IN_PROGRESS.value,
+                QueueItem.kind == kind,
+                QueueItem.status == QueueStatus.IN_PROGRESS,
                 QueueItem.deadline_at <= now,
             )
             .with_for_update(skip_locked=True)

@@ -17,7 +17,7 @@ from chargegate.domain.validation import ListRequest
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port, Transaction
 
-_ACTIVE = (TransactionState.PENDING.value, TransactionState.OPEN.value)
+_ACTIVE = (TransactionState.PENDING, TransactionState.OPEN)
 
 
 async def operator_transaction(
@@ -54,7 +54,7 @@ def _port_query(operator_id: int, request: ListRequest, *columns: Any) -> Select
     if request.until is not None:
         query = query.where(Transaction.created_at < request.until)
     if request.state is not None:
-        query = query.where(Transaction.state == request.state.value)
+        query = query.where(Transaction.state == request.state)
     return query
 
 
@@ -74,7 +74,7 @@ async def page_end(
     if request.after is not None:
         query = query.where(_older_than(request.after))
     row = (await session.execute(query.offset(request.limit - 1).limit(1))).first()
-    return None if row is None else PageMark(row[0], row[1])
+    return None if row is None else PageMark(row.created_at, row.id)
 
 
 async def port_transactions(
@@ -107,7 +107,7 @@ async def active_on_port(
             Transaction.port_uuid == port_uuid,
             Transaction.staging == staging,
             Transaction.state.in_(_ACTIVE),
-            or_(Transaction.origin == TransactionOrigin.API.value, Transaction.id_tag != ""),
+            or_(Transaction.origin == TransactionOrigin.API, Transaction.id_tag != ""),
         )
         .limit(1)
     )
@@ -130,7 +130,7 @@ async def charger_transaction_by_tag(
 ) -> Transaction | None:
     """The newest transaction on this charger that carries `id_tag`."""
     return await session.scalar(
-        _on_charger(charger_id, Transaction.id_tag == id_tag, Transaction.origin == origin.value)
+        _on_charger(charger_id, Transaction.id_tag == id_tag, Transaction.origin == origin)
     )
 
 
@@ -153,8 +153,8 @@ async def open_charger_transactions(session: AsyncSession, port_uuid: str) -> Se
             .where(
                 Transaction.port_uuid == port_uuid,
                 Transaction.staging.is_(False),
-                Transaction.state == TransactionState.OPEN.value,
-                Transaction.origin == TransactionOrigin.CHARGER.value,
+                Transaction.state == TransactionState.OPEN,
+                Transaction.origin == TransactionOrigin.CHARGER,
             )
             .with_for_update()
         )
@@ -167,7 +167,7 @@ async def open_on_port(session: AsyncSession, port_uuid: str) -> Transaction | N
         .where(
             Transaction.port_uuid == port_uuid,
             Transaction.staging.is_(False),
-            Transaction.state == TransactionState.OPEN.value,
+            Transaction.state == TransactionState.OPEN,
         )
         .order_by(Transaction.id.desc())
         .limit(1)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from chargegate.domain.webhooks import DeliveryStatus
 from chargegate.store.models import Webhook, WebhookDelivery
 
-_UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+_UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 REMOVED = "webhook removed"
 
 
@@ -52,7 +52,7 @@ async def _drop_unsent(session: AsyncSession, webhooks: ColumnElement[bool]) -> 
             WebhookDelivery.webhook_id.in_(select(Webhook.id).where(webhooks)),
             WebhookDelivery.status.in_(_UNFINISHED),
         )
-        .values(status=DeliveryStatus.FAILED.value, last_error=REMOVED, lease_until=None)
+        .values(status=DeliveryStatus.FAILED, last_error=REMOVED, lease_until=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -66,10 +66,10 @@ async def claim_due(
     await session.execute(
         update(WebhookDelivery)
         .where(
-            WebhookDelivery.status == DeliveryStatus.SENDING.value,
+            WebhookDelivery.status == DeliveryStatus.SENDING,
             WebhookDelivery.lease_until < now,
         )
-        .values(status=DeliveryStatus.PENDING.value, lease_until=None)
+        .values(status=DeliveryStatus.PENDING, lease_until=None)
     )
     # An event recorded by a transaction that read the webhook just before it was removed.
     await _drop_unsent(session, Webhook.removed_at.is_not(None))
@@ -85,14 +85,14 @@ async def claim_due(
         .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
         .where(
             WebhookDelivery.id.in_(ids),
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
         )
         .order_by(WebhookDelivery.id)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
-    rows = [(row[0], row[1]) for row in await session.execute(query)]
+    rows = [(delivery, webhook) for delivery, webhook in await session.execute(query)]
     for delivery, _webhook in rows:
-        delivery.status = DeliveryStatus.SENDING.value
+        delivery.status = DeliveryStatus.SENDING
         delivery.lease_until = now + lease
         delivery.attempts += 1
     await session.flush()
@@ -113,7 +113,7 @@ def _due(now: datetime, limit: int, per_webhook: int) -> Select[tuple[int]]:
         .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
         .where(
             Webhook.removed_at.is_(None),
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at <= now,
             ~exists().where(
                 and_(
@@ -128,7 +128,7 @@ def _due(now: datetime, limit: int, per_webhook: int) -> Select[tuple[int]]:
     )
     sending = (
         select(WebhookDelivery.webhook_id.label("webhook_id"), func.count().label("count"))
-        .where(WebhookDelivery.status == DeliveryStatus.SENDING.value)
+        .where(WebhookDelivery.status == DeliveryStatus.SENDING)
         .group_by(WebhookDelivery.webhook_id)
         .subquery()
     )
@@ -153,7 +153,7 @@ async def settle(
     """Record how attempt number `attempt` went; False (nothing written) when the delivery is no
     longer that attempt's: failed meanwhile (its webhook removed), or claimed again after its
     lease ran out. A late answer so never revives a delivery."""
-    values: dict[str, object] = {"status": status.value, "lease_until": None}
+    values: dict[str, object] = {"status": status, "lease_until": None}
     match status:
         case DeliveryStatus.DELIVERED:
             values["delivered_at"] = now
@@ -170,7 +170,7 @@ async def settle(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == DeliveryStatus.SENDING.value,
+            WebhookDelivery.status == DeliveryStatus.SENDING,
             WebhookDelivery.attempts == attempt,
         )
         .values(values)
@@ -186,7 +186,7 @@ async def next_attempt(session: AsyncSession, after: datetime) -> datetime | Non
     return await session.scalar(
         select(WebhookDelivery.next_attempt_at)
         .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at > after,
         )
         .order_by(WebhookDelivery.next_attempt_at)
