@@ -6,6 +6,9 @@ Then the same with the strict-schema charger we did not write (tests/js)."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -174,3 +177,58 @@ async def test_cards_with_an_independent_strict_charger(server: Server, dialect:
             [started] = node.of("transactionStarted")
             assert started["idTag"] == "CARD-OK" and started["status"] == "Accepted"
         assert node.failures() == [], node.transcript()
+
+
+def unknown_tokens(server: Server, operator: str, policy: str) -> None:
+    """The operator setting, through the real command line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "chargegate", "operators", "unknown-tokens", operator, policy],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_an_operator_may_accept_unknown_cards(server: Server, subprotocol: str) -> None:
+    """Free vend: a card not in the registry is Accepted; the registry still has the last word
+    on the cards it holds. Another operator is not affected."""
+    op = await register(server)
+    other = await server.operator()
+    free_vend = {
+        "CARD-NONE": "Accepted",
+        "CARD-THEIRS": "Accepted",
+        "CARD-STG": "Accepted",
+        "CARD-LOST": "Blocked",
+        "CARD-PAST": "Expired",
+        "CARD-OK": "Accepted",
+    }
+    async with (
+        raw_charger(op, subprotocol) as (raw, _),
+        raw_charger(other, subprotocol) as (theirs, _),
+    ):
+        await asyncio.to_thread(unknown_tokens, server, op.name, "accept")
+        for tag, status in free_vend.items():
+            answer = await raw.call("Authorize", presented(subprotocol, tag))
+            assert info(answer)["status"] == status, (tag, answer)
+        action, start = start_report(subprotocol, 1, "CARD-NONE", iso(-60))
+        assert id_tag_status(await raw.call(action, start)) == "Accepted"
+        answer = await theirs.call("Authorize", presented(subprotocol, "CARD-NONE"))
+        assert info(answer) == {"status": "Invalid"}
+
+        await asyncio.to_thread(unknown_tokens, server, op.name, "reject")
+        answer = await raw.call("Authorize", presented(subprotocol, "CARD-NONE"))
+        assert info(answer) == {"status": "Invalid"}
+
+
+def test_the_policy_is_reject_or_accept(server: Server) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "chargegate", "operators", "unknown-tokens", "acme", "maybe"],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "maybe" in done.stderr

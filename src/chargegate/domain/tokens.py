@@ -47,6 +47,13 @@ class TokenType(StrEnum):
     NO_AUTHORIZATION = "NoAuthorization"
 
 
+class UnknownTokens(StrEnum):
+    """An operator's answer to a token it does not have: `accept` is free vend."""
+
+    REJECT = "reject"
+    ACCEPT = "accept"
+
+
 class Verdict(StrEnum):
     ACCEPTED = "Accepted"
     BLOCKED = "Blocked"

@@ -11,12 +11,14 @@ from chargegate.domain.tokens import (
     Authorization,
     TokenStatus,
     TokenType,
+    UnknownTokens,
     verdict,
 )
 from chargegate.services import charger_transactions
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import id_tokens as token_store
+from chargegate.store import operators as operator_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.database import AsyncSession
 
@@ -57,7 +59,8 @@ async def from_registry(rt: Runtime, charge_point_id: str, id_tag: str) -> Autho
 async def _registry(session: AsyncSession, operator_id: int, id_tag: str) -> Authorization:
     token = await token_store.find(session, operator_id, _PRODUCTION, id_tag)
     if token is None:
-        return INVALID
+        policy = await operator_store.unknown_tokens(session, operator_id)
+        return ACCEPTED if policy is UnknownTokens.ACCEPT else INVALID
     parent = None
     if token.parent_id_tag is not None:
         parent = await token_store.find(session, operator_id, _PRODUCTION, token.parent_id_tag)

@@ -47,6 +47,8 @@ class Operator(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    # domain.tokens.UnknownTokens: what chargers are told of a token not in the registry.
+    unknown_tokens: Mapped[str] = mapped_column(String(8), server_default="reject")
 
 
 class ApiKey(Base):

@@ -1,4 +1,5 @@
-"""ID tokens: the operator's cards, answered to chargers from this registry
+"""ID tokens: the operator's cards, answered to chargers from this registry, and each
+operator's answer to the cards it does not have
 
 Revision ID: 0007
 Revises: 0006
@@ -17,6 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("operators") as batch:
+        batch.add_column(
+            sa.Column("unknown_tokens", sa.String(8), nullable=False, server_default="reject")
+        )
     op.create_table(
         "id_tokens",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -42,3 +47,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("id_tokens")
+    with op.batch_alter_table("operators") as batch:
+        batch.drop_column("unknown_tokens")
