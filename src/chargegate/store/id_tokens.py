@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,15 +36,11 @@ async def add(session: AsyncSession, token: IdToken) -> bool:
 
 
 async def remove(session: AsyncSession, operator_id: int, staging: bool, id_tag: str) -> bool:
-    result = await session.execute(
-        delete(IdToken).where(
-            IdToken.operator_id == operator_id,
-            IdToken.staging == staging,
-            IdToken.id_tag_folded == fold(id_tag),
-        )
-    )
-    # CursorResult of a DELETE; the generic Result type does not know rowcount.
-    return bool(getattr(result, "rowcount", 0))
+    token = await find(session, operator_id, staging, id_tag)
+    if token is None:
+        return False
+    await session.delete(token)
+    return True
 
 
 def _listed(operator_id: int, request: TokensRequest) -> Select[IdToken]:

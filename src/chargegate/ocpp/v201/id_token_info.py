@@ -31,6 +31,7 @@ def id_token_info(authorization: Authorization) -> Payload:
         info["cacheExpiryDateTime"] = format_ocpp(authorization.expires_at)
     if authorization.parent_id_tag is not None:
         # A group that is not a registered token of its own is one the CSMS assigned.
-        kind = authorization.parent_type or IdTokenEnumType.central
-        info["groupIdToken"] = {"idToken": authorization.parent_id_tag, "type": kind.value}
+        registered = authorization.parent_type
+        kind = IdTokenEnumType.central if registered is None else IdTokenEnumType(registered)
+        info["groupIdToken"] = {"idToken": authorization.parent_id_tag, "type": kind}
     return {"idTokenInfo": info}
