@@ -70,6 +70,7 @@ class Target:
         default_factory=lambda: {False: {}, True: {}}
     )
     queue_items: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
+    tokens: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
     statuses: dict[tuple[bool, str], set[int]] = field(default_factory=dict)
 
 
@@ -128,6 +129,8 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/queue/{queue_uuid}",
         "/1.2/ports",
         "/1.2/chargers/{charge_point_id}/commands",
+        "/1.2/tokens",
+        "/1.2/tokens/{id_tag}",
     }
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",
@@ -163,6 +166,7 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
     for name, pool in (
         ("transaction_uuid", target.transactions[staging].get(port, [])),
         ("queue_uuid", target.queue_items[staging]),
+        ("id_tag", target.tokens[staging]),
     ):
         if name in params and pool:
             # Newest first: small picks (hypothesis favours them) reach live sessions.
@@ -184,7 +188,9 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
 
 
 def _remember(target: Target, staging: bool, case: Any, response: httpx.Response) -> None:
-    if response.status_code == 201:
+    if response.status_code == 201 and case.path == "/1.2/tokens":
+        target.tokens[staging].append(response.json()["id_tag"])
+    elif response.status_code == 201:
         created = response.json()
         port = case.body["port_uuid"]
         target.transactions[staging].setdefault(port, []).append(created["transaction_uuid"])
@@ -227,7 +233,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 7
+    assert len(operations) == 12
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -264,6 +270,9 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["GET /1.2/transactions/{transaction_uuid}"], reached
     assert {202, 204} & reached["PATCH /1.2/transactions/{transaction_uuid}"], reached
     assert 202 in reached["POST /1.2/chargers/{charge_point_id}/commands"], reached
+    assert 201 in reached["POST /1.2/tokens"], reached
+    assert 200 in reached["GET /1.2/tokens/{id_tag}"], reached
+    assert 200 in reached["PATCH /1.2/tokens/{id_tag}"], reached
 
 
 def test_staging_calls_match_document(target: Target) -> None:

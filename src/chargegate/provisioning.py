@@ -15,6 +15,7 @@ from chargegate.domain.credentials import (
 from chargegate.domain.errors import ChargegateError
 from chargegate.domain.identity import check_charge_point_id
 from chargegate.domain.times import utcnow
+from chargegate.domain.tokens import UnknownTokens
 from chargegate.domain.webhook_targets import BadTarget
 from chargegate.services import webhook_targets
 from chargegate.services import webhooks as webhook_service
@@ -40,6 +41,11 @@ async def create_api_key(settings: Settings, operator_name: str) -> str:
         key = new_api_key()
         await operator_store.add_api_key(session, operator, key.lookup, key.key_hash, utcnow())
     return key.key
+
+
+async def set_unknown_tokens(settings: Settings, operator_name: str, policy: UnknownTokens) -> None:
+    async with one_off_session(settings.database_url) as session, session.begin():
+        await operator_store.set_unknown_tokens(session, operator_name, policy, utcnow())
 
 
 DEMO_OPERATOR = "demo"

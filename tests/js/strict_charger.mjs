@@ -26,6 +26,10 @@
 //                           the stop's reading is one too
 //   --clear-cache=STATUS    the ClearCache answer (Accepted by default; Rejected as a charger
 //                           without an authorization cache answers)
+//   --cards=A,B             after boot, each card is presented (Authorize; 2.0.1 as ISO14443),
+//                           then 'cardsPresented' is emitted
+//   --start-card=A          (1.6) then a session is started at the charger with card A on
+//                           connector 1 (Authorize, StartTransaction)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -798,3 +802,15 @@ if (version === '1.6') {
 } else {
     await bootV201();
 }
+
+for (const card of (options.get('cards') ?? '').split(',').filter(Boolean)) {
+    if (version === '1.6') {
+        await send('Authorize', { idTag: card });
+    } else {
+        await send('Authorize', { idToken: { idToken: card, type: 'ISO14443' } });
+    }
+}
+if (options.has('start-card') && version === '1.6') {
+    await startSession(connectors.get(1), options.get('start-card'));
+}
+emit('cardsPresented');

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargegate.domain.states import ChargerAction
+from chargegate.domain.tokens import TokenStatus, TokenType
 
 UTC_TIME = {
     "type": "string",
@@ -20,6 +21,12 @@ UUID = {"type": "string", "format": "uuid"}
 # Present for a command's queue item: which command it follows.
 COMMAND_NAME = {"type": "string", "enum": [action.value for action in ChargerAction]}
 STG = {"type": ["boolean", "null"], "description": "Staging (sandbox): no charger is contacted"}
+TOKEN_STATUS = {"type": "string", "enum": [status.value for status in TokenStatus]}
+TOKEN_TYPE = {
+    "type": "string",
+    "enum": [kind.value for kind in TokenType],
+    "description": "OCPP 2.0.1 IdTokenEnumType (default ISO14443, an RFID card)",
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -136,6 +143,30 @@ SCHEMAS: dict[str, Any] = {
             "connector_id": {"type": "integer"},
             "status": {"type": ["string", "null"]},
             "online": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "Token": {
+        "type": "object",
+        "required": [
+            "id_tag",
+            "type",
+            "status",
+            "expires",
+            "parent_id_tag",
+            "note",
+            "created",
+            "updated",
+        ],
+        "properties": {
+            "id_tag": {"type": "string"},
+            "type": TOKEN_TYPE,
+            "status": TOKEN_STATUS,
+            "expires": SHOWN_TIME,
+            "parent_id_tag": {"type": ["string", "null"]},
+            "note": {"type": ["string", "null"]},
+            "created": SHOWN_TIME,
+            "updated": SHOWN_TIME,
         },
         "additionalProperties": False,
     },

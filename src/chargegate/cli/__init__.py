@@ -1,5 +1,5 @@
 """The command line: `chargegate serve | demo | migrate | simulate | status | apikey | chargers |
-webhooks`. Heavy modules are imported by each command, so that `--help` stays fast."""
+webhooks | operators`. Heavy modules are imported by each command, so that `--help` stays fast."""
 
 from __future__ import annotations
 
@@ -19,5 +19,6 @@ for command in (
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.chargers_app, name="chargers")
 app.add_typer(admin.webhooks_app, name="webhooks")
+app.add_typer(admin.operators_app, name="operators")
 
 __all__ = ["app"]

@@ -1,4 +1,4 @@
-"""Administration: `apikey`, `chargers` and `webhooks` commands."""
+"""Administration: `apikey`, `chargers`, `webhooks` and `operators` commands."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from chargegate.cli.common import OcppVersion
 from chargegate.cli.common import settings as _settings
 from chargegate.domain.identity import InvalidChargePointId
 from chargegate.domain.times import format_api, utcnow
+from chargegate.domain.tokens import UnknownTokens
 
 apikey_app = typer.Typer(help="Manage API keys.")
 chargers_app = typer.Typer(help="Manage chargers.")
 webhooks_app = typer.Typer(help="Manage webhooks (signed event deliveries).")
+operators_app = typer.Typer(help="Operator settings.")
 
 
 @apikey_app.command("create")
@@ -190,3 +192,18 @@ def webhooks_remove(
     if not asyncio.run(provisioning.remove_webhook(_settings(), webhook_id)):
         typer.echo(f"error: no active webhook {webhook_id}", err=True)
         raise typer.Exit(1)
+
+
+@operators_app.command("unknown-tokens")
+def operators_unknown_tokens(
+    operator: Annotated[str, typer.Argument(help="The operator's name.")],
+    policy: Annotated[
+        UnknownTokens, typer.Argument(help="reject (answered Invalid) or accept (free vend).")
+    ],
+) -> None:
+    """What the operator's chargers are told of a card that is not in its token registry:
+    `reject` (the default: Invalid) or `accept` (free vend). Applies from the next card on."""
+    from chargegate import provisioning
+
+    asyncio.run(provisioning.set_unknown_tokens(_settings(), operator, policy))
+    typer.echo(f"operator {operator!r}: unknown tokens: {policy.value}")

@@ -18,6 +18,8 @@ from chargegate.domain.identity import CHARGE_POINT_ID_MAX
 
 # Ids and connector numbers are 32-bit integer columns.
 INT_COLUMN_MAX = 2**31 - 1
+# The longest ID token (2.0.1 CiString36).
+TOKEN_MAX = 36
 _UNKNOWN = (
     "cursor is not one this server gave out: pass the X-Next-Cursor header of the previous "
     "page unchanged"
@@ -96,3 +98,21 @@ class PortMark:
         if len(charge_point_id) > CHARGE_POINT_ID_MAX or not is_plain_text(charge_point_id):
             raise InvalidArgument(_UNKNOWN)
         return cls(charge_point_id, _column_int(connector_id, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMark:
+    """Where a page of ID tokens (by their case-folded id_tag) ended."""
+
+    folded: str
+
+    def encode(self) -> str:
+        return _pack(self.folded)
+
+    @classmethod
+    def decode(cls, cursor: str) -> TokenMark:
+        # Only compared with; but no token is longer, and PostgreSQL cannot bind a NUL.
+        (folded,) = _unpack(cursor, 1)
+        if not folded or len(folded) > TOKEN_MAX or not is_plain_text(folded):
+            raise InvalidArgument(_UNKNOWN)
+        return cls(folded)

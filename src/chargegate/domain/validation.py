@@ -208,7 +208,7 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
     return ListRequest(
         port_uuid=parse_uuid(args["port_uuid"], "port_uuid"),
-        limit=_limit(args["limit"], "the latest N"),
+        limit=parse_limit(args["limit"], "the latest N"),
         staging=parse_staging(args),
         after=None if args.get("cursor") is None else PageMark.decode(_text(args, "cursor")),
         since=_optional_time(args, "since"),
@@ -219,12 +219,12 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
 
 def parse_ports(args: Mapping[str, object]) -> PortsRequest:
     return PortsRequest(
-        limit=0 if args.get("limit") is None else _limit(args["limit"], "a page of N"),
+        limit=0 if args.get("limit") is None else parse_limit(args["limit"], "a page of N"),
         after=None if args.get("cursor") is None else PortMark.decode(_text(args, "cursor")),
     )
 
 
-def _limit(limit: object, positive: str) -> int:
+def parse_limit(limit: object, positive: str) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise InvalidArgument(f"limit must be an integer: 0 for all, 1 or more for {positive}")
     if limit < 0:

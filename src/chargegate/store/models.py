@@ -86,6 +86,8 @@ class Operator(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    # domain.tokens.UnknownTokens: what chargers are told of a token not in the registry.
+    unknown_tokens: Mapped[str] = mapped_column(String(8), server_default="reject")
 
 
 class ApiKey(Base):
@@ -266,3 +268,25 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None]
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IdToken(Base):
+    """An operator's card (or other ID token) and what chargers are told about it."""
+
+    __tablename__ = "id_tokens"
+    # Case-folded: OCPP compares tokens case-insensitively. Sandbox tokens are a registry of
+    # their own, which no charger ever reads.
+    __table_args__ = (UniqueConstraint("operator_id", "staging", "id_tag_folded"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    staging: Mapped[bool] = mapped_column(Boolean)
+    id_tag: Mapped[str] = mapped_column(String(36))
+    id_tag_folded: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None]
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

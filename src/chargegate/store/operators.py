@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.domain.tokens import UnknownTokens
 from chargegate.store.models import ApiKey, Operator
 
 
@@ -88,3 +89,15 @@ async def replace_api_key_hash(
         .where(ApiKey.id == api_key_id, ApiKey.key_hash == old_hash)
         .values(key_hash=new_hash)
     )
+
+
+async def set_unknown_tokens(
+    session: AsyncSession, name: str, policy: UnknownTokens, now: datetime
+) -> None:
+    operator = await get_or_create_operator(session, name, now, for_update=True)
+    operator.unknown_tokens = policy.value
+
+
+async def unknown_tokens(session: AsyncSession, operator_id: int) -> UnknownTokens:
+    policy = await session.scalar(select(Operator.unknown_tokens).where(Operator.id == operator_id))
+    return UnknownTokens(policy or UnknownTokens.REJECT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v16.enums import Action, AuthorizationStatus
+from ocpp.v16.enums import Action
 
 from chargegate.domain.times import utcnow
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
@@ -12,12 +12,15 @@ from chargegate.ocpp.meter import energy_wh, register_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v16 import orders
-from chargegate.services import charger_reports, charger_transactions, connectors, stops
+from chargegate.ocpp.v16.id_tag_info import id_tag_info
+from chargegate.services import (
+    authorization,
+    charger_reports,
+    charger_transactions,
+    connectors,
+    stops,
+)
 from chargegate.services.runtime import Runtime
-
-
-def _status(valid: bool) -> AuthorizationStatus:
-    return AuthorizationStatus.accepted if valid else AuthorizationStatus.invalid
 
 
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
@@ -43,8 +46,8 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         return {}
 
     async def authorize(payload: Payload) -> Payload:
-        valid = await charger_transactions.authorize(rt, charge_point_id, payload["idTag"])
-        return {"idTagInfo": {"status": _status(valid)}}
+        found = await authorization.authorize(rt, charge_point_id, payload["idTag"])
+        return {"idTagInfo": id_tag_info(found)}
 
     async def start_transaction(payload: Payload) -> Payload:
         answer = await charger_transactions.transaction_started(
@@ -55,10 +58,8 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             meter_start_wh=register_wh(payload["meterStart"]),
             at=timestamp(payload["timestamp"]),
         )
-        return {
-            "transactionId": answer.transaction_id,
-            "idTagInfo": {"status": _status(answer.accepted)},
-        }
+        found = await authorization.at_start(rt, charge_point_id, payload["idTag"], answer.accepted)
+        return {"transactionId": answer.transaction_id, "idTagInfo": id_tag_info(found)}
 
     async def stop_transaction(payload: Payload) -> Payload:
         await charger_transactions.transaction_stopped(
@@ -70,7 +71,8 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             payload.get("reason"),
         )
         if "idTag" in payload:
-            return {"idTagInfo": {"status": AuthorizationStatus.accepted}}
+            found = await authorization.at_stop(rt, charge_point_id, payload["idTag"])
+            return {"idTagInfo": id_tag_info(found)}
         return {}
 
     async def meter_values(payload: Payload) -> Payload:

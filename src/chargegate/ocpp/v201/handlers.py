@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v201.enums import Action, AuthorizationStatusEnumType, TransactionEventEnumType
+from ocpp.v201.enums import Action, TransactionEventEnumType
 
+from chargegate.domain.tokens import INVALID
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.services import charger_reports, charger_transactions
+from chargegate.ocpp.v201.id_token_info import id_token_info
+from chargegate.services import authorization, charger_reports, charger_transactions
 from chargegate.services.runtime import Runtime
 
 # Notifications we take note of and have nothing to answer but an empty response.
@@ -36,11 +38,6 @@ def _id_token(payload: Payload) -> str | None:
     return None if token is None else str(token["idToken"])
 
 
-def _token_info(valid: bool) -> Payload:
-    status = AuthorizationStatusEnumType.accepted if valid else AuthorizationStatusEnumType.invalid
-    return {"idTokenInfo": {"status": status}}
-
-
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
         station = payload["chargingStation"]
@@ -60,10 +57,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
 
     async def authorize(payload: Payload) -> Payload:
         token = _id_token(payload)
-        valid = token is not None and await charger_transactions.authorize(
-            rt, charge_point_id, token
-        )
-        return _token_info(valid)
+        if token is None:
+            return id_token_info(INVALID)
+        return id_token_info(await authorization.authorize(rt, charge_point_id, token))
 
     async def transaction_event(payload: Payload) -> Payload:
         info = payload["transactionInfo"]
@@ -75,7 +71,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_transactions.transaction_stopped(
                 rt, charge_point_id, charger_transaction_id, energy, at, info.get("stoppedReason")
             )
-            return {} if token is None else _token_info(True)
+            if token is None:
+                return {}
+            return id_token_info(await authorization.at_stop(rt, charge_point_id, token))
         answer = await charger_transactions.transaction_started(
             rt,
             charge_point_id,
@@ -90,7 +88,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_transactions.meter_reading(
                 rt, charge_point_id, charger_transaction_id, energy
             )
-        return {} if token is None else _token_info(answer.accepted)
+        if token is None:
+            return {}
+        found = await authorization.at_start(rt, charge_point_id, token, answer.accepted)
+        return id_token_info(found)
 
     async def meter_values(payload: Payload) -> Payload:
         await charger_transactions.port_meter_reading(

@@ -1,0 +1,96 @@
+"""/1.2/tokens: the operator's ID tokens (cards), which chargers are answered from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from chargegate.api import openapi_tokens
+from chargegate.api.arguments import get_arguments, json_body, runtime
+from chargegate.api.auth import operator_id
+from chargegate.api.streaming import json_array
+from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.tokens import (
+    parse_id_tag,
+    parse_token_create,
+    parse_token_patch,
+    parse_tokens,
+)
+from chargegate.domain.validation import parse_staging
+from chargegate.services import id_tokens
+from chargegate.services.id_tokens import token_view
+from chargegate.services.runtime import Runtime
+
+router = APIRouter(prefix="/1.2")
+Operator = Annotated[int, Depends(operator_id)]
+Rt = Annotated[Runtime, Depends(runtime)]
+# Documented with its pattern; checked by parse_id_tag, whose 400 says what is wrong with it.
+IdTagPath = Annotated[str, Path(json_schema_extra=openapi_tokens.ID_TAG)]
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=None,
+    responses=openapi_tokens.CREATE.responses,
+    openapi_extra=openapi_tokens.CREATE.extra,
+)
+async def create_token(request: Request, operator: Operator, rt: Rt) -> Response:
+    body = await json_body(request)
+    if not body:
+        raise InvalidArgument("Missing fields: send a JSON body with id_tag and status")
+    token = await id_tokens.create(rt, operator, parse_token_create(body))
+    return JSONResponse(token_view(token), status_code=201)
+
+
+@router.get(
+    "/tokens",
+    response_model=None,
+    responses=openapi_tokens.LIST.responses,
+    openapi_extra=openapi_tokens.LIST.extra,
+)
+async def list_tokens(request: Request, operator: Operator, rt: Rt) -> Response:
+    arguments = parse_tokens(await get_arguments(request))
+    return json_array(await id_tokens.list_tokens(rt, operator, arguments), token_view)
+
+
+@router.get(
+    "/tokens/{id_tag}",
+    response_model=None,
+    responses=openapi_tokens.GET.responses,
+    openapi_extra=openapi_tokens.GET.extra,
+)
+async def get_token(
+    id_tag: IdTagPath, request: Request, operator: Operator, rt: Rt
+) -> dict[str, Any]:
+    staging = parse_staging(await get_arguments(request))
+    return token_view(await id_tokens.get(rt, operator, parse_id_tag(id_tag), staging))
+
+
+@router.patch(
+    "/tokens/{id_tag}",
+    response_model=None,
+    responses=openapi_tokens.PATCH.responses,
+    openapi_extra=openapi_tokens.PATCH.extra,
+)
+async def modify_token(
+    id_tag: IdTagPath, request: Request, operator: Operator, rt: Rt
+) -> dict[str, Any]:
+    tag = parse_id_tag(id_tag)
+    patch = parse_token_patch(await json_body(request))
+    return token_view(await id_tokens.modify(rt, operator, tag, patch))
+
+
+@router.delete(
+    "/tokens/{id_tag}",
+    status_code=204,
+    response_model=None,
+    responses=openapi_tokens.DELETE.responses,
+    openapi_extra=openapi_tokens.DELETE.extra,
+)
+async def delete_token(id_tag: IdTagPath, request: Request, operator: Operator, rt: Rt) -> Response:
+    staging = parse_staging(await get_arguments(request))
+    await id_tokens.remove(rt, operator, parse_id_tag(id_tag), staging)
+    return Response(status_code=204)

@@ -1,0 +1,107 @@
+"""The operator's ID token registry, as the API manages it."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from chargegate.domain.cursors import TokenMark
+from chargegate.domain.errors import Conflict, NotFound
+from chargegate.domain.times import format_api, utcnow
+from chargegate.domain.tokens import TokenCreate, TokenPatch, TokensRequest, fold
+from chargegate.services.listing import Keyset, Listing, open_listing
+from chargegate.services.runtime import Runtime
+from chargegate.store import id_tokens as token_store
+from chargegate.store.database import AsyncSession
+from chargegate.store.models import IdToken
+
+
+def token_view(token: IdToken) -> dict[str, Any]:
+    return {
+        "id_tag": token.id_tag,
+        "type": token.type,
+        "status": token.status,
+        "expires": format_api(token.expires_at),
+        "parent_id_tag": token.parent_id_tag,
+        "note": token.note,
+        "created": format_api(token.created_at),
+        "updated": format_api(token.updated_at),
+    }
+
+
+def _missing(id_tag: str) -> NotFound:
+    return NotFound(f"No ID token '{id_tag}' for this API key")
+
+
+async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> IdToken:
+    now = utcnow()
+    token = IdToken(
+        operator_id=operator_id,
+        staging=request.staging,
+        id_tag=request.id_tag,
+        id_tag_folded=fold(request.id_tag),
+        type=request.type.value,
+        status=request.status.value,
+        expires_at=request.expires_at,
+        parent_id_tag=request.parent_id_tag,
+        note=request.note,
+        created_at=now,
+        updated_at=now,
+    )
+    async with rt.sessions() as session, session.begin():
+        if not await token_store.add(session, token):
+            raise Conflict(
+                f"ID token '{request.id_tag}' exists already (tokens are compared without "
+                "regard to letter case): PATCH it instead"
+            )
+    return token
+
+
+async def get(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> IdToken:
+    async with rt.reads() as session:
+        token = await token_store.find(session, operator_id, staging, id_tag)
+    if token is None:
+        raise _missing(id_tag)
+    return token
+
+
+async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) -> IdToken:
+    async with rt.sessions() as session, session.begin():
+        token = await token_store.find(session, operator_id, patch.staging, id_tag)
+        if token is None:
+            raise _missing(id_tag)
+        if patch.status is not None:
+            token.status = patch.status.value
+        if "expires" in patch.changed:
+            token.expires_at = patch.expires_at
+        if "parent_id_tag" in patch.changed:
+            token.parent_id_tag = patch.parent_id_tag
+        if "note" in patch.changed:
+            token.note = patch.note
+        token.updated_at = utcnow()
+    return token
+
+
+async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> None:
+    async with rt.sessions() as session, session.begin():
+        if not await token_store.remove(session, operator_id, staging, id_tag):
+            raise _missing(id_tag)
+
+
+async def list_tokens(
+    rt: Runtime, operator_id: int, request: TokensRequest
+) -> Listing[IdToken, TokenMark]:
+    async def rows(
+        session: AsyncSession, after: TokenMark | None, through: TokenMark | None, size: int
+    ) -> list[IdToken]:
+        return list(await token_store.listed(session, operator_id, request, size, after, through))
+
+    keyset = Keyset(
+        rows=rows,
+        page_end=partial(token_store.page_end, operator_id=operator_id, request=request),
+        mark=lambda token: TokenMark(token.id_tag_folded),
+        start=request.after,
+        limit=request.limit,
+    )
+    async with rt.reads() as session:
+        return await open_listing(rt, session, keyset)

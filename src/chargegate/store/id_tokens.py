@@ -1,0 +1,85 @@
+"""The operators' ID tokens, by case-folded id_tag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.domain.cursors import TokenMark
+from chargegate.domain.tokens import TokensRequest, fold
+from chargegate.store.models import IdToken
+
+
+async def find(
+    session: AsyncSession, operator_id: int, staging: bool, id_tag: str
+) -> IdToken | None:
+    return await session.scalar(
+        select(IdToken).where(
+            IdToken.operator_id == operator_id,
+            IdToken.staging == staging,
+            IdToken.id_tag_folded == fold(id_tag),
+        )
+    )
+
+
+async def add(session: AsyncSession, token: IdToken) -> bool:
+    """False if the operator has this token already (a concurrent add included)."""
+    try:
+        async with session.begin_nested():
+            session.add(token)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def remove(session: AsyncSession, operator_id: int, staging: bool, id_tag: str) -> bool:
+    token = await find(session, operator_id, staging, id_tag)
+    if token is None:
+        return False
+    await session.delete(token)
+    return True
+
+
+def _listed(operator_id: int, request: TokensRequest) -> Select[IdToken]:
+    query = select(IdToken).where(
+        IdToken.operator_id == operator_id, IdToken.staging == request.staging
+    )
+    if request.status is not None:
+        query = query.where(IdToken.status == request.status.value)
+    if request.parent_id_tag is not None:
+        # Parents are compared as tokens are: without regard to letter case (tokens are ASCII,
+        # so SQL's upper() folds them as fold() does).
+        query = query.where(func.upper(IdToken.parent_id_tag) == fold(request.parent_id_tag))
+    return query.order_by(IdToken.id_tag_folded)
+
+
+async def page_end(
+    session: AsyncSession, operator_id: int, request: TokensRequest
+) -> TokenMark | None:
+    """The last token of a full page (the `limit`-th), None if the page is not full."""
+    assert request.limit > 0
+    query = _listed(operator_id, request)
+    if request.after is not None:
+        query = query.where(IdToken.id_tag_folded > request.after.folded)
+    token = await session.scalar(query.offset(request.limit - 1).limit(1))
+    return None if token is None else TokenMark(token.id_tag_folded)
+
+
+async def listed(
+    session: AsyncSession,
+    operator_id: int,
+    request: TokensRequest,
+    size: int,
+    after: TokenMark | None,
+    through: TokenMark | None,
+) -> Sequence[IdToken]:
+    """Up to `size` of the listed tokens beyond `after` and not beyond `through`."""
+    query = _listed(operator_id, request).limit(size)
+    if after is not None:
+        query = query.where(IdToken.id_tag_folded > after.folded)
+    if through is not None:
+        query = query.where(IdToken.id_tag_folded <= through.folded)
+    return (await session.scalars(query)).all()
