@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chargegate.domain.states import QueueStatus
+from chargegate.domain.times import format_api
+from chargegate.services.id_tokens import TokenView
 from chargegate.services.views import (
     PortView,
     QueueItemView,
@@ -52,4 +54,17 @@ def port_body(view: PortView) -> dict[str, Any]:
         "connector_id": view.connector_id,
         "status": view.status,
         "online": view.online,
+    }
+
+
+def token_body(view: TokenView) -> dict[str, Any]:
+    return {
+        "id_tag": view.id_tag,
+        "type": view.type,
+        "status": view.status,
+        "expires": format_api(view.expires),
+        "parent_id_tag": view.parent_id_tag,
+        "note": view.note,
+        "created": format_api(view.created),
+        "updated": format_api(view.updated),
     }

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import openapi_tokens
+from chargegate.api import bodies, openapi_tokens
 from chargegate.api.arguments import get_arguments, json_body, runtime
 from chargegate.api.auth import operator_id
 from chargegate.api.streaming import json_array
@@ -20,7 +20,6 @@ from chargegate.domain.tokens import (
 )
 from chargegate.domain.validation import parse_staging
 from chargegate.services import id_tokens
-from chargegate.services.id_tokens import token_view
 from chargegate.services.runtime import Runtime
 
 router = APIRouter(prefix="/1.2")
@@ -42,7 +41,7 @@ async def create_token(request: Request, operator: Operator, rt: Rt) -> Response
     if not body:
         raise InvalidArgument("Missing fields: send a JSON body with id_tag and status")
     token = await id_tokens.create(rt, operator, parse_token_create(body))
-    return JSONResponse(token_view(token), status_code=201)
+    return JSONResponse(bodies.token_body(token), status_code=201)
 
 
 @router.get(
@@ -53,7 +52,7 @@ async def create_token(request: Request, operator: Operator, rt: Rt) -> Response
 )
 async def list_tokens(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_tokens(await get_arguments(request))
-    return json_array(await id_tokens.list_tokens(rt, operator, arguments), token_view)
+    return json_array(await id_tokens.list_tokens(rt, operator, arguments), bodies.token_body)
 
 
 @router.get(
@@ -66,7 +65,7 @@ async def get_token(
     id_tag: IdTagPath, request: Request, operator: Operator, rt: Rt
 ) -> dict[str, Any]:
     staging = parse_staging(await get_arguments(request))
-    return token_view(await id_tokens.get(rt, operator, parse_id_tag(id_tag), staging))
+    return bodies.token_body(await id_tokens.get(rt, operator, parse_id_tag(id_tag), staging))
 
 
 @router.patch(
@@ -80,7 +79,7 @@ async def modify_token(
 ) -> dict[str, Any]:
     tag = parse_id_tag(id_tag)
     patch = parse_token_patch(await json_body(request))
-    return token_view(await id_tokens.modify(rt, operator, tag, patch))
+    return bodies.token_body(await id_tokens.modify(rt, operator, tag, patch))
 
 
 @router.delete(

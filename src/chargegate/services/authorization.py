@@ -9,8 +9,6 @@ from chargegate.domain.tokens import (
     ACCEPTED,
     INVALID,
     Authorization,
-    TokenStatus,
-    TokenType,
     UnknownTokens,
     verdict,
 )
@@ -65,8 +63,8 @@ async def _registry(session: AsyncSession, operator_id: int, id_tag: str) -> Aut
     if token.parent_id_tag is not None:
         parent = await token_store.find(session, operator_id, _PRODUCTION, token.parent_id_tag)
     return Authorization(
-        verdict=verdict(TokenStatus(token.status), token.expires_at, utcnow()),
+        verdict=verdict(token.status, token.expires_at, utcnow()),
         expires_at=token.expires_at,
         parent_id_tag=token.parent_id_tag,
-        parent_type=None if parent is None else TokenType(parent.type),
+        parent_type=None if parent is None else parent.type,
     )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
-from typing import Any
 
 from chargegate.domain.cursors import TokenMark
 from chargegate.domain.errors import Conflict, NotFound
-from chargegate.domain.times import format_api, utcnow
-from chargegate.domain.tokens import TokenCreate, TokenPatch, TokensRequest, fold
+from chargegate.domain.times import utcnow
+from chargegate.domain.tokens import (
+    TokenCreate,
+    TokenPatch,
+    TokensRequest,
+    TokenStatus,
+    TokenType,
+    fold,
+)
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import id_tokens as token_store
@@ -16,32 +24,44 @@ from chargegate.store.database import AsyncSession
 from chargegate.store.models import IdToken
 
 
-def token_view(token: IdToken) -> dict[str, Any]:
-    return {
-        "id_tag": token.id_tag,
-        "type": token.type,
-        "status": token.status,
-        "expires": format_api(token.expires_at),
-        "parent_id_tag": token.parent_id_tag,
-        "note": token.note,
-        "created": format_api(token.created_at),
-        "updated": format_api(token.updated_at),
-    }
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    id_tag: str
+    type: TokenType
+    status: TokenStatus
+    expires: datetime | None
+    parent_id_tag: str | None
+    note: str | None
+    created: datetime
+    updated: datetime
+
+
+def token_view(token: IdToken) -> TokenView:
+    return TokenView(
+        id_tag=token.id_tag,
+        type=token.type,
+        status=token.status,
+        expires=token.expires_at,
+        parent_id_tag=token.parent_id_tag,
+        note=token.note,
+        created=token.created_at,
+        updated=token.updated_at,
+    )
 
 
 def _missing(id_tag: str) -> NotFound:
     return NotFound(f"No ID token '{id_tag}' for this API key")
 
 
-async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> IdToken:
+async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> TokenView:
     now = utcnow()
     token = IdToken(
         operator_id=operator_id,
         staging=request.staging,
         id_tag=request.id_tag,
         id_tag_folded=fold(request.id_tag),
-        type=request.type.value,
-        status=request.status.value,
+        type=request.type,
+        status=request.status,
         expires_at=request.expires_at,
         parent_id_tag=request.parent_id_tag,
         note=request.note,
@@ -54,24 +74,24 @@ async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> IdToken
                 f"ID token '{request.id_tag}' exists already (tokens are compared without "
                 "regard to letter case): PATCH it instead"
             )
-    return token
+    return token_view(token)
 
 
-async def get(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> IdToken:
+async def get(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> TokenView:
     async with rt.reads() as session:
         token = await token_store.find(session, operator_id, staging, id_tag)
     if token is None:
         raise _missing(id_tag)
-    return token
+    return token_view(token)
 
 
-async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) -> IdToken:
+async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) -> TokenView:
     async with rt.sessions() as session, session.begin():
         token = await token_store.find(session, operator_id, patch.staging, id_tag)
         if token is None:
             raise _missing(id_tag)
         if patch.status is not None:
-            token.status = patch.status.value
+            token.status = patch.status
         if "expires" in patch.changed:
             token.expires_at = patch.expires_at
         if "parent_id_tag" in patch.changed:
@@ -79,7 +99,7 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
         if "note" in patch.changed:
             token.note = patch.note
         token.updated_at = utcnow()
-    return token
+    return token_view(token)
 
 
 async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> None:
@@ -90,7 +110,7 @@ async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> N
 
 async def list_tokens(
     rt: Runtime, operator_id: int, request: TokensRequest
-) -> Listing[IdToken, TokenMark]:
+) -> Listing[IdToken, TokenView, TokenMark]:
     async def rows(
         session: AsyncSession, after: TokenMark | None, through: TokenMark | None, size: int
     ) -> list[IdToken]:
@@ -104,4 +124,4 @@ async def list_tokens(
         limit=request.limit,
     )
     async with rt.reads() as session:
-        return await open_listing(rt, session, keyset)
+        return await open_listing(rt, session, keyset, token_view)

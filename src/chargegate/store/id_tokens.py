@@ -48,7 +48,7 @@ def _listed(operator_id: int, request: TokensRequest) -> Select[IdToken]:
         IdToken.operator_id == operator_id, IdToken.staging == request.staging
     )
     if request.status is not None:
-        query = query.where(IdToken.status == request.status.value)
+        query = query.where(IdToken.status == request.status)
     if request.parent_id_tag is not None:
         # Parents are compared as tokens are: without regard to letter case (tokens are ASCII,
         # so SQL's upper() folds them as fold() does).

@@ -31,6 +31,7 @@ from chargegate.domain.states import (
     TransactionState,
     command_action,
 )
+from chargegate.domain.tokens import TokenStatus, TokenType, UnknownTokens
 from chargegate.domain.webhooks import DeliveryStatus, EventType
 
 
@@ -87,7 +88,9 @@ class Operator(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
     # domain.tokens.UnknownTokens: what chargers are told of a token not in the registry.
-    unknown_tokens: Mapped[str] = mapped_column(String(8), server_default="reject")
+    unknown_tokens: Mapped[UnknownTokens] = mapped_column(
+        StoredEnum(UnknownTokens, 8), server_default=UnknownTokens.REJECT.value
+    )
 
 
 class ApiKey(Base):
@@ -283,8 +286,8 @@ class IdToken(Base):
     staging: Mapped[bool] = mapped_column(Boolean)
     id_tag: Mapped[str] = mapped_column(String(36))
     id_tag_folded: Mapped[str] = mapped_column(String(36))
-    type: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(16))
+    type: Mapped[TokenType] = mapped_column(StoredEnum(TokenType, 20))
+    status: Mapped[TokenStatus] = mapped_column(StoredEnum(TokenStatus, 16))
     expires_at: Mapped[datetime | None]
     parent_id_tag: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(String(255))

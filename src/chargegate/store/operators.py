@@ -95,9 +95,9 @@ async def set_unknown_tokens(
     session: AsyncSession, name: str, policy: UnknownTokens, now: datetime
 ) -> None:
     operator = await get_or_create_operator(session, name, now, for_update=True)
-    operator.unknown_tokens = policy.value
+    operator.unknown_tokens = policy
 
 
 async def unknown_tokens(session: AsyncSession, operator_id: int) -> UnknownTokens:
     policy = await session.scalar(select(Operator.unknown_tokens).where(Operator.id == operator_id))
-    return UnknownTokens(policy or UnknownTokens.REJECT)
+    return policy or UnknownTokens.REJECT
