@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # A request's headers (a charger's WebSocket upgrade included) must be complete this long
     # after the connection opens or the request starts, or the socket is closed.
     header_timeout_s: float = 10.0
+    # An idle kept-alive HTTP connection is closed after this long. Longer than clients keep an
+    # idle connection for reuse (httpx: 5 s), so that they drop it first: with equal timeouts a
+    # request sent as the server closes the connection is lost with it (a POST is not retried).
+    keep_alive_s: int = 20
     # Most chargers auto-registration may create (counted as the chargers of that operator): an
     # unknown id beyond it is refused and logged, so made-up ids cannot grow the table for ever.
     auto_register_max: int = 1000

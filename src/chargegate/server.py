@@ -195,6 +195,7 @@ def uvicorn_server(settings: Settings, host: str, port: int) -> DrainingServer:
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=settings.keep_alive_s,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
         ssl_ca_certs=settings.tls_client_ca,
