@@ -390,6 +390,21 @@ async def test_bad_transaction_messages_write_nothing(
 # -- 2. oversized frames --------------------------------------------------------------------
 
 
+async def test_a_frame_far_over_the_limit_still_gets_its_close_code(server: Server) -> None:
+    """The server stops reading at a too-big frame's header. It used to close the socket then,
+    with the rest of the frame still arriving, and the kernel answered that with a reset that
+    overtook the close frame: for a megabyte, the charger mostly saw its connection drop
+    without 1009, not knowing why."""
+    operator = await server.operator()
+    big = await operator.add_charger()
+    for _ in range(3):
+        async with raw_charger(server, big, "1.6") as raw:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await raw.send('[2,"big","Heartbeat",{}' + " " * 2**20 + "]")
+                await raw.send('[2,"next","Heartbeat",{}]')
+            assert await closed_by_server(raw.ws) == MESSAGE_TOO_BIG
+
+
 async def test_oversized_frame_closes_only_that_socket(
     limited_server: Server, simulators: Simulators
 ) -> None:

@@ -157,6 +157,9 @@ def protocols(limits: SocketLimits) -> tuple[type[asyncio.Protocol], type[asynci
     sockets = OpenSockets(limits)
 
     class BoundedWebSocket(WebSocketsSansIOProtocol):
+        # Past a frame it could not read (too big, not UTF-8): closing, what follows dropped.
+        _failed = False
+
         # Made by the HTTP protocol below on an upgrade, on a socket already counted in.
         def handle_connect(self, event: Request) -> None:
             super().handle_connect(event)
@@ -171,6 +174,26 @@ def protocols(limits: SocketLimits) -> tuple[type[asyncio.Protocol], type[asynci
         def connection_lost(self, exc: Exception | None) -> None:
             sockets.release(self.transport)
             super().connection_lost(exc)
+
+        def handle_parser_exception(self) -> None:
+            # uvicorn closes the socket at once, while the rest of a frame too big to read may
+            # still be arriving: the kernel answers that with a reset, which can overtake the
+            # close frame (1009), and the charger never learns why. Here the close frame is
+            # followed by our end of the stream, and what still arrives is read and dropped
+            # (websockets discards it) until the charger hangs up, or close_timeout passes.
+            if self._failed:
+                return
+            self._failed = True
+            close = self.conn.close_sent
+            assert close is not None
+            self.queue.put_nowait(
+                {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
+            )
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
 
     class BoundedHttp(HttpToolsProtocol):
         _header_deadline: asyncio.TimerHandle | None = None
