@@ -7,7 +7,8 @@ already ended") or a 409 ("port busy") cannot give a foreign record away; every 
 probed with the other `stg` flag, the list is probed with every filter (`until` and each `state`
 too) and with B's own cursors, Idempotency-Keys are shown to be per operator (A reusing B's key
 for B's very request must not get B's answer replayed), and each operator's webhook receives
-its own events only. After all that, B's view, B's charger and B's webhook are as before.
+its own events only, and B's cards (production and sandbox registries) cannot be read, changed
+or deleted. After all that, B's view, B's charger and B's webhook are as before.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Tenant:
     records: list[Record] = field(default_factory=list)
     # Commands on its charger: (stg, queue item).
     commands: list[tuple[bool, str]] = field(default_factory=list)
+    # Cards in its registry: (stg, id_tag).
+    tokens: list[tuple[bool, str]] = field(default_factory=list)
     # Idempotency-Key -> the request made with it (method, path, body) and its answer.
     keys: dict[str, tuple[str, str, dict[str, Any], httpx.Response]] = field(default_factory=dict)
 
@@ -178,6 +181,13 @@ async def populate_victim(b: Tenant) -> None:
             assert sent.status_code == 202, sent.text
             b.commands.append((stg, sent.json()["id"]))
         assert (await poll_queue(client, b.commands[0][1]))["status"] == "SUCCESS"
+        # A card in each registry, named like a uuid so that a probe can name an unknown one.
+        for stg in (False, True):
+            id_tag = str(uuid.uuid4())
+            card = {"id_tag": id_tag, "status": "Accepted", "note": "B's", **flag(stg)}
+            registered = await client.post("/tokens", json=card)
+            assert registered.status_code == 201, registered.text
+            b.tokens.append((stg, id_tag))
         pending = await client.request(
             "POST",
             "/transactions",
@@ -293,6 +303,8 @@ async def victim_view(world: World) -> dict[str, Any]:
                     "/transactions", {"port_uuid": port, "limit": 0, **flag(stg)}
                 )
         view["ports"] = await get("/ports", {})
+        for stg in (False, True):
+            view[f"tokens {stg}"] = await get("/tokens", {"limit": 0, **flag(stg)})
     sim = world.b_sim
     view["charger"] = (sim.start_requests, sim.stop_requests, len(sim.requests("ClearCache")))
     view["events"] = sorted(e["id"] for e in b.receiver.events())
@@ -348,6 +360,12 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
             for stg_input in ("Success", "Failure"):
                 args = {**flag(stg), "stg_input": stg_input}
                 out.append(("GET", f"/queue/{queue_uuid}", {"params": as_query(args)}))
+    for stg, id_tag in b.tokens:
+        for as_stg in (stg, not stg):
+            out.append(("GET", f"/tokens/{id_tag}", {"params": as_query(flag(as_stg))}))
+            change = {"status": "Blocked", "note": "A's", **flag(as_stg)}
+            out.append(("PATCH", f"/tokens/{id_tag}", {"json": change}))
+            out.append(("DELETE", f"/tokens/{id_tag}", {"params": as_query(flag(as_stg))}))
     for stg in (False, True):
         body = {"command": "clear_cache", **flag(stg)}
         out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
@@ -387,6 +405,7 @@ def victim_uuid(path: str, kwargs: dict[str, Any], world: World) -> str:
     known += [r.transaction_uuid for r in world.b.records if r.transaction_uuid in text]
     known += [q for r in world.b.records for q in r.queue_uuids if q in text]
     known += [q for _, q in world.b.commands if q in text]
+    known += [tag for _, tag in world.b.tokens if tag in text]
     if world.b.charger.charge_point_id in text:
         known.append(world.b.charger.charge_point_id)
     assert len(known) == 1, (path, kwargs)
