@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.validation import merge_query, require_object
@@ -37,3 +38,7 @@ def runtime(request: Request) -> Runtime:
     """The node's runtime, for routes to take as a dependency (FastAPI Depends)."""
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+# A route's parameter for the node's runtime.
+Rt = Annotated[Runtime, Depends(runtime)]

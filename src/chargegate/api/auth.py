@@ -3,7 +3,9 @@ that decides (services.api_keys)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from chargegate.api.arguments import runtime
 from chargegate.domain.addresses import client_host, client_key
@@ -21,3 +23,7 @@ async def operator_id(request: Request) -> int:
         client=client_key(request.client),
         shown_as=client_host(request.client),
     )
+
+
+# A route's parameter for the calling operator.
+Operator = Annotated[int, Depends(operator_id)]

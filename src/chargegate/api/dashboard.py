@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from chargegate.api.arguments import runtime
-from chargegate.api.auth import operator_id
+from chargegate.api.arguments import Rt
+from chargegate.api.auth import Operator
 from chargegate.api.pages import PAGE_HEADERS, Assets
 from chargegate.services import dashboard as dashboard_service
-from chargegate.services.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
 _STATIC = resources.files("chargegate.api").joinpath("static")
@@ -37,7 +36,5 @@ async def asset(name: str) -> Response:
 
 
 @router.get("/dashboard/api/overview")
-async def overview(
-    operator: Annotated[int, Depends(operator_id)], rt: Annotated[Runtime, Depends(runtime)]
-) -> dict[str, Any]:
+async def overview(operator: Operator, rt: Rt) -> dict[str, Any]:
     return await dashboard_service.overview(rt, operator)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from chargegate import metrics
-from chargegate.api.arguments import runtime
+from chargegate.api.arguments import Rt
 from chargegate.services import health
-from chargegate.services.runtime import Runtime
 
 router = APIRouter()
 
@@ -28,7 +25,7 @@ async def metrics_endpoint() -> Response:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readyz(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
+async def readyz(rt: Rt) -> JSONResponse:
     """Ready for traffic: the database answers."""
     problem = await health.problem(rt)
     if problem is not None:

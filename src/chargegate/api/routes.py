@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from chargegate.api import bodies, idempotency, openapi
-from chargegate.api.arguments import get_arguments, json_body, runtime
-from chargegate.api.auth import operator_id
+from chargegate.api.arguments import Rt, get_arguments, json_body
+from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.times import utcnow
@@ -29,12 +29,9 @@ from chargegate.services import ports as port_service
 from chargegate.services import queue as queue_service
 from chargegate.services import transactions as tx_service
 from chargegate.services.idempotency import Earlier, Idempotency
-from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView, StartedView
 
 router = APIRouter(prefix="/1.2")
-Operator = Annotated[int, Depends(operator_id)]
-Rt = Annotated[Runtime, Depends(runtime)]
 # Documented as a UUID; checked by parse_uuid, whose 400 says what is wrong with it.
 UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from chargegate.api import bodies, openapi_tokens
-from chargegate.api.arguments import get_arguments, json_body, runtime
-from chargegate.api.auth import operator_id
+from chargegate.api.arguments import Rt, get_arguments, json_body
+from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.tokens import (
@@ -20,11 +20,8 @@ from chargegate.domain.tokens import (
 )
 from chargegate.domain.validation import parse_staging
 from chargegate.services import id_tokens
-from chargegate.services.runtime import Runtime
 
 router = APIRouter(prefix="/1.2")
-Operator = Annotated[int, Depends(operator_id)]
-Rt = Annotated[Runtime, Depends(runtime)]
 # Documented with its pattern; checked by parse_id_tag, whose 400 says what is wrong with it.
 IdTagPath = Annotated[str, Path(json_schema_extra=openapi_tokens.ID_TAG)]
 
