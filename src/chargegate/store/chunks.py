@@ -1,9 +1,13 @@
-"""Splitting long lists of keys for `IN (...)` and set-based statements."""
+"""Long lists of keys: split for `IN (...)` and set-based statements, and their rows locked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 Key = TypeVar("Key")
 
@@ -13,3 +17,12 @@ CHUNK = 5000
 
 def chunks(keys: Sequence[Key]) -> list[Sequence[Key]]:
     return [keys[first : first + CHUNK] for first in range(0, len(keys), CHUNK)]
+
+
+async def lock_rows(
+    session: AsyncSession, key: InstrumentedAttribute[Any], keys: Iterable[Any]
+) -> None:
+    """Locks the rows with these keys (`key` is their table's primary key), in key order, so
+    that two writes locking overlapping rows cannot each hold one the other waits for."""
+    for chunk in chunks(sorted(set(keys))):
+        await session.execute(select(key).where(key.in_(chunk)).order_by(key).with_for_update())

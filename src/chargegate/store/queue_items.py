@@ -12,7 +12,7 @@ from chargegate.domain.states import (
     QueueKind,
     QueueStatus,
 )
-from chargegate.store.chunks import chunks
+from chargegate.store.chunks import lock_rows
 from chargegate.store.models import QueueItem
 
 
@@ -58,10 +58,4 @@ async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequ
 async def lock_in_order(session: AsyncSession, queue_uuids: Iterable[str]) -> None:
     """Locks these queue items, in the order of their ids: after their transactions, before
     their commands (store.transactions.lock_in_order)."""
-    for chunk in chunks(sorted(set(queue_uuids))):
-        await session.execute(
-            select(QueueItem.queue_uuid)
-            .where(QueueItem.queue_uuid.in_(chunk))
-            .order_by(QueueItem.queue_uuid)
-            .with_for_update()
-        )
+    await lock_rows(session, QueueItem.queue_uuid, queue_uuids)

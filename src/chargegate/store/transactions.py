@@ -14,7 +14,7 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.domain.validation import ListRequest
-from chargegate.store.chunks import chunks
+from chargegate.store.chunks import lock_rows
 from chargegate.store.models import Charger, Port, Transaction
 
 _ACTIVE = (TransactionState.PENDING, TransactionState.OPEN)
@@ -189,14 +189,7 @@ async def lock_in_order(session: AsyncSession, transaction_ids: Iterable[int]) -
     with the transaction). A write that touches several transactions takes them in id order,
     before anything else; one that took a command before its transaction would deadlock with a
     charger's report about that transaction."""
-    ordered = sorted(set(transaction_ids))
-    for chunk in chunks(ordered):
-        await session.execute(
-            select(Transaction.id)
-            .where(Transaction.id.in_(chunk))
-            .order_by(Transaction.id)
-            .with_for_update()
-        )
+    await lock_rows(session, Transaction.id, transaction_ids)
 
 
 async def transaction_charger(session: AsyncSession, transaction: Transaction) -> Charger:
