@@ -25,23 +25,11 @@ log = logging.getLogger(__name__)
 # How often a stop report that lost a deadlock is run again.
 TIE_ATTEMPTS = 3
 
-_LIVE = (TransactionState.PENDING, TransactionState.OPEN)
-
 
 @dataclass(frozen=True, slots=True)
 class StartAnswer:
     transaction_id: int
     accepted: bool
-
-
-async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> bool:
-    """Only the idTags we handed out for live transactions are valid."""
-    async with rt.reads() as session:
-        charger = await charger_store.registered(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_tag(
-            session, charger.id, id_tag, TransactionOrigin.API
-        )
-    return transaction is not None and transaction.state in _LIVE
 
 
 async def transaction_started(
