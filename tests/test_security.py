@@ -33,7 +33,7 @@ from chargegate.domain import credentials
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from chargegate.store.models import ApiKey
-from support import Server, TlsServer, assert_error, basic, metric
+from support import Server, TlsServer, assert_error, basic, eventually, metric
 
 UNAUTHORIZED = "Incorrect credentials: send a valid API key in the x-api-key header"
 SLOW_API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
@@ -154,17 +154,23 @@ async def test_keys_stored_with_scrypt_still_work_and_move_to_sha256(api_server:
     assert "API key moved from scrypt to the fast hash" in log and old_key not in log
 
 
-async def test_revoked_key_is_refused_at_once_and_listed(api_server: Server) -> None:
+async def test_revoked_key_is_refused_within_the_recheck_and_listed(api_server: Server) -> None:
     op = await api_server.operator()
     kept = await api_server.operator(op.name)
     lookup = credentials.api_key_lookup(op.key)
     assert lookup is not None
     async with op.client() as client:
-        # Twice: the second answer comes from this node's cache of verified keys.
+        # Twice: the second answer comes from this node's memory of verified keys.
         assert (await client.get("/ports")).status_code == 200
         assert (await client.get("/ports")).status_code == 200
         revoked = cli(api_server, "apikey", "revoke", lookup)
         assert revoked.returncode == 0, revoked.stderr
+
+        async def refused() -> bool:
+            return (await client.get("/ports")).status_code == 401
+
+        # Within CHARGEGATE_API_KEY_RECHECK_S (1 s by default), and then for good.
+        await eventually(refused, timeout=15)
         assert assert_error(await client.get("/ports"), 401) == UNAUTHORIZED
     async with kept.client() as client:
         assert (await client.get("/ports")).status_code == 200
@@ -403,5 +409,25 @@ async def test_handshakes_under_way_are_capped_per_address(tmp_path: Path) -> No
         # A cap on handshakes at once, not a ban: later ones get in.
         assert await handshake(statuses.index(429)) == 101
         assert "too many handshakes under way" in server.log()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("recheck_s", ["0", "3600"])
+async def test_a_node_takes_a_key_it_read_as_it_was_for_the_recheck_time(
+    tmp_path: Path, recheck_s: str
+) -> None:
+    """A key a node has read is not read again for CHARGEGATE_API_KEY_RECHECK_S: so a revocation
+    within that time is not seen yet (and a busy key costs no query per request); 0 reads the
+    key on every request, and the revocation applies at once."""
+    server = await started(tmp_path, {"CHARGEGATE_API_KEY_RECHECK_S": recheck_s})
+    try:
+        op = await server.operator()
+        async with op.client() as client:
+            assert (await client.get("/ports")).status_code == 200
+            assert (await client.get("/ports")).status_code == 200
+            assert cli(server, "apikey", "revoke", op.key).returncode == 0
+            expected = 401 if recheck_s == "0" else 200
+            assert (await client.get("/ports")).status_code == expected
     finally:
         server.stop()

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # Most API requests per second (sustained) and at once, per API key, on each node.
     api_rate_per_s: float = 50.0
     api_burst: int = 100
+    # An API key read from the database is taken as it was for this long on the node that read
+    # it: a revocation (`chargegate apikey revoke`) reaches every node within it. 0: read the
+    # key on every request.
+    api_key_recheck_s: float = 1.0
     # A client address whose requests failed authentication this many times within the window
     # gets 429. Each check spends one of these before it runs (a key that matches gets it back),
     # so requests sent all at once cannot get more checks than that.

@@ -3,7 +3,10 @@ hash."""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from chargegate.config import Settings
@@ -35,6 +38,7 @@ class ApiGuard:
     def __init__(self, settings: Settings) -> None:
         # Keys that matched on this node: they skip the per-address limit on tries below.
         self.verified = PasswordCache()
+        self.recent = RecentKeys(settings.api_key_recheck_s)
         self._slow_checks = SlowChecks("api_key", settings.api_key_checks_at_once)
         self._per_key = KeyedBuckets(settings.api_rate_per_s, settings.api_burst)
         self._rate_text = f"{settings.api_rate_per_s:g} per second (bursts of {settings.api_burst})"
@@ -85,9 +89,36 @@ class StoredKey:
     key_hash: str
 
 
+class RecentKeys:
+    """Keys read from the database and matched on this node, by lookup id. For `recheck_s`
+    after its read a key is taken as it was: a busy key (an app at its rate limit) costs no
+    query per request, and a revocation reaches every node within that time."""
+
+    def __init__(self, recheck_s: float, size: int = 10_000) -> None:
+        self._recheck_s = recheck_s
+        self._size = size
+        self._keys: OrderedDict[str, tuple[StoredKey, float]] = OrderedDict()
+
+    def fresh(self, lookup: str, key_hash: str) -> StoredKey | None:
+        """The key read for this lookup id within `recheck_s`, if its hash is `key_hash`."""
+        entry = self._keys.get(lookup)
+        if entry is None:
+            return None
+        stored, read_at = entry
+        if time.monotonic() - read_at >= self._recheck_s:
+            del self._keys[lookup]
+            return None
+        return stored if hmac.compare_digest(stored.key_hash, key_hash) else None
+
+    def remember(self, lookup: str, stored: StoredKey, read_at: float) -> None:
+        self._keys[lookup] = (stored, read_at)
+        self._keys.move_to_end(lookup)
+        while len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
 async def find(rt: Runtime, lookup: str) -> StoredKey | None:
-    """The unrevoked key with this lookup id. Read on every request, never cached: a revocation
-    applies at once on every node."""
+    """The unrevoked key with this lookup id, read from the database."""
     async with rt.reads() as session:
         row = await operator_store.find_api_key(session, lookup)
         return None if row is None else StoredKey(row.id, row.operator_id, row.key_hash)
@@ -108,14 +139,24 @@ async def authenticate(
 ) -> int:
     """The operator whose key this is; Unauthorized, or TooManyRequests over a limit."""
     lookup = api_key_lookup(key)
+    fast_hash = hash_api_key(key)
     # A key that matched here before (its digest is the hash it matched) spends no try, so
     # that someone guessing from the same address (a shared NAT or proxy) never locks it out;
     # any other spends one before the database is read: guesses past the limit cost no query.
-    seen = lookup is not None and guard.verified.known_good(key, hash_api_key(key))
-    if not seen:
+    seen = lookup is not None and guard.verified.known_good(key, fast_hash)
+    if seen:
+        assert lookup is not None
+        recent = guard.recent.fresh(lookup, fast_hash)
+        if recent is not None:
+            guard.within_rate(recent.id)
+            return recent.operator_id
+    else:
         guard.reserve_try(client)
+    read_at = time.monotonic()
     stored = None if lookup is None else await find(rt, lookup)
     if seen and stored is not None and guard.verified.known_good(key, stored.key_hash):
+        assert lookup is not None
+        guard.recent.remember(lookup, stored, read_at)
         guard.within_rate(stored.id)
         return stored.operator_id
     if seen:
@@ -130,5 +171,7 @@ async def authenticate(
     if is_scrypt_hash(key_hash):
         key_hash = await move_to_fast_hash(rt, stored, key)
     guard.verified.remember(key, key_hash)
+    assert lookup is not None
+    guard.recent.remember(lookup, StoredKey(stored.id, stored.operator_id, key_hash), read_at)
     guard.within_rate(stored.id)
     return stored.operator_id
