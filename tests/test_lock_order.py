@@ -123,3 +123,39 @@ async def test_a_stop_answer_and_the_stop_report_written_at_once_do_not_deadlock
         await eventually(answer_written)
     log = server.log()
     assert "40P01" not in log and "deadlock" not in log.lower(), log[-3000:]
+
+
+async def test_the_scheduler_failing_a_late_start_does_not_deadlock_with_a_report(
+    server: Server,
+) -> None:
+    """Two starts pass their deadline while a report about the first is being written (the test
+    holds its transaction's row, as that write would). The scheduler must not take the first
+    start's queue item and then wait for its transaction, which the report holds and which then
+    wants the queue item: it leaves the first for its next round and fails the second now."""
+    operator = await server.operator()
+    async with (
+        raw_charger(operator, "ocpp1.6") as (first, first_charger),
+        raw_charger(operator, "ocpp1.6") as (second, second_charger),
+        operator.client() as client,
+    ):
+        held = await start_session(client, first_charger.port)
+        await first.next_request("RemoteStartTransaction")
+        async with holding_rows(
+            server,
+            "SELECT t.id FROM transactions t WHERE t.transaction_uuid = "
+            f"'{held['transaction_uuid']}' FOR UPDATE",
+        ) as watcher:
+            witness = await start_session(client, second_charger.port)
+            await second.next_request("RemoteStartTransaction")
+            failed = await poll_queue(client, witness["queue_uuid"])
+            assert failed["status"] == "FAILURE", failed
+            # The report's next step: the start's queue item, free to take.
+            taken = await watcher.fetch(
+                "SELECT queue_uuid FROM queue_items WHERE queue_uuid = $1 FOR UPDATE NOWAIT",
+                held["queue_uuid"],
+            )
+            assert len(taken) == 1
+        failed = await poll_queue(client, held["queue_uuid"])
+        assert failed["status"] == "FAILURE", failed
+    log = server.log()
+    assert "40P01" not in log and "deadlock" not in log.lower(), log[-3000:]

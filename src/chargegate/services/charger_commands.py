@@ -84,7 +84,7 @@ async def send(
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
     """Commands not answered in time (their charger went offline, or never answered): their
     queue items fail, and what is still in the outbox will not go out."""
-    for item in await queue_store.overdue(session, QueueKind.COMMAND, now):
+    for item in await queue_store.overdue_commands(session, now):
         reason = (
             f"The charger did not answer the command within {timeout_s:g} s "
             "(it went offline or did not answer)"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.states import QueueKind, TransactionAction
+from chargegate.domain.states import TransactionAction
 from chargegate.domain.times import utcnow
 from chargegate.metrics import STOPS_RETRYING
 from chargegate.services import charger_commands, outcomes
@@ -19,7 +19,6 @@ from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
 from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.models import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +87,7 @@ class Scheduler:
         settle = timedelta(seconds=self._rt.settings.resend_settle_s)
         recovering = now - self._rt.node.started_at < timedelta(seconds=timeout)
         postponed = False
-        for item in await queue_store.overdue(session, QueueKind.START, now):
-            transaction = await session.get(Transaction, item.transaction_id)
-            if transaction is None:
-                continue
+        for item, transaction in await queue_store.overdue_starts(session, now):
             charger = await tx_store.transaction_charger(session, transaction)
             settling = (
                 charger.connected_node is not None

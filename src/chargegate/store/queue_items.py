@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import (
@@ -13,7 +13,7 @@ from chargegate.domain.states import (
     QueueStatus,
 )
 from chargegate.store.chunks import lock_rows
-from chargegate.store.models import QueueItem
+from chargegate.store.models import QueueItem, Transaction
 
 
 async def queue_item(
@@ -40,19 +40,35 @@ async def open_queue_item(
     )
 
 
-async def overdue(session: AsyncSession, kind: QueueKind, now: datetime) -> Sequence[QueueItem]:
-    """Queue items of `kind` still in progress past their deadline."""
+def _overdue(kind: QueueKind, now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (
-        await session.scalars(
-            select(QueueItem)
-            .where(
-                QueueItem.kind == kind,
-                QueueItem.status == QueueStatus.IN_PROGRESS,
-                QueueItem.deadline_at <= now,
-            )
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+        QueueItem.kind == kind,
+        QueueItem.status == QueueStatus.IN_PROGRESS,
+        QueueItem.deadline_at <= now,
+    )
+
+
+async def overdue_commands(session: AsyncSession, now: datetime) -> Sequence[QueueItem]:
+    """Charger commands' queue items still in progress past their deadline, locked (one that
+    another write holds is left for the next look)."""
+    query = select(QueueItem).where(*_overdue(QueueKind.COMMAND, now))
+    return (await session.scalars(query.with_for_update(skip_locked=True))).all()
+
+
+async def overdue_starts(
+    session: AsyncSession, now: datetime
+) -> Sequence[tuple[QueueItem, Transaction]]:
+    """Starts' queue items still in progress past their deadline, with their transactions,
+    which are locked (the queue items are not, yet: the transaction comes first). One whose
+    transaction another write holds is left for the next look, rather than waited for."""
+    rows = await session.execute(
+        select(QueueItem, Transaction)
+        .join(Transaction, Transaction.id == QueueItem.transaction_id)
+        .where(*_overdue(QueueKind.START, now))
+        .with_for_update(skip_locked=True, of=Transaction)
+        .execution_options(populate_existing=True)
+    )
+    return rows.tuples().all()
 
 
 async def lock_in_order(session: AsyncSession, queue_uuids: Iterable[str]) -> None:
