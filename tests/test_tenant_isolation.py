@@ -8,7 +8,8 @@ probed with the other `stg` flag, the list is probed with every filter (`until` 
 too) and with B's own cursors, Idempotency-Keys are shown to be per operator (A reusing B's key
 for B's very request must not get B's answer replayed), and each operator's webhook receives
 its own events only, and B's cards (production and sandbox registries) cannot be read, changed
-or deleted, nor reached by an import. After all that, B's view, B's charger and B's webhook are as before.
+or deleted, nor reached by an import. After all that, B's view, B's charger and B's webhook are
+as before.
 """
 
 from __future__ import annotations
