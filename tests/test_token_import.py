@@ -264,7 +264,7 @@ async def test_the_command_line_imports_a_csv_file(server: Server, tmp_path: Pat
         tmp_path,
         "cards.csv",
         "id_tag,status,parent_id_tag,note",  # no expires nor type column
-        "FLEET-1,Accepted,,",
+        "FLEET-1,Accepted,,,",  # a trailing separator
         '04E4F2A2B53C80,Accepted,FLEET-1,"van 12, the blue one"',
         " card-2 , Blocked ,,",
         "",
@@ -287,14 +287,16 @@ async def test_the_command_line_imports_a_csv_file(server: Server, tmp_path: Pat
             "CARD-4,Open,",
             "card-3,Blocked,",
             "CARD-5,Accepted,2031-01-31 20:40:00",
+            "CARD-6,Accepted,,a cell too many",
         )
         done = await asyncio.to_thread(cli, server, operator.name, str(bad))
         assert done.returncode == 1 and done.stdout == "", done
         lines = done.stderr.splitlines()
-        assert lines[0].startswith("error: 3 of the 4 tokens are not valid"), lines
+        assert lines[0].startswith("error: 4 of the 5 tokens are not valid"), lines
         assert lines[1].startswith("  row 3: status must be one of"), lines
         assert lines[2].startswith("  row 4: id_tag 'card-3' is also at row 2"), lines
         assert lines[3].startswith("  row 5: expires:") and "timezone" in lines[3], lines
+        assert lines[4].startswith("  row 6: Unknown field(s): column 4"), lines
 
         # Into the sandbox, and create mode.
         done = await asyncio.to_thread(cli, server, operator.name, str(cards), "--stg")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,7 +52,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.items:
         body = {
             "message": exc.message,
-            "errors": [{"index": item.index, "message": item.message} for item in exc.items],
+            "errors": [asdict(item) for item in exc.items],
         }
         return JSONResponse(body, status_code=status)
     return message(status, exc.message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -113,11 +114,7 @@ async def import_tokens(request: Request, operator: Operator, rt: Rt) -> Respons
         )
 
     def respond(imported: ImportView) -> Response:
-        counts = {
-            "created": imported.created,
-            "updated": imported.updated,
-            "unchanged": imported.unchanged,
-        }
-        return JSONResponse(counts)
+        # {"created": n, "updated": m, "unchanged": k}
+        return JSONResponse(asdict(imported))
 
     return await idempotency.once(request, operator, change, respond)

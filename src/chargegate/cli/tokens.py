@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -45,11 +46,15 @@ def tokens_import(
         # utf-8-sig: the byte order mark spreadsheets put first is not part of the header.
         with file.open(encoding="utf-8-sig", newline="") as lines:
             read = read_token_csv(lines)
-        request = TokenImport(mode, stg, parse_rows(read.rows, read.position))
-        imported = asyncio.run(provisioning.import_tokens(_settings(), operator, request))
     except UnicodeDecodeError:
         typer.echo(f"error: {file} is not UTF-8 text: save it as CSV UTF-8", err=True)
         raise typer.Exit(1) from None
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        request = TokenImport(mode, stg, parse_rows(read.rows, read.position))
+        imported = asyncio.run(provisioning.import_tokens(_settings(), operator, request))
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         for item in exc.items:
@@ -58,9 +63,4 @@ def tokens_import(
     except LookupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    counts = {
-        "created": imported.created,
-        "updated": imported.updated,
-        "unchanged": imported.unchanged,
-    }
-    typer.echo(json.dumps(counts))
+    typer.echo(json.dumps(asdict(imported)))

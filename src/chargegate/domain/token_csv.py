@@ -32,7 +32,8 @@ class TokenFile:
 
 def read_token_csv(lines: Iterable[str]) -> TokenFile:
     """Rows as POST /1.2/tokens:import takes them: an empty cell is null, a row shorter than the
-    header has empty cells, a cell beyond the header is an unknown field (refused with its row).
+    header has empty cells, a cell beyond the header that is not empty is an unknown field
+    (refused with its row).
     A byte order mark and CRLF line ends are read as any editor writes them."""
     reader = csv.reader(lines)
     header = next(reader, None)
@@ -57,6 +58,8 @@ def read_token_csv(lines: Iterable[str]) -> TokenFile:
         values += [None] * (len(columns) - len(values))
         row: dict[str, object] = {}
         for n, value in enumerate(values):
+            if n >= len(columns) and value is None:
+                continue  # a trailing separator, as some exports write
             name = columns[n] if n < len(columns) else f"column {n + 1}"
             if name not in (_STEVE_LIMIT, *_IGNORED):
                 row[_ALIASES.get(name, name)] = value

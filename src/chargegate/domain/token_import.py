@@ -60,12 +60,11 @@ class ImportRow:
     id_tag: str
     # As a new token gets them: the fields the row leaves out at their defaults.
     fields: TokenFields
-    # The fields the row names: an existing token gets these, and keeps the others.
+    # The fields (TokenFields') the row names: an existing token gets these, keeps the others.
     named: frozenset[str]
 
     def applied_to(self, stored: TokenFields) -> TokenFields:
-        named = {_ATTRIBUTES[name] for name in self.named}
-        return replace(stored, **{name: getattr(self.fields, name) for name in named})
+        return replace(stored, **{name: getattr(self.fields, name) for name in self.named})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,5 +145,5 @@ def _row(index: int, row: object) -> ImportRow:
         fields=TokenFields(
             token.type, token.status, token.expires_at, token.parent_id_tag, token.note
         ),
-        named=frozenset(name for name in _ATTRIBUTES if name in row),
+        named=frozenset(attribute for name, attribute in _ATTRIBUTES.items() if name in row),
     )

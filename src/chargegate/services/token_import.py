@@ -31,6 +31,8 @@ IMPORT_CHUNK = 1000
 
 @dataclass(frozen=True, slots=True)
 class ImportView:
+    """What an import did, as the API and the command line print it (asdict)."""
+
     created: int
     updated: int
     unchanged: int
