@@ -193,6 +193,35 @@ async def test_an_import_is_bounded(shared_server: Server) -> None:
         assert await registry(client) == stored
 
 
+async def test_imports_at_once_neither_deadlock_nor_half_import(shared_server: Server) -> None:
+    """Two imports of the same cards at once, listed in opposite orders: each locks what it
+    finds in one order, so changes wait for each other; a card the other import added first
+    refuses the whole import (409, sent again it passes), never a 500 or half an import."""
+    operator = await shared_server.operator()
+    tags = [f"K{n:04d}" for n in range(2000)]
+    async with operator.client() as client:
+
+        async def both(status: str) -> list[httpx.Response]:
+            rows = [{"id_tag": tag, "status": status} for tag in tags]
+            return list(
+                await asyncio.gather(
+                    client.post(IMPORT, json={"tokens": rows}),
+                    client.post(IMPORT, json={"tokens": rows[::-1]}),
+                )
+            )
+
+        added = await both("Accepted")
+        assert {r.status_code for r in added} <= {200, 409}, [r.text for r in added]
+        assert 200 in {r.status_code for r in added}
+        assert sum(r.json().get("created", 0) for r in added) == len(tags)
+        changed = await both("Blocked")
+        assert [r.status_code for r in changed] == [200, 200], [r.text for r in changed]
+        assert sorted(r.json()["updated"] for r in changed) == [0, len(tags)]
+        stored = await registry(client)
+        assert sorted(stored) == tags
+        assert {token["status"] for token in stored.values()} == {"Blocked"}
+
+
 async def test_another_operators_cards_are_untouched(shared_server: Server) -> None:
     owner = await shared_server.operator()
     other = await shared_server.operator()
