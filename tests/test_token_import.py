@@ -7,6 +7,7 @@ simulator, and the strict-schema charger we did not write)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.token_csv import read_token_csv
+from chargegate.domain.token_import import parse_rows
 from support import Operator, Server, Simulators, assert_error, online, raw_charger
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
 from test_token_authorization import CARDS, EXPECTED, authorize_results, info, presented
@@ -366,6 +370,25 @@ async def test_the_command_line_reads_steves_export(server: Server, tmp_path: Pa
     }
     assert stored["TAG-OK"]["expires"] == "2031-01-31T20:40:00"
     assert stored["TAG-BLOCKED"]["parent_id_tag"] == "TAG-OK"
+
+
+def test_rows_are_told_by_the_line_they_begin_on() -> None:
+    """A quoted cell may hold line breaks (which a note may not): the rows after it are still
+    told by their line."""
+    lines = ["id_tag,status,note", 'A,Accepted,"two', 'lines"', "", "B,Open,", "C,Accepted,"]
+    text = "\r\n".join([*lines, "c,Blocked,", ""])
+    read = read_token_csv(io.StringIO(text, newline=""))
+    assert read.rows[0] == {"id_tag": "A", "status": "Accepted", "note": "two\r\nlines"}
+    assert read.lines == [2, 5, 6, 7]
+    with pytest.raises(InvalidArgument) as refused_rows:
+        parse_rows(read.rows, read.position)
+    errors = refused_rows.value.items
+    assert [(e.index, read.position(e.index)) for e in errors] == [
+        (0, "row 2"),
+        (1, "row 5"),
+        (3, "row 7"),
+    ]
+    assert errors[0].message.startswith("note must be") and "also at row 6" in errors[2].message
 
 
 # -- the imported cards at a charger ----------------------------------------------------------
