@@ -264,6 +264,19 @@ async def test_ipv6_bad_api_keys_are_limited_per_64(nginx: str) -> None:
         assert await status("2001:db8:2:2::1") == 401
 
 
+async def test_the_documented_proxy_lets_a_token_import_through(server: Server, nginx: str) -> None:
+    """The import's body is larger than the 64k the proxy allows the rest of the API."""
+    operator = await server.operator()
+    rows = [{"id_tag": f"P{n:05d}", "status": "Accepted", "note": "x" * 40} for n in range(2000)]
+    async with api_client(nginx) as client:
+        client.headers.update(operator.headers)
+        response = await client.post("/tokens:import", json={"tokens": rows})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"created": 2000, "updated": 0, "unchanged": 0}
+        big = {"id_tag": "P-BIG", "status": "Accepted", "note": "x" * 70_000}
+        assert (await client.post("/tokens", json=big)).status_code == 413
+
+
 @pytest.mark.parametrize(
     "setting",
     ["127.0.0.1", "127.0.0.1,::1", "10.0.0.0/24", "10.0.0.5/24", "*", "10.0.0.5, *", "fd00::/8"],

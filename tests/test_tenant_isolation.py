@@ -8,7 +8,8 @@ probed with the other `stg` flag, the list is probed with every filter (`until` 
 too) and with B's own cursors, Idempotency-Keys are shown to be per operator (A reusing B's key
 for B's very request must not get B's answer replayed), and each operator's webhook receives
 its own events only, and B's cards (production and sandbox registries) cannot be read, changed
-or deleted. After all that, B's view, B's charger and B's webhook are as before.
+or deleted, nor reached by an import. After all that, B's view, B's charger and B's webhook are
+as before.
 """
 
 from __future__ import annotations
@@ -576,4 +577,26 @@ async def test_each_webhook_receives_its_own_operator_events_only(world: World) 
     assert tx in a_text and failed.json()["transaction_uuid"] in a_text
     # (A start still pending has caused no event yet.)
     assert all(r.transaction_uuid in b_text for r in b.records if r.state != "Pending")
+    assert await settled_victim_view(world) == before
+
+
+async def test_an_import_of_foreign_cards_touches_only_the_importers_own(world: World) -> None:
+    """A imports B's very cards (letter case aside), in each registry and mode: A gets cards of
+    its own, never a 409 that would tell B's apart, and B's cards stay as they were."""
+    before = await victim_view(world)
+    b_tags = [tag for _, tag in world.b.tokens]
+    async with world.a.operator.client() as client:
+        for stg in (False, True):
+            rows = [{"id_tag": tag.upper(), "status": "Blocked", "note": "A's"} for tag in b_tags]
+            for mode, created in (("create", len(rows)), ("upsert", 0)):
+                body = {"tokens": rows, "mode": mode, **flag(stg)}
+                answer = await client.post("/tokens:import", json=body)
+                assert answer.status_code == 200, answer.text
+                assert answer.json() == {
+                    "created": created,
+                    "updated": 0,
+                    "unchanged": len(rows) - created,
+                }
+            listed = await client.get("/tokens", params={"limit": 0, **as_query(flag(stg))})
+            assert {t["id_tag"] for t in listed.json()} == {tag.upper() for tag in b_tags}
     assert await settled_victim_view(world) == before

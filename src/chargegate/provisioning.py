@@ -15,15 +15,17 @@ from chargegate.domain.credentials import (
 from chargegate.domain.errors import ChargegateError
 from chargegate.domain.identity import check_charge_point_id
 from chargegate.domain.times import utcnow
+from chargegate.domain.token_import import TokenImport
 from chargegate.domain.tokens import UnknownTokens
 from chargegate.domain.webhook_targets import BadTarget
-from chargegate.services import webhook_targets
+from chargegate.services import token_import, webhook_targets
 from chargegate.services import webhooks as webhook_service
+from chargegate.services.token_import import ImportView
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store import status as status_store
 from chargegate.store import webhooks as webhook_store
-from chargegate.store.database import one_off_session
+from chargegate.store.database import create_engine, one_off_session, session_factory
 from chargegate.store.models import Port
 
 
@@ -173,3 +175,24 @@ async def live_counts(settings: Settings) -> dict[str, Any]:
     """What the whole deployment is doing now, from the database (so: every node)."""
     async with one_off_session(settings.database_url) as session:
         return await status_store.live_counts(session)
+
+
+async def import_tokens(settings: Settings, operator_name: str, request: TokenImport) -> ImportView:
+    """`chargegate tokens import`: the API's import, for an operator that exists (a misspelt
+    name must not quietly give a new operator the cards)."""
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            operator = await operator_store.find_operator(session, operator_name)
+        if operator is None:
+            raise LookupError(
+                f"no operator {operator_name!r} (operators are made with their first API key: "
+                f"chargegate apikey create --operator {operator_name})"
+            )
+        imported = await token_import.import_tokens(sessions, operator.id, request)
+    finally:
+        await engine.dispose()
+    # Only a request with an Idempotency-Key can be answered from an earlier one.
+    assert isinstance(imported, ImportView)
+    return imported

@@ -22,6 +22,7 @@ from chargegate.api.health import router as health_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
 from chargegate.api.routes import router
+from chargegate.api.tokens import IMPORT_PATH
 from chargegate.api.tokens import router as tokens_router
 from chargegate.bus import Bus
 from chargegate.bus.local import LocalBus
@@ -143,7 +144,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     app.state.drain = drain
     app.state.api_guard = api_guard
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        per_path={IMPORT_PATH: settings.api_import_max_body_bytes},
+    )
     app.add_middleware(RequestContext)
     app.add_middleware(BrowserHeaders)
     metrics.track_connections(lambda: len(registry))

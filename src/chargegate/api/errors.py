@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from chargegate.domain.errors import (
     DomainError,
     InvalidArgument,
     NotFound,
+    TooLarge,
     TooManyRequests,
     Unauthorized,
 )
@@ -29,6 +31,7 @@ STATUS: dict[type[DomainError], int] = {
     AlreadyEnded: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
     TooManyRequests: 429,
 }
 
@@ -45,7 +48,14 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, TooManyRequests):
         return too_many(exc.message, exc.retry_after_s)
-    return message(STATUS.get(type(exc), 400), exc.message)
+    status = STATUS.get(type(exc), 400)
+    if exc.items:
+        body = {
+            "message": exc.message,
+            "errors": [asdict(item) for item in exc.items],
+        }
+        return JSONResponse(body, status_code=status)
+    return message(status, exc.message)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

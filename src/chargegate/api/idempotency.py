@@ -1,6 +1,6 @@
-"""`Idempotency-Key` on POST /1.2/transactions, PATCH /1.2/transactions/<uuid> and POST
-/1.2/chargers/<id>/commands: a retry with the same key gets the first answer again and changes
-nothing; the same key with another request is refused (422).
+"""`Idempotency-Key` on POST /1.2/transactions, PATCH /1.2/transactions/<uuid>, POST
+/1.2/chargers/<id>/commands and POST /1.2/tokens:import: a retry with the same key gets the first
+answer again and changes nothing; the same key with another request is refused (422).
 
 The service that makes the change records its answer in the change's own transaction (see
 services.idempotency): a change is never committed without the record of its answer, nor a

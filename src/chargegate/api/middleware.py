@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -65,22 +66,27 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuse API request bodies over `max_bytes` with 413: at once when Content-Length says so,
-    else as soon as a streamed (chunked) body goes past it, before it is all buffered."""
+    """Refuse API request bodies over `max_bytes` (or its path's own limit in `per_path`) with
+    413: at once when Content-Length says so, else as soon as a streamed (chunked) body goes
+    past it, before it is all buffered."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self._app = app
         self._max = max_bytes
-        self._text = f"Request body too large: at most {max_bytes} bytes are accepted"
+        self._per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        limit = self._per_path.get(scope["path"], self._max)
+        text = f"Request body too large: at most {limit} bytes are accepted"
         declared = dict(scope["headers"]).get(b"content-length")
         # A malformed Content-Length never gets here: the HTTP parser refuses it with 400.
-        if declared is not None and declared.isdigit() and int(declared) > self._max:
-            await errors.message(413, self._text)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await errors.message(413, text)(scope, receive, send)
             return
         received = 0
 
@@ -89,10 +95,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self._max:
+                if received > limit:
                     # Raised where the route reads its body, so the API's error handler
                     # answers it as {"message": ...} like every other error.
-                    raise HTTPException(413, self._text)
+                    raise HTTPException(413, text)
             return message
 
         await self._app(scope, limited, send)

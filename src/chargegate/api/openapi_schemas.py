@@ -32,7 +32,22 @@ SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["message"],
-        "properties": {"message": {"type": "string"}},
+        "properties": {
+            "message": {"type": "string"},
+            "errors": {
+                "description": "Only from POST /1.2/tokens:import: the rows at fault",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "message"],
+                    "properties": {
+                        "index": {"type": "integer", "minimum": 0},
+                        "message": {"type": "string"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
         "additionalProperties": False,
     },
     "Transaction": {

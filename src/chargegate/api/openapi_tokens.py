@@ -6,6 +6,7 @@ from typing import Any
 
 from chargegate.api.openapi import (
     BODY_TOO,
+    IDEMPOTENCY_KEY,
     NEXT_CURSOR,
     STG_QUERY,
     Doc,
@@ -13,9 +14,11 @@ from chargegate.api.openapi import (
     _json,
     _query,
     _ref,
+    _replayable,
     responses,
 )
 from chargegate.api.openapi_schemas import STG, TOKEN_STATUS, TOKEN_TYPE, UTC_TIME
+from chargegate.domain.token_import import ERRORS_LISTED, IMPORT_MAX_ROWS, ImportMode
 from chargegate.domain.tokens import ID_TAG_MAX, NOTE_MAX
 
 ID_TAG: dict[str, Any] = {
@@ -33,22 +36,65 @@ _NOTE = {
     "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
 }
 
+_TOKEN_FIELDS = {
+    "id_tag": ID_TAG,
+    "type": TOKEN_TYPE,
+    "status": TOKEN_STATUS,
+    "expires": _EXPIRES,
+    "parent_id_tag": _NULLABLE_ID_TAG,
+    "note": _NOTE,
+}
 CREATE = Doc(
     responses=responses({201: _json(_ref("Token"), "The token, as stored")}, 409),
     extra={
         "description": "Adds a token that chargers of this key's operator are answered from: "
         "Accepted, Blocked, or Expired (also once past expires); unknown tokens are Invalid.",
+        "requestBody": _body({**_TOKEN_FIELDS, "stg": STG}, ["id_tag", "status"]),
+    },
+)
+_COUNT = {"type": "integer", "minimum": 0}
+IMPORT = Doc(
+    responses=responses(
+        {
+            200: _replayable(
+                _json(
+                    {
+                        "type": "object",
+                        "required": ["created", "updated", "unchanged"],
+                        "properties": {"created": _COUNT, "updated": _COUNT, "unchanged": _COUNT},
+                        "additionalProperties": False,
+                    },
+                    "Imported: how many tokens are new, changed, and as they were",
+                )
+            )
+        },
+        409,
+        422,
+    ),
+    extra={
+        "description": f"Adds and changes up to {IMPORT_MAX_ROWS} tokens at once, all or none. "
+        "Each row is checked as POST /1.2/tokens checks a token; id_tags may not repeat "
+        "(letter case aside). upsert (the default) changes the fields a row names of a token "
+        "that exists; create refuses the import then (409). A refusal lists the rows at fault "
+        f"in errors (the first {ERRORS_LISTED}), by index. More rows, or a body over "
+        "CHARGEGATE_API_IMPORT_MAX_BODY_BYTES, is a 413.",
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": _body(
             {
-                "id_tag": ID_TAG,
-                "type": TOKEN_TYPE,
-                "status": TOKEN_STATUS,
-                "expires": _EXPIRES,
-                "parent_id_tag": _NULLABLE_ID_TAG,
-                "note": _NOTE,
+                "tokens": {
+                    "type": "array",
+                    "maxItems": IMPORT_MAX_ROWS,
+                    "items": {
+                        "type": "object",
+                        "properties": _TOKEN_FIELDS,
+                        "required": ["id_tag", "status"],
+                        "additionalProperties": False,
+                    },
+                },
+                "mode": {"type": ["string", "null"], "enum": [*ImportMode, None]},
                 "stg": STG,
             },
-            ["id_tag", "status"],
+            ["tokens"],
         ),
     },
 )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, openapi_tokens
+from chargegate.api import bodies, idempotency, openapi_tokens
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.token_import import parse_token_import
 from chargegate.domain.tokens import (
     parse_id_tag,
     parse_token_create,
@@ -19,9 +21,13 @@ from chargegate.domain.tokens import (
     parse_tokens,
 )
 from chargegate.domain.validation import parse_staging
-from chargegate.services import id_tokens
+from chargegate.services import id_tokens, token_import
+from chargegate.services.idempotency import Earlier, Idempotency
+from chargegate.services.token_import import ImportView
 
 router = APIRouter(prefix="/1.2")
+# Its body may be larger than other requests' (see server.py and BodyLimit).
+IMPORT_PATH = "/1.2/tokens:import"
 # Documented with its pattern; checked by parse_id_tag, whose 400 says what is wrong with it.
 IdTagPath = Annotated[str, Path(json_schema_extra=openapi_tokens.ID_TAG)]
 
@@ -90,3 +96,25 @@ async def delete_token(id_tag: IdTagPath, request: Request, operator: Operator, 
     staging = parse_staging(await get_arguments(request))
     await id_tokens.remove(rt, operator, parse_id_tag(id_tag), staging)
     return Response(status_code=204)
+
+
+@router.post(
+    IMPORT_PATH.removeprefix(router.prefix),
+    response_model=None,
+    responses=openapi_tokens.IMPORT.responses,
+    openapi_extra=openapi_tokens.IMPORT.extra,
+)
+async def import_tokens(request: Request, operator: Operator, rt: Rt) -> Response:
+    async def change(once: Idempotency[ImportView] | None) -> ImportView | Earlier:
+        body = await json_body(request)
+        if not body:
+            raise InvalidArgument("Missing fields: send a JSON body with tokens")
+        return await token_import.import_tokens(
+            rt.sessions, operator, parse_token_import(body), once
+        )
+
+    def respond(imported: ImportView) -> Response:
+        # {"created": n, "updated": m, "unchanged": k}
+        return JSONResponse(asdict(imported))
+
+    return await idempotency.once(request, operator, change, respond)

@@ -1,11 +1,12 @@
 """The command line: `chargegate serve | demo | migrate | simulate | status | apikey | chargers |
-webhooks | operators`. Heavy modules are imported by each command, so that `--help` stays fast."""
+webhooks | operators | tokens`. Heavy modules are imported by each command, so that `--help`
+stays fast."""
 
 from __future__ import annotations
 
 import typer
 
-from chargegate.cli import admin, serving
+from chargegate.cli import admin, serving, tokens
 
 app = typer.Typer(help="chargegate: an OCPP charging backend with a small REST API.")
 for command in (
@@ -20,5 +21,6 @@ app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.chargers_app, name="chargers")
 app.add_typer(admin.webhooks_app, name="webhooks")
 app.add_typer(admin.operators_app, name="operators")
+app.add_typer(tokens.tokens_app, name="tokens")
 
 __all__ = ["app"]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class ChargegateError(Exception):
     """The root of every exception chargegate raises on purpose: `except ChargegateError` is
     what a caller of ours catches, and anything else is a bug."""
 
 
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """What is wrong with one item (by its index) of a request refused as a whole."""
+
+    index: int
+    message: str
+
+
 class DomainError(ChargegateError):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, items: tuple[ItemError, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        # The items at fault, when the request is a list (a token import): the API lists them.
+        self.items = items
 
 
 class InvalidArgument(DomainError):
@@ -43,6 +55,10 @@ class AlreadyEnded(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. a port already in use (409)."""
+
+
+class TooLarge(DomainError):
+    """More items in one request than it may hold (413)."""
 
 
 class Unauthorized(DomainError):

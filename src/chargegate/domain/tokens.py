@@ -137,8 +137,8 @@ def parse_token_create(body: Mapping[str, object]) -> TokenCreate:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
     return TokenCreate(
         id_tag=parse_id_tag(body["id_tag"]),
-        type=_member(TokenType, body["type"], "type") if "type" in body else TokenType.ISO14443,
-        status=_member(TokenStatus, body["status"], "status"),
+        type=member(TokenType, body["type"], "type") if "type" in body else TokenType.ISO14443,
+        status=member(TokenStatus, body["status"], "status"),
         expires_at=_time(body.get("expires")),
         parent_id_tag=_parent(body.get("parent_id_tag")),
         note=_note(body.get("note")),
@@ -159,7 +159,7 @@ def parse_token_patch(body: Mapping[str, object]) -> TokenPatch:
     status = body.get("status")
     return TokenPatch(
         changed=changed,
-        status=None if status is None else _member(TokenStatus, status, "status"),
+        status=None if status is None else member(TokenStatus, status, "status"),
         expires_at=_time(body.get("expires")),
         parent_id_tag=_parent(body.get("parent_id_tag")),
         note=_note(body.get("note")),
@@ -176,12 +176,12 @@ def parse_tokens(args: Mapping[str, object]) -> TokensRequest:
         staging=parse_staging(args),
         limit=0 if args.get("limit") is None else parse_limit(args["limit"], "a page of N"),
         after=None if cursor is None else TokenMark.decode(cursor),
-        status=None if status is None else _member(TokenStatus, status, "status"),
+        status=None if status is None else member(TokenStatus, status, "status"),
         parent_id_tag=_parent(args.get("parent_id_tag")),
     )
 
 
-def _member(kind: type[E], value: object, field: str) -> E:
+def member(kind: type[E], value: object, field: str) -> E:
     if isinstance(value, str) and value in {member.value for member in kind}:
         return kind(value)
     raise InvalidArgument(f"{field} must be one of {', '.join(kind)}")

@@ -15,8 +15,8 @@ Key = TypeVar("Key")
 CHUNK = 5000
 
 
-def chunks(keys: Sequence[Key]) -> list[Sequence[Key]]:
-    return [keys[first : first + CHUNK] for first in range(0, len(keys), CHUNK)]
+def chunks(keys: Sequence[Key], size: int = CHUNK) -> list[Sequence[Key]]:
+    return [keys[first : first + size] for first in range(0, len(keys), size)]
 
 
 async def lock_rows(

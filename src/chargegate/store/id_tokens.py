@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import TokenMark
+from chargegate.domain.token_import import TokenFields
 from chargegate.domain.tokens import TokensRequest, fold
 from chargegate.store.models import IdToken
 
@@ -83,3 +86,91 @@ async def listed(
     if through is not None:
         query = query.where(IdToken.id_tag_folded <= through.folded)
     return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    id: int
+    fields: TokenFields
+
+
+async def stored_tokens(
+    session: AsyncSession, operator_id: int, staging: bool, folded: Sequence[str]
+) -> dict[str, StoredToken]:
+    """The operator's tokens among these case-folded ids, by folded id, locked until the
+    transaction ends (in folded id order, as every import takes them: two imports of the same
+    tokens wait for each other rather than deadlock)."""
+    rows = await session.execute(
+        select(
+            IdToken.id,
+            IdToken.id_tag_folded,
+            IdToken.type,
+            IdToken.status,
+            IdToken.expires_at,
+            IdToken.parent_id_tag,
+            IdToken.note,
+        )
+        .where(
+            IdToken.operator_id == operator_id,
+            IdToken.staging == staging,
+            IdToken.id_tag_folded.in_(folded),
+        )
+        .order_by(IdToken.id_tag_folded)
+        .with_for_update()
+    )
+    return {
+        row.id_tag_folded: StoredToken(
+            row.id,
+            TokenFields(row.type, row.status, row.expires_at, row.parent_id_tag, row.note),
+        )
+        for row in rows
+    }
+
+
+async def insert_tokens(
+    session: AsyncSession,
+    operator_id: int,
+    staging: bool,
+    tokens: Sequence[tuple[str, TokenFields]],
+    now: datetime,
+) -> bool:
+    """New tokens (id_tag, fields), in one statement; False, and none added, if one of them
+    exists already (added since they were looked up)."""
+    rows = [
+        {
+            "operator_id": operator_id,
+            "staging": staging,
+            "id_tag": id_tag,
+            "id_tag_folded": fold(id_tag),
+            **_columns(fields),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for id_tag, fields in tokens
+    ]
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(IdToken), rows)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def update_tokens(
+    session: AsyncSession, tokens: Sequence[tuple[int, TokenFields]], now: datetime
+) -> None:
+    """Tokens (by row id) given new fields, in one statement."""
+    await session.execute(
+        update(IdToken),
+        [{"id": token_id, **_columns(fields), "updated_at": now} for token_id, fields in tokens],
+    )
+
+
+def _columns(fields: TokenFields) -> dict[str, object]:
+    return {
+        "type": fields.type,
+        "status": fields.status,
+        "expires_at": fields.expires_at,
+        "parent_id_tag": fields.parent_id_tag,
+        "note": fields.note,
+    }

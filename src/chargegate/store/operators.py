@@ -34,6 +34,10 @@ async def get_or_create_operator(
     return operator
 
 
+async def find_operator(session: AsyncSession, name: str) -> Operator | None:
+    return await session.scalar(select(Operator).where(Operator.name == name))
+
+
 async def add_api_key(
     session: AsyncSession, operator: Operator, lookup: str, key_hash: str, now: datetime
 ) -> ApiKey:
