@@ -1,0 +1,305 @@
+"""Token policies (/1.2/settings, /1.2/chargers/<id>/settings), as chargers meet them:
+
+- OCA OCPP 1.6 TC_023_1/2/3 (CSMS side): a card presented at the charger is answered Invalid,
+  Expired or Blocked, and the charger starts nothing;
+- ConcurrentTx: a card (concurrent_tx = token) or its group (group) already in a live session is
+  told ConcurrentTx at Authorize and at a start; never the session's own later messages;
+- a card blocked while charging is told Blocked by the next message carrying it, and with
+  blocked_sessions = stop its sessions are stopped at once; clear_cache_on_block sends ClearCache;
+- a charger's own answer to unknown tokens overrides its operator's.
+
+Each with our simulator, hand-driven sockets, and the strict-schema charger (tests/js), in both
+OCPP versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chargegate.sim.charger import SimulatedCharger
+from support import (
+    Operator,
+    Simulators,
+    assert_error,
+    id_tag_status,
+    iso,
+    online,
+    raw_charger,
+    start_report,
+)
+from test_token_authorization import info, presented
+
+CARDS: list[dict[str, Any]] = [
+    {"id_tag": "FLEET-1", "status": "Accepted", "type": "Central"},
+    {"id_tag": "CARD-A", "status": "Accepted", "parent_id_tag": "FLEET-1"},
+    {"id_tag": "CARD-B", "status": "Accepted", "parent_id_tag": "FLEET-1"},
+    {"id_tag": "CARD-C", "status": "Accepted"},
+    {"id_tag": "CARD-OLD", "status": "Expired"},
+    {"id_tag": "CARD-LOST", "status": "Blocked"},
+]
+DEFAULTS = {
+    "unknown_tokens": "reject",
+    "concurrent_tx": "token",
+    "blocked_sessions": "continue",
+    "clear_cache_on_block": True,
+}
+
+
+async def with_cards(op: Operator) -> Operator:
+    async with op.client() as client:
+        for card in CARDS:
+            assert (await client.post("/tokens", json=card)).status_code == 201, card
+    return op
+
+
+async def configure(op: Operator, **settings: Any) -> dict[str, Any]:
+    async with op.client() as client:
+        answer = await client.patch("/settings", json=settings)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def set_card(op: Operator, id_tag: str, status: str) -> None:
+    async with op.client() as client:
+        answer = await client.patch(f"/tokens/{id_tag}", json={"status": status})
+    assert answer.status_code == 200, answer.text
+
+
+def answers(sim: SimulatedCharger, action: str) -> list[dict[str, Any]]:
+    """The server's answers to the CALLs of `action` the simulated charger sent, in order."""
+    return [answer for sent, _, answer in sim.answered if sent == action]
+
+
+def starts(sim: SimulatedCharger) -> list[dict[str, Any]]:
+    """The answers to the charger's transaction starts (2.0.1: Started events)."""
+    if sim.dialect.subprotocol == "ocpp1.6":
+        return answers(sim, "StartTransaction")
+    return [
+        answer
+        for sent, call, answer in sim.answered
+        if sent == "TransactionEvent" and call["eventType"] == "Started"
+    ]
+
+
+def stops(sim: SimulatedCharger) -> list[dict[str, Any]]:
+    """The answers to the charger's transaction ends (2.0.1: Ended events)."""
+    if sim.dialect.subprotocol == "ocpp1.6":
+        return answers(sim, "StopTransaction")
+    return [
+        answer
+        for sent, call, answer in sim.answered
+        if sent == "TransactionEvent" and call["eventType"] == "Ended"
+    ]
+
+
+async def charging(sim: SimulatedCharger, connector_id: int) -> None:
+    connector = sim.connectors[connector_id]
+    await sim.wait_until(lambda: connector.status == "Charging")
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+async def test_settings_default_change_and_refuse_bad_input(op: Operator) -> None:
+    charger = await op.add_charger()
+    async with op.client() as client:
+        assert (await client.get("/settings")).json() == DEFAULTS
+        assert (await client.get("/settings", params={"stg": "true"})).json() == DEFAULTS
+        changed = {
+            "unknown_tokens": "accept",
+            "concurrent_tx": "group",
+            "blocked_sessions": "stop",
+            "clear_cache_on_block": False,
+        }
+        answer = await client.patch("/settings", json=changed)
+        assert answer.status_code == 200 and answer.json() == changed
+        assert (await client.get("/settings")).json() == changed
+        # Only the fields sent change.
+        answer = await client.patch("/settings", json={"concurrent_tx": "off"})
+        assert answer.json() == {**changed, "concurrent_tx": "off"}
+
+        for bad in (
+            {},
+            {"stg": False},
+            {"unknown_tokens": "maybe"},
+            {"unknown_tokens": None},
+            {"concurrent_tx": "Token"},
+            {"blocked_sessions": 1},
+            {"clear_cache_on_block": "yes"},
+            {"clear_cache_on_block": None},
+            {"free_vend": True},
+            {"concurrent_tx": "off", "stg": True},
+        ):
+            assert_error(await client.patch("/settings", json=bad), 400)
+        assert_error(await client.get("/settings", params={"verbose": "1"}), 400)
+        assert (await client.get("/settings")).json() == {**changed, "concurrent_tx": "off"}
+
+        path = f"/chargers/{charger.charge_point_id}/settings"
+        own = {
+            "charge_point_id": charger.charge_point_id,
+            "unknown_tokens": None,
+            "applied_unknown_tokens": "accept",
+        }
+        assert (await client.get(path)).json() == own
+        answer = await client.patch(path, json={"unknown_tokens": "reject"})
+        assert answer.status_code == 200
+        assert answer.json() == {
+            **own,
+            "unknown_tokens": "reject",
+            "applied_unknown_tokens": "reject",
+        }
+        answer = await client.patch(path, json={"unknown_tokens": None})
+        assert answer.json() == own
+        for bad in (
+            {},
+            {"unknown_tokens": "yes"},
+            {"policy": "accept"},
+            {"stg": True, "unknown_tokens": None},
+        ):
+            assert_error(await client.patch(path, json=bad), 400)
+        absent = "/chargers/CP-NOT-THERE/settings"
+        for missing in (
+            await client.get(absent),
+            await client.patch(absent, json={"unknown_tokens": None}),
+        ):
+            assert "CP-NOT-THERE" in assert_error(missing, 404)
+
+
+# --- OCA TC_023 (CSMS side) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "card", "status"),
+    [
+        ("TC_023_1", "CARD-NOT-ISSUED", "Invalid"),
+        ("TC_023_2", "CARD-OLD", "Expired"),
+        ("TC_023_3", "CARD-LOST", "Blocked"),
+    ],
+)
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_tc_023_authorize_refused(
+    op: Operator, subprotocol: str, case: str, card: str, status: str
+) -> None:
+    """The tool presents the card (Authorize.req); idTagInfo.status is the card's, and nothing
+    else is said (2.0.1: idTokenInfo, TC_C_02 alike)."""
+    await with_cards(op)
+    async with raw_charger(op, subprotocol) as (raw, _):
+        answer = await raw.call("Authorize", presented(subprotocol, card))
+        key = "idTagInfo" if subprotocol == "ocpp1.6" else "idTokenInfo"
+        assert answer == {key: {"status": status}}, case
+
+
+async def test_tc_023_with_the_simulator(op: Operator, simulators: Simulators) -> None:
+    """A charger that asks before it starts starts nothing for a refused card, and charges for an
+    accepted one."""
+    await with_cards(op)
+    charger = await op.add_charger()
+    sim = await online(simulators, op.server, charger)
+    for card, status in (
+        ("CARD-NOT-ISSUED", "Invalid"),
+        ("CARD-OLD", "Expired"),
+        ("CARD-LOST", "Blocked"),
+    ):
+        assert await sim.present_card(1, card) == status
+    assert starts(sim) == []
+    assert await sim.present_card(1, "CARD-C") == "Accepted"
+    await charging(sim, 1)
+    assert [id_tag_status(answer) for answer in starts(sim)] == ["Accepted"]
+
+
+# --- ConcurrentTx -----------------------------------------------------------------------------
+
+
+async def test_concurrent_tx_with_the_simulator(op: Operator, simulators: Simulators) -> None:
+    await with_cards(op)
+    charger = await op.add_charger(connectors=2)
+    sim = await online(simulators, op.server, charger)
+    assert await sim.present_card(1, "CARD-A") == "Accepted"
+    await charging(sim, 1)
+
+    # The same card on the other connector: told at Authorize, and at a start made without one.
+    assert await sim.present_card(2, "CARD-A") == "ConcurrentTx"
+    await sim.begin_transaction(2, "CARD-A")
+    assert id_tag_status(starts(sim)[-1]) == "ConcurrentTx"
+    await sim.wait_until(lambda: sim.connectors[2].status == "Available")
+    # Another card of the same group is free under `token` ...
+    assert await sim.present_card(2, "CARD-B") == "Accepted"
+    await charging(sim, 2)
+    await sim.end_transaction(2)
+    # ... and not under `group`; nothing is under `off`.
+    await configure(op, concurrent_tx="group")
+    assert await sim.present_card(2, "CARD-B") == "ConcurrentTx"
+    assert await sim.present_card(2, "CARD-C") == "Accepted"
+    await charging(sim, 2)
+    await sim.end_transaction(2)
+    await configure(op, concurrent_tx="off")
+    assert await sim.present_card(2, "CARD-A") == "Accepted"
+    await charging(sim, 2)
+
+    # The first session's own end is answered for the card, never ConcurrentTx.
+    await configure(op, concurrent_tx="token")
+    await sim.end_transaction(1)
+    assert id_tag_status(stops(sim)[-1]) == "Accepted", sim.answered[-4:]
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_session_is_never_concurrent_with_itself(op: Operator, subprotocol: str) -> None:
+    """Retries of its start, its 2.0.1 Updated events and its stop all say Accepted, even once a
+    later session of the same card runs; that later one is ConcurrentTx."""
+    await with_cards(op)
+    async with raw_charger(op, subprotocol, connectors=2) as (raw, _):
+        action, first = start_report(subprotocol, 1, "CARD-A", iso(-60))
+        started = await raw.call(action, first)
+        assert id_tag_status(started) == "Accepted"
+        assert id_tag_status(await raw.call(action, first)) == "Accepted"  # a retry
+        assert info(await raw.call("Authorize", presented(subprotocol, "CARD-A"))) == {
+            **info(started),
+            "status": "ConcurrentTx",
+        }
+        action, second = start_report(subprotocol, 2, "card-a", iso(-30))
+        later = await raw.call(action, second)
+        assert id_tag_status(later) == "ConcurrentTx"
+        if subprotocol == "ocpp2.0.1":
+            assert id_tag_status(await raw.call(action, updated(first, 1))) == "Accepted"
+            assert id_tag_status(await raw.call(action, updated(second, 1))) == "ConcurrentTx"
+        assert id_tag_status(await raw.call(*ended(subprotocol, first, started, 2))) == "Accepted"
+
+        # Blocked while the second one runs: its next message carrying the card says so.
+        await set_card(op, "CARD-A", "Blocked")
+        if subprotocol == "ocpp2.0.1":
+            assert id_tag_status(await raw.call(action, updated(second, 2))) == "Blocked"
+        assert id_tag_status(await raw.call(*ended(subprotocol, second, later, 3))) == "Blocked"
+
+
+def updated(start: dict[str, Any], seq_no: int) -> dict[str, Any]:
+    """A 2.0.1 Updated event of the transaction `start` began, carrying its idToken again."""
+    return {
+        "eventType": "Updated",
+        "timestamp": iso(0),
+        "triggerReason": "Authorized",
+        "seqNo": seq_no,
+        "transactionInfo": start["transactionInfo"],
+        "idToken": start["idToken"],
+    }
+
+
+def ended(
+    subprotocol: str, start: dict[str, Any], answer: dict[str, Any], seq_no: int
+) -> tuple[str, dict[str, Any]]:
+    """The end of the transaction `start` began (`answer`: the server's answer to it), the card
+    presented to end it."""
+    if subprotocol == "ocpp1.6":
+        return "StopTransaction", {
+            "transactionId": answer["transactionId"],
+            "idTag": start["idTag"],
+            "meterStop": 10,
+            "timestamp": iso(0),
+            "reason": "Local",
+        }
+    return "TransactionEvent", {
+        **updated(start, seq_no),
+        "eventType": "Ended",
+        "triggerReason": "StopAuthorized",
+    }
