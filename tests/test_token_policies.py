@@ -28,6 +28,7 @@ from support import (
     raw_charger,
     start_report,
 )
+from test_independent_charger import V16, V201, Dialect, NodeCharger, running
 from test_token_authorization import info, presented
 
 CARDS: list[dict[str, Any]] = [
@@ -303,3 +304,158 @@ def ended(
         "eventType": "Ended",
         "triggerReason": "StopAuthorized",
     }
+
+
+# --- a card blocked while charging ------------------------------------------------------------
+
+
+async def test_blocking_a_card_stops_its_sessions(op: Operator, simulators: Simulators) -> None:
+    """blocked_sessions = stop: the charger is told to stop the card's session at once, and its
+    end is answered Blocked; every online charger of the operator is told to clear its cache,
+    another operator's is not."""
+    await with_cards(op)
+    await configure(op, blocked_sessions="stop")
+    other = await with_cards(await op.server.operator())
+    first = await op.add_charger(connectors=2)
+    sim = await online(simulators, op.server, first)
+    idle = await online(simulators, op.server, await op.add_charger())
+    theirs = await online(simulators, op.server, await other.add_charger())
+    assert await sim.present_card(1, "CARD-A") == "Accepted"
+    assert await sim.present_card(2, "CARD-C") == "Accepted"
+    await charging(sim, 1)
+    await charging(sim, 2)
+
+    await set_card(op, "CARD-A", "Blocked")
+    # Stopped, and its end answered.
+    await sim.wait_until(lambda: sim.connectors[1].status == "Available")
+    [stop] = sim.requests(sim.dialect.stop_request)
+    [card_a_end] = stops(sim)
+    assert sim.connectors[2].status == "Charging"  # another card's session runs on
+    for charger in (sim, idle):
+        await charger.wait_until(lambda c=charger: c.count("ClearCache") == 1)
+    if sim.dialect.subprotocol == "ocpp1.6":
+        assert stop["transactionId"] == starts(sim)[0]["transactionId"]
+        # A remote stop's StopTransaction still carries the card: its answer says Blocked.
+        assert id_tag_status(card_a_end) == "Blocked"
+    # The other operator's charger is told nothing of it; its own operator's blocks reach it.
+    await set_card(other, "CARD-A", "Blocked")
+    await theirs.wait_until(lambda: theirs.count("ClearCache") == 1)
+    assert sim.count("ClearCache") == idle.count("ClearCache") == 1
+
+
+async def test_blocked_sessions_continue_by_default(op: Operator, simulators: Simulators) -> None:
+    """blocked_sessions = continue: the session runs on until the card is presented to end it,
+    which is answered Blocked. clear_cache_on_block = false sends no ClearCache; true sends one
+    for a card set Expired and for one deleted."""
+    await with_cards(op)
+    await configure(op, clear_cache_on_block=False)
+    sim = await online(simulators, op.server, await op.add_charger())
+    assert await sim.present_card(1, "CARD-A") == "Accepted"
+    await charging(sim, 1)
+    await set_card(op, "CARD-A", "Blocked")
+    await configure(op, clear_cache_on_block=True)
+    await set_card(op, "CARD-B", "Expired")
+    # The first ClearCache to arrive is the Expired card's: the block before it sent none, and
+    # asked for no stop.
+    await sim.wait_until(lambda: sim.count("ClearCache") == 1)
+    assert sim.count(sim.dialect.stop_request) == 0
+    assert sim.connectors[1].status == "Charging"
+    await sim.end_transaction(1)
+    assert id_tag_status(stops(sim)[-1]) == "Blocked"
+    async with op.client() as client:
+        assert (await client.delete("/tokens/CARD-C")).status_code == 204
+    await sim.wait_until(lambda: sim.count("ClearCache") == 2)
+    # A sandbox card is nothing to a charger: changing it clears no cache.
+    async with op.client() as client:
+        staged = {"id_tag": "CARD-S", "status": "Accepted", "stg": True}
+        assert (await client.post("/tokens", json=staged)).status_code == 201
+        blocked = {"status": "Blocked", "stg": True}
+        assert (await client.patch("/tokens/CARD-S", json=blocked)).status_code == 200
+    await set_card(op, "CARD-LOST", "Expired")
+    await sim.wait_until(lambda: sim.count("ClearCache") == 3)
+    assert sim.count("ClearCache") == 3
+
+
+# --- a charger's own answer to unknown tokens -------------------------------------------------
+
+
+async def test_a_charger_overrides_its_operators_unknown_tokens(
+    op: Operator, simulators: Simulators
+) -> None:
+    await with_cards(op)
+    one = await op.add_charger()
+    sim = await online(simulators, op.server, one)
+    rest = await online(simulators, op.server, await op.add_charger())
+    path = f"/chargers/{one.charge_point_id}/settings"
+    async with op.client() as client:
+        answer = await client.patch(path, json={"unknown_tokens": "accept"})
+        assert answer.json()["applied_unknown_tokens"] == "accept"
+    assert await sim.present_card(1, "CARD-FREE") == "Accepted"
+    assert await rest.present_card(1, "CARD-FREE") == "Invalid"
+    # The registry keeps the last word on the cards it holds.
+    assert await sim.present_card(1, "CARD-LOST") == "Blocked"
+    await configure(op, unknown_tokens="accept")
+    async with op.client() as client:
+        assert (await client.patch(path, json={"unknown_tokens": "reject"})).status_code == 200
+    assert await sim.present_card(1, "CARD-OTHER") == "Invalid"
+    assert await rest.present_card(1, "CARD-OTHER") == "Accepted"
+    async with op.client() as client:
+        answer = await client.patch(path, json={"unknown_tokens": None})
+        assert answer.json()["applied_unknown_tokens"] == "accept"
+    assert await sim.present_card(1, "CARD-THIRD") == "Accepted"
+
+
+# --- the strict-schema charger ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", [V16, V201], ids=["1.6", "2.0.1"])
+async def test_policies_with_an_independent_strict_charger(op: Operator, dialect: Dialect) -> None:
+    """ocpp-rpc checks every answer against its own copy of the OCPP schemas: ConcurrentTx at
+    Authorize and at the start of the second session of a card, which the charger ends; the
+    charger's own free vend; then the card is blocked (blocked_sessions = stop): ClearCache and a
+    stop reach the charger, and (1.6) the stop's idTagInfo says Blocked."""
+    await with_cards(op)
+    await configure(op, blocked_sessions="stop")
+    charger = await op.add_charger(connectors=2)
+    async with op.client() as client:
+        path = f"/chargers/{charger.charge_point_id}/settings"
+        assert (await client.patch(path, json={"unknown_tokens": "accept"})).status_code == 200
+    node = NodeCharger(
+        op.server,
+        charger,
+        dialect,
+        "--cards=CARD-FREE,CARD-LOST",
+        "--start-card=CARD-A",
+        "--second-card=card-a",
+    )
+    async with running(node):
+        await node.wait_for(lambda event: event["event"] == "cardsPresented")
+        presented_cards = [
+            (dialect.token_of(event["params"]), info(event["result"])["status"])
+            for event in node.of("result", "Authorize")[1:]
+        ]
+        assert presented_cards == [
+            ("CARD-FREE", "Accepted"),
+            ("CARD-LOST", "Blocked"),
+            ("CARD-A", "Accepted"),
+            ("card-a", "ConcurrentTx"),
+        ]
+        first, second = node.of("transactionStarted")
+        assert (first["connectorId"], first["status"]) == (1, "Accepted")
+        assert (second["connectorId"], second["status"]) == (2, "ConcurrentTx")
+        [deauthorized] = node.of("transactionStopped")
+        assert (deauthorized["connectorId"], deauthorized["reason"]) == (2, "DeAuthorized")
+
+        await set_card(op, "CARD-A", "Blocked")
+        await node.wait_for(
+            lambda event: event["event"] == "call" and event["action"] == "ClearCache"
+        )
+        stopped = await node.wait_for(
+            lambda event: event["event"] == "transactionStopped" and event["connectorId"] == 1
+        )
+        assert stopped["reason"] == "Remote"
+        if dialect is V16:
+            ended = node.of("result", "StopTransaction")[-1]
+            assert ended["params"]["transactionId"] == first["transactionId"]
+            assert ended["result"]["idTagInfo"]["status"] == "Blocked"
+        assert node.failures() == [], node.transcript()
