@@ -13,6 +13,9 @@ OCPP versions."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ import pytest
 from chargegate.sim.charger import SimulatedCharger
 from support import (
     Operator,
+    Server,
     Simulators,
     assert_error,
     id_tag_status,
@@ -459,3 +463,32 @@ async def test_policies_with_an_independent_strict_charger(op: Operator, dialect
             assert ended["params"]["transactionId"] == first["transactionId"]
             assert ended["result"]["idTagInfo"]["status"] == "Blocked"
         assert node.failures() == [], node.transcript()
+
+
+def charger_unknown_tokens(server: Server, charge_point_id: str, policy: str) -> str:
+    """`chargegate chargers unknown-tokens`, through the real command line; its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "chargegate", "chargers", "unknown-tokens", charge_point_id, policy],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == (1 if "NOBODY" in charge_point_id else 0), done.stderr
+    return done.stderr
+
+
+async def test_the_charger_policy_from_the_command_line(op: Operator) -> None:
+    async with raw_charger(op, "ocpp1.6") as (raw, charger):
+        cp_id = charger.charge_point_id
+        await asyncio.to_thread(charger_unknown_tokens, op.server, cp_id, "accept")
+        answer = await raw.call("Authorize", {"idTag": "CARD-FREE"})
+        assert answer == {"idTagInfo": {"status": "Accepted"}}
+        async with op.client() as client:
+            shown = (await client.get(f"/chargers/{cp_id}/settings")).json()
+            assert shown["unknown_tokens"] == "accept"
+        await asyncio.to_thread(charger_unknown_tokens, op.server, cp_id, "operator")
+        answer = await raw.call("Authorize", {"idTag": "CARD-FREE"})
+        assert answer == {"idTagInfo": {"status": "Invalid"}}
+    error = await asyncio.to_thread(charger_unknown_tokens, op.server, "CP-NOBODY", "accept")
+    assert "not registered" in error
