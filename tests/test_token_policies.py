@@ -90,13 +90,31 @@ def starts(sim: SimulatedCharger) -> list[dict[str, Any]]:
 
 def stops(sim: SimulatedCharger) -> list[dict[str, Any]]:
     """The answers to the charger's transaction ends (2.0.1: Ended events)."""
+    return [answer for _, answer in ends(sim)]
+
+
+def ends(sim: SimulatedCharger) -> list[tuple[int | str, dict[str, Any]]]:
+    """(transactionId, the answer) of each transaction end the charger reported."""
     if sim.dialect.subprotocol == "ocpp1.6":
-        return answers(sim, "StopTransaction")
+        return [
+            (call["transactionId"], answer)
+            for sent, call, answer in sim.answered
+            if sent == "StopTransaction"
+        ]
     return [
-        answer
+        (call["transactionInfo"]["transactionId"], answer)
         for sent, call, answer in sim.answered
         if sent == "TransactionEvent" and call["eventType"] == "Ended"
     ]
+
+
+async def end_answer(sim: SimulatedCharger, connector_id: int) -> dict[str, Any]:
+    """The card ends the session on this connector: the answer to its end."""
+    transaction_id = sim.connectors[connector_id].transaction_id
+    assert transaction_id is not None
+    await sim.end_transaction(connector_id)
+    [answer] = [answer for ended, answer in ends(sim) if ended == transaction_id]
+    return answer
 
 
 async def charging(sim: SimulatedCharger, connector_id: int) -> None:
@@ -245,8 +263,7 @@ async def test_concurrent_tx_with_the_simulator(op: Operator, simulators: Simula
 
     # The first session's own end is answered for the card, never ConcurrentTx.
     await configure(op, concurrent_tx="token")
-    await sim.end_transaction(1)
-    assert id_tag_status(stops(sim)[-1]) == "Accepted", sim.answered[-4:]
+    assert id_tag_status(await end_answer(sim, 1)) == "Accepted", sim.answered[-4:]
 
 
 @pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
@@ -364,8 +381,7 @@ async def test_blocked_sessions_continue_by_default(op: Operator, simulators: Si
     await sim.wait_until(lambda: sim.count("ClearCache") == 1)
     assert sim.count(sim.dialect.stop_request) == 0
     assert sim.connectors[1].status == "Charging"
-    await sim.end_transaction(1)
-    assert id_tag_status(stops(sim)[-1]) == "Blocked"
+    assert id_tag_status(await end_answer(sim, 1)) == "Blocked", sim.answered[-4:]
     async with op.client() as client:
         assert (await client.delete("/tokens/CARD-C")).status_code == 204
     await sim.wait_until(lambda: sim.count("ClearCache") == 2)
