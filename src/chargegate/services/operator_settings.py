@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chargegate.domain.errors import InvalidArgument, NotFound
-from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
 from chargegate.domain.settings import ChargerSettingsPatch, OperatorSettings, SettingsPatch
 from chargegate.domain.tokens import UnknownTokens
+from chargegate.services import charger_commands
 from chargegate.services.runtime import Runtime
-from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store.database import AsyncSession
 from chargegate.store.models import Charger, Operator
@@ -71,14 +69,8 @@ async def change_charger(
 
 
 async def _charger(session: AsyncSession, operator_id: int, charge_point_id: str) -> Charger:
-    try:
-        check_charge_point_id(charge_point_id)
-    except InvalidChargePointId as exc:
-        raise InvalidArgument(str(exc)) from None
-    charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
-    if charger is None:
-        raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
-    return charger
+    charger_commands.check_id(charge_point_id)
+    return await charger_commands.owned_charger(session, operator_id, charge_point_id)
 
 
 async def _charger_view(session: AsyncSession, charger: Charger) -> ChargerSettingsView:
