@@ -132,6 +132,8 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/tokens",
         "/1.2/tokens/{id_tag}",
         "/1.2/tokens:import",
+        "/1.2/settings",
+        "/1.2/chargers/{charge_point_id}/settings",
     }
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",
@@ -234,7 +236,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 13
+    assert len(operations) == 17
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -275,6 +277,8 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["GET /1.2/tokens/{id_tag}"], reached
     assert 200 in reached["PATCH /1.2/tokens/{id_tag}"], reached
     assert 200 in reached["POST /1.2/tokens:import"], reached
+    assert 200 in reached["PATCH /1.2/settings"], reached
+    assert 200 in reached["PATCH /1.2/chargers/{charge_point_id}/settings"], reached
 
 
 def test_staging_calls_match_document(target: Target) -> None:

@@ -306,6 +306,8 @@ async def victim_view(world: World) -> dict[str, Any]:
         view["ports"] = await get("/ports", {})
         for stg in (False, True):
             view[f"tokens {stg}"] = await get("/tokens", {"limit": 0, **flag(stg)})
+        view["settings"] = await get("/settings", {})
+        view["charger settings"] = await get(f"/chargers/{b.charger.charge_point_id}/settings", {})
     sim = world.b_sim
     view["charger"] = (sim.start_requests, sim.stop_requests, len(sim.requests("ClearCache")))
     view["events"] = sorted(e["id"] for e in b.receiver.events())
@@ -370,6 +372,12 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
     for stg in (False, True):
         body = {"command": "clear_cache", **flag(stg)}
         out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
+        settings = f"/chargers/{b.charger.charge_point_id}/settings"
+        out.append(("GET", settings, {"params": as_query(flag(stg))}))
+    # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
+    for policy in ("accept", "reject", None):
+        settings = f"/chargers/{b.charger.charge_point_id}/settings"
+        out.append(("PATCH", settings, {"json": {"unknown_tokens": policy}}))
     for port in b.charger.port_uuids:
         for stg in (False, True):
             # Idle, busy in production or busy in the sandbox: 404 all the same, never 201/409.
@@ -599,4 +607,25 @@ async def test_an_import_of_foreign_cards_touches_only_the_importers_own(world: 
                 }
             listed = await client.get("/tokens", params={"limit": 0, **as_query(flag(stg))})
             assert {t["id_tag"] for t in listed.json()} == {tag.upper() for tag in b_tags}
+    assert await settled_victim_view(world) == before
+
+
+async def test_settings_are_the_callers_own(world: World) -> None:
+    """A's /1.2/settings are A's: changing them changes nothing of B's, and B's charger still
+    answers by B's policies."""
+    before = await victim_view(world)
+    assert before["settings"][1]["unknown_tokens"] == "reject"
+    mine = {
+        "unknown_tokens": "accept",
+        "concurrent_tx": "off",
+        "blocked_sessions": "stop",
+        "clear_cache_on_block": False,
+    }
+    async with world.a.operator.client() as client:
+        answer = await client.patch("/settings", json=mine)
+        assert answer.status_code == 200 and answer.json() == mine
+        assert (await client.get("/settings")).json() == mine
+        own = await client.get(f"/chargers/{world.a.charger.charge_point_id}/settings")
+        assert own.json()["applied_unknown_tokens"] == "accept"
+    assert await world.b_sim.present_card(3, "CARD-NOBODY-HAS") == "Invalid"
     assert await settled_victim_view(world) == before

@@ -173,9 +173,9 @@ async def test_cards_with_an_independent_strict_charger(server: Server, dialect:
             # Presented at boot by the charger itself: no one's card.
             dialect.token_of(node.of("result", "Authorize")[0]["params"]): "Invalid",
         }
-        if dialect is V16:
-            [started] = node.of("transactionStarted")
-            assert started["idTag"] == "CARD-OK" and started["status"] == "Accepted"
+        # Started at the charger with the card (2.0.1: TransactionEvent Started, Authorized).
+        [started] = node.of("transactionStarted")
+        assert started["idTag"] == "CARD-OK" and started["status"] == "Accepted"
         assert node.failures() == [], node.transcript()
 
 

@@ -50,6 +50,15 @@ async def set_unknown_tokens(settings: Settings, operator_name: str, policy: Unk
         await operator_store.set_unknown_tokens(session, operator_name, policy, utcnow())
 
 
+async def set_charger_unknown_tokens(
+    settings: Settings, charge_point_id: str, policy: UnknownTokens | None
+) -> None:
+    """A charger's own answer to unknown tokens; None: its operator's again."""
+    async with one_off_session(settings.database_url) as session, session.begin():
+        charger = await charger_store.registered(session, charge_point_id)
+        charger.unknown_tokens = policy
+
+
 DEMO_OPERATOR = "demo"
 DEMO_CHARGER = "DEMO-CP-1"
 

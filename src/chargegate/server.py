@@ -22,6 +22,7 @@ from chargegate.api.health import router as health_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
 from chargegate.api.routes import router
+from chargegate.api.settings import router as settings_router
 from chargegate.api.tokens import IMPORT_PATH
 from chargegate.api.tokens import router as tokens_router
 from chargegate.bus import Bus
@@ -156,6 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     app.include_router(router)
     app.include_router(tokens_router)
+    app.include_router(settings_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -28,8 +28,12 @@
 //                           without an authorization cache answers)
 //   --cards=A,B             after boot, each card is presented (Authorize; 2.0.1 as ISO14443),
 //                           then 'cardsPresented' is emitted
-//   --start-card=A          (1.6) then a session is started at the charger with card A on
-//                           connector 1 (Authorize, StartTransaction)
+//   --start-card=A          then a session is started at the charger with card A on
+//                           connector 1 (Authorize, StartTransaction; 2.0.1 Authorize,
+//                           TransactionEvent Started with triggerReason Authorized)
+//   --second-card=B         and then one with card B on connector 2, whatever the Authorize
+//                           answer (as a charger that starts on its cache does); one the server
+//                           does not accept is ended at once (DeAuthorized)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -422,8 +426,13 @@ async function startSession201(connector, idToken, remoteStartId, transactionId)
     }
     const meterStart = connector.meterWh;
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
-    const started = await transactionEvent(connector, 'Started', 'RemoteStart', {
-        transactionInfo: { chargingState: 'Charging', remoteStartId },
+    // A card presented at the station (no remote start): the driver was authorised just now.
+    const trigger = remoteStartId === undefined ? 'Authorized' : 'RemoteStart';
+    const started = await transactionEvent(connector, 'Started', trigger, {
+        transactionInfo: {
+            chargingState: 'Charging',
+            ...(remoteStartId === undefined ? {} : { remoteStartId }),
+        },
         idToken,
         evse: { id: connector.id, connectorId: CONNECTOR_ID },
         meterValue: [
@@ -810,7 +819,19 @@ for (const card of (options.get('cards') ?? '').split(',').filter(Boolean)) {
         await send('Authorize', { idToken: { idToken: card, type: 'ISO14443' } });
     }
 }
-if (options.has('start-card') && version === '1.6') {
-    await startSession(connectors.get(1), options.get('start-card'));
+// A session begun at the charger with a card, on connector (EVSE) N.
+async function cardSession(id, card) {
+    if (version === '1.6') {
+        await startSession(connectors.get(id), card);
+    } else {
+        const token = { idToken: card, type: 'ISO14443' };
+        await startSession201(connectors.get(id), token, undefined, randomUUID());
+    }
+}
+if (options.has('start-card')) {
+    await cardSession(1, options.get('start-card'));
+}
+if (options.has('second-card')) {
+    await cardSession(2, options.get('second-card'));
 }
 emit('cardsPresented');

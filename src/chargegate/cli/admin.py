@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chargegate.cli.common import OcppVersion
+from chargegate.cli.common import ChargerUnknownTokens, OcppVersion
 from chargegate.cli.common import settings as _settings
 from chargegate.domain.identity import InvalidChargePointId
 from chargegate.domain.times import format_api, utcnow
@@ -155,6 +155,28 @@ def chargers_new_password(
         raise typer.Exit(1) from None
     typer.echo(f"New password for {charge_point_id!r} (shown once):", err=True)
     typer.echo(password)
+
+
+@chargers_app.command("unknown-tokens")
+def chargers_unknown_tokens(
+    charge_point_id: Annotated[str, typer.Argument(help="The charger's OCPP identity.")],
+    policy: Annotated[
+        ChargerUnknownTokens,
+        typer.Argument(help="reject (Invalid), accept (free vend), or operator (its operator's)."),
+    ],
+) -> None:
+    """What this charger is told of a card that is not in its operator's registry, over its
+    operator's policy (`operators unknown-tokens`); `operator` follows that again. The same as
+    PATCH /1.2/chargers/<charge_point_id>/settings. Applies from the next card on."""
+    from chargegate import provisioning
+
+    own = None if policy is ChargerUnknownTokens.OPERATOR else UnknownTokens(policy.value)
+    try:
+        asyncio.run(provisioning.set_charger_unknown_tokens(_settings(), charge_point_id, own))
+    except LookupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"charger {charge_point_id!r}: unknown tokens: {policy.value}")
 
 
 @webhooks_app.command("add")

@@ -19,3 +19,11 @@ def settings() -> Settings:
     # Every command first brings the database up to the current schema.
     upgrade_sync(settings.database_url)
     return settings
+
+
+class ChargerUnknownTokens(StrEnum):
+    """`chargers unknown-tokens`: a charger's own policy, or its operator's (`operator`)."""
+
+    REJECT = "reject"
+    ACCEPT = "accept"
+    OPERATOR = "operator"

@@ -13,7 +13,7 @@ from chargegate.domain.tokens import (
     TokenStatus,
     TokenType,
     fold,
-    member,
+    parse_member,
     parse_token_create,
 )
 from chargegate.domain.validation import parse_staging, reject_unknown
@@ -88,7 +88,7 @@ def parse_token_import(body: Mapping[str, object]) -> TokenImport:
         )
     mode = body.get("mode")
     return TokenImport(
-        mode=ImportMode.UPSERT if mode is None else member(ImportMode, mode, "mode"),
+        mode=ImportMode.UPSERT if mode is None else parse_member(ImportMode, mode, "mode"),
         staging=parse_staging(body),
         rows=parse_rows(rows, at_index),
     )

@@ -59,6 +59,8 @@ class Verdict(StrEnum):
     BLOCKED = "Blocked"
     EXPIRED = "Expired"
     INVALID = "Invalid"
+    # Valid, but already in a live session (or, by the operator's setting, its group is).
+    CONCURRENT_TX = "ConcurrentTx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class Authorization:
 
 ACCEPTED = Authorization(Verdict.ACCEPTED)
 INVALID = Authorization(Verdict.INVALID)
+CONCURRENT_TX = Authorization(Verdict.CONCURRENT_TX)
 
 
 def verdict(status: TokenStatus, expires_at: datetime | None, now: datetime) -> Verdict:
@@ -137,8 +140,10 @@ def parse_token_create(body: Mapping[str, object]) -> TokenCreate:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
     return TokenCreate(
         id_tag=parse_id_tag(body["id_tag"]),
-        type=member(TokenType, body["type"], "type") if "type" in body else TokenType.ISO14443,
-        status=member(TokenStatus, body["status"], "status"),
+        type=parse_member(TokenType, body["type"], "type")
+        if "type" in body
+        else TokenType.ISO14443,
+        status=parse_member(TokenStatus, body["status"], "status"),
         expires_at=_time(body.get("expires")),
         parent_id_tag=_parent(body.get("parent_id_tag")),
         note=_note(body.get("note")),
@@ -159,7 +164,7 @@ def parse_token_patch(body: Mapping[str, object]) -> TokenPatch:
     status = body.get("status")
     return TokenPatch(
         changed=changed,
-        status=None if status is None else member(TokenStatus, status, "status"),
+        status=None if status is None else parse_member(TokenStatus, status, "status"),
         expires_at=_time(body.get("expires")),
         parent_id_tag=_parent(body.get("parent_id_tag")),
         note=_note(body.get("note")),
@@ -176,12 +181,12 @@ def parse_tokens(args: Mapping[str, object]) -> TokensRequest:
         staging=parse_staging(args),
         limit=0 if args.get("limit") is None else parse_limit(args["limit"], "a page of N"),
         after=None if cursor is None else TokenMark.decode(cursor),
-        status=None if status is None else member(TokenStatus, status, "status"),
+        status=None if status is None else parse_member(TokenStatus, status, "status"),
         parent_id_tag=_parent(args.get("parent_id_tag")),
     )
 
 
-def member(kind: type[E], value: object, field: str) -> E:
+def parse_member(kind: type[E], value: object, field: str) -> E:
     if isinstance(value, str) and value in {member.value for member in kind}:
         return kind(value)
     raise InvalidArgument(f"{field} must be one of {', '.join(kind)}")

@@ -22,7 +22,7 @@ from chargegate.services.views import QueuedView
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Command, QueueItem
+from chargegate.store.models import Charger, Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
 
@@ -36,18 +36,13 @@ async def send(
 ) -> QueuedView | Earlier:
     """The queue item that follows the command (already failed if its charger is offline); or,
     sent again with its Idempotency-Key, the request that sent it."""
-    try:
-        check_charge_point_id(charge_point_id)
-    except InvalidChargePointId as exc:
-        raise InvalidArgument(str(exc)) from None
+    check_id(charge_point_id)
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         claim = await idempotency.claim(session, operator_id, once)
         if isinstance(claim, Earlier):
             return claim
-        charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
-        if charger is None:
-            raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
+        charger = await owned_charger(session, operator_id, charge_point_id)
         item = QueueItem(
             queue_uuid=str(uuid.uuid4()),
             operator_id=operator_id,
@@ -79,6 +74,22 @@ async def send(
         await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return queued
+
+
+def check_id(charge_point_id: str) -> None:
+    """A charge point id from the API's path: a 400 if it could never name a charger."""
+    try:
+        check_charge_point_id(charge_point_id)
+    except InvalidChargePointId as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+async def owned_charger(session: AsyncSession, operator_id: int, charge_point_id: str) -> Charger:
+    """The operator's charger; a 404 for another operator's, as for none."""
+    charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
+    if charger is None:
+        raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
+    return charger
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:

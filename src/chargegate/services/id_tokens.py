@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from chargegate.bus import Topic
 from chargegate.domain.cursors import TokenMark
 from chargegate.domain.errors import Conflict, NotFound
 from chargegate.domain.times import utcnow
@@ -17,6 +18,7 @@ from chargegate.domain.tokens import (
     TokenType,
     fold,
 )
+from chargegate.services import token_blocks
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import id_tokens as token_store
@@ -90,6 +92,7 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
         token = await token_store.find(session, operator_id, patch.staging, id_tag)
         if token is None:
             raise _missing(id_tag)
+        was = token.status
         if patch.status is not None:
             token.status = patch.status
         if "expires" in patch.changed:
@@ -99,13 +102,36 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
         if "note" in patch.changed:
             token.note = patch.note
         token.updated_at = utcnow()
+        queued = await _enforce(rt, session, token, was, token.status)
+    _wake(rt, queued)
     return token_view(token)
 
 
 async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> None:
     async with rt.sessions() as session, session.begin():
-        if not await token_store.remove(session, operator_id, staging, id_tag):
+        token = await token_store.remove(session, operator_id, staging, id_tag)
+        if token is None:
             raise _missing(id_tag)
+        queued = await _enforce(rt, session, token, token.status, None)
+    _wake(rt, queued)
+
+
+async def _enforce(
+    rt: Runtime, session: AsyncSession, token: IdToken, was: TokenStatus, now_is: TokenStatus | None
+) -> bool:
+    """The operator's settings on what a production card's change does at its chargers;
+    whether that put commands in the outbox."""
+    if token.staging:
+        return False
+    return await token_blocks.token_changed(
+        session, rt.settings, token.operator_id, token.id_tag, was, now_is, utcnow()
+    )
+
+
+def _wake(rt: Runtime, queued: bool) -> None:
+    # After the commit: woken before it, the dispatcher could find nothing yet.
+    if queued:
+        rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
 
 
 async def list_tokens(

@@ -108,6 +108,8 @@ class SimulatedCharger:
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
         self.received: list[tuple[str, Payload]] = []
+        # Every CALL we sent that the server answered, with its answer: (action, call, answer).
+        self.answered: list[tuple[str, Payload, Payload]] = []
         self.connections = 0
         self.outbox: deque[_Outgoing] = deque()
         self._outbox_ready = asyncio.Event()
@@ -258,6 +260,7 @@ class SimulatedCharger:
                     item.done.cancel()
                 return
             self.outbox.popleft()
+            self.answered.append((item.action, item.payload, result))
             item.done.set_result(result)
 
     async def _heartbeat(self, session: RpcSession) -> None:
@@ -313,6 +316,16 @@ class SimulatedCharger:
             await self.end_transaction(connector_id, "DeAuthorized")
             return
         await self.set_status(connector, "Charging")
+
+    async def present_card(self, connector_id: int, id_tag: str) -> str:
+        """A driver holds a card to the reader: the charger asks (Authorize) and starts charging
+        only if the answer is Accepted (TC_023: Invalid, Expired, Blocked and, already in a
+        session, ConcurrentTx start nothing). Returns the answer's status."""
+        answer = await self.enqueue(self.dialect.authorize(id_tag), durable=False).done
+        status = str((answer.get("idTagInfo") or answer["idTokenInfo"])["status"])
+        if status == "Accepted":
+            await self.begin_transaction(connector_id, id_tag)
+        return status
 
     async def plug_in(self, connector_id: int) -> None:
         """The cable goes in first: a 2.0.1 station begins its transaction then, with nobody

@@ -45,6 +45,8 @@ class Dialect(Protocol):
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]: ...
 
+    def authorize(self, id_tag: str) -> tuple[str, Payload]: ...
+
 
 def _energy(connector: Connector, unit_key: str) -> Payload:
     sampled: Payload = {"value": connector.meter_wh, "measurand": "Energy.Active.Import.Register"}
@@ -103,6 +105,9 @@ class V16:
     def authorised(self, connector: Connector) -> tuple[str, Payload]:
         raise NotImplementedError("a 1.6 transaction begins authorised")
 
+    def authorize(self, id_tag: str) -> tuple[str, Payload]:
+        return "Authorize", {"idTag": id_tag}
+
 
 _V201_STATUS = {"Available": "Available", "Unavailable": "Unavailable", "Faulted": "Faulted"}
 _V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
@@ -149,6 +154,11 @@ class V201:
         connector.seq_no = -1
         if connector.id_tag is None:
             return "TransactionEvent", self._event(connector, "Started", "CablePluggedIn")
+        if connector.remote_start_id is None:
+            # A card presented at the station: the driver's RFID card, authorised just now.
+            payload = self._event(connector, "Started", "Authorized")
+            payload["idToken"] = _card(connector.id_tag)
+            return "TransactionEvent", payload
         payload = self._event(connector, "Started", "RemoteStart")
         payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
         return "TransactionEvent", payload
@@ -166,7 +176,17 @@ class V201:
             connector, "Ended", "RemoteStop" if reason == "Remote" else "StopAuthorized"
         )
         payload["transactionInfo"]["stoppedReason"] = _V201_REASON.get(reason, "Other")
+        if reason == "Local" and connector.remote_start_id is None and connector.id_tag:
+            # The driver ends a card session with the card (E07): the station sends it along.
+            payload["idToken"] = _card(connector.id_tag)
         return "TransactionEvent", payload
+
+    def authorize(self, id_tag: str) -> tuple[str, Payload]:
+        return "Authorize", {"idToken": _card(id_tag)}
+
+
+def _card(id_tag: str) -> Payload:
+    return {"idToken": id_tag, "type": "ISO14443"}
 
 
 DIALECTS: dict[str, Dialect] = {"1.6": V16(), "2.0.1": V201()}

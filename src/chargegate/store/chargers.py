@@ -257,3 +257,11 @@ async def release_node(session: AsyncSession, node_id: str) -> None:
     await session.execute(
         update(Charger).where(Charger.connected_node == node_id).values(connected_node=None)
     )
+
+
+async def online_charger_ids(session: AsyncSession, operator_id: int) -> Sequence[int]:
+    """The operator's chargers that hold a connection to some node now."""
+    query = select(Charger.id).where(
+        Charger.operator_id == operator_id, Charger.connected_node.is_not(None)
+    )
+    return (await session.scalars(query.order_by(Charger.id))).all()

@@ -38,12 +38,14 @@ async def add(session: AsyncSession, token: IdToken) -> bool:
     return True
 
 
-async def remove(session: AsyncSession, operator_id: int, staging: bool, id_tag: str) -> bool:
+async def remove(
+    session: AsyncSession, operator_id: int, staging: bool, id_tag: str
+) -> IdToken | None:
+    """The token removed, None if there was none."""
     token = await find(session, operator_id, staging, id_tag)
-    if token is None:
-        return False
-    await session.delete(token)
-    return True
+    if token is not None:
+        await session.delete(token)
+    return token
 
 
 def _listed(operator_id: int, request: TokensRequest) -> Select[IdToken]:

@@ -17,10 +17,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chargegate.domain.settings import BlockedSessions, ConcurrentTx
 from chargegate.domain.states import (
     CommandAction,
     CommandStatus,
@@ -91,6 +93,14 @@ class Operator(Base):
     unknown_tokens: Mapped[UnknownTokens] = mapped_column(
         StoredEnum(UnknownTokens, 8), server_default=UnknownTokens.REJECT.value
     )
+    # domain.settings: the operator's other token policies.
+    concurrent_tx: Mapped[ConcurrentTx] = mapped_column(
+        StoredEnum(ConcurrentTx, 8), server_default=ConcurrentTx.TOKEN.value
+    )
+    blocked_sessions: Mapped[BlockedSessions] = mapped_column(
+        StoredEnum(BlockedSessions, 8), server_default=BlockedSessions.CONTINUE.value
+    )
+    clear_cache_on_block: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class ApiKey(Base):
@@ -128,6 +138,8 @@ class Charger(Base):
     connected_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # This charger's answer to a token not in the registry; None: its operator's.
+    unknown_tokens: Mapped[UnknownTokens | None] = mapped_column(StoredEnum(UnknownTokens, 8))
 
 
 class Port(Base):

@@ -102,6 +102,12 @@ async def set_unknown_tokens(
     operator.unknown_tokens = policy
 
 
-async def unknown_tokens(session: AsyncSession, operator_id: int) -> UnknownTokens:
-    policy = await session.scalar(select(Operator.unknown_tokens).where(Operator.id == operator_id))
-    return policy or UnknownTokens.REJECT
+async def operator(
+    session: AsyncSession, operator_id: int, *, for_update: bool = False
+) -> Operator:
+    query = select(Operator).where(Operator.id == operator_id)
+    if for_update:
+        query = query.with_for_update()
+    found = await session.scalar(query)
+    assert found is not None, "an authenticated operator exists"
+    return found

@@ -58,7 +58,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             meter_start_wh=register_wh(payload["meterStart"]),
             at=timestamp(payload["timestamp"]),
         )
-        found = await authorization.at_start(rt, charge_point_id, payload["idTag"], answer.accepted)
+        found = await authorization.at_start(rt, charge_point_id, payload["idTag"], answer)
         return {"transactionId": answer.transaction_id, "idTagInfo": id_tag_info(found)}
 
     async def stop_transaction(payload: Payload) -> Payload:

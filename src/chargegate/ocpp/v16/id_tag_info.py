@@ -21,6 +21,8 @@ def _status(verdict: Verdict) -> AuthorizationStatus:
             return AuthorizationStatus.expired
         case Verdict.INVALID:
             return AuthorizationStatus.invalid
+        case Verdict.CONCURRENT_TX:
+            return AuthorizationStatus.concurrent_tx
         case _:
             assert_never(verdict)
 

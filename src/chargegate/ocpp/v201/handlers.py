@@ -90,7 +90,7 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             )
         if token is None:
             return {}
-        found = await authorization.at_start(rt, charge_point_id, token, answer.accepted)
+        found = await authorization.at_start(rt, charge_point_id, token, answer)
         return id_token_info(found)
 
     async def meter_values(payload: Payload) -> Payload:

@@ -21,6 +21,8 @@ def _status(verdict: Verdict) -> AuthorizationStatusEnumType:
             return AuthorizationStatusEnumType.expired
         case Verdict.INVALID:
             return AuthorizationStatusEnumType.invalid
+        case Verdict.CONCURRENT_TX:
+            return AuthorizationStatusEnumType.concurrent_tx
         case _:
             assert_never(verdict)
 

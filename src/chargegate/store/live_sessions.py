@@ -1,0 +1,58 @@
+"""The running (OPEN) production sessions of an operator's tokens: for ConcurrentTx, and for
+stopping the sessions of a token the operator blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.domain.states import TransactionState
+from chargegate.domain.tokens import fold
+from chargegate.store.models import IdToken, Transaction
+
+
+# Tokens are ASCII, so SQL's upper() folds a session's idTag as fold() does.
+def _folded_tag() -> ColumnElement[str]:
+    return func.upper(Transaction.id_tag)
+
+
+def _live(operator_id: int, *conditions: Any) -> Select[int]:
+    # Chargers only ever run production sessions: the sandbox never reaches one.
+    return select(Transaction.id).where(
+        Transaction.operator_id == operator_id,
+        Transaction.staging.is_(False),
+        Transaction.state == TransactionState.OPEN,
+        *conditions,
+    )
+
+
+async def any_live(
+    session: AsyncSession,
+    operator_id: int,
+    id_tag: str,
+    group: str | None,
+    before: int | None,
+) -> bool:
+    """Whether a session of this token runs (with `group`: also one of the group token itself
+    or of any registered token in that group), among those recorded before session `before`."""
+    matches = [_folded_tag() == fold(id_tag)]
+    if group is not None:
+        members = select(IdToken.id_tag_folded).where(
+            IdToken.operator_id == operator_id,
+            IdToken.staging.is_(False),
+            func.upper(IdToken.parent_id_tag) == fold(group),
+        )
+        matches += [_folded_tag() == fold(group), _folded_tag().in_(members)]
+    query = _live(operator_id, or_(*matches))
+    if before is not None:
+        query = query.where(Transaction.id < before)
+    return await session.scalar(query.limit(1)) is not None
+
+
+async def of_token(session: AsyncSession, operator_id: int, id_tag: str) -> Sequence[int]:
+    """The ids of this token's running sessions, in id order (the order they are locked in)."""
+    query = _live(operator_id, _folded_tag() == fold(id_tag)).order_by(Transaction.id)
+    return (await session.scalars(query)).all()
