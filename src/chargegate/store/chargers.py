@@ -257,3 +257,9 @@ async def release_node(session: AsyncSession, node_id: str) -> None:
     await session.execute(
         update(Charger).where(Charger.connected_node == node_id).values(connected_node=None)
     )
+
+
+async def lock(session: AsyncSession, charger_id: int) -> None:
+    """Holds the charger row until the session ends: API starts on any of its ports that must
+    see each other (one driver's token at a time) take turns."""
+    await session.execute(select(Charger.id).where(Charger.id == charger_id).with_for_update())
