@@ -81,7 +81,8 @@ def free_port() -> int:
 
 # The PostgreSQL pass of `make test` sets this to an admin URL; each server then gets a fresh
 # database of its own there. Unset, every server has its own SQLite file.
-# The transaction body: the seed's fields, then ours (invoice, energy, the state of its stop).
+# The transaction body: the seed's fields, then ours (invoice, energy, the state of its stop,
+# the token it runs on, who started it, the charger's reason for its end).
 TX_KEYS = {
     "transaction_uuid",
     "port_uuid",
@@ -92,6 +93,9 @@ TX_KEYS = {
     "invoice_id",
     "energy_wh",
     "stop",
+    "id_tag",
+    "origin",
+    "stop_reason",
 }
 POSTGRES_URL = os.environ.get("CHARGEGATE_TEST_POSTGRES_URL")
 created_databases: list[str] = []

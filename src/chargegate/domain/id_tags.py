@@ -14,7 +14,8 @@ ID_TAG_MAX = TOKEN_MAX
 ID_TAG_16_MAX = 20
 # OCPP's identifierString characters: every real card number fits, and a token is a path
 # segment of /1.2/tokens/<id_tag>, where '/', '?', '#' and '%' would be ambiguous.
-_ID_TAG = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,36}")
+ID_TAG_CHARACTERS = r"A-Za-z0-9*\-_=:+|@."
+_ID_TAG = re.compile(f"[{ID_TAG_CHARACTERS}]{{1,{ID_TAG_MAX}}}")
 
 
 def parse_id_tag(value: object, field: str = "id_tag") -> str:

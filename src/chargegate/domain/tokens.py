@@ -11,8 +11,9 @@ from typing import TypeVar
 from chargegate.domain.charger_input import is_plain_text
 from chargegate.domain.cursors import TokenMark
 from chargegate.domain.errors import InvalidArgument
-# The token's shape lives with the API's starts, which take a driver's token too; its names
-# are kept here for the registry's callers.
+
+# The token's shape (domain.id_tags) is shared with the API's starts, which take a driver's
+# token too; its names stay importable from here for the registry's callers.
 from chargegate.domain.id_tags import ID_TAG_16_MAX as ID_TAG_16_MAX
 from chargegate.domain.id_tags import ID_TAG_MAX as ID_TAG_MAX
 from chargegate.domain.id_tags import fold as fold

@@ -230,7 +230,9 @@ def parse_list(args: Mapping[str, object]) -> ListRequest:
             missing.remove("port_uuid")
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
     return ListRequest(
-        port_uuid=None if args.get("port_uuid") is None else parse_uuid(args["port_uuid"], "port_uuid"),
+        port_uuid=(
+            None if args.get("port_uuid") is None else parse_uuid(args["port_uuid"], "port_uuid")
+        ),
         id_tag=parse_id_tag(args["id_tag"]) if by_tag else None,
         limit=parse_limit(args["limit"], "the latest N"),
         staging=parse_staging(args),

@@ -110,8 +110,9 @@ async def transaction_stopped(
     at: datetime,
     reason: str,
 ) -> None:
-    """`reason`: the charger's (Local when it left it out). Always succeeds: a charger must never be left retrying a stop. A deadlock with the
-    stop's own command answer (both touch the transaction and its commands) is run again."""
+    """`reason`: the charger's (Local when it left it out). Always succeeds: a charger must
+    never be left retrying a stop. A deadlock with the stop's own command answer (both touch
+    the transaction and its commands) is run again."""
     for attempt in range(1, TIE_ATTEMPTS + 1):
         try:
             async with rt.sessions() as session, session.begin():
@@ -254,4 +255,3 @@ async def _record_foreign_start(
     session.add(transaction)
     await session.flush()
     return transaction
-

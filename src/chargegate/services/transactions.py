@@ -125,6 +125,7 @@ async def list_sessions(
     rt: Runtime, operator_id: int, request: ListRequest
 ) -> Listing[Transaction, TransactionView, PageMark]:
     """A port's sessions, or a token's (on every port of the operator, or on one)."""
+
     async def rows(
         session: AsyncSession, after: PageMark | None, through: PageMark | None, size: int
     ) -> Sequence[Transaction]:

@@ -9,11 +9,11 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import PageMark
+from chargegate.domain.id_tags import fold
 from chargegate.domain.states import (
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.domain.id_tags import fold
 from chargegate.domain.tokens import Verdict
 from chargegate.domain.validation import ListRequest
 from chargegate.store.chunks import lock_rows
@@ -33,8 +33,7 @@ SESSION = or_(
 def is_session(transaction: Transaction) -> bool:
     """SESSION, of a row in hand."""
     return (
-        transaction.origin == TransactionOrigin.API
-        or transaction.start_verdict == Verdict.ACCEPTED
+        transaction.origin == TransactionOrigin.API or transaction.start_verdict == Verdict.ACCEPTED
     )
 
 
