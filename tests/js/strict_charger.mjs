@@ -28,8 +28,9 @@
 //                           without an authorization cache answers)
 //   --cards=A,B             after boot, each card is presented (Authorize; 2.0.1 as ISO14443),
 //                           then 'cardsPresented' is emitted
-//   --start-card=A          (1.6) then a session is started at the charger with card A on
-//                           connector 1 (Authorize, StartTransaction)
+//   --start-card=A          then a session is started at the charger with card A on
+//                           connector 1 (1.6 Authorize, StartTransaction; 2.0.1 Authorize,
+//                           TransactionEvent Started with the ISO14443 idToken)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -422,8 +423,10 @@ async function startSession201(connector, idToken, remoteStartId, transactionId)
     }
     const meterStart = connector.meterWh;
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
-    const started = await transactionEvent(connector, 'Started', 'RemoteStart', {
-        transactionInfo: { chargingState: 'Charging', remoteStartId },
+    // Without a remoteStartId the driver's card began it, held to the reader.
+    const remote = remoteStartId !== undefined;
+    const started = await transactionEvent(connector, 'Started', remote ? 'RemoteStart' : 'Authorized', {
+        transactionInfo: { chargingState: 'Charging', ...(remote ? { remoteStartId } : {}) },
         idToken,
         evse: { id: connector.id, connectorId: CONNECTOR_ID },
         meterValue: [
@@ -810,7 +813,13 @@ for (const card of (options.get('cards') ?? '').split(',').filter(Boolean)) {
         await send('Authorize', { idToken: { idToken: card, type: 'ISO14443' } });
     }
 }
-if (options.has('start-card') && version === '1.6') {
-    await startSession(connectors.get(1), options.get('start-card'));
+if (options.has('start-card')) {
+    const card = options.get('start-card');
+    const connector = connectors.get(1);
+    if (version === '1.6') {
+        await startSession(connector, card);
+    } else {
+        await startSession201(connector, { idToken: card, type: 'ISO14443' }, undefined, randomUUID());
+    }
 }
 emit('cardsPresented');
