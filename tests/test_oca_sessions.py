@@ -264,7 +264,8 @@ async def test_tc_003_plug_in_first(hooked: Operator, receiver: Receiver, subpro
             "transaction.opened",
             "transaction.closed",
         ]
-        assert receiver.events()[-1]["data"] == closed
+        [event] = [e for e in receiver.events() if e["type"] == "transaction.closed"]
+        assert event["data"] == closed
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["TC_004_1", "TC_004_2"])
@@ -316,12 +317,18 @@ async def test_a_refused_card_is_no_session(
         assert await cp.raw.next_request(
             "RemoteStartTransaction" if cp.v16 else "RequestStartTransaction"
         )
-        # The only events are the API start's.
-        await until(lambda: bool(receiver.events()))
-        assert {
-            e["data"].get("transaction_uuid", created["transaction_uuid"])
+        path = f"/transactions/{created['transaction_uuid']}"
+        assert (await client.patch(path, json={"state": "closed"})).status_code == 202
+        # The only transaction events are the API start's (cancelled before it began): the
+        # refused ones, recorded and closed before it, sent none.
+        key = created["transaction_uuid"]
+        await until(lambda: "transaction.failed" in session_events(receiver.events(), key))
+        about = {
+            e["data"]["transaction_uuid"]
             for e in receiver.events()
-        } <= {created["transaction_uuid"]}
+            if e["type"].startswith("transaction.")
+        }
+        assert about == {key}
 
 
 @pytest.mark.parametrize("subprotocol", SUBPROTOCOLS)
