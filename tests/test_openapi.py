@@ -179,7 +179,10 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
         if "port_uuid" in arguments:
             arguments["port_uuid"] = port
         if isinstance(arguments.get("expires"), str):
-            arguments["expires"] = _time(ahead_s)
+            # A port's first session lasts, for the later operations to aim at (the port is
+            # busy meanwhile, a 409 to further starts); a PATCH may still make it expire soon.
+            first = case.method == "POST" and not target.transactions[staging].get(port)
+            arguments["expires"] = _time(max(ahead_s, 600) if first else ahead_s)
         if "since" in arguments:
             arguments["since"] = _time(-ahead_s)
         if "until" in arguments:
