@@ -502,7 +502,7 @@ async def test_a_remote_start_with_the_drivers_card_on_a_strict_charger(
         assert opened["state"] == "Open" and opened["id_tag"] == "CARD-OK", opened
         [call] = [c for c in node.of("call") if c["action"] == dialect.start_request]
         assert dialect.token_of(call["params"]) == "CARD-OK"
-        [started] = node.of("transactionStarted")
+        started = await node.wait_for(lambda event: event["event"] == "transactionStarted")
         assert started["status"] == "Accepted"
         stop = await client.patch(
             f"/transactions/{created['transaction_uuid']}", json={"state": "closed"}
