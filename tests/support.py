@@ -606,3 +606,12 @@ async def transactions(client: httpx.AsyncClient, port_uuid: str) -> list[dict[s
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()
     return found
+
+
+async def accepted_cards(op: Operator, *id_tags: str) -> None:
+    """Cards in `op`'s registry as Accepted: a start a charger reports with one is a session the
+    API shows (a refused one is only the charger's record)."""
+    async with op.client() as client:
+        for id_tag in id_tags:
+            added = await client.post("/tokens", json={"id_tag": id_tag, "status": "Accepted"})
+            assert added.status_code == 201, added.text
