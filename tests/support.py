@@ -81,7 +81,8 @@ def free_port() -> int:
 
 # The PostgreSQL pass of `make test` sets this to an admin URL; each server then gets a fresh
 # database of its own there. Unset, every server has its own SQLite file.
-# The transaction body: the seed's fields, then ours (invoice, energy, the state of its stop).
+# The transaction body: the seed's fields, then ours (invoice, energy, the state of its stop,
+# the token it runs on, who started it, the charger's reason for its end).
 TX_KEYS = {
     "transaction_uuid",
     "port_uuid",
@@ -92,6 +93,9 @@ TX_KEYS = {
     "invoice_id",
     "energy_wh",
     "stop",
+    "id_tag",
+    "origin",
+    "stop_reason",
 }
 POSTGRES_URL = os.environ.get("CHARGEGATE_TEST_POSTGRES_URL")
 created_databases: list[str] = []
@@ -602,3 +606,12 @@ async def transactions(client: httpx.AsyncClient, port_uuid: str) -> list[dict[s
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()
     return found
+
+
+async def accepted_cards(op: Operator, *id_tags: str) -> None:
+    """Cards in `op`'s registry as Accepted: a start a charger reports with one is a session the
+    API shows (a refused one is only the charger's record)."""
+    async with op.client() as client:
+        for id_tag in id_tags:
+            added = await client.post("/tokens", json={"id_tag": id_tag, "status": "Accepted"})
+            assert added.status_code == 201, added.text

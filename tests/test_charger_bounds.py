@@ -34,6 +34,7 @@ from support import (
     RawCharger,
     Server,
     Simulators,
+    accepted_cards,
     online,
     open_session,
     raw_charger,
@@ -135,6 +136,7 @@ async def test_connector_beyond_the_bound_is_refused_and_creates_nothing(
 @SUBPROTOCOLS
 async def test_registered_port_above_the_bound_is_accepted(op: Operator, subprotocol: str) -> None:
     registered = BOUND + 2
+    await accepted_cards(op, f"CARD-{registered}")
     async with (
         op.client() as client,
         raw_charger(op, subprotocol, connectors=registered) as (raw, charger),

@@ -31,6 +31,7 @@ from support import (
     Operator,
     Server,
     Simulators,
+    accepted_cards,
     eventually,
     iso,
     online,
@@ -343,6 +344,7 @@ async def test_bad_transaction_messages_write_nothing(
     operator = await shared_server.operator()
     charger = await operator.add_charger()
     action = start_action(version)
+    await accepted_cards(operator, "TAG-LOCAL")
     good_start = start_payload(version, 1, "TAG-LOCAL", 1000)
     good_on_3 = start_payload(version, 3, "TAG-LOCAL", 1000)
     if version == "1.6":

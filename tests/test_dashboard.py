@@ -23,6 +23,7 @@ from chargegate.domain.dashboard import Delivery, energy_per_hour, seconds_left
 from support import (
     Server,
     Simulators,
+    accepted_cards,
     api_time,
     assert_error,
     eventually,
@@ -239,6 +240,7 @@ async def test_energy_of_readings_far_apart_is_summed_without_overflow(server: S
     """meterStart -2,000,000,000 and meterStop 2,000,000,000 are both signed 32-bit readings a
     charger may send; their difference needs 33 bits and must still reach the hourly chart."""
     operator = await server.operator()
+    await accepted_cards(operator, "CARD-1")
     async with raw_charger(operator, "ocpp1.6") as (raw, charger):
         started = await raw.call(
             "StartTransaction",

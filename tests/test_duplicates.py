@@ -9,6 +9,7 @@ from support import (
     Charger,
     Operator,
     RawCharger,
+    accepted_cards,
     cable_plugged,
     poll_queue,
     start_session,
@@ -49,11 +50,12 @@ async def test_v16_start_at_the_charger_is_recorded_once(
     op: Operator, raw16: tuple[RawCharger, Charger]
 ) -> None:
     raw, charger = raw16
+    await accepted_cards(op, "RFID-CARD-1")
     start = {"connectorId": 1, "idTag": "RFID-CARD-1", "meterStart": 5, "timestamp": NOW}
     first = await raw.call("StartTransaction", start)
     retry = await raw.call("StartTransaction", start)
     assert first == retry
-    assert first["idTagInfo"]["status"] == "Invalid"
+    assert first["idTagInfo"]["status"] == "Accepted"
     async with op.client() as client:
         [recorded] = await transactions(client, charger.port)
         assert recorded["state"] == "Open" and recorded["expires"] is None

@@ -22,6 +22,7 @@ from support import (
     RawCharger,
     Server,
     Simulators,
+    accepted_cards,
     eventually,
     metric,
     online,
@@ -179,6 +180,7 @@ async def test_integers_beyond_32_bits_are_refused_only_where_the_schema_says_in
     transaction still begins and ends; a large number in 2.0.1 customData, which has no schema,
     passes. Before, any integer of ten digits or more anywhere in a frame was refused."""
     sender, charger = raw
+    await accepted_cards(op, "CARD-1")
     v16 = raw_version(sender) == "ocpp1.6"
     at = format_ocpp(utcnow())
     status = (

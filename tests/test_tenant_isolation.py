@@ -33,10 +33,13 @@ from support import (
     Server,
     Simulators,
     assert_error,
+    id_tag_status,
     iso,
     online,
     open_session,
     poll_queue,
+    raw_charger,
+    start_report,
 )
 from test_isolation import same_message
 from test_webhooks import Receiver
@@ -629,3 +632,46 @@ async def test_settings_are_the_callers_own(world: World) -> None:
         assert own.json()["applied_unknown_tokens"] == "accept"
     assert await world.b_sim.present_card(3, "CARD-NOBODY-HAS") == "Invalid"
     assert await settled_victim_view(world) == before
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_another_operators_card_session_is_404_and_never_listed(
+    shared_server: Server, subprotocol: str
+) -> None:
+    """B's charger runs a session on a card that A has in its own registry too: A can neither
+    read nor change it, its id_tag filter shows only A's own sessions, and B's session and
+    charger are left alone."""
+    a, b = await shared_server.operator(), await shared_server.operator()
+    for operator in (a, b):
+        async with operator.client() as client:
+            card = {"id_tag": "CARD-BOTH", "status": "Accepted"}
+            assert (await client.post("/tokens", json=card)).status_code == 201
+    by_card = {"id_tag": "card-both", "limit": 0}
+    async with (
+        raw_charger(b, subprotocol) as (raw, charger),
+        b.client() as theirs,
+        a.client() as client,
+    ):
+        action, start = start_report(subprotocol, 1, "CARD-BOTH", iso(-60))
+        assert id_tag_status(await raw.call(action, start)) == "Accepted"
+        [session] = (await theirs.get("/transactions", params=by_card)).json()
+        foreign = session["transaction_uuid"]
+        unknown = str(uuid.uuid4())
+        path = f"/transactions/{foreign}"
+        for method, body in (
+            ("GET", None),
+            ("PATCH", {"expires": iso(600)}),
+            ("PATCH", {"state": "closed"}),
+        ):
+            refused = await client.request(method, path, json=body)
+            known_not = await client.request(method, path.replace(foreign, unknown), json=body)
+            same_message(refused, foreign, known_not, unknown)
+        listed = await client.get("/transactions", params=by_card)
+        assert listed.status_code == 200 and listed.json() == [], listed.text
+        on_their_port = await client.get(
+            "/transactions", params={**by_card, "port_uuid": charger.port}
+        )
+        assert "EVSE not found" in assert_error(on_their_port, 404)
+
+        assert (await theirs.get(path)).json() == session
+        assert not any(frame[2].endswith("StopTransaction") for frame in raw.requests)

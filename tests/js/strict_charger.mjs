@@ -426,13 +426,10 @@ async function startSession201(connector, idToken, remoteStartId, transactionId)
     }
     const meterStart = connector.meterWh;
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
-    // A card presented at the station (no remote start): the driver was authorised just now.
-    const trigger = remoteStartId === undefined ? 'Authorized' : 'RemoteStart';
-    const started = await transactionEvent(connector, 'Started', trigger, {
-        transactionInfo: {
-            chargingState: 'Charging',
-            ...(remoteStartId === undefined ? {} : { remoteStartId }),
-        },
+    // Without a remoteStartId the driver's card began it, held to the reader.
+    const remote = remoteStartId !== undefined;
+    const started = await transactionEvent(connector, 'Started', remote ? 'RemoteStart' : 'Authorized', {
+        transactionInfo: { chargingState: 'Charging', ...(remote ? { remoteStartId } : {}) },
         idToken,
         evse: { id: connector.id, connectorId: CONNECTOR_ID },
         meterValue: [

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from chargegate.api.openapi_schemas import COMMAND_NAME, SCHEMAS, STG, UTC_TIME, UUID
+from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
 from chargegate.domain.validation import INVOICE_ID_MAX
 
 _ERRORS = {
@@ -116,6 +117,13 @@ CREATE = Doc(
                     "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
                 },
                 "stg": STG,
+                "id_tag": {
+                    "type": ["string", "null"],
+                    "pattern": f"^[{ID_TAG_CHARACTERS}]{{1,{ID_TAG_16_MAX}}}$",
+                    "description": "The driver's own card, which the charger is started with "
+                    "(so that receipts and the charger's local authorization name it); without "
+                    "it one is generated. One live start per card and charger: a second is 409",
+                },
             },
             ["port_uuid", "expires"],
         ),
@@ -138,9 +146,15 @@ LIST = Doc(
         404,
     ),
     extra={
-        "description": BODY_TOO,
+        "description": f"{BODY_TOO} port_uuid, id_tag or both (400 with neither): a port's "
+        "sessions, a card's on every port, or a card's on one port.",
         "parameters": [
-            _query("port_uuid", UUID, "The port", required=True),
+            _query("port_uuid", UUID, "The port"),
+            _query(
+                "id_tag",
+                {"type": "string", "pattern": f"^[{ID_TAG_CHARACTERS}]{{1,{ID_TAG_MAX}}}$"},
+                "Only sessions run on this card (without regard to letter case)",
+            ),
             _query("limit", {"type": "integer", "minimum": 0}, "0 for all", required=True),
             STG_QUERY,
             _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),

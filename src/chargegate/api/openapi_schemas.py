@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargegate.domain.states import ChargerAction
+from chargegate.domain.states import ChargerAction, TransactionOrigin
 from chargegate.domain.tokens import TokenStatus, TokenType
 
 UTC_TIME = {
@@ -62,6 +62,9 @@ SCHEMAS: dict[str, Any] = {
             "invoice_id",
             "energy_wh",
             "stop",
+            "id_tag",
+            "origin",
+            "stop_reason",
         ],
         "properties": {
             "transaction_uuid": UUID,
@@ -97,6 +100,25 @@ SCHEMAS: dict[str, Any] = {
                         "additionalProperties": False,
                     },
                 ],
+            },
+            "id_tag": {
+                "type": "string",
+                "description": "The token the charger runs the session on: the driver's card "
+                "(a session begun at the charger, or a start with id_tag), or one generated for "
+                "an API start",
+            },
+            "origin": {
+                "type": "string",
+                "enum": [origin.value for origin in TransactionOrigin],
+                "description": "api: started through POST /transactions; charger: begun at the "
+                "charger with a token it was told is Accepted",
+            },
+            "stop_reason": {
+                "type": ["string", "null"],
+                "description": "The charger's reason for the end (OCPP 1.6 Reason, 2.0.1 "
+                "stoppedReason: Remote, Local, EVDisconnected, ...); null while the session runs, "
+                "and when it ended without the charger's word (cancelled before it began, a stop "
+                "given up on)",
             },
         },
         "additionalProperties": False,

@@ -65,7 +65,7 @@ async def create_transaction(request: Request, operator: Operator, rt: Rt) -> Re
 )
 async def list_transactions(request: Request, operator: Operator, rt: Rt) -> Response:
     arguments = parse_list(await get_arguments(request))
-    found = await tx_service.list_for_port(rt, operator, arguments)
+    found = await tx_service.list_sessions(rt, operator, arguments)
     return json_array(found, bodies.transaction_body)
 
 

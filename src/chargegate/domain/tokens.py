@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,20 +9,20 @@ from enum import StrEnum
 from typing import TypeVar
 
 from chargegate.domain.charger_input import is_plain_text
-from chargegate.domain.cursors import TOKEN_MAX, TokenMark
+from chargegate.domain.cursors import TokenMark
 from chargegate.domain.errors import InvalidArgument
+
+# The token's shape (domain.id_tags) is shared with the API's starts, which take a driver's
+# token too; its names stay importable from here for the registry's callers.
+from chargegate.domain.id_tags import ID_TAG_16_MAX as ID_TAG_16_MAX
+from chargegate.domain.id_tags import ID_TAG_MAX as ID_TAG_MAX
+from chargegate.domain.id_tags import fold as fold
+from chargegate.domain.id_tags import parse_id_tag as parse_id_tag
 from chargegate.domain.times import TimeFormatError, parse_utc
 from chargegate.domain.validation import parse_limit, parse_staging, reject_unknown
 
-# 2.0.1 idToken is CiString36; 1.6 idTag is CiString20, so a longer token can only ever be
-# presented by a 2.0.1 charger (and a longer parent is left out of 1.6 answers).
-ID_TAG_MAX = TOKEN_MAX
-ID_TAG_16_MAX = 20
 NOTE_MAX = 255
-# OCPP's identifierString characters: every real card number fits, and a token is a path
-# segment of /1.2/tokens/<id_tag>, where '/', '?', '#' and '%' would be ambiguous.
 E = TypeVar("E", bound=StrEnum)
-_ID_TAG = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,36}")
 
 
 class TokenStatus(StrEnum):
@@ -87,11 +86,6 @@ def verdict(status: TokenStatus, expires_at: datetime | None, now: datetime) -> 
     return Verdict.ACCEPTED
 
 
-def fold(id_tag: str) -> str:
-    """OCPP compares tokens case-insensitively (CiString): the key they are unique and found by."""
-    return id_tag.upper()
-
-
 @dataclass(frozen=True, slots=True)
 class TokenCreate:
     id_tag: str
@@ -122,15 +116,6 @@ class TokensRequest:
     after: TokenMark | None = None
     status: TokenStatus | None = None
     parent_id_tag: str | None = None
-
-
-def parse_id_tag(value: object, field: str = "id_tag") -> str:
-    if not isinstance(value, str) or not _ID_TAG.fullmatch(value):
-        raise InvalidArgument(
-            f"{field} must be 1 to {ID_TAG_MAX} characters from A-Z a-z 0-9 * - _ = : + | @ . "
-            f"(at most {ID_TAG_16_MAX} for OCPP 1.6 chargers)"
-        )
-    return value
 
 
 def parse_token_create(body: Mapping[str, object]) -> TokenCreate:

@@ -11,6 +11,7 @@ from datetime import datetime
 from chargegate.domain.charger_input import is_plain_text
 from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.id_tags import ID_TAG_16_MAX, parse_id_tag
 from chargegate.domain.states import ChargerAction, StagingInput, TransactionState
 from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
@@ -25,6 +26,8 @@ class CreateRequest:
     expires: datetime
     invoice_id: str | None
     staging: bool
+    # The driver's own token, which the charger is started with; None: one is generated.
+    id_tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +43,13 @@ class PatchRequest:
 
 @dataclass(frozen=True, slots=True)
 class ListRequest:
-    port_uuid: str
+    """A port's transactions, or a token's (id_tag), or a token's on one port: at least one of
+    the two is set."""
+
+    port_uuid: str | None
     limit: int
     staging: bool
+    id_tag: str | None = None
     # Beyond the seed: a page after `cursor`, and filters on creation time and state.
     after: PageMark | None = None
     since: datetime | None = None
@@ -156,7 +163,7 @@ def parse_staging(body: Mapping[str, object]) -> bool:
 
 
 def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
-    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg"))
+    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg", "id_tag"))
     missing = [name for name in ("port_uuid", "expires") if body.get(name) is None]
     if missing:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
@@ -175,7 +182,20 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
         expires=parse_expires(body["expires"], now),
         invoice_id=invoice_id,
         staging=parse_staging(body),
+        id_tag=None if body.get("id_tag") is None else _driver_id_tag(body["id_tag"]),
     )
+
+
+def _driver_id_tag(value: object) -> str:
+    """A driver's token to start with: a token, short enough for an OCPP 1.6 idTag (CiString20),
+    since a port's charger may speak 1.6 (or be moved to a 1.6 one) when the start goes out."""
+    id_tag = parse_id_tag(value)
+    if len(id_tag) > ID_TAG_16_MAX:
+        raise InvalidArgument(
+            f"id_tag must be at most {ID_TAG_16_MAX} characters: it is sent to the charger as an "
+            "OCPP 1.6 idTag (CiString20)"
+        )
+    return id_tag
 
 
 def parse_patch(body: Mapping[str, object], now: datetime) -> PatchRequest:
@@ -203,11 +223,17 @@ def parse_patch(body: Mapping[str, object], now: datetime) -> PatchRequest:
 
 
 def parse_list(args: Mapping[str, object]) -> ListRequest:
-    if args.get("port_uuid") is None or args.get("limit") is None:
+    by_tag = args.get("id_tag") is not None
+    if (args.get("port_uuid") is None and not by_tag) or args.get("limit") is None:
         missing = [name for name in ("port_uuid", "limit") if args.get(name) is None]
+        if by_tag:
+            missing.remove("port_uuid")
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
     return ListRequest(
-        port_uuid=parse_uuid(args["port_uuid"], "port_uuid"),
+        port_uuid=(
+            None if args.get("port_uuid") is None else parse_uuid(args["port_uuid"], "port_uuid")
+        ),
+        id_tag=parse_id_tag(args["id_tag"]) if by_tag else None,
         limit=parse_limit(args["limit"], "the latest N"),
         staging=parse_staging(args),
         after=None if args.get("cursor") is None else PageMark.decode(_text(args, "cursor")),

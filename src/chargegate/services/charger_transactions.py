@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.bus import Topic
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import utcnow
-from chargegate.services import connectors, outcomes
+from chargegate.domain.tokens import Verdict
+from chargegate.domain.webhooks import EventType
+from chargegate.services import connectors, outcomes, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import transactions as tx_store
@@ -53,7 +55,11 @@ async def transaction_started(
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
-        ours = await _requested(session, charger, id_tag, remote_start_id)
+        # A 1.6 report names nothing but the token and the connector (2.0.1 names the station's
+        # own transaction id, and our remoteStartId): a driver's token may be charging on
+        # another connector, so its start is ours only on the connector we asked for.
+        on_connector = connector_id if charger_transaction_id is None else None
+        ours = await _requested(session, charger, id_tag, remote_start_id, on_connector)
         known = None
         if charger_transaction_id is not None:
             known = await tx_store.charger_transaction_by_id(
@@ -67,6 +73,10 @@ async def transaction_started(
             answer = StartAnswer(known.id, accepted=True)
         elif known is not None:
             if ours is None or ours.state != TransactionState.PENDING:
+                if id_tag and not tx_store.is_session(known):
+                    # A token presented for a transaction the station began before (cable
+                    # first), or another one after a refused one: the card it now runs on.
+                    known.id_tag = id_tag
                 return StartAnswer(known.id, accepted=False)
             # Begun at the charger (cable first), now claimed by our start request.
             await outcomes.adopt(session, ours, known, now)
@@ -98,10 +108,11 @@ async def transaction_stopped(
     reference: int | str,
     meter_stop_wh: int | None,
     at: datetime,
-    reason: str | None,
+    reason: str,
 ) -> None:
-    """Always succeeds: a charger must never be left retrying a stop. A deadlock with the
-    stop's own command answer (both touch the transaction and its commands) is run again."""
+    """`reason`: the charger's (Local when it left it out). Always succeeds: a charger must
+    never be left retrying a stop. A deadlock with the stop's own command answer (both touch
+    the transaction and its commands) is run again."""
     for attempt in range(1, TIE_ATTEMPTS + 1):
         try:
             async with rt.sessions() as session, session.begin():
@@ -115,10 +126,11 @@ async def transaction_stopped(
                         extra={"charge_point_id": charge_point_id, "transaction": reference},
                     )
                 elif transaction.state != TransactionState.OPEN:
-                    outcomes.complete_stop(transaction, at, meter_stop_wh)
+                    outcomes.complete_stop(transaction, at, meter_stop_wh, reason)
                 else:
+                    transaction.charger_stop_reason = reason
                     await outcomes.close_transaction(
-                        session, transaction, at, meter_stop_wh, _stop_reason(reason), utcnow()
+                        session, transaction, at, meter_stop_wh, f"charger:{reason}", utcnow()
                     )
             return
         except DBAPIError as exc:
@@ -158,9 +170,15 @@ async def port_meter_reading(
 
 
 async def _requested(
-    session: AsyncSession, charger: Charger, id_tag: str | None, remote_start_id: int | None
+    session: AsyncSession,
+    charger: Charger,
+    id_tag: str | None,
+    remote_start_id: int | None,
+    connector_id: int | None,
 ) -> Transaction | None:
-    """Our API transaction that this charger report answers, if any."""
+    """Our API transaction that this charger report answers, if any: by our remoteStartId, else
+    by its token (on `connector_id`, if given). No two live API starts on one charger share a
+    token (services.transactions), so the token names one."""
     if remote_start_id is not None:
         found = await tx_store.charger_transaction_by_id(session, charger.id, remote_start_id)
         if found is not None and found.origin == TransactionOrigin.API:
@@ -168,8 +186,27 @@ async def _requested(
     if id_tag is None:
         return None
     return await tx_store.charger_transaction_by_tag(
-        session, charger.id, id_tag, TransactionOrigin.API
+        session, charger.id, id_tag, TransactionOrigin.API, connector_id
     )
+
+
+async def start_answered(
+    rt: Runtime, charge_point_id: str, transaction_id: int, told: Verdict
+) -> None:
+    """What the charger was told of the token of a transaction it began itself. Accepted makes
+    it a session the API shows (and announces: transaction.opened); refused, it stays a record
+    for its stop to find. A session stays one, whatever a later event's token is told."""
+    async with rt.sessions() as session, session.begin():
+        transaction = await tx_store.locked(session, transaction_id)
+        if (
+            transaction is None
+            or transaction.origin != TransactionOrigin.CHARGER
+            or tx_store.is_session(transaction)
+        ):
+            return
+        transaction.start_verdict = told
+        if told == Verdict.ACCEPTED and transaction.state == TransactionState.OPEN:
+            await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_OPENED)
 
 
 async def _same_foreign_start(
@@ -218,7 +255,3 @@ async def _record_foreign_start(
     session.add(transaction)
     await session.flush()
     return transaction
-
-
-def _stop_reason(reason: str | None) -> str:
-    return f"charger:{reason or 'Local'}"

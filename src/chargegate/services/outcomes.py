@@ -116,11 +116,13 @@ async def close_not_running(
     await close_transaction(session, transaction, ended_at, None, NOT_RUNNING, now)
 
 
-def complete_stop(transaction: Transaction, ended_at: datetime, meter_stop_wh: int | None) -> None:
+def complete_stop(
+    transaction: Transaction, ended_at: datetime, meter_stop_wh: int | None, said: str
+) -> None:
     """The charger's stop report for a transaction we closed without one (it said nothing ran
     when asked while the report was still queued, the operator gave up on the stop, a new start
-    superseded it): its time and meter reading are the true ones, so the session's end and
-    energy are taken from it, once."""
+    superseded it): its time, meter reading and reason (`said`) are the true ones, so the
+    session's end and energy are taken from it, once."""
     if (
         transaction.state != TransactionState.CLOSED
         or transaction.started_at is None  # cancelled before it began
@@ -129,6 +131,7 @@ def complete_stop(transaction: Transaction, ended_at: datetime, meter_stop_wh: i
     ):
         return
     transaction.ended_at = ended_at
+    transaction.charger_stop_reason = said
     if meter_stop_wh is not None:
         transaction.meter_stop_wh = meter_stop_wh
         transaction.meter_last_wh = meter_stop_wh

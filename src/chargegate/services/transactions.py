@@ -59,6 +59,8 @@ async def create(
                 f"Port {port.port_uuid} is busy with transaction {active.transaction_uuid} "
                 f"({active.state}); stop it (PATCH state: closed) before starting another"
             )
+        if request.id_tag is not None:
+            await _one_live_start_per_tag(session, charger.id, request.id_tag, request.staging)
         transaction = Transaction(
             transaction_uuid=str(uuid.uuid4()),
             operator_id=operator_id,
@@ -66,7 +68,7 @@ async def create(
             staging=request.staging,
             state=TransactionState.PENDING,
             invoice_id=request.invoice_id,
-            id_tag=new_id_tag(),
+            id_tag=request.id_tag or new_id_tag(),
             created_at=now,
             expires_at=request.expires,
         )
@@ -96,6 +98,22 @@ async def create(
     return started
 
 
+async def _one_live_start_per_tag(
+    session: AsyncSession, charger_id: int, id_tag: str, staging: bool
+) -> None:
+    """A charger reports the start of our session by its token (1.6 has nothing else), so two
+    live starts on one charger with one driver's token could be taken for each other: the
+    second is refused until the first has ended."""
+    await charger_store.lock(session, charger_id)
+    live = await tx_store.live_start_with_tag(session, charger_id, id_tag, staging)
+    if live is not None:
+        raise Conflict(
+            f"id_tag {id_tag} is already starting or charging in transaction "
+            f"{live.transaction_uuid} ({live.state}) on this charger; stop it (PATCH state: "
+            "closed) or start without id_tag"
+        )
+
+
 async def get(
     rt: Runtime, operator_id: int, transaction_uuid: str, staging: bool
 ) -> TransactionView:
@@ -103,9 +121,11 @@ async def get(
         return transaction_view(await _find(session, operator_id, transaction_uuid, staging))
 
 
-async def list_for_port(
+async def list_sessions(
     rt: Runtime, operator_id: int, request: ListRequest
 ) -> Listing[Transaction, TransactionView, PageMark]:
+    """A port's sessions, or a token's (on every port of the operator, or on one)."""
+
     async def rows(
         session: AsyncSession, after: PageMark | None, through: PageMark | None, size: int
     ) -> Sequence[Transaction]:
@@ -119,10 +139,12 @@ async def list_for_port(
         limit=request.limit,
     )
     async with rt.reads() as session:
-        if await charger_store.operator_port(session, operator_id, request.port_uuid) is None:
+        if request.port_uuid is not None and (
+            await charger_store.operator_port(session, operator_id, request.port_uuid) is None
+        ):
             raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
         found = await open_listing(rt, session, keyset, transaction_view)
-    filtered = request.after or request.since or request.until or request.state
+    filtered = request.after or request.since or request.until or request.state or request.id_tag
     # The seed's 404 means the port has no transactions; an empty page or filter result is [].
     if not found.first and not filtered:
         raise NotFound(f"No transactions exist for port {request.port_uuid}")

@@ -36,6 +36,12 @@ class TransactionView:
     invoice_id: str | None
     energy_wh: int | None
     stop: StopView | None
+    # The token the charger runs the session on: the driver's, or one generated for an API start.
+    id_tag: str
+    origin: str
+    # The charger's reason for the end; None while the session runs, or when it was closed
+    # without the charger's word (cancelled before it began, a stop given up on).
+    stop_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,9 @@ def transaction_view(transaction: Transaction) -> TransactionView:
         invoice_id=transaction.invoice_id,
         energy_wh=energy_wh(transaction),
         stop=stop_view(transaction),
+        id_tag=transaction.id_tag,
+        origin=transaction.origin,
+        stop_reason=transaction.charger_stop_reason if transaction.state.ended else None,
     )
 
 
@@ -148,6 +157,9 @@ def transaction_data(view: TransactionView) -> dict[str, Any]:
         "invoice_id": view.invoice_id,
         "energy_wh": view.energy_wh,
         "stop": stop_data(view.stop),
+        "id_tag": view.id_tag,
+        "origin": view.origin,
+        "stop_reason": view.stop_reason,
     }
 
 

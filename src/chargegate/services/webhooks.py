@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import DeliveryStatus, EventType
 from chargegate.services.views import transaction_data, transaction_view
+from chargegate.store import transactions as tx_store
 from chargegate.store import webhooks as webhook_store
 from chargegate.store.models import QueueItem, Transaction, Webhook, WebhookDelivery
 
@@ -75,6 +76,8 @@ async def emit(
 async def transaction_event(
     session: AsyncSession, transaction: Transaction, event_type: EventType
 ) -> None:
+    if not tx_store.is_session(transaction):
+        return  # a charger's record of a start it was refused: nobody's session
     await emit(
         session,
         transaction.operator_id,

@@ -154,19 +154,21 @@ class V201:
         connector.seq_no = -1
         if connector.id_tag is None:
             return "TransactionEvent", self._event(connector, "Started", "CablePluggedIn")
-        if connector.remote_start_id is None:
-            # A card presented at the station: the driver's RFID card, authorised just now.
-            payload = self._event(connector, "Started", "Authorized")
-            payload["idToken"] = _card(connector.id_tag)
-            return "TransactionEvent", payload
-        payload = self._event(connector, "Started", "RemoteStart")
-        payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
-        return "TransactionEvent", payload
+        return "TransactionEvent", self._presented(connector, "Started")
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]:
-        payload = self._event(connector, "Updated", "RemoteStart")
-        payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
-        return "TransactionEvent", payload
+        return "TransactionEvent", self._presented(connector, "Updated")
+
+    def _presented(self, connector: Connector, event: str) -> Payload:
+        """The event that carries the token: the server's (Central) after a remote start, else
+        the driver's card, held to the reader (ISO14443)."""
+        remote = connector.remote_start_id is not None
+        payload = self._event(connector, event, "RemoteStart" if remote else "Authorized")
+        payload["idToken"] = {
+            "idToken": connector.id_tag,
+            "type": "Central" if remote else "ISO14443",
+        }
+        return payload
 
     def metered(self, connector: Connector) -> tuple[str, Payload]:
         return "TransactionEvent", self._event(connector, "Updated", "MeterValuePeriodic")

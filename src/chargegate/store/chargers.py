@@ -265,3 +265,9 @@ async def online_charger_ids(session: AsyncSession, operator_id: int) -> Sequenc
         Charger.operator_id == operator_id, Charger.connected_node.is_not(None)
     )
     return (await session.scalars(query.order_by(Charger.id))).all()
+
+
+async def lock(session: AsyncSession, charger_id: int) -> None:
+    """Holds the charger row until the session ends: API starts on any of its ports that must
+    see each other (one driver's token at a time) take turns."""
+    await session.execute(select(Charger.id).where(Charger.id == charger_id).with_for_update())

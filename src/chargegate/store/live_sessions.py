@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.states import TransactionState
 from chargegate.domain.tokens import fold
 from chargegate.store.models import IdToken, Transaction
+from chargegate.store.transactions import SESSION
 
 
 # Tokens are ASCII, so SQL's upper() folds a session's idTag as fold() does.
@@ -25,6 +26,8 @@ def _live(operator_id: int, *conditions: Any) -> Select[int]:
         Transaction.operator_id == operator_id,
         Transaction.staging.is_(False),
         Transaction.state == TransactionState.OPEN,
+        # A start the charger was refused is its own record, not a session.
+        SESSION,
         *conditions,
     )
 

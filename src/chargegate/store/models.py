@@ -33,7 +33,7 @@ from chargegate.domain.states import (
     TransactionState,
     command_action,
 )
-from chargegate.domain.tokens import TokenStatus, TokenType, UnknownTokens
+from chargegate.domain.tokens import TokenStatus, TokenType, UnknownTokens, Verdict
 from chargegate.domain.webhooks import DeliveryStatus, EventType
 
 
@@ -191,6 +191,12 @@ class Transaction(Base):
     meter_last_wh: Mapped[int | None]
     meter_stop_wh: Mapped[int | None]
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # What the charger was told of the token of a transaction it began itself (domain.tokens
+    # Verdict): only an Accepted one is a session the API shows; the others are kept (their
+    # stop must find them) but stay out of sight. None until answered, and for API starts.
+    start_verdict: Mapped[Verdict | None] = mapped_column(StoredEnum(Verdict, 16))
+    # The charger's own reason for the end (1.6 Reason, 2.0.1 stoppedReason), as it said it.
+    charger_stop_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class QueueItem(Base):

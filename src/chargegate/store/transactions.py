@@ -5,19 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import PageMark
+from chargegate.domain.id_tags import fold
 from chargegate.domain.states import (
     TransactionOrigin,
     TransactionState,
 )
+from chargegate.domain.tokens import Verdict
 from chargegate.domain.validation import ListRequest
 from chargegate.store.chunks import lock_rows
 from chargegate.store.models import Charger, Port, Transaction
 
 _ACTIVE = (TransactionState.PENDING, TransactionState.OPEN)
+
+# A session the API shows: started through the API, or begun at a charger with a token it was
+# told is Accepted. A start the registry refused (or not answered yet, or with no token, as a
+# 2.0.1 station's cable-first transaction) is only a record: its stop must still find it, but
+# it is nobody's session.
+SESSION = or_(
+    Transaction.origin == TransactionOrigin.API, Transaction.start_verdict == Verdict.ACCEPTED
+)
+
+
+def is_session(transaction: Transaction) -> bool:
+    """SESSION, of a row in hand."""
+    return (
+        transaction.origin == TransactionOrigin.API or transaction.start_verdict == Verdict.ACCEPTED
+    )
 
 
 async def operator_transaction(
@@ -32,6 +49,7 @@ async def operator_transaction(
         Transaction.transaction_uuid == transaction_uuid,
         Transaction.operator_id == operator_id,
         Transaction.staging == staging,
+        SESSION,
     )
     if for_update:
         query = query.with_for_update()
@@ -39,16 +57,20 @@ async def operator_transaction(
 
 
 def _port_query(operator_id: int, request: ListRequest, *columns: Any) -> Select[Any]:
-    """The port's transactions that `request`'s filters ask for, newest first."""
+    """The port's (or token's) sessions that `request`'s filters ask for, newest first."""
     query = (
         select(*columns)
         .where(
-            Transaction.port_uuid == request.port_uuid,
             Transaction.operator_id == operator_id,
             Transaction.staging == request.staging,
+            SESSION,
         )
         .order_by(Transaction.created_at.desc(), Transaction.id.desc())
     )
+    if request.port_uuid is not None:
+        query = query.where(Transaction.port_uuid == request.port_uuid)
+    if request.id_tag is not None:
+        query = query.where(func.upper(Transaction.id_tag) == fold(request.id_tag))
     if request.since is not None:
         query = query.where(Transaction.created_at >= request.since)
     if request.until is not None:
@@ -100,14 +122,34 @@ async def active_on_port(
     session: AsyncSession, port_uuid: str, staging: bool
 ) -> Transaction | None:
     """A session that occupies the port. A 2.0.1 station's transaction opened by plugging in,
-    with nobody authorised yet, does not: it is waiting for exactly such a start."""
+    with nobody authorised yet, does not: it is waiting for exactly such a start. Nor does a
+    start the registry refused: it is nobody's session, and the charger ends it."""
     return await session.scalar(
         select(Transaction)
         .where(
             Transaction.port_uuid == port_uuid,
             Transaction.staging == staging,
             Transaction.state.in_(_ACTIVE),
-            or_(Transaction.origin == TransactionOrigin.API, Transaction.id_tag != ""),
+            SESSION,
+        )
+        .limit(1)
+    )
+
+
+async def live_start_with_tag(
+    session: AsyncSession, charger_id: int, id_tag: str, staging: bool
+) -> Transaction | None:
+    """A live API session on this charger started with this token (in any letter case): the
+    charger's report of a start is matched to ours by its token, so no two may share one."""
+    return await session.scalar(
+        select(Transaction)
+        .join(Port, Transaction.port_uuid == Port.port_uuid)
+        .where(
+            Port.charger_id == charger_id,
+            Transaction.staging == staging,
+            Transaction.origin == TransactionOrigin.API,
+            Transaction.state.in_(_ACTIVE),
+            func.upper(Transaction.id_tag) == fold(id_tag),
         )
         .limit(1)
     )
@@ -126,12 +168,18 @@ def _on_charger(charger_id: int, *conditions: Any) -> Select[Transaction]:
 
 
 async def charger_transaction_by_tag(
-    session: AsyncSession, charger_id: int, id_tag: str, origin: TransactionOrigin
+    session: AsyncSession,
+    charger_id: int,
+    id_tag: str,
+    origin: TransactionOrigin,
+    connector_id: int | None = None,
 ) -> Transaction | None:
-    """The newest transaction on this charger that carries `id_tag`."""
-    return await session.scalar(
-        _on_charger(charger_id, Transaction.id_tag == id_tag, Transaction.origin == origin)
-    )
+    """The newest transaction on this charger (on its connector `connector_id`, if given) that
+    carries `id_tag`."""
+    conditions = [Transaction.id_tag == id_tag, Transaction.origin == origin]
+    if connector_id is not None:
+        conditions.append(Port.connector_id == connector_id)
+    return await session.scalar(_on_charger(charger_id, *conditions))
 
 
 async def charger_transaction_by_id(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v16.enums import Action
+from ocpp.v16.enums import Action, Reason
 
 from chargegate.domain.times import utcnow
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
@@ -59,6 +59,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             at=timestamp(payload["timestamp"]),
         )
         found = await authorization.at_start(rt, charge_point_id, payload["idTag"], answer)
+        if not answer.accepted:
+            await charger_transactions.start_answered(
+                rt, charge_point_id, answer.transaction_id, found.verdict
+            )
         return {"transactionId": answer.transaction_id, "idTagInfo": id_tag_info(found)}
 
     async def stop_transaction(payload: Payload) -> Payload:
@@ -68,7 +72,8 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             payload["transactionId"],
             register_wh(payload["meterStop"]),
             timestamp(payload["timestamp"]),
-            payload.get("reason"),
+            # Left out, the reason is Local (StopTransaction.req).
+            payload.get("reason", Reason.local),
         )
         if "idTag" in payload:
             found = await authorization.at_stop(rt, charge_point_id, payload["idTag"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v201.enums import Action, TransactionEventEnumType
+from ocpp.v201.enums import Action, ReasonEnumType, TransactionEventEnumType
 
 from chargegate.domain.tokens import INVALID
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
@@ -69,7 +69,13 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         energy = energy_wh(payload.get("meterValue", []))
         if payload["eventType"] == TransactionEventEnumType.ended:
             await charger_transactions.transaction_stopped(
-                rt, charge_point_id, charger_transaction_id, energy, at, info.get("stoppedReason")
+                rt,
+                charge_point_id,
+                charger_transaction_id,
+                energy,
+                at,
+                # Only a Local stop may leave its reason out.
+                info.get("stoppedReason", ReasonEnumType.local),
             )
             if token is None:
                 return {}
@@ -91,6 +97,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         if token is None:
             return {}
         found = await authorization.at_start(rt, charge_point_id, token, answer)
+        if not answer.accepted:
+            await charger_transactions.start_answered(
+                rt, charge_point_id, answer.transaction_id, found.verdict
+            )
         return id_token_info(found)
 
     async def meter_values(payload: Payload) -> Payload:
