@@ -3,7 +3,8 @@
 - OCA OCPP 1.6 TC_023_1/2/3 (CSMS side): a card presented at the charger is answered Invalid,
   Expired or Blocked, and the charger starts nothing;
 - ConcurrentTx: a card (concurrent_tx = token) or its group (group) already in a live session is
-  told ConcurrentTx at Authorize and at a start; never the session's own later messages;
+  told ConcurrentTx at a start, never at Authorize (1.6 keeps it to StartTransaction, and the
+  card that ends a session is asked about too), nor in the session's own later messages;
 - a card blocked while charging is told Blocked by the next message carrying it, and with
   blocked_sessions = stop its sessions are stopped at once; clear_cache_on_block sends ClearCache;
 - a charger's own answer to unknown tokens overrides its operator's.
@@ -242,9 +243,9 @@ async def test_concurrent_tx_with_the_simulator(op: Operator, simulators: Simula
     assert await sim.present_card(1, "CARD-A") == "Accepted"
     await charging(sim, 1)
 
-    # The same card on the other connector: told at Authorize, and at a start made without one.
-    assert await sim.present_card(2, "CARD-A") == "ConcurrentTx"
-    await sim.begin_transaction(2, "CARD-A")
+    # The same card on the other connector: Accepted at Authorize (which also ends sessions),
+    # ConcurrentTx at the start, which the charger ends at once.
+    assert await sim.present_card(2, "CARD-A") == "Accepted"
     assert id_tag_status(starts(sim)[-1]) == "ConcurrentTx"
     await sim.wait_until(lambda: sim.connectors[2].status == "Available")
     # Another card of the same group is free under `token` ...
@@ -253,7 +254,9 @@ async def test_concurrent_tx_with_the_simulator(op: Operator, simulators: Simula
     await sim.end_transaction(2)
     # ... and not under `group`; nothing is under `off`.
     await configure(op, concurrent_tx="group")
-    assert await sim.present_card(2, "CARD-B") == "ConcurrentTx"
+    assert await sim.present_card(2, "CARD-B") == "Accepted"
+    assert id_tag_status(starts(sim)[-1]) == "ConcurrentTx"
+    await sim.wait_until(lambda: sim.connectors[2].status == "Available")
     assert await sim.present_card(2, "CARD-C") == "Accepted"
     await charging(sim, 2)
     await sim.end_transaction(2)
@@ -276,10 +279,8 @@ async def test_a_session_is_never_concurrent_with_itself(op: Operator, subprotoc
         started = await raw.call(action, first)
         assert id_tag_status(started) == "Accepted"
         assert id_tag_status(await raw.call(action, first)) == "Accepted"  # a retry
-        assert info(await raw.call("Authorize", presented(subprotocol, "CARD-A"))) == {
-            **info(started),
-            "status": "ConcurrentTx",
-        }
+        # Authorize is asked for the card that ends a session too: never ConcurrentTx.
+        assert info(await raw.call("Authorize", presented(subprotocol, "CARD-A"))) == info(started)
         action, second = start_report(subprotocol, 2, "card-a", iso(-30))
         later = await raw.call(action, second)
         assert id_tag_status(later) == "ConcurrentTx"
@@ -431,9 +432,9 @@ async def test_a_charger_overrides_its_operators_unknown_tokens(
 @pytest.mark.parametrize("dialect", [V16, V201], ids=["1.6", "2.0.1"])
 async def test_policies_with_an_independent_strict_charger(op: Operator, dialect: Dialect) -> None:
     """ocpp-rpc checks every answer against its own copy of the OCPP schemas: ConcurrentTx at
-    Authorize and at the start of the second session of a card, which the charger ends; the
-    charger's own free vend; then the card is blocked (blocked_sessions = stop): ClearCache and a
-    stop reach the charger, and (1.6) the stop's idTagInfo says Blocked."""
+    the start of the second session of a card (Accepted at its Authorize), which the charger
+    ends; the charger's own free vend; then the card is blocked (blocked_sessions = stop):
+    ClearCache and a stop reach the charger, and (1.6) the stop's idTagInfo says Blocked."""
     await with_cards(op)
     await configure(op, blocked_sessions="stop")
     charger = await op.add_charger(connectors=2)
@@ -458,7 +459,7 @@ async def test_policies_with_an_independent_strict_charger(op: Operator, dialect
             ("CARD-FREE", "Accepted"),
             ("CARD-LOST", "Blocked"),
             ("CARD-A", "Accepted"),
-            ("card-a", "ConcurrentTx"),
+            ("card-a", "Accepted"),
         ]
         first, second = node.of("transactionStarted")
         assert (first["connectorId"], first["status"]) == (1, "Accepted")

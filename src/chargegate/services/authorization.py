@@ -36,9 +36,10 @@ _LIVE = (TransactionState.PENDING, TransactionState.OPEN)
 
 
 async def authorize(rt: Runtime, charge_point_id: str, id_tag: str) -> Authorization:
-    """1.6 Authorize, 2.0.1 Authorize: an idTag we handed out is valid while its session lives;
-    a card already in a live session is ConcurrentTx."""
-    return await _answer(rt, charge_point_id, id_tag, lambda tx: tx.state in _LIVE, True)
+    """1.6 Authorize, 2.0.1 Authorize: an idTag we handed out is valid while its session lives.
+    Never ConcurrentTx, which OCPP 1.6 keeps to StartTransaction: a charger also asks about the
+    card that ends a session, which must stay Accepted; the start is told."""
+    return await _answer(rt, charge_point_id, id_tag, lambda tx: tx.state in _LIVE, False)
 
 
 async def at_start(
