@@ -7,6 +7,7 @@ from typing import Any
 from chargegate.domain.states import QueueStatus
 from chargegate.domain.times import format_api
 from chargegate.services.id_tokens import TokenView
+from chargegate.services.local_lists import LocalListView
 from chargegate.services.views import (
     PortView,
     QueueItemView,
@@ -67,4 +68,16 @@ def token_body(view: TokenView) -> dict[str, Any]:
         "note": view.note,
         "created": format_api(view.created),
         "updated": format_api(view.updated),
+    }
+
+
+def local_list_body(view: LocalListView) -> dict[str, Any]:
+    return {
+        "supported": view.supported,
+        "version": view.version,
+        "charger_version": view.charger_version,
+        "state": view.state,
+        "entries": view.entries,
+        "last_synced": format_api(view.last_synced),
+        "last_error": view.last_error,
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from chargegate.bus import Topic
 from chargegate.domain.cursors import TokenMark
 from chargegate.domain.errors import Conflict, NotFound
 from chargegate.domain.times import utcnow
@@ -17,6 +18,7 @@ from chargegate.domain.tokens import (
     TokenType,
     fold,
 )
+from chargegate.services import local_lists
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import id_tokens as token_store
@@ -74,6 +76,8 @@ async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> TokenVi
                 f"ID token '{request.id_tag}' exists already (tokens are compared without "
                 "regard to letter case): PATCH it instead"
             )
+        await _lists_follow(session, operator_id, request.staging)
+    rt.bus.wake(Topic.DISPATCH)
     return token_view(token)
 
 
@@ -99,6 +103,8 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
         if "note" in patch.changed:
             token.note = patch.note
         token.updated_at = utcnow()
+        await _lists_follow(session, operator_id, patch.staging)
+    rt.bus.wake(Topic.DISPATCH)
     return token_view(token)
 
 
@@ -106,6 +112,15 @@ async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> N
     async with rt.sessions() as session, session.begin():
         if not await token_store.remove(session, operator_id, staging, id_tag):
             raise _missing(id_tag)
+        await _lists_follow(session, operator_id, staging)
+    rt.bus.wake(Topic.DISPATCH)
+
+
+async def _lists_follow(session: AsyncSession, operator_id: int, staging: bool) -> None:
+    """Chargers' local lists follow the production registry: a sync is queued in the same
+    transaction as the change (the dispatcher is woken once it is committed)."""
+    if not staging:
+        await local_lists.tokens_changed(session, operator_id)
 
 
 async def list_tokens(

@@ -17,7 +17,6 @@ from typing import assert_never
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.errors import NotFound
 from chargegate.domain.local_lists import (
     Capabilities,
     Entry,
@@ -31,11 +30,12 @@ from chargegate.domain.local_lists import (
 from chargegate.domain.states import ChargerAction, CommandAction
 from chargegate.domain.times import utcnow
 from chargegate.domain.tokens import ID_TAG_16_MAX, ID_TAG_MAX, Authorization, fold, verdict
+from chargegate.services import operator_chargers
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import local_lists as list_store
-from chargegate.store.models import Charger, IdToken, LocalList
+from chargegate.store.models import IdToken, LocalList
 
 # Full resends after Failed or VersionMismatch before the list is left failed (until the next
 # token change, reconnect or forced resend): a charger that cannot take the list must not be
@@ -58,8 +58,9 @@ class LocalListView:
 
 
 async def view(rt: Runtime, operator_id: int, charge_point_id: str) -> LocalListView:
+    operator_chargers.check(charge_point_id)
     async with rt.reads() as session:
-        charger = await _operators(session, operator_id, charge_point_id)
+        charger = await operator_chargers.find(session, operator_id, charge_point_id)
         state = await session.get(LocalList, charger.id)
         if state is None:
             return LocalListView(None, 0, None, ListState.PENDING, 0, None, None)
@@ -72,13 +73,6 @@ async def view(rt: Runtime, operator_id: int, charge_point_id: str) -> LocalList
             last_synced=state.last_synced_at,
             last_error=state.last_error,
         )
-
-
-async def _operators(session: AsyncSession, operator_id: int, charge_point_id: str) -> Charger:
-    charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
-    if charger is None:
-        raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
-    return charger
 
 
 async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabilities) -> None:
