@@ -50,7 +50,7 @@ RESEND = Doc(
     responses=responses(
         {
             202: _replayable(
-                _json(_ref("StopAccepted"), "Full resend queued: follow the queue item")
+                _json(_ref("StopAccepted"), "Full resend queued: follow it")
             )
         },
         404,
