@@ -48,11 +48,7 @@ GET = Doc(
 )
 RESEND = Doc(
     responses=responses(
-        {
-            202: _replayable(
-                _json(_ref("StopAccepted"), "Full resend queued: follow it")
-            )
-        },
+        {202: _replayable(_json(_ref("StopAccepted"), "Full resend queued: follow it"))},
         404,
         409,
         422,
