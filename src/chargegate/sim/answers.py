@@ -111,9 +111,8 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     }
     if sim.clear_cache is not None:
         handlers["ClearCache"] = clear_cache
-    v16 = sim.dialect.subprotocol == "ocpp1.6"
-    handlers.update(local_list.handlers(sim.received, sim.local_list, v16))
-    if v16:
+    handlers.update(local_list.handlers(sim))
+    if sim.dialect.subprotocol == "ocpp1.6":
         handlers["GetConfiguration"] = get_configuration
         handlers["TriggerMessage"] = trigger_message
     else:

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ocpp.exceptions import NotSupportedError
 from ocpp.v16.enums import Action, UpdateType
 
 from chargegate.domain.local_lists import ListAnswer
 from chargegate.ocpp.rpc import ErrorAnswer, Handler, Payload
+
+if TYPE_CHECKING:
+    from chargegate.sim.charger import SimulatedCharger
 
 
 @dataclass(slots=True)
@@ -81,18 +85,20 @@ def _tag(item: Payload) -> str:
     return tag
 
 
-def handlers(
-    received: list[tuple[str, Payload]], local_list: LocalList | None, v16: bool
-) -> dict[str, Handler]:
+def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     """GetLocalListVersion and SendLocalList. A 1.6 charger without the list says version -1
     and NotSupported (OCTT TC_042_1, TC_043_1); a 2.0.1 one, whose statuses have no
     NotSupported, refuses both with that CALLERROR."""
+
+    local_list = sim.local_list
+    v16 = sim.dialect.subprotocol == "ocpp1.6"
 
     def missing() -> ErrorAnswer:
         return ErrorAnswer(NotSupportedError.code, "no local authorization list")
 
     async def get_version(payload: Payload) -> Payload:
-        received.append((Action.get_local_list_version, payload))
+        sim.received.append((Action.get_local_list_version, payload))
+        await sim.notify()
         available = local_list is not None and local_list.enabled
         if v16:
             version = local_list.reported_version if local_list and available else -1
@@ -102,11 +108,14 @@ def handlers(
         return {"versionNumber": local_list.reported_version}
 
     async def send(payload: Payload) -> Payload:
-        received.append((Action.send_local_list, payload))
-        if local_list is None or not local_list.enabled:
-            if v16:
-                return {"status": ListAnswer.NOT_SUPPORTED}
-            raise missing()
-        return {"status": local_list.update(payload)}
+        sim.received.append((Action.send_local_list, payload))
+        try:
+            if local_list is None or not local_list.enabled:
+                if v16:
+                    return {"status": ListAnswer.NOT_SUPPORTED}
+                raise missing()
+            return {"status": local_list.update(payload)}
+        finally:
+            await sim.notify()
 
     return {Action.get_local_list_version: get_version, Action.send_local_list: send}
