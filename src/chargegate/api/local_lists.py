@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from chargegate.api import bodies, idempotency, openapi_local_lists
-from chargegate.api.arguments import Rt, json_body
+from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.domain.states import ChargerAction
 from chargegate.domain.validation import CommandRequest, parse_staging, reject_unknown
@@ -26,7 +26,13 @@ router = APIRouter(prefix="/1.2")
     responses=openapi_local_lists.GET.responses,
     openapi_extra=openapi_local_lists.GET.extra,
 )
-async def get_local_list(charge_point_id: str, operator: Operator, rt: Rt) -> dict[str, Any]:
+async def get_local_list(
+    charge_point_id: str, request: Request, operator: Operator, rt: Rt
+) -> dict[str, Any]:
+    # The list is the charger's own, the same seen from the sandbox (which only never sends).
+    arguments = await get_arguments(request)
+    reject_unknown(arguments, ("stg",))
+    parse_staging(arguments)
     return bodies.local_list_body(await local_lists.view(rt, operator, charge_point_id))
 
 

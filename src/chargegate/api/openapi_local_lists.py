@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _json, _ref, _replayable, responses
+from chargegate.api.openapi import (
+    BODY_TOO,
+    IDEMPOTENCY_KEY,
+    STG_QUERY,
+    Doc,
+    _json,
+    _ref,
+    _replayable,
+    responses,
+)
 from chargegate.api.openapi_schemas import SHOWN_TIME, STG
 from chargegate.domain.local_lists import ListState
 
@@ -43,7 +52,9 @@ GET = Doc(
     extra={
         "description": "Chargers that have a local authorization list hold the operator's "
         "production tokens (Accepted first, then Blocked, then Expired, as many as the "
-        "charger takes), brought in sync when the charger connects and after each token change."
+        "charger takes), brought in sync when the charger connects and after each token change. "
+        "The list is the charger's own: the same with stg. " + BODY_TOO,
+        "parameters": [STG_QUERY],
     },
 )
 RESEND = Doc(
