@@ -306,7 +306,12 @@ async def victim_view(world: World) -> dict[str, Any]:
         for stg in (False, True):
             view[f"tokens {stg}"] = await get("/tokens", {"limit": 0, **flag(stg)})
     sim = world.b_sim
-    view["charger"] = (sim.start_requests, sim.stop_requests, len(sim.requests("ClearCache")))
+    view["charger"] = (
+        sim.start_requests,
+        sim.stop_requests,
+        len(sim.requests("ClearCache")),
+        len(sim.requests("SendLocalList")),
+    )
     view["events"] = sorted(e["id"] for e in b.receiver.events())
     return view
 
@@ -323,7 +328,7 @@ def checked(before: dict[str, Any], world: World) -> None:
         status, body = before[record.transaction_uuid]
         assert status == 200 and body["state"] == record.state, (record, body)
     # Two starts, one stop and one ClearCache.
-    assert before["charger"] == (2, 1, 1), before["charger"]
+    assert before["charger"] == (2, 1, 1, 0), before["charger"]
     states = {(r.stg, r.state) for r in world.b.records}
     assert states == {
         (False, "Open"),
@@ -369,6 +374,10 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
     for stg in (False, True):
         body = {"command": "clear_cache", **flag(stg)}
         out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
+        # Its local list: neither read nor resent.
+        local_list = f"/chargers/{b.charger.charge_point_id}/local-list"
+        out.append(("GET", local_list, {"params": as_query(flag(stg))}))
+        out.append(("POST", local_list, {"json": flag(stg) or None}))
     for port in b.charger.port_uuids:
         for stg in (False, True):
             # Idle, busy in production or busy in the sandbox: 404 all the same, never 201/409.
