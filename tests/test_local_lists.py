@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from chargegate import provisioning
 from chargegate.sim.charger import LocalList, SimulatedCharger
 from support import Operator, Server, Simulators, assert_error, eventually, online, poll_queue
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
+from test_webhooks import Receiver, until
 
 pytestmark = pytest.mark.server_env({"CHARGEGATE_COMMAND_TIMEOUT_S": "8"})
 
@@ -189,18 +191,38 @@ async def test_failed_and_version_mismatch_get_a_full_resend(
 async def test_a_list_that_never_takes_is_left_failed(
     server: Server, simulators: Simulators
 ) -> None:
-    """A charger that keeps failing gets a bounded number of full resends, no storm."""
+    """A charger that keeps failing gets a bounded number of full resends, no storm; the list
+    settling failed, then in sync, is a webhook event each time."""
     op = await with_cards(server)
     charger = await op.add_charger()
-    sim = await online(simulators, server, charger, local_list=LocalList(fails=100))
-    async with op.client() as client:
-        state = await settled(client, charger.charge_point_id, "failed")
-        assert state["last_error"] == "The charger answered SendLocalList with Failed"
-        sent = len(sends(sim))
-        assert sent == 3
-        # Until something changes: then it is tried again.
-        assert (await client.post("/tokens", json={"id_tag": "X", "status": "Accepted"})).is_success
-        await sim.wait_until(lambda: len(sends(sim)) > sent)
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        await provisioning.add_webhook(server.settings, op.name, receiver.url)
+        held = LocalList(fails=100)
+        sim = await online(simulators, server, charger, local_list=held)
+        async with op.client() as client:
+            state = await settled(client, charger.charge_point_id, "failed")
+            assert state["last_error"] == "The charger answered SendLocalList with Failed"
+            sent = len(sends(sim))
+            assert sent == 3
+            # Until something changes: then it is tried again.
+            held.fails = 0
+            card = {"id_tag": "X", "status": "Accepted"}
+            assert (await client.post("/tokens", json=card)).is_success
+            state = await settled(client, charger.charge_point_id, "in_sync")
+            assert len(sends(sim)) == sent + 1
+        await until(lambda: len(changes(receiver)) == 2)
+    finally:
+        await receiver.stop()
+    failed, in_sync = changes(receiver)
+    assert failed["charge_point_id"] == charger.charge_point_id
+    assert (failed["state"], failed["entries"], failed["version"]) == ("failed", 0, 0)
+    assert in_sync == {"charge_point_id": charger.charge_point_id, **state}
+
+
+def changes(receiver: Receiver) -> list[dict[str, Any]]:
+    return [e["data"] for e in receiver.events() if e["type"] == "local_list.changed"]
 
 
 @pytest.mark.parametrize("kind", ["no-profile", "disabled"])
@@ -316,7 +338,11 @@ async def test_the_endpoints_check_their_input(server: Server, simulators: Simul
         assert (await poll_queue(client, offline.json()["id"]))["status"] == "FAILURE"
         # Sandbox: no charger is contacted.
         sim = await online(simulators, server, charger, local_list=LocalList())
-        await settled(client, cp, "in_sync")
+        # No tokens: an empty Full list (TC_042_2's version 1), which the charger reports as 0.
+        state = await settled(client, cp, "in_sync")
+        assert (state["version"], state["entries"]) == (0, 0)
+        [empty] = sends(sim)
+        assert empty["updateType"] == "Full" and "localAuthorizationList" not in empty
         staged = await client.post(f"/chargers/{cp}/local-list", json={"stg": True})
         assert staged.status_code == 202
         item = await client.get(f"/queue/{staged.json()['id']}", params={"stg": "true"})

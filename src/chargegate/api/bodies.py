@@ -7,7 +7,7 @@ from typing import Any
 from chargegate.domain.states import QueueStatus
 from chargegate.domain.times import format_api
 from chargegate.services.id_tokens import TokenView
-from chargegate.services.local_lists import LocalListView
+from chargegate.services.local_lists import LocalListView, local_list_data
 from chargegate.services.views import (
     PortView,
     QueueItemView,
@@ -72,12 +72,5 @@ def token_body(view: TokenView) -> dict[str, Any]:
 
 
 def local_list_body(view: LocalListView) -> dict[str, Any]:
-    return {
-        "supported": view.supported,
-        "version": view.version,
-        "charger_version": view.charger_version,
-        "state": view.state,
-        "entries": view.entries,
-        "last_synced": format_api(view.last_synced),
-        "last_error": view.last_error,
-    }
+    # The webhooks' event data show a list the same way.
+    return local_list_data(view)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import assert_never
+from typing import Any, assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,14 +28,15 @@ from chargegate.domain.local_lists import (
     differences,
 )
 from chargegate.domain.states import ChargerAction, CommandAction
-from chargegate.domain.times import utcnow
+from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.tokens import ID_TAG_16_MAX, ID_TAG_MAX, Authorization, fold, verdict
-from chargegate.services import operator_chargers
+from chargegate.domain.webhooks import EventType
+from chargegate.services import operator_chargers, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import local_lists as list_store
-from chargegate.store.models import IdToken, LocalList
+from chargegate.store.models import Charger, IdToken, LocalList
 
 # Full resends after Failed or VersionMismatch before the list is left failed (until the next
 # token change, reconnect or forced resend): a charger that cannot take the list must not be
@@ -64,15 +65,48 @@ async def view(rt: Runtime, operator_id: int, charge_point_id: str) -> LocalList
         state = await session.get(LocalList, charger.id)
         if state is None:
             return LocalListView(None, 0, None, ListState.PENDING, 0, None, None)
-        return LocalListView(
-            supported=state.supported,
-            version=state.version,
-            charger_version=state.charger_version,
-            state=state.state,
-            entries=await list_store.count(session, charger.id),
-            last_synced=state.last_synced_at,
-            last_error=state.last_error,
-        )
+        return await _view(session, state)
+
+
+async def _view(session: AsyncSession, state: LocalList) -> LocalListView:
+    return LocalListView(
+        supported=state.supported,
+        version=state.version,
+        charger_version=state.charger_version,
+        state=state.state,
+        entries=await list_store.count(session, state.charger_id),
+        last_synced=state.last_synced_at,
+        last_error=state.last_error,
+    )
+
+
+def local_list_data(view: LocalListView) -> dict[str, Any]:
+    """A list's state as the API shows it (and its webhook events carry it)."""
+    return {
+        "supported": view.supported,
+        "version": view.version,
+        "charger_version": view.charger_version,
+        "state": view.state,
+        "entries": view.entries,
+        "last_synced": format_api(view.last_synced),
+        "last_error": view.last_error,
+    }
+
+
+async def _announce(
+    session: AsyncSession, charger: Charger, state: LocalList, before: ListState | None
+) -> None:
+    """A list that settled in another state than it was in is a local_list.changed event."""
+    if state.state is before or state.state is ListState.PENDING:
+        return
+    await session.flush()
+    data = {
+        "charge_point_id": charger.charge_point_id,
+        **local_list_data(await _view(session, state)),
+    }
+    await webhooks.emit(
+        session, charger.operator_id, EventType.LOCAL_LIST_CHANGED, f"charger:{charger.id}", data
+    )
 
 
 async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabilities) -> None:
@@ -80,17 +114,16 @@ async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabiliti
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
-        state = await list_store.locked(session, charger.id)
-        if state is None:
-            state = list_store.new(charger.id, caps.supported)
-            session.add(state)
+        known = await list_store.locked(session, charger.id)
+        state = known or list_store.added(session, charger.id)
         state.supported = caps.supported
         state.per_message, state.capacity = caps.per_message, caps.capacity
-        if not caps.supported:
-            state.state, state.last_error = ListState.UNSUPPORTED, f"{NO_LIST} (asked at boot)"
-            return
-        state.state, state.resends = ListState.PENDING, 0
-        await _queue(session, charger.id, now)
+        if caps.supported:
+            state.state, state.resends = ListState.PENDING, 0
+            await _queue(session, charger.id, now)
+        else:
+            _unsupported(state, f"{NO_LIST} (asked at boot)")
+        await _announce(session, charger, state, None if known is None else known.state)
     rt.bus.wake(Topic.DISPATCH)
 
 
@@ -121,10 +154,8 @@ async def plan(session: AsyncSession, charge_point_id: str) -> Plan:
     """What a sync being sent now carries: the operator's tokens as this charger's full list,
     and how that differs from what it holds by our last accepted message."""
     charger = await charger_store.registered(session, charge_point_id)
-    state = await list_store.locked(session, charger.id)
-    if state is None:  # asked through the API before the charger was ever probed
-        state = list_store.new(charger.id, supported=True)
-        session.add(state)
+    # None if asked through the API before the charger was ever probed.
+    state = await list_store.locked(session, charger.id) or list_store.added(session, charger.id)
     tag_max = ID_TAG_16_MAX if charger.ocpp_version == "ocpp1.6" else ID_TAG_MAX
     tokens = await list_store.production_tokens(session, charger.operator_id)
     wanted = chosen(_entries(tokens, utcnow()), state.capacity, tag_max)
@@ -167,18 +198,28 @@ async def answered(
     """A sync's or a version question's outcome: what the charger holds now, and whether
     another sync is due."""
     charger = await charger_store.registered(session, charge_point_id)
-    state = await list_store.locked(session, charger.id)
-    if state is None:
-        state = list_store.new(charger.id, supported=True)
-        session.add(state)
+    state = await list_store.locked(session, charger.id) or list_store.added(session, charger.id)
+    before = state.state
+    await _take(session, state, action, outcome, now)
+    await _announce(session, charger, state, before)
+
+
+async def _take(
+    session: AsyncSession, state: LocalList, action: CommandAction, outcome: Outcome, now: datetime
+) -> None:
+    charger_id = state.charger_id
     if outcome.charger_version is not None:
         state.charger_version = outcome.charger_version
     for message in outcome.sent:
         if message.full:
-            await list_store.clear(session, charger.id)
+            await list_store.clear(session, charger_id)
             state.full_needed = False
-        await list_store.apply(session, charger.id, message.entries)
+        await list_store.apply(session, charger_id, message.entries)
         state.version = state.charger_version = message.version
+    if outcome.sent and not await list_store.count(session, charger_id):
+        # An empty list is version 0, whatever version emptied it (1.6 GetLocalListVersion,
+        # 2.0.1 D02): that is what the charger will report.
+        state.version = state.charger_version = 0
     answer = outcome.answer
     if action is ChargerAction.GET_LOCAL_LIST_VERSION or answer is None:
         await _version_reported(session, state, outcome, now)
@@ -193,7 +234,7 @@ async def answered(
             if state.resends < MAX_RESENDS:
                 state.resends += 1
                 state.state = ListState.PENDING
-                await _queue(session, charger.id, now)
+                await _queue(session, charger_id, now)
             else:
                 state.state = ListState.FAILED
         case ListAnswer.NOT_SUPPORTED:
@@ -226,3 +267,4 @@ async def undelivered(session: AsyncSession, charge_point_id: str, reason: str) 
     state = await list_store.locked(session, charger.id)
     if state is not None and state.state is ListState.PENDING:
         state.state, state.last_error = ListState.FAILED, reason
+        await _announce(session, charger, state, ListState.PENDING)

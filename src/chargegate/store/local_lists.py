@@ -32,15 +32,18 @@ async def of_operator(session: AsyncSession, operator_id: int) -> Sequence[Local
     ).all()
 
 
-def new(charger_id: int, supported: bool) -> LocalList:
-    return LocalList(
+def added(session: AsyncSession, charger_id: int) -> LocalList:
+    """A charger's first list state: nothing sent yet."""
+    state = LocalList(
         charger_id=charger_id,
-        supported=supported,
+        supported=True,
         state=ListState.PENDING,
         version=0,
         full_needed=True,
         resends=0,
     )
+    session.add(state)
+    return state
 
 
 async def sync_waiting(session: AsyncSession, charger_id: int) -> bool:
