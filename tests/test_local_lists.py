@@ -148,18 +148,24 @@ async def test_a_list_follows_the_tokens(server: Server, simulators: Simulators)
 
 async def test_capacity_and_message_size(server: Server, simulators: Simulators) -> None:
     """More tokens than the charger holds: Accepted ones first; split into messages of the
-    charger's size (a full list, then differentials)."""
+    charger's size (a full list, then differentials). A 1.6 charger gets no token longer than
+    its 20-character idTag."""
     op = await server.operator()
+    long_card = {"id_tag": "LONG-TOKEN-OF-25-CHARS-XX", "status": "Accepted"}
     async with op.client() as client:
         for n, status in enumerate(["Blocked", "Accepted", "Expired", "Accepted", "Accepted"]):
             card = {"id_tag": f"T-{n}", "status": status}
             assert (await client.post("/tokens", json=card)).status_code == 201
+        assert (await client.post("/tokens", json=long_card)).status_code == 201
     charger = await op.add_charger()
     sim = await online(simulators, server, charger, local_list=LocalList(capacity=4, per_message=2))
     assert sim.local_list is not None
     async with op.client() as client:
         state = await settled(client, charger.charge_point_id, "in_sync")
-    assert sorted(sim.local_list.entries) == ["T-0", "T-1", "T-3", "T-4"]
+    if sim.dialect.subprotocol == "ocpp1.6":
+        assert sorted(sim.local_list.entries) == ["T-0", "T-1", "T-3", "T-4"]
+    else:
+        assert sorted(sim.local_list.entries) == [long_card["id_tag"], "T-1", "T-3", "T-4"]
     assert [(m["updateType"], len(tags(m))) for m in sends(sim)] == [
         ("Full", 2),
         ("Differential", 2),
@@ -257,9 +263,9 @@ async def test_a_charger_without_a_list(server: Server, simulators: Simulators, 
         done = await poll_queue(client, resend.json()["id"])
         assert done["status"] == "FAILURE" and done["command"] == "send_local_list", done
         assert done["reason"].startswith("The charger has no local authorization list"), done
-        # Only the forced one was sent, and only where the charger answered the version.
-        if sim.dialect.subprotocol == "ocpp1.6" and kind == "no-profile":
-            assert sends(sim) == []
+        # Only the forced one was sent: the full list, whatever version the charger said.
+        [full] = sends(sim)
+        assert full["updateType"] == "Full" and version_of(full) == 1
         state = await local_list(client, cp)
         assert state["state"] == "unsupported"
 

@@ -8,7 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chargegate.domain.tokens import Authorization, TokenType, Verdict
+from chargegate.domain.tokens import ID_TAG_16_MAX, ID_TAG_MAX, Authorization, TokenType, Verdict
+
+# The WebSocket subprotocol of OCPP 1.6J, as a charger's ocpp_version holds it.
+OCPP16_SUBPROTOCOL = "ocpp1.6"
 
 
 class ListState(StrEnum):
@@ -57,6 +60,11 @@ class Entry:
 # charge more than the ones it must refuse (those are refused anyway once not on the list and
 # not in its cache, unless it accepts unknown cards offline).
 _RANK = {Verdict.ACCEPTED: 0, Verdict.BLOCKED: 1, Verdict.EXPIRED: 2, Verdict.INVALID: 3}
+
+
+def tag_max(subprotocol: str | None) -> int:
+    """The longest token a charger's list can hold: a 1.6 idTag is 20 characters."""
+    return ID_TAG_16_MAX if subprotocol == OCPP16_SUBPROTOCOL else ID_TAG_MAX
 
 
 def chosen(entries: Iterable[Entry], capacity: int | None, tag_max: int) -> list[Entry]:
@@ -134,12 +142,14 @@ class Plan:
     changes: tuple[Entry, ...]
     per_message: int | None
 
-    def messages(self, charger_version: int) -> list[Message]:
+    def messages(self, charger_version: int | None) -> list[Message]:
+        """For the version the charger reported (None: it would not say; 1.6 says -1 for no
+        list): the full list unless it holds what we last sent."""
         if not self.full and charger_version == self.version:
             return differential_messages(self.changes, self.version, self.per_message)
         # Above both versions, so that a charger holding a list we do not know of (another
         # CSMS's, or ours from before a restore) sees a new one.
-        after = max(self.version, charger_version)
+        after = max(self.version, charger_version or 0)
         return full_messages(self.entries, after, self.per_message)
 
 

@@ -5,7 +5,7 @@ ocpp/v201/local_list.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ocpp.exceptions import NotImplementedError, NotSupportedError
@@ -41,13 +41,13 @@ def version_reply(action: str, version: int) -> Reply:
 
 async def sync(call: Call, wording: Wording, plan: Plan, opening: tuple[str, Payload]) -> Reply:
     action, payload = opening
+    charger_version: int | None
     try:
         charger_version = wording.version_of(await call(action, payload))
-    except CallFailed as exc:
-        # TC_042_1: a charger without a list may refuse the question (NotSupported).
-        return _refused(None, (), ListAnswer.NOT_SUPPORTED, f"{action}: {exc}")
-    if charger_version < 0:
-        return _refused(charger_version, (), ListAnswer.NOT_SUPPORTED, f"{action}: -1")
+    except CallFailed:
+        # A charger without a list may refuse the question (OCTT TC_042_1) as it may say -1:
+        # the full list then asks it plainly, and its answer decides (TC_043_1).
+        charger_version = None
     sent: list[Message] = []
     for message in plan.messages(charger_version):
         try:
@@ -55,26 +55,26 @@ async def sync(call: Call, wording: Wording, plan: Plan, opening: tuple[str, Pay
         except CallFailed as exc:
             # A charger without the feature may refuse the message itself (TC_043_1); any
             # other error is a failure like Failed.
-            answer = ListAnswer.NOT_SUPPORTED if exc.code in _MISSING else ListAnswer.FAILED
-            return _refused(charger_version, sent, answer, f"{Action.send_local_list}: {exc}")
+            missing = exc.code in _MISSING
+            answer = ListAnswer.NOT_SUPPORTED if missing else ListAnswer.FAILED
+            said = f"The charger answered {Action.send_local_list} with an error ({exc})"
+            return _refused(Outcome(charger_version, tuple(sent), answer), said)
         answer = ListAnswer(result["status"])
         if answer is not ListAnswer.ACCEPTED:
-            return _refused(charger_version, sent, answer, rejected(Action.send_local_list, answer))
+            said = rejected(Action.send_local_list, answer)
+            return _refused(Outcome(charger_version, tuple(sent), answer), said)
         sent.append(message)
     outcome = Outcome(charger_version, tuple(sent), ListAnswer.ACCEPTED)
     return Reply(accepted=True, detail=_summary(charger_version, sent), local_list=outcome)
 
 
-def _refused(
-    charger_version: int | None, sent: Sequence[Message], answer: ListAnswer, detail: str
-) -> Reply:
-    outcome = Outcome(charger_version, tuple(sent), answer)
-    if answer is ListAnswer.NOT_SUPPORTED:
-        detail = f"The charger has no local authorization list ({detail})"
-    return Reply(accepted=False, detail=detail, local_list=outcome)
+def _refused(outcome: Outcome, said: str) -> Reply:
+    if outcome.answer is ListAnswer.NOT_SUPPORTED:
+        said = f"The charger has no local authorization list: {said}"
+    return Reply(accepted=False, detail=said, local_list=outcome)
 
 
-def _summary(charger_version: int, sent: list[Message]) -> str:
+def _summary(charger_version: int | None, sent: list[Message]) -> str:
     if not sent:
         return f"Local list in sync at version {charger_version}: nothing to send"
     entries = sum(len(message.entries) for message in sent)

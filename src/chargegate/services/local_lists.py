@@ -26,10 +26,11 @@ from chargegate.domain.local_lists import (
     Plan,
     chosen,
     differences,
+    tag_max,
 )
 from chargegate.domain.states import ChargerAction, CommandAction
 from chargegate.domain.times import format_api, utcnow
-from chargegate.domain.tokens import ID_TAG_16_MAX, ID_TAG_MAX, Authorization, fold, verdict
+from chargegate.domain.tokens import Authorization, fold, verdict
 from chargegate.domain.webhooks import EventType
 from chargegate.services import operator_chargers, webhooks
 from chargegate.services.runtime import Runtime
@@ -115,6 +116,7 @@ async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabiliti
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
         known = await list_store.locked(session, charger.id)
+        before = None if known is None else known.state
         state = known or list_store.added(session, charger.id)
         state.supported = caps.supported
         state.per_message, state.capacity = caps.per_message, caps.capacity
@@ -123,7 +125,7 @@ async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabiliti
             await _queue(session, charger.id, now)
         else:
             _unsupported(state, f"{NO_LIST} (asked at boot)")
-        await _announce(session, charger, state, None if known is None else known.state)
+        await _announce(session, charger, state, before)
     rt.bus.wake(Topic.DISPATCH)
 
 
@@ -156,9 +158,8 @@ async def plan(session: AsyncSession, charge_point_id: str) -> Plan:
     charger = await charger_store.registered(session, charge_point_id)
     # None if asked through the API before the charger was ever probed.
     state = await list_store.locked(session, charger.id) or list_store.added(session, charger.id)
-    tag_max = ID_TAG_16_MAX if charger.ocpp_version == "ocpp1.6" else ID_TAG_MAX
     tokens = await list_store.production_tokens(session, charger.operator_id)
-    wanted = chosen(_entries(tokens, utcnow()), state.capacity, tag_max)
+    wanted = chosen(_entries(tokens, utcnow()), state.capacity, tag_max(charger.ocpp_version))
     held = await list_store.held(session, charger.id)
     return Plan(
         version=state.version,
