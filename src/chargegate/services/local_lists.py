@@ -125,7 +125,9 @@ async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabiliti
             await _queue(session, charger.id, now)
         else:
             _unsupported(state, f"{NO_LIST} (asked at boot)")
-        await _announce(session, charger, state, before)
+        if before is not None:
+            # Not for what a charger says at its first boot: most have no list at all.
+            await _announce(session, charger, state, before)
     rt.bus.wake(Topic.DISPATCH)
 
 
