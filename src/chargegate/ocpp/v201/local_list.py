@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ocpp.v201.enums import AttributeEnumType, ControllerComponentName, UpdateEnumType
+from ocpp.v201.enums import (
+    AttributeEnumType,
+    ControllerComponentName,
+    LocalAuthListCtrlrVariableName,
+    UpdateEnumType,
+)
 
 from chargegate.domain.local_lists import Capabilities, Message
 from chargegate.ocpp.local_lists import Wording
@@ -14,9 +19,9 @@ from chargegate.ocpp.v201.id_token_info import id_token_info
 
 COMPONENT = ControllerComponentName.local_auth_list_ctrlr
 # (variable, attribute): the list's size is the maximum its Entries variable may reach.
-ENABLED = ("Enabled", AttributeEnumType.actual)
-PER_MESSAGE = ("ItemsPerMessage", AttributeEnumType.actual)
-CAPACITY = ("Entries", AttributeEnumType.max_set)
+ENABLED = (LocalAuthListCtrlrVariableName.enabled, AttributeEnumType.actual)
+PER_MESSAGE = (LocalAuthListCtrlrVariableName.items_per_message, AttributeEnumType.actual)
+CAPACITY = (LocalAuthListCtrlrVariableName.entries, AttributeEnumType.max_set)
 VARIABLES = (ENABLED, PER_MESSAGE, CAPACITY)
 
 

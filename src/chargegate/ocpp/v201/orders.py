@@ -11,9 +11,11 @@ from ocpp.v201.enums import (
     ChargingProfileKindEnumType,
     ChargingProfilePurposeEnumType,
     ChargingRateUnitEnumType,
+    ControllerComponentName,
     GetVariableStatusEnumType,
     IdTokenEnumType,
     RequestStartStopStatusEnumType,
+    SmartChargingCtrlrVariableName,
 )
 
 from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
@@ -116,13 +118,16 @@ def _liveness(result: Payload) -> Liveness:
     return Liveness.UNKNOWN
 
 
-SMART_CHARGING = "SmartChargingCtrlr"
+SMART_CHARGING = ControllerComponentName.smart_charging_ctrlr
 
 
 async def probe(session: RpcSession) -> Probed:
     """Smart charging and the local list, from one GetVariables."""
     asked: list[Payload] = [
-        {"component": {"name": SMART_CHARGING}, "variable": {"name": "Enabled"}}
+        {
+            "component": {"name": SMART_CHARGING},
+            "variable": {"name": SmartChargingCtrlrVariableName.enabled},
+        }
     ]
     for variable, attribute in local_list.VARIABLES:
         item: Payload = {
