@@ -108,7 +108,10 @@ async def test_unanswered_command_fails_at_its_deadline(server: Server) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "Missing field: command (one of: clear_cache)"),
+        (
+            {},
+            "Missing field: command (one of: clear_cache, get_local_list_version, send_local_list)",
+        ),
         ({"command": "reboot_everything"}, "command must be one of: clear_cache"),
         ({"command": ["clear_cache"]}, "command must be one of: clear_cache"),
         ({"command": "clear_cache", "stg": "yes"}, "stg must be a boolean (true or false)"),

@@ -312,7 +312,12 @@ async def victim_view(world: World) -> dict[str, Any]:
         view["settings"] = await get("/settings", {})
         view["charger settings"] = await get(f"/chargers/{b.charger.charge_point_id}/settings", {})
     sim = world.b_sim
-    view["charger"] = (sim.start_requests, sim.stop_requests, len(sim.requests("ClearCache")))
+    view["charger"] = (
+        sim.start_requests,
+        sim.stop_requests,
+        len(sim.requests("ClearCache")),
+        len(sim.requests("SendLocalList")),
+    )
     view["events"] = sorted(e["id"] for e in b.receiver.events())
     return view
 
@@ -329,7 +334,7 @@ def checked(before: dict[str, Any], world: World) -> None:
         status, body = before[record.transaction_uuid]
         assert status == 200 and body["state"] == record.state, (record, body)
     # Two starts, one stop and one ClearCache.
-    assert before["charger"] == (2, 1, 1), before["charger"]
+    assert before["charger"] == (2, 1, 1, 0), before["charger"]
     states = {(r.stg, r.state) for r in world.b.records}
     assert states == {
         (False, "Open"),
@@ -377,6 +382,10 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
         settings = f"/chargers/{b.charger.charge_point_id}/settings"
         out.append(("GET", settings, {"params": as_query(flag(stg))}))
+        # Its local list: neither read nor resent.
+        local_list = f"/chargers/{b.charger.charge_point_id}/local-list"
+        out.append(("GET", local_list, {"params": as_query(flag(stg))}))
+        out.append(("POST", local_list, {"json": flag(stg) or None}))
     # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
     for policy in ("accept", "reject", None):
         settings = f"/chargers/{b.charger.charge_point_id}/settings"

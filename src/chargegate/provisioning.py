@@ -199,7 +199,7 @@ async def import_tokens(settings: Settings, operator_name: str, request: TokenIm
                 f"no operator {operator_name!r} (operators are made with their first API key: "
                 f"chargegate apikey create --operator {operator_name})"
             )
-        imported = await token_import.import_tokens(sessions, operator.id, request)
+        imported = await token_import.import_tokens(sessions, settings, operator.id, request)
     finally:
         await engine.dispose()
     # Only a request with an Idempotency-Key can be answered from an earlier one.

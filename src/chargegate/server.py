@@ -19,6 +19,7 @@ from chargegate.api import errors, openapi
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
 from chargegate.api.health import router as health_router
+from chargegate.api.local_lists import router as local_lists_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
 from chargegate.api.routes import router
@@ -158,6 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(tokens_router)
     app.include_router(settings_router)
+    app.include_router(local_lists_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -34,6 +34,11 @@
 //   --second-card=B         and then one with card B on connector 2, whatever the Authorize
 //                           answer (as a charger that starts on its cache does); one the server
 //                           does not accept is ended at once (DeAuthorized)
+//   --local-list=N          a local authorization list of at most N entries (1.6 feature
+//                           profile LocalAuthListManagement, 2.0.1 LocalAuthListCtrlr); without
+//                           it a 1.6 charger reports list version -1 and answers SendLocalList
+//                           NotSupported, and a 2.0.1 one does not handle either message
+//   --local-list-per-message=N  at most N entries in one SendLocalList (default 10)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -73,6 +78,12 @@ const startedBeforeAnswer = options.has('started-before-answer');
 // Appended to charger text with --bad-strings (JSON.stringify writes them as \u escapes).
 const ODD_TEXT = options.has('bad-strings') ? '\ud800\u0000' : '';
 const badMeter = options.has('bad-meter');
+const localListCapacity = options.has('local-list')
+    ? Number.parseInt(options.get('local-list'), 10)
+    : null;
+const localListPerMessage = Number.parseInt(options.get('local-list-per-message') ?? '10', 10);
+// The local list: entries by upper-cased idTag, and its version (0 while empty).
+const localList = { entries: new Map(), version: 0 };
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
 const version = protocolArg ?? '1.6';
 if (!baseUrl || !chargePointId || !(version in SUBPROTOCOLS)) {
@@ -353,12 +364,28 @@ const REPORT = Object.entries(DEVICE_MODEL).flatMap(([component, variables]) =>
     })),
 );
 
+// With a local list: its controller, whose Entries may reach the list's size (MaxSet).
+const LOCAL_AUTH_LIST_CTRLR = {
+    Enabled: 'true',
+    ItemsPerMessage: String(localListPerMessage),
+};
+
 function getVariableResult({ component, variable, attributeType }) {
     const entry = {
         ...(attributeType !== undefined ? { attributeType } : {}),
         component,
         variable,
     };
+    if (component.name === 'LocalAuthListCtrlr' && localListCapacity !== null) {
+        const values =
+            variable.name === 'Entries'
+                ? { Actual: String(localList.entries.size), MaxSet: String(localListCapacity) }
+                : { Actual: LOCAL_AUTH_LIST_CTRLR[variable.name] };
+        const value = values[attributeType ?? 'Actual'];
+        return value === undefined
+            ? { attributeStatus: 'UnknownVariable', ...entry }
+            : { attributeStatus: 'Accepted', attributeValue: value, ...entry };
+    }
     const known = (table, key) => (Object.hasOwn(table, key) ? table[key] : undefined);
     const variables =
         component.evse === undefined && component.instance === undefined
@@ -580,6 +607,58 @@ function handleShared() {
     handled('ClearCache', () => ({ status: clearCacheStatus }));
 }
 
+// SendLocalList in either version's wording: a differential must be above the current version;
+// more entries than a message or the list may hold fail.
+function updateLocalList(params, versionKey) {
+    const items = params.localAuthorizationList ?? [];
+    const requested = params[versionKey];
+    const current = localList.entries.size === 0 ? 0 : localList.version;
+    const full = params.updateType === 'Full';
+    if (!full && requested <= current) {
+        return 'VersionMismatch';
+    }
+    if (items.length > localListPerMessage) {
+        return 'Failed';
+    }
+    const held = full ? new Map() : new Map(localList.entries);
+    for (const item of items) {
+        const tag = (item.idTag ?? item.idToken.idToken).toUpperCase();
+        if (item.idTagInfo || item.idTokenInfo) {
+            held.set(tag, item);
+        } else {
+            held.delete(tag);
+        }
+    }
+    if (held.size > localListCapacity) {
+        return 'Failed';
+    }
+    localList.entries = held;
+    localList.version = requested;
+    emit('localList', { version: requested, entries: [...held.keys()].sort() });
+    return 'Accepted';
+}
+
+function listVersion() {
+    return localList.entries.size === 0 ? 0 : localList.version;
+}
+
+function handleLocalList() {
+    if (version === '1.6') {
+        handled('GetLocalListVersion', () => ({
+            listVersion: localListCapacity === null ? -1 : listVersion(),
+        }));
+        handled('SendLocalList', (params) => ({
+            status:
+                localListCapacity === null ? 'NotSupported' : updateLocalList(params, 'listVersion'),
+        }));
+    } else if (localListCapacity !== null) {
+        handled('GetLocalListVersion', () => ({ versionNumber: listVersion() }));
+        handled('SendLocalList', (params) => ({
+            status: updateLocalList(params, 'versionNumber'),
+        }));
+    }
+}
+
 function handleV16() {
     handled('RemoteStartTransaction', (params) => {
         const connector =
@@ -610,10 +689,30 @@ function handleV16() {
 
     // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
     // This charger has no smart charging, so it must never receive a charging profile.
-    handled('GetConfiguration', (params) => ({
-        configurationKey: [{ key: 'SupportedFeatureProfiles', readonly: true, value: 'Core' }],
-        ...(params.key && !params.key.includes('SupportedFeatureProfiles') ? { unknownKey: params.key } : {}),
-    }));
+    // With a local list, the profile and its keys too.
+    const configuration = new Map([
+        [
+            'SupportedFeatureProfiles',
+            localListCapacity === null ? 'Core' : 'Core,LocalAuthListManagement',
+        ],
+        ...(localListCapacity === null
+            ? []
+            : [
+                  ['LocalAuthListEnabled', 'true'],
+                  ['LocalAuthListMaxLength', String(localListCapacity)],
+                  ['SendLocalListMaxLength', String(localListPerMessage)],
+              ]),
+    ]);
+    handled('GetConfiguration', (params) => {
+        const asked = params.key ?? [...configuration.keys()];
+        const unknown = asked.filter((key) => !configuration.has(key));
+        return {
+            configurationKey: asked
+                .filter((key) => configuration.has(key))
+                .map((key) => ({ key, readonly: true, value: configuration.get(key) })),
+            ...(unknown.length ? { unknownKey: unknown } : {}),
+        };
+    });
 }
 
 function handleV201() {
@@ -676,6 +775,7 @@ client.handle(({ method, params, messageId }) => {
 });
 
 handleShared();
+handleLocalList();
 if (version === '1.6') {
     handleV16();
 } else {

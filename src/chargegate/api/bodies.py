@@ -7,6 +7,7 @@ from typing import Any
 from chargegate.domain.states import QueueStatus
 from chargegate.domain.times import format_api
 from chargegate.services.id_tokens import TokenView
+from chargegate.services.local_lists import LocalListView, local_list_data
 from chargegate.services.views import (
     PortView,
     QueueItemView,
@@ -68,3 +69,8 @@ def token_body(view: TokenView) -> dict[str, Any]:
         "created": format_api(view.created),
         "updated": format_api(view.updated),
     }
+
+
+def local_list_body(view: LocalListView) -> dict[str, Any]:
+    # The webhooks' event data show a list the same way.
+    return local_list_data(view)

@@ -109,9 +109,7 @@ async def import_tokens(request: Request, operator: Operator, rt: Rt) -> Respons
         body = await json_body(request)
         if not body:
             raise InvalidArgument("Missing fields: send a JSON body with tokens")
-        return await token_import.import_tokens(
-            rt.sessions, operator, parse_token_import(body), once
-        )
+        return await token_import.import_on_node(rt, operator, parse_token_import(body), once)
 
     def respond(imported: ImportView) -> Response:
         # {"created": n, "updated": m, "unchanged": k}

@@ -59,6 +59,11 @@ class ChargerAction(StrEnum):
 
     # Clear the charger's authorization cache (1.6 and 2.0.1 ClearCache).
     CLEAR_CACHE = "clear_cache"
+    # Ask for the version of the charger's local authorization list (GetLocalListVersion).
+    GET_LOCAL_LIST_VERSION = "get_local_list_version"
+    # Bring the charger's local authorization list in sync with the operator's tokens: it
+    # opens with GetLocalListVersion, then SendLocalList (see services.local_lists).
+    SEND_LOCAL_LIST = "send_local_list"
 
 
 # What the outbox holds: the two kinds share one column, so their values never overlap.

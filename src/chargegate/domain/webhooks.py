@@ -26,6 +26,8 @@ class EventType(StrEnum):
     PORT_STATUS_CHANGED = "port.status_changed"
     # A stop did not take (refused, undelivered, or never reported); it is being retried.
     TRANSACTION_STOP_FAILED = "transaction.stop_failed"
+    # A charger's local list settled in another state (in_sync, failed, unsupported).
+    LOCAL_LIST_CHANGED = "local_list.changed"
 
 
 class DeliveryStatus(StrEnum):

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from ocpp.v201.enums import Action as Action201
 
+from chargegate.domain.local_lists import Capabilities
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_reports
 from chargegate.services.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """What a charger says about itself when asked after boot, in one question."""
+
+    # It takes charging profiles (the fail-safe TxProfile).
+    smart_charging: bool
+    local_list: Capabilities
+
+
+NOT_PROBED = Probed(smart_charging=False, local_list=Capabilities(supported=False))
 
 
 def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from chargegate.domain.errors import ChargegateError
-from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
+from chargegate.ocpp import local_lists
+from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.ocpp.versions import Version
 from chargegate.services.commands import NotDelivered, Order, Reply
 
@@ -71,17 +73,29 @@ class ConnectionRegistry:
         connection = self._connections.get(charge_point_id)
         if connection is None or connection.epoch != epoch:
             raise NotDelivered(f"charger {charge_point_id} is not connected to this node")
-        action, payload = connection.version.to_call(order)
+        version = connection.version
+        action, payload = version.to_call(order)
+        call = partial(_call, connection.session)
+        if order.local_list is not None:
+            return await local_lists.sync(
+                call, version.local_list, order.local_list, (action, payload)
+            )
         try:
-            result = await connection.session.call(action, payload)
-        except TimeoutError:
-            raise NotDelivered(f"no answer to {action}") from None
-        except TransportClosed:
-            raise NotDelivered(f"connection lost during {action}") from None
+            result = await call(action, payload)
         except CallFailed as exc:
             return Reply(
                 accepted=False,
                 detail=f"The charger answered {action} with an error ({exc.code}: "
                 f"{exc.description})",
             )
-        return connection.version.to_reply(action, result)
+        return version.to_reply(action, result)
+
+
+async def _call(session: RpcSession, action: str, payload: Payload) -> Payload:
+    """A CALL's answer; NotDelivered when none came."""
+    try:
+        return await session.call(action, payload)
+    except TimeoutError:
+        raise NotDelivered(f"no answer to {action}") from None
+    except TransportClosed:
+        raise NotDelivered(f"connection lost during {action}") from None

@@ -26,10 +26,11 @@ from chargegate.domain.identity import (
 )
 from chargegate.domain.rate import KeyedBuckets, TokenBucket
 from chargegate.ocpp.client_cert import scope_common_names
+from chargegate.ocpp.common import NOT_PROBED
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
-from chargegate.services import admission, charger_reports
+from chargegate.services import admission, charger_reports, local_lists
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -268,15 +269,19 @@ class OcppEndpoint:
     async def _probe(
         self, charge_point_id: str, session: RpcSession, version: Version, booted: asyncio.Event
     ) -> None:
-        """After boot, ask whether the charger takes charging profiles (for the fail-safe)."""
+        """After boot, ask whether the charger takes charging profiles (for the fail-safe) and
+        whether it has a local authorization list (which is then brought in sync)."""
         await booted.wait()
         try:
-            supported = await version.smart_charging(session)
+            probed = await version.probe(session)
         except (CallFailed, TimeoutError, TransportClosed):
-            supported = False
+            probed = NOT_PROBED
         # Cancelled when the socket closes, which may be just as this writes: a write cut off
         # half-done drops its database connection with the transaction (and SQLite's one write
         # lock) still held, and every other write then waits on it for busy_timeout and fails.
         await asyncio.shield(
-            charger_reports.smart_charging_known(self._rt, charge_point_id, supported)
+            charger_reports.smart_charging_known(self._rt, charge_point_id, probed.smart_charging)
+        )
+        await asyncio.shield(
+            local_lists.capabilities_known(self._rt, charge_point_id, probed.local_list)
         )

@@ -9,20 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.errors import InvalidArgument, NotFound
-from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
-from chargegate.domain.states import CommandStatus, QueueKind, QueueStatus
+from chargegate.domain.states import ChargerAction, CommandStatus, QueueKind, QueueStatus
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
-from chargegate.services import idempotency, outcomes
+from chargegate.services import idempotency, local_lists, operator_chargers, outcomes
 from chargegate.services.commands import offline_reason
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView
-from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Charger, Command, QueueItem
+from chargegate.store.models import Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
 
@@ -36,13 +33,13 @@ async def send(
 ) -> QueuedView | Earlier:
     """The queue item that follows the command (already failed if its charger is offline); or,
     sent again with its Idempotency-Key, the request that sent it."""
-    check_id(charge_point_id)
+    operator_chargers.check(charge_point_id)
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         claim = await idempotency.claim(session, operator_id, once)
         if isinstance(claim, Earlier):
             return claim
-        charger = await owned_charger(session, operator_id, charge_point_id)
+        charger = await operator_chargers.find(session, operator_id, charge_point_id)
         item = QueueItem(
             queue_uuid=str(uuid.uuid4()),
             operator_id=operator_id,
@@ -69,27 +66,13 @@ async def send(
             )
         else:
             item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
+            if request.action is ChargerAction.SEND_LOCAL_LIST:
+                await local_lists.resend_requested(session, charger.id)
         await session.flush()
         queued = QueuedView(item.queue_uuid)
         await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return queued
-
-
-def check_id(charge_point_id: str) -> None:
-    """A charge point id from the API's path: a 400 if it could never name a charger."""
-    try:
-        check_charge_point_id(charge_point_id)
-    except InvalidChargePointId as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
-async def owned_charger(session: AsyncSession, operator_id: int, charge_point_id: str) -> Charger:
-    """The operator's charger; a 404 for another operator's, as for none."""
-    charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
-    if charger is None:
-        raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
-    return charger
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:

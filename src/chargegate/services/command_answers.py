@@ -20,7 +20,7 @@ from chargegate.domain.states import (
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.services import fail_safe, outcomes, stops
+from chargegate.services import fail_safe, local_lists, outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -110,6 +110,10 @@ async def _delivered(
     order = claim.order
     action = order.action
     if isinstance(action, ChargerAction):
+        if reply.local_list is not None:
+            await local_lists.answered(
+                session, claim.charge_point_id, action, reply.local_list, now
+            )
         status = QueueStatus.SUCCESS if reply.accepted else QueueStatus.FAILURE
         await _resolve_item(session, claim, status, now, None if reply.accepted else reply.detail)
         return
@@ -185,6 +189,8 @@ async def _undelivered(
     )
     action = claim.order.action
     if isinstance(action, ChargerAction):
+        if action is ChargerAction.SEND_LOCAL_LIST:
+            await local_lists.undelivered(session, claim.charge_point_id, reason)
         await _resolve_item(session, claim, QueueStatus.FAILURE, now, reason)
         return
     transaction = await tx_store.locked(session, claim.order.on_transaction.id)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chargegate.domain.errors import ChargegateError
+from chargegate.domain.local_lists import Outcome, Plan
 from chargegate.domain.states import CommandAction, Liveness
 
 
@@ -35,6 +36,8 @@ class Order:
     # The port it is for: a transaction's, or the command's own; None for the whole charger.
     connector_id: int | None
     transaction: TransactionOrder | None = None
+    # What a sync of the charger's local list sends (ChargerAction.SEND_LOCAL_LIST).
+    local_list: Plan | None = None
 
     @property
     def on_transaction(self) -> TransactionOrder:
@@ -59,6 +62,8 @@ class Reply:
     charger_transaction_id: str | None = None
     # The answer to a reconcile: whether the transaction still runs at the charger.
     liveness: Liveness = Liveness.UNKNOWN
+    # What a local-list sync or version question came to.
+    local_list: Outcome | None = None
 
 
 class NotDelivered(ChargegateError):

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import assert_never
 
 from chargegate.bus import Topic
+from chargegate.domain.local_lists import Plan
 from chargegate.domain.states import ChargerAction, TransactionAction, TransactionState
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
-from chargegate.services import command_answers, fail_safe
+from chargegate.services import command_answers, fail_safe, local_lists
 from chargegate.services.command_answers import UNSTORABLE_ANSWER, Claim
 from chargegate.services.commands import ChargerLink, NotDelivered, Order, Reply, TransactionOrder
 from chargegate.services.group_commit import DeadLetter, GroupCommit
@@ -70,12 +71,18 @@ class Dispatcher:
                 else:
                     overtaken.append(row.command_id)
             await command_store.cancel(session, overtaken)
+            # A sync reads the tokens now, as it goes out, so that it carries every change.
+            plans = {
+                row.command_id: await local_lists.plan(session, row.charge_point_id)
+                for row in needed
+                if row.action is ChargerAction.SEND_LOCAL_LIST
+            }
         return [
             Claim(
                 command_id=row.command_id,
                 charge_point_id=row.charge_point_id,
                 epoch=row.epoch,
-                order=_order(row, settings.tx_profile_limit_a),
+                order=_order(row, settings.tx_profile_limit_a, plans.get(row.command_id)),
                 queue_uuid=row.queue_uuid,
             )
             for row in needed
@@ -159,12 +166,13 @@ def _still_needed(row: Claimed) -> bool:
             assert_never(action)
 
 
-def _order(row: Claimed, limit_a: float) -> Order:
+def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
     transaction = row.transaction
     return Order(
         action=row.action,
         issued_at=utcnow(),
         connector_id=row.connector_id,
+        local_list=local_list,
         transaction=None
         if transaction is None
         else TransactionOrder(

@@ -18,7 +18,7 @@ from chargegate.domain.tokens import (
     TokenType,
     fold,
 )
-from chargegate.services import token_blocks
+from chargegate.services import local_lists, token_blocks
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import id_tokens as token_store
@@ -76,6 +76,8 @@ async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> TokenVi
                 f"ID token '{request.id_tag}' exists already (tokens are compared without "
                 "regard to letter case): PATCH it instead"
             )
+        await _follow(rt, session, token, None, token.status)
+    _wake(rt)
     return token_view(token)
 
 
@@ -102,8 +104,8 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
         if "note" in patch.changed:
             token.note = patch.note
         token.updated_at = utcnow()
-        queued = await _enforce(rt, session, token, was, token.status)
-    _wake(rt, queued)
+        await _follow(rt, session, token, was, token.status)
+    _wake(rt)
     return token_view(token)
 
 
@@ -112,26 +114,33 @@ async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> N
         token = await token_store.remove(session, operator_id, staging, id_tag)
         if token is None:
             raise _missing(id_tag)
-        queued = await _enforce(rt, session, token, token.status, None)
-    _wake(rt, queued)
+        await _follow(rt, session, token, token.status, None)
+    _wake(rt)
 
 
-async def _enforce(
-    rt: Runtime, session: AsyncSession, token: IdToken, was: TokenStatus, now_is: TokenStatus | None
-) -> bool:
-    """The operator's settings on what a production card's change does at its chargers;
-    whether that put commands in the outbox."""
+async def _follow(
+    rt: Runtime,
+    session: AsyncSession,
+    token: IdToken,
+    was: TokenStatus | None,
+    now_is: TokenStatus | None,
+) -> None:
+    """What a production card's change (`was` None: added; `now_is` None: removed) does beyond
+    the registry, in its transaction: the operator's settings on blocked cards, and the
+    chargers' local lists."""
     if token.staging:
-        return False
-    return await token_blocks.token_changed(
-        session, rt.settings, token.operator_id, token.id_tag, was, now_is, utcnow()
-    )
+        return
+    if was is not None:
+        change = token_blocks.StatusChange(token.id_tag, was, now_is)
+        await token_blocks.tokens_changed(
+            session, rt.settings, token.operator_id, [change], utcnow()
+        )
+    await local_lists.tokens_changed(session, token.operator_id)
 
 
-def _wake(rt: Runtime, queued: bool) -> None:
+def _wake(rt: Runtime) -> None:
     # After the commit: woken before it, the dispatcher could find nothing yet.
-    if queued:
-        rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
 
 
 async def list_tokens(

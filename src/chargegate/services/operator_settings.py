@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from chargegate.domain.settings import ChargerSettingsPatch, OperatorSettings, SettingsPatch
 from chargegate.domain.tokens import UnknownTokens
-from chargegate.services import charger_commands
+from chargegate.services import operator_chargers
 from chargegate.services.runtime import Runtime
 from chargegate.store import operators as operator_store
 from chargegate.store.database import AsyncSession
@@ -69,8 +69,8 @@ async def change_charger(
 
 
 async def _charger(session: AsyncSession, operator_id: int, charge_point_id: str) -> Charger:
-    charger_commands.check_id(charge_point_id)
-    return await charger_commands.owned_charger(session, operator_id, charge_point_id)
+    operator_chargers.check(charge_point_id)
+    return await operator_chargers.find(session, operator_id, charge_point_id)
 
 
 async def _charger_view(session: AsyncSession, charger: Charger) -> ChargerSettingsView:

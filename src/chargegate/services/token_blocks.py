@@ -5,6 +5,8 @@ they once heard Accepted would otherwise go on starting sessions without asking 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,28 +28,40 @@ BLOCKED = "blocked"
 _UNUSABLE = (TokenStatus.BLOCKED, TokenStatus.EXPIRED)
 
 
-async def token_changed(
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A production card went from `was` to `now_is` (None: it was removed)."""
+
+    id_tag: str
+    was: TokenStatus
+    now_is: TokenStatus | None
+
+    @property
+    def newly(self) -> TokenStatus | None:
+        return self.now_is if self.now_is is not self.was else None
+
+
+async def tokens_changed(
     session: AsyncSession,
     settings: Settings,
     operator_id: int,
-    id_tag: str,
-    was: TokenStatus,
-    now_is: TokenStatus | None,
+    changes: Sequence[StatusChange],
     now: datetime,
-) -> bool:
-    """A production card went from `was` to `now_is` (None: deleted), in the caller's database
-    transaction. Returns whether commands went into the outbox (the dispatcher is to be woken)."""
+) -> None:
+    """Cards changed (one through the API, many in an import), in the caller's database
+    transaction: the sessions of those newly blocked stop, and each online charger gets one
+    ClearCache if any card can no longer start a session. The caller wakes the dispatcher."""
     operator = await operator_store.operator(session, operator_id)
-    queued = False
-    newly = now_is if now_is is not was else None
-    if newly is TokenStatus.BLOCKED and operator.blocked_sessions is BlockedSessions.STOP:
-        running = await live_sessions.of_token(session, operator_id, id_tag)
+    if operator.blocked_sessions is BlockedSessions.STOP:
+        running: list[int] = []
+        for change in changes:
+            if change.newly is TokenStatus.BLOCKED:
+                running += await live_sessions.of_token(session, operator_id, change.id_tag)
         await tx_store.lock_in_order(session, running)
-        queued = await stops.request(session, running, BLOCKED, now, settings) > 0
-    if operator.clear_cache_on_block and (now_is is None or newly in _UNUSABLE):
+        await stops.request(session, sorted(set(running)), BLOCKED, now, settings)
+    stale = any(c.now_is is None or c.newly in _UNUSABLE for c in changes)
+    if operator.clear_cache_on_block and stale:
         for charger_id in await charger_store.online_charger_ids(session, operator_id):
             command_store.add_command(
                 session, charger_id=charger_id, action=ChargerAction.CLEAR_CACHE, now=now
             )
-            queued = True
-    return queued

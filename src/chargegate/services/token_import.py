@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
+from chargegate.bus import Topic
+from chargegate.config import Settings
 from chargegate.domain.errors import Conflict, ItemError
 from chargegate.domain.times import utcnow
 from chargegate.domain.token_import import (
@@ -18,8 +20,10 @@ from chargegate.domain.token_import import (
     refusal,
 )
 from chargegate.domain.tokens import fold
-from chargegate.services import idempotency
+from chargegate.services import idempotency, local_lists, token_blocks
 from chargegate.services.idempotency import Earlier, Idempotency
+from chargegate.services.runtime import Runtime
+from chargegate.services.token_blocks import StatusChange
 from chargegate.store import id_tokens as token_store
 from chargegate.store.chunks import chunks
 from chargegate.store.database import AsyncSession, SessionFactory
@@ -40,30 +44,51 @@ class ImportView:
 
 async def import_tokens(
     sessions: SessionFactory,
+    settings: Settings,
     operator_id: int,
     request: TokenImport,
     once: Idempotency[ImportView] | None = None,
 ) -> ImportView | Earlier:
-    """Every row of an import, all in one transaction: all are imported or none.
+    """Every row of an import, all in one transaction: all are imported or none, and so is
+    what follows a change of production cards (the operator's settings on blocked cards, the
+    chargers' local lists), as for one card changed through the API.
 
-    Takes the session factory rather than a Runtime, as the command line has no node. Anything
-    that must follow a change of tokens belongs in `_apply`, in the import's transaction."""
+    Takes the session factory rather than a Runtime, as the command line has no node: the
+    caller wakes the dispatcher if it can (otherwise its next poll finds the commands)."""
+    now = utcnow()
     async with sessions() as session, session.begin():
         claim = await idempotency.claim(session, operator_id, once)
         if isinstance(claim, Earlier):
             return claim
-        view = await _apply(session, operator_id, request, utcnow())
+        view, changes = await _apply(session, operator_id, request, now)
+        if not request.staging and view.created + view.updated > 0:
+            await token_blocks.tokens_changed(session, settings, operator_id, changes, now)
+            await local_lists.tokens_changed(session, operator_id)
         await claim.answered(view)
+    return view
+
+
+async def import_on_node(
+    rt: Runtime,
+    operator_id: int,
+    request: TokenImport,
+    once: Idempotency[ImportView] | None = None,
+) -> ImportView | Earlier:
+    """An import through the API: this node's dispatcher is woken for the commands it queued."""
+    view = await import_tokens(rt.sessions, rt.settings, operator_id, request, once)
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return view
 
 
 async def _apply(
     session: AsyncSession, operator_id: int, request: TokenImport, now: datetime
-) -> ImportView:
+) -> tuple[ImportView, list[StatusChange]]:
+    """The rows written, and the cards whose status they changed."""
     # In folded order, chunk by chunk: every import locks the tokens it finds in the same order.
     rows = sorted(request.rows, key=lambda row: fold(row.id_tag))
     created = updated = 0
     existing: list[ItemError] = []
+    statuses: list[StatusChange] = []
     for chunk in chunks(rows, IMPORT_CHUNK):
         stored = await token_store.stored_tokens(
             session, operator_id, request.staging, [fold(row.id_tag) for row in chunk]
@@ -79,6 +104,9 @@ async def _apply(
                     fields = row.applied_to(token.fields)
                     if fields != token.fields:
                         changed.append((token.id, fields))
+                    if fields.status is not token.fields.status:
+                        change = StatusChange(row.id_tag, token.fields.status, fields.status)
+                        statuses.append(change)
             case _:
                 assert_never(request.mode)
         if existing:
@@ -96,7 +124,7 @@ async def _apply(
         raise Conflict(
             refusal(len(existing), len(rows), "exist already (mode create)"), listed(existing)
         )
-    return ImportView(created, updated, len(rows) - created - updated)
+    return ImportView(created, updated, len(rows) - created - updated), statuses
 
 
 def _exists(row: ImportRow) -> ItemError:

@@ -22,8 +22,9 @@ from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.sim import answers, quirks
 from chargegate.sim.dialects import DIALECTS, Connector
+from chargegate.sim.local_list import LocalList
 
-__all__ = ["Connector", "SimulatedCharger", "run_forever"]
+__all__ = ["Connector", "LocalList", "SimulatedCharger", "run_forever"]
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class SimulatedCharger:
         bad_strings: bool = False,
         bad_meter: bool = False,
         clear_cache: str | None = "Accepted",
+        local_list: LocalList | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -104,6 +106,8 @@ class SimulatedCharger:
         # The ClearCache answer: Rejected where the charger keeps no cache, None where it does
         # not implement the message at all (it then answers NotImplemented / NotSupported).
         self.clear_cache = clear_cache
+        # Its local authorization list (None: a charger without one).
+        self.local_list = local_list
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from chargegate.domain.states import (
+    ChargerAction,
     CommandAction,
     CommandStatus,
     TransactionAction,
@@ -119,6 +121,9 @@ async def claim_due(
     StopTransaction answering that very command) right after it reconnects, and that may make
     sending it again unnecessary.
 
+    A charger's local-list syncs go one at a time, oldest first: each asks the charger's list
+    version and sends from it, which a second one under way would make stale.
+
     Set-based statements rather than one ORM object per row: an expiry wave claims thousands
     of commands at once, and each is on the path to a charger that must stop on time.
     """
@@ -134,6 +139,13 @@ async def claim_due(
         )
         .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
     )
+    earlier = aliased(Command)
+    earlier_sync = exists().where(
+        earlier.charger_id == Command.charger_id,
+        earlier.action == ChargerAction.SEND_LOCAL_LIST,
+        earlier.status.in_(_OUTSTANDING),
+        earlier.id < Command.id,
+    )
     due = (
         select(Command.id)
         .join(Charger, Command.charger_id == Charger.id)
@@ -141,6 +153,7 @@ async def claim_due(
             Charger.connected_node == node_id,
             Command.status == CommandStatus.PENDING,
             or_(Command.in_doubt.is_(False), Charger.connected_at <= now - settle),
+            or_(Command.action != ChargerAction.SEND_LOCAL_LIST, ~earlier_sync),
         )
         .order_by(Command.id)
         .limit(CLAIM_BATCH)

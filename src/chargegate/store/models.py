@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chargegate.domain.local_lists import ListState
 from chargegate.domain.settings import BlockedSessions, ConcurrentTx
 from chargegate.domain.states import (
     CommandAction,
@@ -228,7 +229,7 @@ class Command(Base):
     connector_id: Mapped[int | None]
     # The queue item an API caller follows it by (commands on a transaction have theirs).
     queue_uuid: Mapped[str | None] = mapped_column(ForeignKey("queue_items.queue_uuid"), index=True)
-    action: Mapped[CommandAction] = mapped_column(StoredEnum(command_action, 16))
+    action: Mapped[CommandAction] = mapped_column(StoredEnum(command_action, 32))
     status: Mapped[CommandStatus] = mapped_column(StoredEnum(CommandStatus, 16), index=True)
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -311,3 +312,43 @@ class IdToken(Base):
     note: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class LocalList(Base):
+    """A charger's local authorization list, as we keep it in sync with its operator's tokens
+    (a row once the charger has been asked whether it has one)."""
+
+    __tablename__ = "local_lists"
+
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), primary_key=True)
+    supported: Mapped[bool] = mapped_column(Boolean)
+    # What the charger takes: entries per SendLocalList, entries in all (None: not said).
+    per_message: Mapped[int | None]
+    capacity: Mapped[int | None]
+    state: Mapped[ListState] = mapped_column(StoredEnum(ListState, 16))
+    # The version we last had accepted, and the one the charger last reported.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    charger_version: Mapped[int | None]
+    # The next sync sends the full list whatever the charger reports (first sync, a refusal,
+    # a forced resend).
+    full_needed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Full resends after Failed or VersionMismatch since the last sync that took.
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LocalListEntry(Base):
+    """A token as the charger's local list holds it, by our last accepted SendLocalList: what
+    the next differential is computed against."""
+
+    __tablename__ = "local_list_entries"
+
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), primary_key=True)
+    id_tag_folded: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id_tag: Mapped[str] = mapped_column(String(36))
+    type: Mapped[TokenType] = mapped_column(StoredEnum(TokenType, 20))
+    verdict: Mapped[Verdict] = mapped_column(StoredEnum(Verdict, 16))
+    expires_at: Mapped[datetime | None]
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
+    parent_type: Mapped[TokenType | None] = mapped_column(StoredEnum(TokenType, 20))

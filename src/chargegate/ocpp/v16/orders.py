@@ -11,14 +11,16 @@ from ocpp.v16.enums import (
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
+    ConfigurationKey,
     MessageTrigger,
     RemoteStartStopStatus,
 )
 
 from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
-from chargegate.ocpp import fail_safe
-from chargegate.ocpp.common import rejected
+from chargegate.ocpp import fail_safe, local_lists
+from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
+from chargegate.ocpp.v16 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
@@ -68,6 +70,9 @@ def to_call(order: Order) -> tuple[str, Payload]:
             }
         case ChargerAction.CLEAR_CACHE:
             return Action.clear_cache, {}
+        case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
+            # A sync opens with the version question too (ocpp/local_lists.py goes on).
+            return Action.get_local_list_version, {}
         case _:
             assert_never(action)
 
@@ -75,6 +80,8 @@ def to_call(order: Order) -> tuple[str, Payload]:
 def to_reply(action: str, result: Payload) -> Reply:
     status = result.get("status")
     accepted = status == RemoteStartStopStatus.accepted
+    if action == Action.get_local_list_version:
+        return local_lists.version_reply(action, local_list.WORDING.version_of(result))
     if action == Action.trigger_message:
         liveness = Liveness.REPORT_COMING if accepted else Liveness.UNKNOWN
         return Reply(accepted=accepted, detail=f"{action}: {status}", liveness=liveness)
@@ -96,10 +103,20 @@ IDLE = frozenset(
 )
 
 
-async def smart_charging(session: RpcSession) -> bool:
-    result = await session.call(Action.get_configuration, {"key": ["SupportedFeatureProfiles"]})
-    for entry in result.get("configurationKey", []):
-        if entry.get("key") == "SupportedFeatureProfiles":
-            profiles = {p.strip() for p in str(entry.get("value", "")).split(",")}
-            return "SmartCharging" in profiles
-    return False
+async def probe(session: RpcSession) -> Probed:
+    """Smart charging and the local list, from one GetConfiguration."""
+    keys = [ConfigurationKey.supported_feature_profiles, *local_list.KEYS]
+    result = await session.call(Action.get_configuration, {"key": keys})
+    config = {
+        str(entry.get("key")): str(entry["value"])
+        for entry in result.get("configurationKey", [])
+        if "value" in entry
+    }
+    profiles = {
+        profile.strip()
+        for profile in config.get(ConfigurationKey.supported_feature_profiles, "").split(",")
+    }
+    return Probed(
+        smart_charging="SmartCharging" in profiles,
+        local_list=local_list.capabilities(profiles, config),
+    )

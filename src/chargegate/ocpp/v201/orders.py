@@ -7,18 +7,22 @@ from typing import assert_never
 
 from ocpp.v201.enums import (
     Action,
+    AttributeEnumType,
     ChargingProfileKindEnumType,
     ChargingProfilePurposeEnumType,
     ChargingRateUnitEnumType,
+    ControllerComponentName,
     GetVariableStatusEnumType,
     IdTokenEnumType,
     RequestStartStopStatusEnumType,
+    SmartChargingCtrlrVariableName,
 )
 
 from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
-from chargegate.ocpp import fail_safe
-from chargegate.ocpp.common import rejected
+from chargegate.ocpp import fail_safe, local_lists
+from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
+from chargegate.ocpp.v201 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
@@ -75,11 +79,16 @@ def to_call(order: Order) -> tuple[str, Payload]:
             }
         case ChargerAction.CLEAR_CACHE:
             return Action.clear_cache, {}
+        case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
+            # A sync opens with the version question too (ocpp/local_lists.py goes on).
+            return Action.get_local_list_version, {}
         case _:
             assert_never(action)
 
 
 def to_reply(action: str, result: Payload) -> Reply:
+    if action == Action.get_local_list_version:
+        return local_lists.version_reply(action, local_list.WORDING.version_of(result))
     if action == Action.get_transaction_status:
         return Reply(
             accepted=True,
@@ -109,16 +118,35 @@ def _liveness(result: Payload) -> Liveness:
     return Liveness.UNKNOWN
 
 
-async def smart_charging(session: RpcSession) -> bool:
-    result = await session.call(
-        Action.get_variables,
+SMART_CHARGING = ControllerComponentName.smart_charging_ctrlr
+
+
+async def probe(session: RpcSession) -> Probed:
+    """Smart charging and the local list, from one GetVariables."""
+    asked: list[Payload] = [
         {
-            "getVariableData": [
-                {"component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "Enabled"}}
-            ]
-        },
-    )
+            "component": {"name": SMART_CHARGING},
+            "variable": {"name": SmartChargingCtrlrVariableName.enabled},
+        }
+    ]
+    for variable, attribute in local_list.VARIABLES:
+        item: Payload = {
+            "component": {"name": local_list.COMPONENT},
+            "variable": {"name": variable},
+        }
+        if attribute is not AttributeEnumType.actual:
+            item["attributeType"] = attribute
+        asked.append(item)
+    result = await session.call(Action.get_variables, {"getVariableData": asked})
+    values: dict[tuple[str, str], str] = {}
+    smart_charging = False
     for entry in result.get("getVariableResult", []):
-        if entry.get("attributeStatus") == GetVariableStatusEnumType.accepted:
-            return str(entry.get("attributeValue", "")).lower() == "true"
-    return False
+        if entry.get("attributeStatus") != GetVariableStatusEnumType.accepted:
+            continue
+        value = str(entry.get("attributeValue", ""))
+        if entry["component"]["name"] == SMART_CHARGING:
+            smart_charging = value.lower() == "true"
+        else:
+            attribute = entry.get("attributeType", AttributeEnumType.actual)
+            values[(entry["variable"]["name"], attribute)] = value
+    return Probed(smart_charging=smart_charging, local_list=local_list.capabilities(values))
