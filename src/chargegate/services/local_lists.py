@@ -229,8 +229,10 @@ async def _take(
         return
     match answer:
         case ListAnswer.ACCEPTED:
-            state.state, state.resends = ListState.IN_SYNC, 0
-            state.last_synced_at, state.last_error = now, None
+            # A change made while this sync was under way has queued the next one.
+            waiting = await list_store.sync_waiting(session, charger_id)
+            state.state = ListState.PENDING if waiting else ListState.IN_SYNC
+            state.resends, state.last_synced_at, state.last_error = 0, now, None
         case ListAnswer.FAILED | ListAnswer.VERSION_MISMATCH:
             state.full_needed = True
             state.last_error = f"The charger answered SendLocalList with {answer}"
