@@ -21,6 +21,7 @@ from chargegate.api.docs import router as docs_router
 from chargegate.api.health import router as health_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
+from chargegate.api.reservations import router as reservations_router
 from chargegate.api.routes import router
 from chargegate.api.tokens import router as tokens_router
 from chargegate.bus import Bus
@@ -151,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     app.include_router(router)
     app.include_router(tokens_router)
+    app.include_router(reservations_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

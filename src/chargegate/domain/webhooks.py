@@ -26,6 +26,12 @@ class EventType(StrEnum):
     PORT_STATUS_CHANGED = "port.status_changed"
     # A stop did not take (refused, undelivered, or never reported); it is being retried.
     TRANSACTION_STOP_FAILED = "transaction.stop_failed"
+    # A reservation changed state (domain.states.ReservationState).
+    RESERVATION_RESERVED = "reservation.reserved"
+    RESERVATION_FAILED = "reservation.failed"
+    RESERVATION_CANCELLED = "reservation.cancelled"
+    RESERVATION_USED = "reservation.used"
+    RESERVATION_EXPIRED = "reservation.expired"
 
 
 class DeliveryStatus(StrEnum):

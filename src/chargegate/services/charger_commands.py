@@ -11,10 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.bus import Topic
 from chargegate.domain.errors import InvalidArgument, NotFound
 from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
-from chargegate.domain.states import CommandStatus, QueueKind, QueueStatus
+from chargegate.domain.states import (
+    ChargerAction,
+    CommandStatus,
+    QueueKind,
+    QueueStatus,
+    ReservationAction,
+)
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
-from chargegate.services import idempotency, outcomes
+from chargegate.services import idempotency, outcomes, reservation_outcomes
 from chargegate.services.commands import offline_reason
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
@@ -22,7 +28,7 @@ from chargegate.services.views import QueuedView
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Command, QueueItem
+from chargegate.store.models import Charger, Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
 
@@ -48,37 +54,58 @@ async def send(
         charger = await charger_store.operator_charger(session, operator_id, charge_point_id)
         if charger is None:
             raise NotFound(f"Charger not found: no charger {charge_point_id} for this API key")
-        item = QueueItem(
-            queue_uuid=str(uuid.uuid4()),
-            operator_id=operator_id,
-            kind=QueueKind.COMMAND,
-            staging=request.staging,
-            status=QueueStatus.IN_PROGRESS,
-            created_at=now,
+        item = await enqueue(
+            session, rt, charger, request.action, request.staging, now, "the command"
         )
-        session.add(item)
-        await session.flush()
-        command = command_store.add_command(
-            session,
-            charger_id=charger.id,
-            action=request.action,
-            now=now,
-            queue_uuid=item.queue_uuid,
-        )
-        if request.staging:
-            # Kept so the queue item can name its command; never sent.
-            command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
-        elif charger.connected_node is None:
-            await _give_up(
-                session, item, command, now, offline_reason(charge_point_id, "the command")
-            )
-        else:
-            item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
-        await session.flush()
         queued = QueuedView(item.queue_uuid)
         await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return queued
+
+
+async def enqueue(
+    session: AsyncSession,
+    rt: Runtime,
+    charger: Charger,
+    action: ChargerAction | ReservationAction,
+    staging: bool,
+    now: datetime,
+    what: str,
+    *,
+    connector_id: int | None = None,
+    reservation_id: int | None = None,
+) -> QueueItem:
+    """A command for the charger in the outbox and the queue item that follows it: failed at
+    once if the charger is offline (saying that `what` was not sent), never sent in staging."""
+    item = QueueItem(
+        queue_uuid=str(uuid.uuid4()),
+        operator_id=charger.operator_id,
+        kind=QueueKind.COMMAND,
+        staging=staging,
+        status=QueueStatus.IN_PROGRESS,
+        created_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    command = command_store.add_command(
+        session,
+        charger_id=charger.id,
+        action=action,
+        now=now,
+        connector_id=connector_id,
+        queue_uuid=item.queue_uuid,
+        reservation_id=reservation_id,
+    )
+    await session.flush()
+    if staging:
+        # Kept so the queue item can name its command; never sent.
+        command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
+    elif charger.connected_node is None:
+        await _give_up(session, item, command, now, offline_reason(charger.charge_point_id, what))
+    else:
+        item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
+    await session.flush()
+    return item
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
@@ -101,3 +128,5 @@ async def _give_up(
     if command is not None and command.status == CommandStatus.PENDING:
         command.status = CommandStatus.CANCELLED
     await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
+    if command is not None:
+        await reservation_outcomes.undelivered(session, command, reason, now)

@@ -16,11 +16,12 @@ from chargegate.domain.states import (
     CommandStatus,
     Liveness,
     QueueStatus,
+    ReservationAction,
     TransactionAction,
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.services import fail_safe, outcomes, stops
+from chargegate.services import fail_safe, outcomes, reservation_outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -109,9 +110,13 @@ async def _delivered(
     command.in_doubt = False
     order = claim.order
     action = order.action
-    if isinstance(action, ChargerAction):
+    if isinstance(action, ChargerAction | ReservationAction):
         status = QueueStatus.SUCCESS if reply.accepted else QueueStatus.FAILURE
         await _resolve_item(session, claim, status, now, None if reply.accepted else reply.detail)
+        if isinstance(action, ReservationAction):
+            await reservation_outcomes.answered(
+                session, command, action, reply.accepted, reply.detail, now
+            )
         return
     transaction = await tx_store.locked(session, order.on_transaction.id)
     if transaction is None:
@@ -184,8 +189,9 @@ async def _undelivered(
         f"Charger {claim.charge_point_id} did not answer after {command.attempts} attempts ({why})"
     )
     action = claim.order.action
-    if isinstance(action, ChargerAction):
+    if isinstance(action, ChargerAction | ReservationAction):
         await _resolve_item(session, claim, QueueStatus.FAILURE, now, reason)
+        await reservation_outcomes.undelivered(session, command, reason, now)
         return
     transaction = await tx_store.locked(session, claim.order.on_transaction.id)
     if transaction is None:

@@ -15,11 +15,18 @@ from ocpp.v201.enums import (
     RequestStartStopStatusEnumType,
 )
 
-from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
+from chargegate.domain.states import (
+    ChargerAction,
+    Liveness,
+    ReservationAction,
+    TransactionAction,
+)
+from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe
 from chargegate.ocpp.common import rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.services.commands import Order, Reply, TransactionOrder
+from chargegate.services.connectors import STATION
 
 
 def _profile(transaction: TransactionOrder, now: datetime, with_transaction: bool) -> Payload:
@@ -75,6 +82,25 @@ def to_call(order: Order) -> tuple[str, Payload]:
             }
         case ChargerAction.CLEAR_CACHE:
             return Action.clear_cache, {}
+        case ReservationAction.RESERVE:
+            reservation = order.on_reservation
+            payload = {
+                "id": reservation.id,
+                "expiryDateTime": format_ocpp(reservation.expires_at),
+                "idToken": {"idToken": reservation.id_tag, "type": reservation.token_type},
+            }
+            # Without an EVSE, the station as a whole is reserved.
+            if order.on_port != STATION:
+                payload["evseId"] = order.on_port
+            if reservation.parent_id_tag is not None:
+                # Group tokens are ours to name: the station only compares them.
+                payload["groupIdToken"] = {
+                    "idToken": reservation.parent_id_tag,
+                    "type": IdTokenEnumType.central,
+                }
+            return Action.reserve_now, payload
+        case ReservationAction.CANCEL:
+            return Action.cancel_reservation, {"reservationId": order.on_reservation.id}
         case _:
             assert_never(action)
 
