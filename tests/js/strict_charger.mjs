@@ -30,6 +30,13 @@
 //                           then 'cardsPresented' is emitted
 //   --start-card=A          (1.6) then a session is started at the charger with card A on
 //                           connector 1 (Authorize, StartTransaction)
+//   --reserve=STATUS        the ReserveNow answer (Accepted by default; Occupied, Faulted,
+//                           Unavailable, Rejected as stations refuse)
+//   --use-reservation       once a ReserveNow is accepted, its card is presented and a session
+//                           starts on the reserved connector (connector 1 for connector 0 / no
+//                           EVSE) naming the reservationId
+//   --report-reservation=S  (2.0.1) once a ReserveNow is accepted, the station reports it
+//                           (ReservationStatusUpdate, S: Expired or Removed)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -69,6 +76,11 @@ const startedBeforeAnswer = options.has('started-before-answer');
 // Appended to charger text with --bad-strings (JSON.stringify writes them as \u escapes).
 const ODD_TEXT = options.has('bad-strings') ? '\ud800\u0000' : '';
 const badMeter = options.has('bad-meter');
+const reserveStatus = options.get('reserve') ?? 'Accepted';
+const useReservation = options.has('use-reservation');
+const reportReservation = options.get('report-reservation');
+// reservationId -> connector id (0: the charger as a whole) of the reservations held.
+const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
 const version = protocolArg ?? '1.6';
 if (!baseUrl || !chargePointId || !(version in SUBPROTOCOLS)) {
@@ -227,7 +239,7 @@ function energySample(value, context) {
 
 // --- OCPP 1.6: charging sessions ---------------------------------------------------------
 
-async function startSession(connector, idTag) {
+async function startSession(connector, idTag, reservationId) {
     await statusNotification(connector, 'Preparing');
     const auth = await send('Authorize', { idTag });
     if (auth?.idTagInfo?.status !== 'Accepted') {
@@ -238,6 +250,7 @@ async function startSession(connector, idTag) {
         connectorId: connector.id,
         idTag,
         meterStart,
+        ...(reservationId !== undefined ? { reservationId } : {}),
         timestamp: now(),
     });
     if (started === null) return;
@@ -411,7 +424,7 @@ async function transactionEvent(connector, eventType, triggerReason, fields) {
     return send('TransactionEvent', params);
 }
 
-async function startSession201(connector, idToken, remoteStartId, transactionId) {
+async function startSession201(connector, idToken, remoteStartId, transactionId, reservationId) {
     // The EV is plugged in; AuthorizeRemoteStart is true, so the token is authorised first.
     await statusNotification201(connector, 'Occupied');
     const auth = await send('Authorize', { idToken });
@@ -422,8 +435,10 @@ async function startSession201(connector, idToken, remoteStartId, transactionId)
     }
     const meterStart = connector.meterWh;
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
-    const started = await transactionEvent(connector, 'Started', 'RemoteStart', {
+    const trigger = remoteStartId !== undefined ? 'RemoteStart' : 'Authorized';
+    const started = await transactionEvent(connector, 'Started', trigger, {
         transactionInfo: { chargingState: 'Charging', remoteStartId },
+        ...(reservationId !== undefined ? { reservationId } : {}),
         idToken,
         evse: { id: connector.id, connectorId: CONNECTOR_ID },
         meterValue: [
@@ -572,6 +587,29 @@ function answerStop(params, stop) {
 // The same message in both versions: 1.6 ClearCache.conf, 2.0.1 ClearCacheResponse.
 function handleShared() {
     handled('ClearCache', () => ({ status: clearCacheStatus }));
+    handled('CancelReservation', (params) => {
+        if (!reservations.delete(params.reservationId)) return { status: 'Rejected' };
+        return { status: 'Accepted' };
+    });
+}
+
+// ReserveNow in either version: connector (EVSE) 0 / none is the charger as a whole.
+function reserve(reservationId, connectorId, expiry, startUsing) {
+    if (reserveStatus !== 'Accepted') return { status: reserveStatus };
+    const connector = connectors.get(connectorId || 1);
+    if (!connector) return { status: 'Rejected' };
+    if (connector.tx) return { status: 'Occupied' };
+    if (Date.parse(expiry) <= Date.now()) {
+        fail('error', { where: 'ReserveNow', message: `expiry ${expiry} has passed` });
+    }
+    reservations.set(reservationId, connectorId);
+    if (useReservation) {
+        afterReply(() => {
+            reservations.delete(reservationId);
+            return startUsing(connector);
+        });
+    }
+    return { status: 'Accepted' };
 }
 
 function handleV16() {
@@ -601,6 +639,12 @@ function handleV16() {
         afterReply(() => statusNotification(connector, connector.status));
         return { status: 'Accepted' };
     });
+
+    handled('ReserveNow', (params) =>
+        reserve(params.reservationId, params.connectorId, params.expiryDate, (connector) =>
+            startSession(connector, params.idTag, params.reservationId),
+        ),
+    );
 
     // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
     // This charger has no smart charging, so it must never receive a charging profile.
@@ -644,6 +688,22 @@ function handleV201() {
     handled('RequestStopTransaction', (params) =>
         answerStop(params, (connector) => stopSession201(connector, 'Remote')),
     );
+
+    handled('ReserveNow', (params) => {
+        const answer = reserve(params.id, params.evseId, params.expiryDateTime, (connector) =>
+            startSession201(connector, params.idToken, undefined, randomUUID(), params.id),
+        );
+        if (answer.status === 'Accepted' && reportReservation !== undefined) {
+            afterReply(() => {
+                reservations.delete(params.id);
+                return send('ReservationStatusUpdate', {
+                    reservationId: params.id,
+                    reservationUpdateStatus: reportReservation,
+                });
+            });
+        }
+        return answer;
+    });
 
     handled('GetTransactionStatus', (params) => {
         const ongoing = [...connectors.values()].some(

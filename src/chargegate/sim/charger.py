@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.sim import answers, quirks
+from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, Connector
 
 __all__ = ["Connector", "SimulatedCharger", "run_forever"]
@@ -78,6 +79,8 @@ class SimulatedCharger:
         bad_strings: bool = False,
         bad_meter: bool = False,
         clear_cache: str | None = "Accepted",
+        reservations: str | None = "Accepted",
+        reserve_connector_zero: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -104,6 +107,12 @@ class SimulatedCharger:
         # The ClearCache answer: Rejected where the charger keeps no cache, None where it does
         # not implement the message at all (it then answers NotImplemented / NotSupported).
         self.clear_cache = clear_cache
+        # The ReserveNow answer for a free connector: Rejected where reservations are switched
+        # off, None without the Reservation profile (NotImplemented / NotSupported); and whether
+        # the charger as a whole may be reserved (1.6 ReserveConnectorZeroSupported).
+        self.reservations = reservations
+        self.reserve_connector_zero = reserve_connector_zero
+        self.reservations_held: dict[int, reservations_module.Held] = {}
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -306,6 +315,7 @@ class SimulatedCharger:
         connector.remote_start_id = remote_start_id
         await self.set_status(connector, "Preparing")
         result = await self.enqueue(self.dialect.started(connector), durable=True).done
+        connector.reservation_id = None
         if "transactionId" in result:
             connector.transaction_id = int(result["transactionId"])
         token_info = result.get("idTagInfo") or result.get("idTokenInfo") or {}
@@ -313,6 +323,15 @@ class SimulatedCharger:
             await self.end_transaction(connector_id, "DeAuthorized")
             return
         await self.set_status(connector, "Charging")
+
+    async def present_card(self, connector_id: int, id_tag: str) -> bool:
+        """A driver presents a card and plugs in: charging begins unless the connector is held
+        for another card (a reservation the card or its group holds is used)."""
+        connector = self.connectors[connector_id]
+        if not reservations_module.take(self, connector, id_tag):
+            return False
+        await self.begin_transaction(connector_id, id_tag)
+        return True
 
     async def plug_in(self, connector_id: int) -> None:
         """The cable goes in first: a 2.0.1 station begins its transaction then, with nobody

@@ -18,6 +18,8 @@ class Connector:
     # 1.6: the id the server gave us; 2.0.1: the id we made up.
     transaction_id: int | str | None = None
     remote_start_id: int | None = None
+    # The reservation the next start uses (named in it).
+    reservation_id: int | None = None
     # 2.0.1: the id already named in the answer to the start that begins the next transaction.
     next_transaction_id: str | None = None
     meter_wh: int = 0
@@ -73,12 +75,15 @@ class V16:
         }
 
     def started(self, connector: Connector) -> tuple[str, Payload]:
-        return "StartTransaction", {
+        payload: Payload = {
             "connectorId": connector.connector_id,
             "idTag": connector.id_tag,
             "meterStart": connector.meter_wh,
             "timestamp": format_ocpp(utcnow()),
         }
+        if connector.reservation_id is not None:
+            payload["reservationId"] = connector.reservation_id
+        return "StartTransaction", payload
 
     def metered(self, connector: Connector) -> tuple[str, Payload]:
         payload: Payload = {
@@ -104,7 +109,12 @@ class V16:
         raise NotImplementedError("a 1.6 transaction begins authorised")
 
 
-_V201_STATUS = {"Available": "Available", "Unavailable": "Unavailable", "Faulted": "Faulted"}
+_V201_STATUS = {
+    "Available": "Available",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+    "Reserved": "Reserved",
+}
 _V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
 
 
@@ -149,8 +159,11 @@ class V201:
         connector.seq_no = -1
         if connector.id_tag is None:
             return "TransactionEvent", self._event(connector, "Started", "CablePluggedIn")
-        payload = self._event(connector, "Started", "RemoteStart")
+        trigger = "Authorized" if connector.remote_start_id is None else "RemoteStart"
+        payload = self._event(connector, "Started", trigger)
         payload["idToken"] = {"idToken": connector.id_tag, "type": "Central"}
+        if connector.reservation_id is not None:
+            payload["reservationId"] = connector.reservation_id
         return "TransactionEvent", payload
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]:
