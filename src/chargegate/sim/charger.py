@@ -325,10 +325,14 @@ class SimulatedCharger:
         await self.set_status(connector, "Charging")
 
     async def present_card(self, connector_id: int, id_tag: str) -> bool:
-        """A driver presents a card and plugs in: charging begins unless the connector is held
-        for another card (a reservation the card or its group holds is used)."""
+        """A driver presents a card (Authorize, which names its group) and plugs in: charging
+        begins unless the connector is held for another card (a reservation the card or its
+        group holds is used)."""
         connector = self.connectors[connector_id]
-        if not reservations_module.take(self, connector, id_tag):
+        answer = await self.enqueue(self.dialect.authorize(id_tag), durable=False).done
+        info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
+        group = info.get("parentIdTag") or (info.get("groupIdToken") or {}).get("idToken")
+        if not reservations_module.take(self, connector, id_tag, group):
             return False
         await self.begin_transaction(connector_id, id_tag)
         return True

@@ -47,6 +47,8 @@ class Dialect(Protocol):
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]: ...
 
+    def authorize(self, id_tag: str) -> tuple[str, Payload]: ...
+
 
 def _energy(connector: Connector, unit_key: str) -> Payload:
     sampled: Payload = {"value": connector.meter_wh, "measurand": "Energy.Active.Import.Register"}
@@ -107,6 +109,9 @@ class V16:
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]:
         raise NotImplementedError("a 1.6 transaction begins authorised")
+
+    def authorize(self, id_tag: str) -> tuple[str, Payload]:
+        return "Authorize", {"idTag": id_tag}
 
 
 _V201_STATUS = {
@@ -173,6 +178,9 @@ class V201:
 
     def metered(self, connector: Connector) -> tuple[str, Payload]:
         return "TransactionEvent", self._event(connector, "Updated", "MeterValuePeriodic")
+
+    def authorize(self, id_tag: str) -> tuple[str, Payload]:
+        return "Authorize", {"idToken": {"idToken": id_tag, "type": "ISO14443"}}
 
     def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]:
         payload = self._event(

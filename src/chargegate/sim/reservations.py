@@ -99,24 +99,20 @@ def _refusal(sim: SimulatedCharger, connector: Connector) -> str | None:
     return None
 
 
-def holder(sim: SimulatedCharger, connector: Connector, id_tag: str) -> Held | bool | None:
-    """The reservation `id_tag` (or its group) may use on this connector; False when the
-    connector is held for someone else; None when it is not held."""
+def take(
+    sim: SimulatedCharger, connector: Connector, id_tag: str, group: str | None = None
+) -> bool:
+    """Whether a session for `id_tag` (of `group`) may begin here: it uses the reservation
+    that holds the connector for the card or its group (named in its start), and nobody else
+    may begin one on a held connector."""
     for held in sim.reservations_held.values():
-        if held.connector_id == connector.connector_id:
-            return held if id_tag in (held.id_tag, held.parent_id_tag) else False
-    return None
-
-
-def take(sim: SimulatedCharger, connector: Connector, id_tag: str) -> bool:
-    """A session for `id_tag` may begin here: it uses the reservation that holds the connector
-    for it (named in its start), and nobody else may begin one on a held connector."""
-    held = holder(sim, connector, id_tag)
-    if held is False:
-        return False
-    if isinstance(held, Held):
-        sim.reservations_held.pop(held.reservation_id, None)
+        if held.connector_id != connector.connector_id:
+            continue
+        if id_tag != held.id_tag and (group is None or group != held.parent_id_tag):
+            return False
+        del sim.reservations_held[held.reservation_id]
         connector.reservation_id = held.reservation_id
+        return True
     return True
 
 
