@@ -9,7 +9,7 @@ from typing import Any, assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import CommandStatus, QueueStatus, ReservationAction, ReservationState
+from chargegate.domain.states import QueueStatus, ReservationAction, ReservationState
 from chargegate.domain.times import format_api
 from chargegate.domain.webhooks import EventType
 from chargegate.services import outcomes, webhooks
@@ -115,14 +115,9 @@ async def settle(
 
 async def _withdraw(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
     """Commands for an ended reservation still in the outbox will not go out; their queue
-    items say why."""
-    for command in await reservation_store.outstanding_commands(session, reservation.id):
-        if command.status != CommandStatus.PENDING:
-            continue  # being sent: its answer resolves its item
-        command.status = CommandStatus.CANCELLED
-        if command.queue_uuid is None:
-            continue
-        item = await session.get(QueueItem, command.queue_uuid, with_for_update=True)
+    items say why (one being sent gets its answer, which resolves its item)."""
+    for queue_uuid in await reservation_store.withdraw_pending(session, reservation.id):
+        item = await session.get(QueueItem, queue_uuid, with_for_update=True)
         if item is not None and item.status == QueueStatus.IN_PROGRESS:
             await outcomes.resolve(
                 session,

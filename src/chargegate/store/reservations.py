@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import RowMark
@@ -150,14 +150,24 @@ async def listed(
     return [Placed(row.Reservation, row.charge_point_id) for row in await session.execute(query)]
 
 
-async def outstanding_commands(session: AsyncSession, reservation_id: int) -> Sequence[Command]:
-    return (
-        await session.scalars(
-            select(Command)
-            .where(
+async def withdraw_pending(session: AsyncSession, reservation_id: int) -> list[str]:
+    """Cancels the reservation's commands still in the outbox; returns their queue items.
+    Neither read nor write locks a command being sent: its answer's writer holds it, and then
+    waits for this reservation, so taking it here would deadlock with that writer."""
+    found = (
+        await session.execute(
+            select(Command.id, Command.queue_uuid).where(
                 Command.reservation_id == reservation_id,
-                Command.status.in_((CommandStatus.PENDING, CommandStatus.SENDING)),
+                Command.status == CommandStatus.PENDING,
             )
-            .with_for_update()
         )
     ).all()
+    if not found:
+        return []
+    await session.execute(
+        update(Command)
+        .where(Command.id.in_([row.id for row in found]), Command.status == CommandStatus.PENDING)
+        .values(status=CommandStatus.CANCELLED),
+        execution_options={"synchronize_session": False},
+    )
+    return [row.queue_uuid for row in found if row.queue_uuid is not None]
