@@ -14,6 +14,14 @@ import httpx
 import pytest
 
 from chargegate import provisioning
+from chargegate.domain.cursors import RowMark
+from chargegate.domain.states import (
+    ChargerAction,
+    ReservationAction,
+    ReservationState,
+    TransactionAction,
+    command_action,
+)
 from chargegate.domain.times import parse_utc
 from chargegate.sim.charger import SimulatedCharger
 from support import (
@@ -576,3 +584,17 @@ async def test_a_station_reports_its_reservation_ended(
         assert node.failures() == [], node.transcript()
     if update == "Removed":
         assert ended["reason"] == "Removed at the charger (ReservationStatusUpdate: Removed)"
+
+
+def test_reservation_actions_and_states() -> None:
+    """Reservation commands share the outbox's action column (16 characters) with the other
+    kinds: no value may mean two things, and each reads back as itself."""
+    others = {a.value for a in (*TransactionAction, *ChargerAction)}
+    for action in ReservationAction:
+        assert action.value not in others and len(action.value) <= 16
+        assert command_action(action.value) is action
+    assert [s for s in ReservationState if not s.ended] == [
+        ReservationState.PENDING,
+        ReservationState.RESERVED,
+    ]
+    assert RowMark.decode(RowMark(42).encode()) == RowMark(42)
