@@ -96,7 +96,6 @@ async def enqueue(
         queue_uuid=item.queue_uuid,
         reservation_id=reservation_id,
     )
-    await session.flush()
     if staging:
         # Kept so the queue item can name its command; never sent.
         command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
