@@ -71,6 +71,7 @@ class Target:
     )
     queue_items: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
     tokens: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
+    reservations: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
     statuses: dict[tuple[bool, str], set[int]] = field(default_factory=dict)
 
 
@@ -109,6 +110,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         ):
             assert time.monotonic() < deadline, "the simulated charger did not come online"
             time.sleep(0.1)
+        for stg in (False, True):
+            card = {"id_tag": CARD, "status": "Accepted", "stg": stg}
+            assert httpx.post(f"{instance.api}/tokens", json=card, headers=headers).is_success
         yield Target(
             instance,
             operator.key,
@@ -135,6 +139,8 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/tokens:import",
         "/1.2/settings",
         "/1.2/chargers/{charge_point_id}/settings",
+        "/1.2/reservations",
+        "/1.2/reservations/{reservation_uuid}",
     }
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",
@@ -171,6 +177,7 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
         ("transaction_uuid", target.transactions[staging].get(port, [])),
         ("queue_uuid", target.queue_items[staging]),
         ("id_tag", target.tokens[staging]),
+        ("reservation_uuid", target.reservations[staging]),
     ):
         if name in params and pool:
             # Newest first: small picks (hypothesis favours them) reach live sessions.
@@ -182,16 +189,26 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
             continue
         if "port_uuid" in arguments:
             arguments["port_uuid"] = port
+        if "charge_point_id" in arguments:
+            arguments["charge_point_id"] = target.chargers[pick % len(target.chargers)]
         if isinstance(arguments.get("expires"), str):
             # A port's first session lasts, for the later operations to aim at (the port is
             # busy meanwhile, a 409 to further starts); a PATCH may still make it expire soon.
             first = case.method == "POST" and not target.transactions[staging].get(port)
             arguments["expires"] = _time(max(ahead_s, 600) if first else ahead_s)
+        if case.path == "/1.2/reservations" and case.method == "POST":
+            # A card chargers accept, reserved for at most the 24 hours a reservation may last.
+            arguments["id_tag"] = CARD
+            arguments["expires"] = _time(min(ahead_s, 3600))
         if "since" in arguments:
             arguments["since"] = _time(-ahead_s)
         if "until" in arguments:
             arguments["until"] = _time(ahead_s)
         arguments.pop("cursor", None)
+
+
+# Accepted in both registries, and never among the tokens the fuzzer changes or deletes.
+CARD = "FUZZ-CARD"
 
 
 def _remember(target: Target, staging: bool, case: Any, response: httpx.Response) -> None:
@@ -204,6 +221,8 @@ def _remember(target: Target, staging: bool, case: Any, response: httpx.Response
         target.queue_items[staging].append(created["queue_uuid"])
     elif response.status_code == 202:
         target.queue_items[staging].append(response.json()["id"])
+        if case.path == "/1.2/reservations":
+            target.reservations[staging].append(response.json()["reservation_uuid"])
 
 
 def call_and_check(
@@ -240,7 +259,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 19
+    assert len(operations) == 23
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -285,6 +304,8 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["PATCH /1.2/chargers/{charge_point_id}/settings"], reached
     assert 200 in reached["GET /1.2/chargers/{charge_point_id}/local-list"], reached
     assert 202 in reached["POST /1.2/chargers/{charge_point_id}/local-list"], reached
+    assert 202 in reached["POST /1.2/reservations"], reached
+    assert 200 in reached["GET /1.2/reservations/{reservation_uuid}"], reached
 
 
 def test_staging_calls_match_document(target: Target) -> None:

@@ -42,6 +42,7 @@ from support import (
     start_report,
 )
 from test_isolation import same_message
+from test_reservations import CARD, reserve, with_cards
 from test_webhooks import Receiver
 
 IDEMPOTENCY = "Idempotency-Key"
@@ -684,3 +685,57 @@ async def test_another_operators_card_session_is_404_and_never_listed(
 
         assert (await theirs.get(path)).json() == session
         assert not any(frame[2].endswith("StopTransaction") for frame in raw.requests)
+
+
+async def test_another_operators_reservations_are_404(shared_server: Server) -> None:
+    """B's reservations (real and sandbox) and B's ports and charger, probed by A: every read,
+    cancellation and reservation is the 404 of a record that does not exist, A's list and B's
+    cursors show A nothing of B's, and B's reservations stay as they were."""
+    a, b = await shared_server.operator(), await shared_server.operator()
+    a_charger, b_charger = await a.add_charger(), await b.add_charger(connectors=2)
+    for owner in (a, b):
+        await with_cards(owner)
+    async with b.client() as client:
+        # B's charger is offline: the real one fails at once, the sandbox one stays pending.
+        made = [
+            await reserve(client, port_uuid=b_charger.port),
+            await reserve(client, port_uuid=b_charger.port_uuids[1], stg=True),
+            await reserve(client, port_uuid=b_charger.port, stg=True),
+        ]
+        before = [await listed(client, stg) for stg in (False, True)]
+        page = await client.get("/reservations", params={"stg": "true", "limit": 1})
+    unknown = str(uuid.uuid4())
+    async with a.client() as client:
+        for stg in (False, True):
+            missing = await client.get(f"/reservations/{unknown}", params=as_query(flag(stg)))
+            for reservation_uuid in (m["reservation_uuid"] for m in made):
+                path = f"/reservations/{reservation_uuid}"
+                found = await client.get(path, params=as_query(flag(stg)))
+                same_message(found, reservation_uuid, missing, unknown)
+                cancelled = await client.patch(path, json={"state": "cancelled", **flag(stg)})
+                assert_error(cancelled, 404)
+            for body in (
+                {"port_uuid": b_charger.port},
+                {"charge_point_id": b_charger.charge_point_id},
+            ):
+                sent = {**body, "id_tag": CARD, "expires": iso(600), **flag(stg)}
+                assert_error(await client.post("/reservations", json=sent), 404)
+            on_port = {"port_uuid": b_charger.port, **flag(stg)}
+            assert_error(await client.get("/reservations", params=as_query(on_port)), 404)
+            assert (await client.get("/reservations", params=as_query(flag(stg)))).json() == []
+        cursor = {"stg": "true", "cursor": page.headers["X-Next-Cursor"]}
+        assert (await client.get("/reservations", params=cursor)).json() == []
+        own = await reserve(client, port_uuid=a_charger.port, stg=True)
+        assert [r["reservation_uuid"] for r in await listed(client, True)] == [
+            own["reservation_uuid"]
+        ]
+    async with b.client() as client:
+        after = [await listed(client, stg) for stg in (False, True)]
+    assert after == before
+
+
+async def listed(client: httpx.AsyncClient, stg: bool) -> list[dict[str, Any]]:
+    response = await client.get("/reservations", params=as_query(flag(stg)))
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found

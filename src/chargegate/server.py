@@ -22,6 +22,7 @@ from chargegate.api.health import router as health_router
 from chargegate.api.local_lists import router as local_lists_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
+from chargegate.api.reservations import router as reservations_router
 from chargegate.api.routes import router
 from chargegate.api.settings import router as settings_router
 from chargegate.api.tokens import IMPORT_PATH
@@ -160,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(settings_router)
     app.include_router(local_lists_router)
+    app.include_router(reservations_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -39,6 +39,13 @@
 //                           it a 1.6 charger reports list version -1 and answers SendLocalList
 //                           NotSupported, and a 2.0.1 one does not handle either message
 //   --local-list-per-message=N  at most N entries in one SendLocalList (default 10)
+//   --reserve=STATUS        the ReserveNow answer (Accepted by default; Occupied, Faulted,
+//                           Unavailable, Rejected as stations refuse)
+//   --use-reservation       once a ReserveNow is accepted, its card is presented and a session
+//                           starts on the reserved connector (connector 1 for connector 0 / no
+//                           EVSE) naming the reservationId
+//   --report-reservation=S  (2.0.1) once a ReserveNow is accepted, the station reports it
+//                           (ReservationStatusUpdate, S: Expired or Removed)
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -84,6 +91,11 @@ const localListCapacity = options.has('local-list')
 const localListPerMessage = Number.parseInt(options.get('local-list-per-message') ?? '10', 10);
 // The local list: entries by upper-cased idTag, and its version (0 while empty).
 const localList = { entries: new Map(), version: 0 };
+const reserveStatus = options.get('reserve') ?? 'Accepted';
+const useReservation = options.has('use-reservation');
+const reportReservation = options.get('report-reservation');
+// reservationId -> connector id (0: the charger as a whole) of the reservations held.
+const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
 const version = protocolArg ?? '1.6';
 if (!baseUrl || !chargePointId || !(version in SUBPROTOCOLS)) {
@@ -242,7 +254,7 @@ function energySample(value, context) {
 
 // --- OCPP 1.6: charging sessions ---------------------------------------------------------
 
-async function startSession(connector, idTag) {
+async function startSession(connector, idTag, reservationId) {
     await statusNotification(connector, 'Preparing');
     const auth = await send('Authorize', { idTag });
     if (auth?.idTagInfo?.status !== 'Accepted') {
@@ -253,6 +265,7 @@ async function startSession(connector, idTag) {
         connectorId: connector.id,
         idTag,
         meterStart,
+        ...(reservationId !== undefined ? { reservationId } : {}),
         timestamp: now(),
     });
     if (started === null) return;
@@ -442,7 +455,7 @@ async function transactionEvent(connector, eventType, triggerReason, fields) {
     return send('TransactionEvent', params);
 }
 
-async function startSession201(connector, idToken, remoteStartId, transactionId) {
+async function startSession201(connector, idToken, remoteStartId, transactionId, reservationId) {
     // The EV is plugged in; AuthorizeRemoteStart is true, so the token is authorised first.
     await statusNotification201(connector, 'Occupied');
     const auth = await send('Authorize', { idToken });
@@ -457,6 +470,7 @@ async function startSession201(connector, idToken, remoteStartId, transactionId)
     const remote = remoteStartId !== undefined;
     const started = await transactionEvent(connector, 'Started', remote ? 'RemoteStart' : 'Authorized', {
         transactionInfo: { chargingState: 'Charging', ...(remote ? { remoteStartId } : {}) },
+        ...(reservationId !== undefined ? { reservationId } : {}),
         idToken,
         evse: { id: connector.id, connectorId: CONNECTOR_ID },
         meterValue: [
@@ -605,6 +619,29 @@ function answerStop(params, stop) {
 // The same message in both versions: 1.6 ClearCache.conf, 2.0.1 ClearCacheResponse.
 function handleShared() {
     handled('ClearCache', () => ({ status: clearCacheStatus }));
+    handled('CancelReservation', (params) => {
+        if (!reservations.delete(params.reservationId)) return { status: 'Rejected' };
+        return { status: 'Accepted' };
+    });
+}
+
+// ReserveNow in either version: connector (EVSE) 0 / none is the charger as a whole.
+function reserve(reservationId, connectorId, expiry, startUsing) {
+    if (reserveStatus !== 'Accepted') return { status: reserveStatus };
+    const connector = connectors.get(connectorId || 1);
+    if (!connector) return { status: 'Rejected' };
+    if (connector.tx) return { status: 'Occupied' };
+    if (Date.parse(expiry) <= Date.now()) {
+        fail('error', { where: 'ReserveNow', message: `expiry ${expiry} has passed` });
+    }
+    reservations.set(reservationId, connectorId);
+    if (useReservation) {
+        afterReply(() => {
+            reservations.delete(reservationId);
+            return startUsing(connector);
+        });
+    }
+    return { status: 'Accepted' };
 }
 
 // SendLocalList in either version's wording: a differential must be above the current version;
@@ -687,6 +724,12 @@ function handleV16() {
         return { status: 'Accepted' };
     });
 
+    handled('ReserveNow', (params) =>
+        reserve(params.reservationId, params.connectorId, params.expiryDate, (connector) =>
+            startSession(connector, params.idTag, params.reservationId),
+        ),
+    );
+
     // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
     // This charger has no smart charging, so it must never receive a charging profile.
     // With a local list, the profile and its keys too.
@@ -749,6 +792,22 @@ function handleV201() {
     handled('RequestStopTransaction', (params) =>
         answerStop(params, (connector) => stopSession201(connector, 'Remote')),
     );
+
+    handled('ReserveNow', (params) => {
+        const answer = reserve(params.id, params.evseId, params.expiryDateTime, (connector) =>
+            startSession201(connector, params.idToken, undefined, randomUUID(), params.id),
+        );
+        if (answer.status === 'Accepted' && reportReservation !== undefined) {
+            afterReply(() => {
+                reservations.delete(params.id);
+                return send('ReservationStatusUpdate', {
+                    reservationId: params.id,
+                    reservationUpdateStatus: reportReservation,
+                });
+            });
+        }
+        return answer;
+    });
 
     handled('GetTransactionStatus', (params) => {
         const ongoing = [...connectors.values()].some(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargegate.domain.states import ChargerAction, TransactionOrigin
+from chargegate.domain.states import (
+    ChargerAction,
+    ReservationAction,
+    ReservationState,
+    TransactionOrigin,
+)
 from chargegate.domain.tokens import TokenStatus, TokenType
 
 UTC_TIME = {
@@ -20,6 +25,13 @@ SHOWN_TIME = {
 UUID = {"type": "string", "format": "uuid"}
 # Present for a command's queue item: which command it follows.
 COMMAND_NAME = {"type": "string", "enum": [action.value for action in ChargerAction]}
+# What a command's queue item names: a bare command, or a reservation's.
+QUEUED_COMMAND = {
+    "type": "string",
+    "enum": [action.value for action in (*ChargerAction, *ReservationAction)],
+}
+RESERVATION_STATE = {"type": "string", "enum": [state.value for state in ReservationState]}
+_NULLABLE_UUID = {**UUID, "type": ["string", "null"]}
 STG = {"type": ["boolean", "null"], "description": "Staging (sandbox): no charger is contacted"}
 TOKEN_STATUS = {"type": "string", "enum": [status.value for status in TokenStatus]}
 TOKEN_TYPE = {
@@ -145,7 +157,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": UUID,
             "status": {"type": "string", "const": "IN PROGRESS"},
-            "command": COMMAND_NAME,
+            "command": QUEUED_COMMAND,
         },
         "additionalProperties": False,
     },
@@ -155,7 +167,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": UUID,
             "status": {"type": "string", "const": "FAILURE"},
-            "command": COMMAND_NAME,
+            "command": QUEUED_COMMAND,
             "reason": {"type": "string", "description": "What happened and what to do"},
         },
         "additionalProperties": False,
@@ -166,7 +178,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": UUID,
             "status": {"type": "string", "const": "SUCCESS"},
-            "command": COMMAND_NAME,
+            "command": QUEUED_COMMAND,
             "result": {"type": "string", "description": "The charger's answer"},
         },
         "additionalProperties": False,
@@ -204,6 +216,55 @@ SCHEMAS: dict[str, Any] = {
             "note": {"type": ["string", "null"]},
             "created": SHOWN_TIME,
             "updated": SHOWN_TIME,
+        },
+        "additionalProperties": False,
+    },
+    "Reservation": {
+        "type": "object",
+        "required": [
+            "reservation_uuid",
+            "charge_point_id",
+            "port_uuid",
+            "id_tag",
+            "parent_id_tag",
+            "expires",
+            "state",
+            "reason",
+            "created",
+            "ended",
+            "transaction_uuid",
+        ],
+        "properties": {
+            "reservation_uuid": UUID,
+            "charge_point_id": {"type": "string"},
+            "port_uuid": {
+                **_NULLABLE_UUID,
+                "description": "null: any port of the charger (OCPP 1.6 connectorId 0)",
+            },
+            "id_tag": {"type": "string"},
+            "parent_id_tag": {"type": ["string", "null"]},
+            "expires": SHOWN_TIME,
+            "state": RESERVATION_STATE,
+            "reason": {
+                "type": ["string", "null"],
+                "description": "Why it failed (the charger's answer: Occupied, Faulted, ...)",
+            },
+            "created": SHOWN_TIME,
+            "ended": SHOWN_TIME,
+            "transaction_uuid": {
+                **_NULLABLE_UUID,
+                "description": "The session that used the reservation",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Reserved": {
+        "type": "object",
+        "required": ["href", "id", "reservation_uuid"],
+        "properties": {
+            "href": {"type": "string", "example": "/queue/<id>"},
+            "id": UUID,
+            "reservation_uuid": UUID,
         },
         "additionalProperties": False,
     },

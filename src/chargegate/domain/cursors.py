@@ -116,3 +116,18 @@ class TokenMark:
         if not folded or len(folded) > TOKEN_MAX or not is_plain_text(folded):
             raise InvalidArgument(_UNKNOWN)
         return cls(folded)
+
+
+@dataclass(frozen=True, slots=True)
+class RowMark:
+    """Where a page of rows listed newest first by their integer id ended (reservations)."""
+
+    row_id: int
+
+    def encode(self) -> str:
+        return _pack(str(self.row_id))
+
+    @classmethod
+    def decode(cls, cursor: str) -> RowMark:
+        (row_id,) = _unpack(cursor, 1)
+        return cls(_column_int(row_id, 1))

@@ -66,16 +66,27 @@ class ChargerAction(StrEnum):
     SEND_LOCAL_LIST = "send_local_list"
 
 
-# What the outbox holds: the two kinds share one column, so their values never overlap.
-CommandAction = TransactionAction | ChargerAction
+class ReservationAction(StrEnum):
+    """Outbox actions on a reservation (1.6 and 2.0.1 ReserveNow, CancelReservation): sent
+    through /1.2/reservations, never as a bare command, since they carry the reservation."""
+
+    # Short: the outbox's action column holds 16 characters.
+    RESERVE = "reserve"
+    CANCEL = "reserve_cancel"
+
+
+# What the outbox holds: the kinds share one column, so their values never overlap.
+CommandAction = TransactionAction | ChargerAction | ReservationAction
 
 
 def command_action(stored: str) -> CommandAction:
     """The action a command row holds (ValueError for none of ours)."""
-    try:
-        return TransactionAction(stored)
-    except ValueError:
-        return ChargerAction(stored)
+    for kind in (TransactionAction, ChargerAction):
+        try:
+            return kind(stored)
+        except ValueError:
+            pass
+    return ReservationAction(stored)
 
 
 class StopState(StrEnum):
@@ -107,3 +118,21 @@ class StagingInput(StrEnum):
     SUCCESS = "Success"
     FAILURE = "Failure"
     IN_PROGRESS = "InProgress"
+
+
+class ReservationState(StrEnum):
+    # ReserveNow in the outbox or sent, not answered yet.
+    PENDING = "pending"
+    # The charger holds the port (or itself) for the reservation's token.
+    RESERVED = "reserved"
+    # The charger refused it (Occupied, Faulted, Unavailable, Rejected) or never answered.
+    FAILED = "failed"
+    # Cancelled through the API, or removed at the charger (2.0.1 ReservationStatusUpdate).
+    CANCELLED = "cancelled"
+    # A session began with it.
+    USED = "used"
+    EXPIRED = "expired"
+
+    @property
+    def ended(self) -> bool:
+        return self not in (ReservationState.PENDING, ReservationState.RESERVED)

@@ -28,6 +28,12 @@ class EventType(StrEnum):
     TRANSACTION_STOP_FAILED = "transaction.stop_failed"
     # A charger's local list settled in another state (in_sync, failed, unsupported).
     LOCAL_LIST_CHANGED = "local_list.changed"
+    # A reservation changed state (domain.states.ReservationState).
+    RESERVATION_RESERVED = "reservation.reserved"
+    RESERVATION_FAILED = "reservation.failed"
+    RESERVATION_CANCELLED = "reservation.cancelled"
+    RESERVATION_USED = "reservation.used"
+    RESERVATION_EXPIRED = "reservation.expired"
 
 
 class DeliveryStatus(StrEnum):

@@ -61,5 +61,7 @@ def rejected(action: str, status: object) -> str:
         case Action.remote_stop_transaction | Action201.request_stop_transaction:
             why = "the charger may not know the transaction"
             return f"The charger rejected the stop request ({action}: {status}); {why}"
+        case Action.reserve_now | Action201.reserve_now:
+            return f"The charger refused the reservation ({action}: {status})"
         case _:
             return f"The charger rejected {action} ({status})"

@@ -9,17 +9,29 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.states import ChargerAction, CommandStatus, QueueKind, QueueStatus
+from chargegate.domain.states import (
+    ChargerAction,
+    CommandStatus,
+    QueueKind,
+    QueueStatus,
+    ReservationAction,
+)
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
-from chargegate.services import idempotency, local_lists, operator_chargers, outcomes
+from chargegate.services import (
+    idempotency,
+    local_lists,
+    operator_chargers,
+    outcomes,
+    reservation_outcomes,
+)
 from chargegate.services.commands import offline_reason
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Command, QueueItem
+from chargegate.store.models import Charger, Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
 
@@ -40,39 +52,60 @@ async def send(
         if isinstance(claim, Earlier):
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
-        item = QueueItem(
-            queue_uuid=str(uuid.uuid4()),
-            operator_id=operator_id,
-            kind=QueueKind.COMMAND,
-            staging=request.staging,
-            status=QueueStatus.IN_PROGRESS,
-            created_at=now,
+        item = await enqueue(
+            session, rt, charger, request.action, request.staging, now, "the command"
         )
-        session.add(item)
-        await session.flush()
-        command = command_store.add_command(
-            session,
-            charger_id=charger.id,
-            action=request.action,
-            now=now,
-            queue_uuid=item.queue_uuid,
-        )
-        if request.staging:
-            # Kept so the queue item can name its command; never sent.
-            command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
-        elif charger.connected_node is None:
-            await _give_up(
-                session, item, command, now, offline_reason(charge_point_id, "the command")
-            )
-        else:
-            item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
-            if request.action is ChargerAction.SEND_LOCAL_LIST:
-                await local_lists.resend_requested(session, charger.id)
-        await session.flush()
+        online = charger.connected_node is not None
+        if request.action is ChargerAction.SEND_LOCAL_LIST and online and not request.staging:
+            await local_lists.resend_requested(session, charger.id)
         queued = QueuedView(item.queue_uuid)
         await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return queued
+
+
+async def enqueue(
+    session: AsyncSession,
+    rt: Runtime,
+    charger: Charger,
+    action: ChargerAction | ReservationAction,
+    staging: bool,
+    now: datetime,
+    what: str,
+    *,
+    connector_id: int | None = None,
+    reservation_id: int | None = None,
+) -> QueueItem:
+    """A command for the charger in the outbox and the queue item that follows it: failed at
+    once if the charger is offline (saying that `what` was not sent), never sent in staging."""
+    item = QueueItem(
+        queue_uuid=str(uuid.uuid4()),
+        operator_id=charger.operator_id,
+        kind=QueueKind.COMMAND,
+        staging=staging,
+        status=QueueStatus.IN_PROGRESS,
+        created_at=now,
+    )
+    session.add(item)
+    await session.flush()
+    command = command_store.add_command(
+        session,
+        charger_id=charger.id,
+        action=action,
+        now=now,
+        connector_id=connector_id,
+        queue_uuid=item.queue_uuid,
+        reservation_id=reservation_id,
+    )
+    if staging:
+        # Kept so the queue item can name its command; never sent.
+        command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
+    elif charger.connected_node is None:
+        await _give_up(session, item, command, now, offline_reason(charger.charge_point_id, what))
+    else:
+        item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
+    await session.flush()
+    return item
 
 
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
@@ -95,3 +128,5 @@ async def _give_up(
     if command is not None and command.status == CommandStatus.PENDING:
         command.status = CommandStatus.CANCELLED
     await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
+    if command is not None:
+        await reservation_outcomes.undelivered(session, command, reason, now)

@@ -16,11 +16,12 @@ from chargegate.domain.states import (
     CommandStatus,
     Liveness,
     QueueStatus,
+    ReservationAction,
     TransactionAction,
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.services import fail_safe, local_lists, outcomes, stops
+from chargegate.services import fail_safe, local_lists, outcomes, reservation_outcomes, stops
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -109,13 +110,17 @@ async def _delivered(
     command.in_doubt = False
     order = claim.order
     action = order.action
-    if isinstance(action, ChargerAction):
+    if isinstance(action, ChargerAction | ReservationAction):
         if reply.local_list is not None:
             await local_lists.answered(
                 session, claim.charge_point_id, action, reply.local_list, now
             )
         status = QueueStatus.SUCCESS if reply.accepted else QueueStatus.FAILURE
         await _resolve_item(session, claim, status, now, None if reply.accepted else reply.detail)
+        if isinstance(action, ReservationAction):
+            await reservation_outcomes.answered(
+                session, command, action, reply.accepted, reply.detail, now
+            )
         return
     transaction = await tx_store.locked(session, order.on_transaction.id)
     if transaction is None:
@@ -188,10 +193,11 @@ async def _undelivered(
         f"Charger {claim.charge_point_id} did not answer after {command.attempts} attempts ({why})"
     )
     action = claim.order.action
-    if isinstance(action, ChargerAction):
+    if isinstance(action, ChargerAction | ReservationAction):
         if action is ChargerAction.SEND_LOCAL_LIST:
             await local_lists.undelivered(session, claim.charge_point_id, reason)
         await _resolve_item(session, claim, QueueStatus.FAILURE, now, reason)
+        await reservation_outcomes.undelivered(session, command, reason, now)
         return
     transaction = await tx_store.locked(session, claim.order.on_transaction.id)
     if transaction is None:

@@ -28,6 +28,19 @@ class TransactionOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationOrder:
+    """What a ReserveNow or CancelReservation needs."""
+
+    # Ours, and the OCPP reservationId.
+    id: int
+    id_tag: str
+    parent_id_tag: str | None
+    # 2.0.1 IdTokenEnumType of id_tag.
+    token_type: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """A command as the charger side needs it, independent of the OCPP version."""
 
@@ -38,6 +51,7 @@ class Order:
     transaction: TransactionOrder | None = None
     # What a sync of the charger's local list sends (ChargerAction.SEND_LOCAL_LIST).
     local_list: Plan | None = None
+    reservation: ReservationOrder | None = None
 
     @property
     def on_transaction(self) -> TransactionOrder:
@@ -45,6 +59,13 @@ class Order:
         if self.transaction is None:
             raise ValueError(f"a {self.action} command without a transaction")
         return self.transaction
+
+    @property
+    def on_reservation(self) -> ReservationOrder:
+        """The reservation of a reservation command (every ReservationAction has one)."""
+        if self.reservation is None:
+            raise ValueError(f"a {self.action} command without a reservation")
+        return self.reservation
 
     @property
     def on_port(self) -> int:

@@ -9,12 +9,24 @@ from typing import assert_never
 
 from chargegate.bus import Topic
 from chargegate.domain.local_lists import Plan
-from chargegate.domain.states import ChargerAction, TransactionAction, TransactionState
+from chargegate.domain.states import (
+    ChargerAction,
+    ReservationAction,
+    TransactionAction,
+    TransactionState,
+)
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
 from chargegate.services import command_answers, fail_safe, local_lists
 from chargegate.services.command_answers import UNSTORABLE_ANSWER, Claim
-from chargegate.services.commands import ChargerLink, NotDelivered, Order, Reply, TransactionOrder
+from chargegate.services.commands import (
+    ChargerLink,
+    NotDelivered,
+    Order,
+    Reply,
+    ReservationOrder,
+    TransactionOrder,
+)
 from chargegate.services.group_commit import DeadLetter, GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
@@ -147,9 +159,10 @@ class Dispatcher:
 
 def _still_needed(row: Claimed) -> bool:
     """A start is only sent for a pending transaction, the rest only for an open one; a command
-    on a charger is always sent."""
+    on a charger is always sent, and so is one on a reservation (an ended reservation withdraws
+    its commands: reservation_outcomes)."""
     action = row.action
-    if isinstance(action, ChargerAction):
+    if isinstance(action, ChargerAction | ReservationAction):
         return True
     assert row.transaction is not None
     state = row.transaction.state
@@ -167,7 +180,7 @@ def _still_needed(row: Claimed) -> bool:
 
 
 def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
-    transaction = row.transaction
+    transaction, reservation = row.transaction, row.reservation
     return Order(
         action=row.action,
         issued_at=utcnow(),
@@ -182,5 +195,14 @@ def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
             expires_at=transaction.expires_at,
             fail_safe=fail_safe.carried(row.action, row.smart_charging, transaction.expires_at),
             fail_safe_limit_a=limit_a,
+        ),
+        reservation=None
+        if reservation is None
+        else ReservationOrder(
+            id=reservation.id,
+            id_tag=reservation.id_tag,
+            parent_id_tag=reservation.parent_id_tag,
+            token_type=reservation.token_type,
+            expires_at=reservation.expires_at,
         ),
     )

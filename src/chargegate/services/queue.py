@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from chargegate.domain.errors import NotFound
-from chargegate.domain.states import QueueKind, QueueStatus, StagingInput
+from chargegate.domain.states import QueueKind, QueueStatus, ReservationAction, StagingInput
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import QueueRequest
-from chargegate.services import outcomes
+from chargegate.services import outcomes, reservation_outcomes
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueueItemView, queue_item_view
 from chargegate.store import commands as command_store
@@ -34,6 +34,10 @@ async def inspect(
                 status = QueueStatus.SUCCESS if succeed else QueueStatus.FAILURE
                 reason = None if succeed else STAGING_FAILURE
                 await outcomes.resolve(session, item, status, now, reason)
+                if command is not None and isinstance(command.action, ReservationAction):
+                    await reservation_outcomes.answered(
+                        session, command, command.action, succeed, STAGING_FAILURE, now
+                    )
             return queue_item_view(item, None, command)
         transaction = await session.get(Transaction, item.transaction_id)
         if transaction is None:

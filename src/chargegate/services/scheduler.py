@@ -12,12 +12,13 @@ from chargegate.bus import Topic
 from chargegate.domain.states import TransactionAction
 from chargegate.domain.times import utcnow
 from chargegate.metrics import STOPS_RETRYING
-from chargegate.services import charger_commands, outcomes
+from chargegate.services import charger_commands, outcomes, reservation_outcomes
 from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
 from chargegate.store import queue_items as queue_store
+from chargegate.store import reservations as reservation_store
 from chargegate.store import transactions as tx_store
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ class Scheduler:
             stops += await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)
             await charger_commands.fail_overdue(session, now, settings.command_timeout_s)
-            next_at = await due_store.next_due(session)
+            await reservation_outcomes.expire_due(session, now)
+            due = [await due_store.next_due(session), await reservation_store.next_expiry(session)]
+            next_at = min((at for at in due if at is not None), default=None)
             if self._gauge_at is None or now - self._gauge_at >= timedelta(
                 seconds=settings.poll_interval_s
             ):

@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.sim import local_list, quirks
+from chargegate.sim import local_list, quirks, reservations
 from chargegate.sim.dialects import Connector
 
 if TYPE_CHECKING:
@@ -25,7 +25,12 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         id_tag = payload["idTag"] if "idTag" in payload else payload["idToken"]["idToken"]
         connector = sim.connectors.get(connector_id)
         remote_start_id = payload.get("remoteStartId")
-        if not sim.accept_remote_start or connector is None or connector.id_tag is not None:
+        if (
+            not sim.accept_remote_start
+            or connector is None
+            or connector.id_tag is not None
+            or not reservations.take(sim, connector, id_tag)
+        ):
             if sim.bad_strings:
                 raise quirks.bad_refusal()
             return {"status": "Rejected"}
@@ -112,6 +117,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     if sim.clear_cache is not None:
         handlers["ClearCache"] = clear_cache
     handlers.update(local_list.handlers(sim))
+    handlers.update(reservations.handlers(sim))
     if sim.dialect.subprotocol == "ocpp1.6":
         handlers["GetConfiguration"] = get_configuration
         handlers["TriggerMessage"] = trigger_message

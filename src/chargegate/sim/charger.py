@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.sim import answers, quirks
+from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, Connector
 from chargegate.sim.local_list import LocalList
 
@@ -80,6 +81,8 @@ class SimulatedCharger:
         bad_meter: bool = False,
         clear_cache: str | None = "Accepted",
         local_list: LocalList | None = None,
+        reservations: str | None = "Accepted",
+        reserve_connector_zero: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -108,6 +111,12 @@ class SimulatedCharger:
         self.clear_cache = clear_cache
         # Its local authorization list (None: a charger without one).
         self.local_list = local_list
+        # The ReserveNow answer for a free connector: Rejected where reservations are switched
+        # off, None without the Reservation profile (NotImplemented / NotSupported); and whether
+        # the charger as a whole may be reserved (1.6 ReserveConnectorZeroSupported).
+        self.reservations = reservations
+        self.reserve_connector_zero = reserve_connector_zero
+        self.reservations_held: dict[int, reservations_module.Held] = {}
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -313,6 +322,7 @@ class SimulatedCharger:
         connector.remote_start_id = remote_start_id
         await self.set_status(connector, "Preparing")
         result = await self.enqueue(self.dialect.started(connector), durable=True).done
+        connector.reservation_id = None
         if "transactionId" in result:
             connector.transaction_id = int(result["transactionId"])
         token_info = result.get("idTagInfo") or result.get("idTokenInfo") or {}
@@ -322,12 +332,16 @@ class SimulatedCharger:
         await self.set_status(connector, "Charging")
 
     async def present_card(self, connector_id: int, id_tag: str) -> str:
-        """A driver holds a card to the reader: the charger asks (Authorize) and starts charging
-        only if the answer is Accepted (TC_023: Invalid, Expired, Blocked and, already in a
-        session, ConcurrentTx start nothing). Returns the answer's status."""
+        """A driver holds a card to the reader: the charger asks (Authorize, which names its
+        group) and starts charging only if the answer is Accepted (TC_023: Invalid, Expired,
+        Blocked start nothing) and the connector is not held for another card (a reservation
+        the card or its group holds is used). Returns the answer's status."""
+        connector = self.connectors[connector_id]
         answer = await self.enqueue(self.dialect.authorize(id_tag), durable=False).done
-        status = str((answer.get("idTagInfo") or answer["idTokenInfo"])["status"])
-        if status == "Accepted":
+        info = answer.get("idTagInfo") or answer["idTokenInfo"]
+        status = str(info["status"])
+        group = info.get("parentIdTag") or (info.get("groupIdToken") or {}).get("idToken")
+        if status == "Accepted" and reservations_module.take(self, connector, id_tag, group):
             await self.begin_transaction(connector_id, id_tag)
         return status
 

@@ -18,6 +18,8 @@ class Connector:
     # 1.6: the id the server gave us; 2.0.1: the id we made up.
     transaction_id: int | str | None = None
     remote_start_id: int | None = None
+    # The reservation the next start uses (named in it).
+    reservation_id: int | None = None
     # 2.0.1: the id already named in the answer to the start that begins the next transaction.
     next_transaction_id: str | None = None
     meter_wh: int = 0
@@ -75,12 +77,15 @@ class V16:
         }
 
     def started(self, connector: Connector) -> tuple[str, Payload]:
-        return "StartTransaction", {
+        payload: Payload = {
             "connectorId": connector.connector_id,
             "idTag": connector.id_tag,
             "meterStart": connector.meter_wh,
             "timestamp": format_ocpp(utcnow()),
         }
+        if connector.reservation_id is not None:
+            payload["reservationId"] = connector.reservation_id
+        return "StartTransaction", payload
 
     def metered(self, connector: Connector) -> tuple[str, Payload]:
         payload: Payload = {
@@ -109,7 +114,12 @@ class V16:
         return "Authorize", {"idTag": id_tag}
 
 
-_V201_STATUS = {"Available": "Available", "Unavailable": "Unavailable", "Faulted": "Faulted"}
+_V201_STATUS = {
+    "Available": "Available",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+    "Reserved": "Reserved",
+}
 _V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
 
 
@@ -154,7 +164,10 @@ class V201:
         connector.seq_no = -1
         if connector.id_tag is None:
             return "TransactionEvent", self._event(connector, "Started", "CablePluggedIn")
-        return "TransactionEvent", self._presented(connector, "Started")
+        payload = self._presented(connector, "Started")
+        if connector.reservation_id is not None:
+            payload["reservationId"] = connector.reservation_id
+        return "TransactionEvent", payload
 
     def authorised(self, connector: Connector) -> tuple[str, Payload]:
         return "TransactionEvent", self._presented(connector, "Updated")

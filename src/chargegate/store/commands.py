@@ -18,7 +18,7 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Command, Port, Transaction
+from chargegate.store.models import Charger, Command, Port, Reservation, Transaction
 
 _OUTSTANDING = (CommandStatus.PENDING, CommandStatus.SENDING)
 
@@ -32,12 +32,14 @@ def add_command(
     transaction_id: int | None = None,
     connector_id: int | None = None,
     queue_uuid: str | None = None,
+    reservation_id: int | None = None,
 ) -> Command:
     command = Command(
         charger_id=charger_id,
         transaction_id=transaction_id,
         connector_id=connector_id,
         queue_uuid=queue_uuid,
+        reservation_id=reservation_id,
         action=action,
         status=CommandStatus.PENDING,
         created_at=now,
@@ -97,6 +99,17 @@ class ClaimedTransaction:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedReservation:
+    """The reservation a claimed command is for."""
+
+    id: int
+    id_tag: str
+    parent_id_tag: str | None
+    token_type: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     """A claimed command with what sending it needs, read in one query per batch."""
 
@@ -109,6 +122,7 @@ class Claimed:
     connector_id: int | None
     transaction: ClaimedTransaction | None
     queue_uuid: str | None
+    reservation: ClaimedReservation | None = None
 
 
 async def claim_due(
@@ -190,9 +204,15 @@ async def claim_due(
                 Transaction.charger_transaction_id,
                 Transaction.expires_at,
                 Transaction.profile_until,
+                Reservation.id.label("reservation_id"),
+                Reservation.id_tag.label("reserved_for"),
+                Reservation.parent_id_tag,
+                Reservation.token_type,
+                Reservation.expires_at.label("reserved_until"),
             )
             .join(Charger, Command.charger_id == Charger.id)
             .outerjoin(Transaction, Command.transaction_id == Transaction.id)
+            .outerjoin(Reservation, Command.reservation_id == Reservation.id)
             .outerjoin(Port, Transaction.port_uuid == Port.port_uuid)
             .where(Command.id.in_(chunk))
             .order_by(Command.id)
@@ -215,6 +235,15 @@ async def claim_due(
                     charger_transaction_id=row.charger_transaction_id,
                     expires_at=row.expires_at,
                     profile_until=row.profile_until,
+                ),
+                reservation=None
+                if row.reservation_id is None
+                else ClaimedReservation(
+                    id=row.reservation_id,
+                    id_tag=row.reserved_for,
+                    parent_id_tag=row.parent_id_tag,
+                    token_type=row.token_type,
+                    expires_at=row.reserved_until,
                 ),
             )
             for row in rows

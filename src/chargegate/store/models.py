@@ -29,6 +29,7 @@ from chargegate.domain.states import (
     CommandStatus,
     QueueKind,
     QueueStatus,
+    ReservationState,
     StopState,
     TransactionOrigin,
     TransactionState,
@@ -229,6 +230,8 @@ class Command(Base):
     connector_id: Mapped[int | None]
     # The queue item an API caller follows it by (commands on a transaction have theirs).
     queue_uuid: Mapped[str | None] = mapped_column(ForeignKey("queue_items.queue_uuid"), index=True)
+    # The reservation a ReserveNow or CancelReservation is for.
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), index=True)
     action: Mapped[CommandAction] = mapped_column(StoredEnum(command_action, 32))
     status: Mapped[CommandStatus] = mapped_column(StoredEnum(CommandStatus, 16), index=True)
     created_at: Mapped[datetime]
@@ -352,3 +355,31 @@ class LocalListEntry(Base):
     expires_at: Mapped[datetime | None]
     parent_id_tag: Mapped[str | None] = mapped_column(String(36))
     parent_type: Mapped[TokenType | None] = mapped_column(StoredEnum(TokenType, 20))
+
+
+class Reservation(Base):
+    """A port (or a whole charger) held for a token until `expires_at`."""
+
+    __tablename__ = "reservations"
+
+    # The integer id doubles as the OCPP reservationId (1.6 and 2.0.1).
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    reservation_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
+    # None: the charger as a whole (1.6 connectorId 0, 2.0.1 without evseId).
+    port_uuid: Mapped[str | None] = mapped_column(ForeignKey("ports.port_uuid"), index=True)
+    staging: Mapped[bool] = mapped_column(Boolean, default=False)
+    id_tag: Mapped[str] = mapped_column(String(36))
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
+    # 2.0.1 IdTokenEnumType of id_tag (the registry's, else Central).
+    token_type: Mapped[TokenType] = mapped_column(StoredEnum(TokenType, 20))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[ReservationState] = mapped_column(StoredEnum(ReservationState, 16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # The session that used it.
+    transaction_uuid: Mapped[str | None] = mapped_column(
+        ForeignKey("transactions.transaction_uuid")
+    )

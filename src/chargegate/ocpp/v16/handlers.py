@@ -16,6 +16,7 @@ from chargegate.ocpp.v16.id_tag_info import id_tag_info
 from chargegate.services import (
     authorization,
     charger_reports,
+    charger_reservations,
     charger_transactions,
     connectors,
     stops,
@@ -58,6 +59,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             meter_start_wh=register_wh(payload["meterStart"]),
             at=timestamp(payload["timestamp"]),
         )
+        if "reservationId" in payload:
+            await charger_reservations.used(
+                rt, charge_point_id, payload["reservationId"], answer.transaction_id
+            )
         found = await authorization.at_start(rt, charge_point_id, payload["idTag"], answer)
         if not answer.accepted:
             await charger_transactions.start_answered(

@@ -16,7 +16,13 @@ from ocpp.v16.enums import (
     RemoteStartStopStatus,
 )
 
-from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
+from chargegate.domain.states import (
+    ChargerAction,
+    Liveness,
+    ReservationAction,
+    TransactionAction,
+)
+from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
@@ -73,6 +79,19 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ReservationAction.RESERVE:
+            reservation = order.on_reservation
+            payload = {
+                "connectorId": order.on_port,
+                "expiryDate": format_ocpp(reservation.expires_at),
+                "idTag": reservation.id_tag,
+                "reservationId": reservation.id,
+            }
+            if reservation.parent_id_tag is not None:
+                payload["parentIdTag"] = reservation.parent_id_tag
+            return Action.reserve_now, payload
+        case ReservationAction.CANCEL:
+            return Action.cancel_reservation, {"reservationId": order.on_reservation.id}
         case _:
             assert_never(action)
 

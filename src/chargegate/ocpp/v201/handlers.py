@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ocpp.v201.enums import Action, ReasonEnumType, TransactionEventEnumType
+from ocpp.v201.enums import (
+    Action,
+    ReasonEnumType,
+    ReservationUpdateStatusEnumType,
+    TransactionEventEnumType,
+)
 
 from chargegate.domain.tokens import INVALID
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
@@ -12,7 +17,12 @@ from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v201.id_token_info import id_token_info
-from chargegate.services import authorization, charger_reports, charger_transactions
+from chargegate.services import (
+    authorization,
+    charger_reports,
+    charger_reservations,
+    charger_transactions,
+)
 from chargegate.services.runtime import Runtime
 
 # Notifications we take note of and have nothing to answer but an empty response.
@@ -29,7 +39,6 @@ ACKNOWLEDGED = (
     Action.notify_display_messages,
     Action.notify_customer_information,
     Action.publish_firmware_status_notification,
-    Action.reservation_status_update,
 )
 
 
@@ -90,6 +99,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             charger_transaction_id=charger_transaction_id,
             remote_start_id=info.get("remoteStartId"),
         )
+        if "reservationId" in payload:
+            await charger_reservations.used(
+                rt, charge_point_id, payload["reservationId"], answer.transaction_id
+            )
         if payload["eventType"] == TransactionEventEnumType.updated and energy is not None:
             await charger_transactions.meter_reading(
                 rt, charge_point_id, charger_transaction_id, energy
@@ -102,6 +115,15 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
                 rt, charge_point_id, answer.transaction_id, found.verdict
             )
         return id_token_info(found)
+
+    async def reservation_status_update(payload: Payload) -> Payload:
+        await charger_reservations.status_update(
+            rt,
+            charge_point_id,
+            payload["reservationId"],
+            payload["reservationUpdateStatus"] == ReservationUpdateStatusEnumType.expired,
+        )
+        return {}
 
     async def meter_values(payload: Payload) -> Payload:
         await charger_transactions.port_meter_reading(
@@ -117,4 +139,5 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         Action.authorize: authorize,
         Action.transaction_event: transaction_event,
         Action.meter_values: meter_values,
+        Action.reservation_status_update: reservation_status_update,
     }

@@ -18,12 +18,19 @@ from ocpp.v201.enums import (
     SmartChargingCtrlrVariableName,
 )
 
-from chargegate.domain.states import ChargerAction, Liveness, TransactionAction
+from chargegate.domain.states import (
+    ChargerAction,
+    Liveness,
+    ReservationAction,
+    TransactionAction,
+)
+from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v201 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
+from chargegate.services.connectors import STATION
 
 
 def _profile(transaction: TransactionOrder, now: datetime, with_transaction: bool) -> Payload:
@@ -82,6 +89,25 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ReservationAction.RESERVE:
+            reservation = order.on_reservation
+            payload = {
+                "id": reservation.id,
+                "expiryDateTime": format_ocpp(reservation.expires_at),
+                "idToken": {"idToken": reservation.id_tag, "type": reservation.token_type},
+            }
+            # Without an EVSE, the station as a whole is reserved.
+            if order.on_port != STATION:
+                payload["evseId"] = order.on_port
+            if reservation.parent_id_tag is not None:
+                # Group tokens are ours to name: the station only compares them.
+                payload["groupIdToken"] = {
+                    "idToken": reservation.parent_id_tag,
+                    "type": IdTokenEnumType.central,
+                }
+            return Action.reserve_now, payload
+        case ReservationAction.CANCEL:
+            return Action.cancel_reservation, {"reservationId": order.on_reservation.id}
         case _:
             assert_never(action)
 
