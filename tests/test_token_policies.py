@@ -365,6 +365,32 @@ async def test_blocking_a_card_stops_its_sessions(op: Operator, simulators: Simu
     assert sim.count("ClearCache") == idle.count("ClearCache") == 1
 
 
+async def test_an_import_that_blocks_cards_acts_as_blocking_them_one_by_one(
+    op: Operator, simulators: Simulators
+) -> None:
+    """An import (POST /1.2/tokens:import) that blocks two cards in use stops both sessions, as
+    PATCHing each would, and clears the charger's cache once for the whole import."""
+    await with_cards(op)
+    await configure(op, blocked_sessions="stop")
+    sim = await online(simulators, op.server, await op.add_charger(connectors=2))
+    assert await sim.present_card(1, "CARD-A") == "Accepted"
+    assert await sim.present_card(2, "CARD-C") == "Accepted"
+    await charging(sim, 1)
+    await charging(sim, 2)
+
+    rows = [{"id_tag": tag, "status": "Blocked"} for tag in ("CARD-A", "CARD-C", "CARD-B")]
+    async with op.client() as client:
+        answer = await client.post("/tokens:import", json={"tokens": rows})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"created": 0, "updated": 3, "unchanged": 0}
+    await sim.wait_until(
+        lambda: sim.connectors[1].status == sim.connectors[2].status == "Available"
+    )
+    assert len(sim.requests(sim.dialect.stop_request)) == 2
+    await sim.wait_until(lambda: sim.count("ClearCache") >= 1)
+    assert sim.count("ClearCache") == 1
+
+
 async def test_blocked_sessions_continue_by_default(op: Operator, simulators: Simulators) -> None:
     """blocked_sessions = continue: the session runs on until the card is presented to end it,
     which is answered Blocked. clear_cache_on_block = false sends no ClearCache; true sends one
