@@ -100,6 +100,11 @@ IDEMPOTENCY_KEY = {
 # GETs also read their arguments from a JSON body, as the seed sends them (the body wins).
 BODY_TOO = "Arguments as query parameters, or (as the seed shows) the same names in a JSON body."
 STG_QUERY = _query("stg", {"type": "boolean"}, "Staging records instead of real ones")
+# A paged list's arguments (services/listing.py).
+PAGE_QUERY = [
+    _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
+    _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
+]
 
 CREATE = Doc(
     responses=responses(
@@ -252,8 +257,7 @@ PORTS = Doc(
     extra={
         "description": BODY_TOO,
         "parameters": [
-            _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
-            _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
+            *PAGE_QUERY,
         ],
     },
 )

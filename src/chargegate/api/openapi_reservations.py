@@ -6,6 +6,7 @@ from chargegate.api.openapi import (
     BODY_TOO,
     IDEMPOTENCY_KEY,
     NEXT_CURSOR,
+    PAGE_QUERY,
     STG_QUERY,
     Doc,
     _body,
@@ -58,8 +59,7 @@ LIST = Doc(
     extra={
         "description": BODY_TOO,
         "parameters": [
-            _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
-            _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
+            *PAGE_QUERY,
             _query("port_uuid", UUID, "Only this port's reservations"),
             _query("state", RESERVATION_STATE, "Only reservations in this state"),
             STG_QUERY,

@@ -8,6 +8,7 @@ from chargegate.api.openapi import (
     BODY_TOO,
     IDEMPOTENCY_KEY,
     NEXT_CURSOR,
+    PAGE_QUERY,
     STG_QUERY,
     Doc,
     _body,
@@ -110,8 +111,7 @@ LIST = Doc(
     extra={
         "description": BODY_TOO,
         "parameters": [
-            _query("limit", {"type": "integer", "minimum": 0}, "A page of N; 0 or none for all"),
-            _query("cursor", {"type": "string"}, "X-Next-Cursor of the previous page"),
+            *PAGE_QUERY,
             _query("status", TOKEN_STATUS, "Only tokens with this status"),
             _query("parent_id_tag", ID_TAG, "Only tokens of this group"),
             STG_QUERY,
