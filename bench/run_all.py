@@ -26,6 +26,8 @@ BENCHMARKS = [
     ("start_latency.py", "start_latency.md", 600),
     # API requests per second and latency on SQLite and PostgreSQL.
     ("api.py", "api.md", 900),
+    # The server's CPU per authenticated API request.
+    ("request_cost.py", "request_cost.md", 300),
     ("expiry.py", "expiry.md", 1800),
     ("cross_node_latency.py", "cross_node.md", 300),
     # Connected chargers held and message throughput against a baseline CSMS.
