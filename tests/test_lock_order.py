@@ -125,6 +125,7 @@ async def test_a_stop_answer_and_the_stop_report_written_at_once_do_not_deadlock
     assert "40P01" not in log and "deadlock" not in log.lower(), log[-3000:]
 
 
+@pytest.mark.server_env({"CHARGEGATE_START_TIMEOUT_S": "10"})
 async def test_the_scheduler_failing_a_late_start_does_not_deadlock_with_a_report(
     server: Server,
 ) -> None:
@@ -139,15 +140,29 @@ async def test_the_scheduler_failing_a_late_start_does_not_deadlock_with_a_repor
         operator.client() as client,
     ):
         held = await start_session(client, first_charger.port)
+        witness = await start_session(client, second_charger.port)
         await first.next_request("RemoteStartTransaction")
+        await second.next_request("RemoteStartTransaction")
+        dsn = server.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        async def answers_written() -> bool:
+            # Before the test takes the row: the answers' own writes lock the transaction too.
+            connection = await asyncpg.connect(dsn)
+            try:
+                done = await connection.fetchval(
+                    "SELECT count(*) FROM commands WHERE action = 'start' AND status = 'done'"
+                )
+            finally:
+                await connection.close()
+            return bool(done == 2)
+
+        await eventually(answers_written)
         async with holding_rows(
             server,
             "SELECT t.id FROM transactions t WHERE t.transaction_uuid = "
             f"'{held['transaction_uuid']}' FOR UPDATE",
         ) as watcher:
-            witness = await start_session(client, second_charger.port)
-            await second.next_request("RemoteStartTransaction")
-            failed = await poll_queue(client, witness["queue_uuid"])
+            failed = await poll_queue(client, witness["queue_uuid"], timeout=60)
             assert failed["status"] == "FAILURE", failed
             # The report's next step: the start's queue item, free to take.
             taken = await watcher.fetch(
@@ -155,7 +170,7 @@ async def test_the_scheduler_failing_a_late_start_does_not_deadlock_with_a_repor
                 held["queue_uuid"],
             )
             assert len(taken) == 1
-        failed = await poll_queue(client, held["queue_uuid"])
+        failed = await poll_queue(client, held["queue_uuid"], timeout=60)
         assert failed["status"] == "FAILURE", failed
     log = server.log()
     assert "40P01" not in log and "deadlock" not in log.lower(), log[-3000:]
