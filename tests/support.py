@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -71,6 +72,24 @@ def basic(user: str, password: str) -> dict[str, str]:
     """An `Authorization: Basic` header (OCPP security profiles 1 and 2)."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on TCP `port` (Linux /proc)."""
+    sockets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                sockets.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if fields[3] == "0A" and local_port == port and fields[9] in sockets:
+                    return True
+    return False
 
 
 def free_port() -> int:
@@ -191,6 +210,17 @@ class Server:
         }
 
     def start(self) -> None:
+        """Starts the process and returns once it answers on its port. free_port() only found
+        the port free: another worker's server may take it first (a restart after kill() is
+        the widest gap), and its answer must not pass for this one's. So the port must be
+        this process's own listening socket; if it lost the race, it starts on another port."""
+        for _ in range(5):
+            if self._started():
+                return
+            self.port = free_port()
+        raise RuntimeError(f"server found no free port:\n{self.log()}")
+
+    def _started(self) -> bool:
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - the process owns it
         self.process = subprocess.Popen(
             [
@@ -210,12 +240,16 @@ class Server:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log().lower():
+                    return False
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 self.probe()
-                return
+                if _listening(self.process.pid, self.port):
+                    return True
             except httpx.TransportError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError(f"server did not come up:\n{self.log()}")
 
     @contextmanager
