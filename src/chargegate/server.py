@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from chargegate import __version__, listener, metrics
+from chargegate import __version__, heap, listener, metrics
 from chargegate.api import errors, openapi
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
@@ -116,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
             insecure = await charger_store.count_with_password_hash(session, INSECURE_NO_PASSWORD)
         _warn_insecure(registration, insecure)
         await bus.start(on_evict=registry.evict)
+        heap.settle()
         tasks = [
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
             asyncio.create_task(Scheduler(runtime).run(), name="scheduler"),

@@ -21,6 +21,8 @@ from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, Port, Reservation, Transaction
 
 _OUTSTANDING = (CommandStatus.PENDING, CommandStatus.SENDING)
+# Built once: an alias is a copy of the table's columns, which each claim would make anew.
+_EARLIER = aliased(Command, name="earlier")
 
 
 def add_command(
@@ -153,12 +155,11 @@ async def claim_due(
         )
         .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
     )
-    earlier = aliased(Command)
     earlier_sync = exists().where(
-        earlier.charger_id == Command.charger_id,
-        earlier.action == ChargerAction.SEND_LOCAL_LIST,
-        earlier.status.in_(_OUTSTANDING),
-        earlier.id < Command.id,
+        _EARLIER.charger_id == Command.charger_id,
+        _EARLIER.action == ChargerAction.SEND_LOCAL_LIST,
+        _EARLIER.status.in_(_OUTSTANDING),
+        _EARLIER.id < Command.id,
     )
     due = (
         select(Command.id)

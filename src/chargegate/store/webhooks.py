@@ -14,6 +14,8 @@ from chargegate.domain.webhooks import DeliveryStatus
 from chargegate.store.models import Webhook, WebhookDelivery
 
 _UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+# Built once: an alias is a copy of the table's columns, which each round would make anew.
+_EARLIER = aliased(WebhookDelivery, name="earlier")
 REMOVED = "webhook removed"
 
 
@@ -100,7 +102,6 @@ async def claim_due(
 
 
 def _due(now: datetime, limit: int, per_webhook: int) -> Select[tuple[int]]:
-    earlier = aliased(WebhookDelivery)
     place = func.row_number().over(
         partition_by=WebhookDelivery.webhook_id, order_by=WebhookDelivery.id
     )
@@ -117,10 +118,10 @@ def _due(now: datetime, limit: int, per_webhook: int) -> Select[tuple[int]]:
             WebhookDelivery.next_attempt_at <= now,
             ~exists().where(
                 and_(
-                    earlier.webhook_id == WebhookDelivery.webhook_id,
-                    earlier.ordering_key == WebhookDelivery.ordering_key,
-                    earlier.id < WebhookDelivery.id,
-                    earlier.status.in_(_UNFINISHED),
+                    _EARLIER.webhook_id == WebhookDelivery.webhook_id,
+                    _EARLIER.ordering_key == WebhookDelivery.ordering_key,
+                    _EARLIER.id < WebhookDelivery.id,
+                    _EARLIER.status.in_(_UNFINISHED),
                 )
             ),
         )
