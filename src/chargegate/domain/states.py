@@ -64,6 +64,8 @@ class ChargerAction(StrEnum):
     # Bring the charger's local authorization list in sync with the operator's tokens: it
     # opens with GetLocalListVersion, then SendLocalList (see services.local_lists).
     SEND_LOCAL_LIST = "send_local_list"
+    # Restart the charger (1.6 Reset Soft/Hard, 2.0.1 Reset Immediate/OnIdle).
+    RESET = "reset"
 
 
 class ReservationAction(StrEnum):

@@ -242,6 +242,11 @@ class Command(Base):
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     result: Mapped[str | None] = mapped_column(Text)
+    # A command on a charger: its parameters (domain.command_params.to_json), the charger's
+    # answer (the CALLRESULT payload), and until when it may wait for an offline charger.
+    params: Mapped[dict[str, Any] | None]
+    answer: Mapped[dict[str, Any] | None]
+    expires_at: Mapped[datetime | None]
 
 
 class Webhook(Base):

@@ -14,8 +14,10 @@ from ocpp.v16.enums import (
     ConfigurationKey,
     MessageTrigger,
     RemoteStartStopStatus,
+    ResetType,
 )
 
+from chargegate.domain.command_params import ResetKind, ResetParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -79,6 +81,11 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ChargerAction.RESET:
+            kind = order.params_as(ResetParams).type
+            return Action.reset, {
+                "type": ResetType.hard if kind is ResetKind.HARD else ResetType.soft
+            }
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {

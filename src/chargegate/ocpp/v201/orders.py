@@ -15,9 +15,12 @@ from ocpp.v201.enums import (
     GetVariableStatusEnumType,
     IdTokenEnumType,
     RequestStartStopStatusEnumType,
+    ResetEnumType,
+    ResetStatusEnumType,
     SmartChargingCtrlrVariableName,
 )
 
+from chargegate.domain.command_params import ResetKind, ResetParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -89,6 +92,13 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ChargerAction.RESET:
+            params = order.params_as(ResetParams)
+            immediate = params.type is ResetKind.IMMEDIATE
+            payload = {"type": ResetEnumType.immediate if immediate else ResetEnumType.on_idle}
+            if params.evse is not None:
+                payload["evseId"] = params.evse
+            return Action.reset, payload
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -123,11 +133,12 @@ def to_reply(action: str, result: Payload) -> Reply:
             liveness=_liveness(result),
         )
     status = result.get("status")
-    if status != RequestStartStopStatusEnumType.accepted:
+    # Scheduled (Reset, ChangeAvailability): taken, to be done once the transactions end.
+    if status not in (RequestStartStopStatusEnumType.accepted, ResetStatusEnumType.scheduled):
         return Reply(accepted=False, detail=rejected(action, status))
     return Reply(
         accepted=True,
-        detail=f"{action}: Accepted",
+        detail=f"{action}: {status}",
         charger_transaction_id=result.get("transactionId"),
     )
 
