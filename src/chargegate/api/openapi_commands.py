@@ -7,6 +7,7 @@ from typing import Any, assert_never
 
 from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
 from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
+from chargegate.domain import file_transfers
 from chargegate.domain.command_params import ResetKind
 from chargegate.domain.states import ChargerAction
 
@@ -38,8 +39,55 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                 },
                 ["type"],
             )
+        case ChargerAction.UPDATE_FIRMWARE:
+            return _params(
+                {
+                    **_TRANSFER,
+                    "retrieve_date": {
+                        **UTC_TIME,
+                        "description": "When the charger is to download it (default: at once)",
+                    },
+                    "signing_certificate": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": file_transfers.SIGNING_CERTIFICATE_MAX,
+                        "description": "2.0.1 only: the PEM certificate that signed the firmware",
+                    },
+                    "signature": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": file_transfers.SIGNATURE_MAX,
+                        "description": "2.0.1 only: the firmware's signature, base64",
+                    },
+                },
+                ["location"],
+            )
+        case ChargerAction.GET_DIAGNOSTICS:
+            return _params(
+                {
+                    **_TRANSFER,
+                    "start_time": {**UTC_TIME, "description": "Oldest log entries wanted"},
+                    "stop_time": {**UTC_TIME, "description": "Newest log entries wanted"},
+                },
+                ["location"],
+            )
         case _:
             assert_never(action)
+
+
+# What both file transfers take: where, and how hard the charger tries.
+_TRANSFER: dict[str, Any] = {
+    "location": {
+        "type": "string",
+        "format": "uri",
+        "maxLength": file_transfers.LOCATION_MAX,
+        "description": "Absolute ftp, ftps, http or https URL the charger downloads from "
+        f"(update_firmware) or uploads to (get_diagnostics); at most "
+        f"{file_transfers.LOCATION_201_MAX} characters for OCPP 2.0.1",
+    },
+    "retries": {"type": "integer", "minimum": 0, "description": "Tries after the first"},
+    "retry_interval": {"type": "integer", "minimum": 0, "description": "Seconds between tries"},
+}
 
 
 def _params(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

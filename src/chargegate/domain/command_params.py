@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar, assert_never
 
+from chargegate.domain import file_transfers
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import ChargerAction
+from chargegate.domain.times import format_ocpp
 
 # The WebSocket subprotocols, as chargers.ocpp_version holds them.
 OCPP16 = "ocpp1.6"
@@ -41,7 +45,7 @@ class ResetParams:
 
 
 # One dataclass per action that takes parameters; None for those that take none.
-CommandParams: TypeAlias = ResetParams | None
+CommandParams: TypeAlias = ResetParams | FirmwareParams | DiagnosticsParams | None
 
 
 def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandParams:
@@ -60,6 +64,44 @@ def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandPar
             return ResetParams(
                 type=choice(raw, "type", ResetKind), evse=optional_int(raw, "evse", minimum=1)
             )
+        case ChargerAction.UPDATE_FIRMWARE:
+            reject_unknown_params(
+                action,
+                raw,
+                (
+                    "location",
+                    "retrieve_date",
+                    "retries",
+                    "retry_interval",
+                    "signing_certificate",
+                    "signature",
+                ),
+            )
+            return FirmwareParams(
+                location=file_transfers.location(raw),
+                retrieve_date=file_transfers.optional_time(raw, "retrieve_date"),
+                retries=optional_int(raw, "retries", minimum=0),
+                retry_interval=optional_int(raw, "retry_interval", minimum=0),
+                signing_certificate=file_transfers.optional_text(
+                    raw, "signing_certificate", file_transfers.SIGNING_CERTIFICATE_MAX
+                ),
+                signature=file_transfers.optional_text(
+                    raw, "signature", file_transfers.SIGNATURE_MAX
+                ),
+            )
+        case ChargerAction.GET_DIAGNOSTICS:
+            reject_unknown_params(
+                action, raw, ("location", "start_time", "stop_time", "retries", "retry_interval")
+            )
+            return file_transfers.check_span(
+                DiagnosticsParams(
+                    location=file_transfers.location(raw),
+                    start_time=file_transfers.optional_time(raw, "start_time"),
+                    stop_time=file_transfers.optional_time(raw, "stop_time"),
+                    retries=optional_int(raw, "retries", minimum=0),
+                    retry_interval=optional_int(raw, "retry_interval", minimum=0),
+                )
+            )
         case _:
             assert_never(action)
 
@@ -69,7 +111,12 @@ def to_json(params: CommandParams) -> dict[str, Any] | None:
     if params is None:
         return None
     values = {field.name: getattr(params, field.name) for field in fields(params)}
-    return {name: value for name, value in values.items() if value is not None}
+    return {name: _stored(value) for name, value in values.items() if value is not None}
+
+
+def _stored(value: object) -> object:
+    # Times as the API takes them, so that parse_params reads them back.
+    return format_ocpp(value) if isinstance(value, datetime) else value
 
 
 def from_json(action: ChargerAction, stored: Mapping[str, object] | None) -> CommandParams:
@@ -86,6 +133,8 @@ def version_has(action: ChargerAction, subprotocol: str) -> bool:
             | ChargerAction.SEND_LOCAL_LIST
             | ChargerAction.RESET
         ):
+            return subprotocol in (OCPP16, OCPP201)
+        case ChargerAction.UPDATE_FIRMWARE | ChargerAction.GET_DIAGNOSTICS:
             return subprotocol in (OCPP16, OCPP201)
         case _:
             assert_never(action)
@@ -107,6 +156,10 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
                     "(resets once no transaction runs)"
                 )
             return None
+        case FirmwareParams() | DiagnosticsParams():
+            if subprotocol == OCPP16:
+                return file_transfers.refusal_16(params)
+            return file_transfers.refusal_201(params)
         case _:
             assert_never(params)
 
@@ -134,6 +187,10 @@ def idempotent(action: ChargerAction) -> bool:
         ):
             return True
         case ChargerAction.RESET:
+            return False
+        # A second download and install (or upload) is not the first one over again: an
+        # unanswered one may be under way.
+        case ChargerAction.UPDATE_FIRMWARE | ChargerAction.GET_DIAGNOSTICS:
             return False
         case _:
             assert_never(action)

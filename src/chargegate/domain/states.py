@@ -66,6 +66,10 @@ class ChargerAction(StrEnum):
     SEND_LOCAL_LIST = "send_local_list"
     # Restart the charger (1.6 Reset Soft/Hard, 2.0.1 Reset Immediate/OnIdle).
     RESET = "reset"
+    # Have the charger download and install firmware (1.6 and 2.0.1 UpdateFirmware).
+    UPDATE_FIRMWARE = "update_firmware"
+    # Have the charger upload its diagnostics log (1.6 GetDiagnostics, 2.0.1 GetLog).
+    GET_DIAGNOSTICS = "get_diagnostics"
 
 
 class ReservationAction(StrEnum):

@@ -60,6 +60,9 @@ class Order:
     reservation: ReservationOrder | None = None
     # A command on a charger's parameters (ChargerAction; None for one without).
     params: CommandParams = None
+    # The OCPP requestId of a request whose progress the charger reports under it (2.0.1
+    # UpdateFirmware, GetLog): the command's own id, unique among ours.
+    request_id: int | None = None
 
     def params_as(self, kind: type[P]) -> P:
         """The params of a command whose action takes `kind` (its arm in command_params)."""
