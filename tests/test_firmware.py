@@ -230,7 +230,7 @@ def diagnostics_request(sim: SimulatedCharger, start: str, stop: str) -> None:
     }
 
 
-@pytest.mark.parametrize("outcome", ["Uploaded", "UploadFailed"])
+@pytest.mark.parametrize("outcome", ["Uploaded", "UploadFailed"], ids=["tc_045_1", "tc_045_2"])
 async def test_tc_045_get_diagnostics(
     shared_server: Server, op: Operator, simulators: Simulators, outcome: str
 ) -> None:

@@ -99,6 +99,15 @@ def _params(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     }
 
 
+def _with_params(action: ChargerAction) -> dict[str, Any]:
+    """A body naming `action`: the params it takes (required if some of them are)."""
+    params = params_schema(action)
+    return {
+        "properties": {"action": {"const": action.value}, "params": params},
+        "required": ["action", "params"] if params.get("required") else ["action"],
+    }
+
+
 def _distinct_params() -> list[dict[str, Any]]:
     distinct: list[dict[str, Any]] = []
     for action in ChargerAction:
@@ -139,8 +148,9 @@ COMMAND = Doc(
                 },
             },
             [],
-            # The action under either name, not both.
-            oneOf=[{"required": ["action"]}, {"required": ["command"]}],
+            # Each action with its own params; or the action under its old name. Both names at
+            # once match two of these, which oneOf refuses.
+            oneOf=[*map(_with_params, ChargerAction), {"required": ["command"]}],
         ),
     },
 )

@@ -80,7 +80,7 @@ async def _update(
 
 
 async def _upload(sim: SimulatedCharger, request_id: int | None) -> None:
-    v16 = request_id is None
+    v16 = sim.dialect.subprotocol == "ocpp1.6"
     report = _reporter(
         sim, "DiagnosticsStatusNotification" if v16 else "LogStatusNotification", request_id
     )
