@@ -6,15 +6,12 @@ against the simulator and the strict independent charger in each version."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from chargegate import provisioning
 from chargegate.domain.times import parse_ocpp
 from chargegate.sim.charger import SimulatedCharger
 from support import (
@@ -28,6 +25,7 @@ from support import (
     raw_charger,
 )
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
+from test_reservations import hooked
 from test_webhooks import Receiver, until
 
 FIRMWARE = "https://files.example.com/fw/sim-2.0.bin"
@@ -69,17 +67,6 @@ async def settled(
 
     await eventually(there, timeout=20)
     return await reported(client, charge_point_id)
-
-
-@asynccontextmanager
-async def hooked(server: Server, op: Operator) -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await provisioning.add_webhook(server.settings, op.name, receiver.url)
-        yield receiver
-    finally:
-        await receiver.stop()
 
 
 def statuses(sim: SimulatedCharger, action: str) -> list[str]:
