@@ -46,13 +46,13 @@ async def test_clear_cache_accepted(server: Server, simulators: Simulators) -> N
     charger = await operator.add_charger()
     sim = await online(simulators, server, charger)
     async with operator.client() as client:
-        queue_uuid = await queued(client, charger.charge_point_id, command="clear_cache")
+        queue_uuid = await queued(client, charger.charge_point_id, action="clear_cache")
         done = await poll_queue(client, queue_uuid)
     assert done == {
         "id": queue_uuid,
         "status": "SUCCESS",
         "command": "clear_cache",
-        "result": "ClearCache: Accepted",
+        "result": {"status": "Accepted"},
     }
     assert sim.requests("ClearCache") == [{}]
 
@@ -62,7 +62,7 @@ async def test_clear_cache_accepted(server: Server, simulators: Simulators) -> N
     [
         ("Rejected", "The charger rejected ClearCache (Rejected)"),
         # A charger that does not implement it refuses with a CALLERROR.
-        (None, "The charger answered ClearCache with an error (NotSupported"),
+        (None, "The charger does not support ClearCache (it answered NotSupported"),
     ],
     ids=["rejected", "not-supported"],
 )
@@ -110,12 +110,29 @@ async def test_unanswered_command_fails_at_its_deadline(server: Server) -> None:
     [
         (
             {},
-            "Missing field: command (one of: clear_cache, get_local_list_version, send_local_list)",
+            "Missing field: action (one of: clear_cache, get_local_list_version, send_local_list",
         ),
-        ({"command": "reboot_everything"}, "command must be one of: clear_cache"),
+        ({"action": "reboot_everything"}, "action must be one of: clear_cache"),
         ({"command": ["clear_cache"]}, "command must be one of: clear_cache"),
-        ({"command": "clear_cache", "stg": "yes"}, "stg must be a boolean (true or false)"),
-        ({"command": "clear_cache", "force": True}, "Unknown field(s): force"),
+        ({"action": "clear_cache", "command": "clear_cache"}, "not both action and command"),
+        ({"action": "clear_cache", "stg": "yes"}, "stg must be a boolean (true or false)"),
+        ({"action": "clear_cache", "force": True}, "Unknown field(s): force"),
+        ({"action": "clear_cache", "params": []}, "params must be a JSON object"),
+        (
+            {"action": "clear_cache", "params": {"port": 1}},
+            "Unknown param(s): port. clear_cache takes no params",
+        ),
+        (
+            {"action": "reset", "params": {"type": "hard", "delay": 5, "at": 1}},
+            "Unknown param(s): at, delay. reset takes: type, evse",
+        ),
+        ({"action": "reset"}, "Missing param: type (one of: soft, hard, immediate, on_idle)"),
+        ({"action": "reset", "params": {"type": "hard", "evse": 0}}, "evse must be a whole"),
+        ({"action": "clear_cache", "expires": "tomorrow"}, "expires: "),
+        (
+            {"action": "clear_cache", "expires": "2020-01-01T00:00:00Z"},
+            "Expiry time must be in the future",
+        ),
     ],
 )
 async def test_bad_commands_are_refused(op: Operator, body: dict[str, Any], message: str) -> None:
@@ -123,6 +140,37 @@ async def test_bad_commands_are_refused(op: Operator, body: dict[str, Any], mess
     async with op.client() as client:
         response = await send(client, charger.charge_point_id, body)
     assert message in assert_error(response, 400)
+
+
+# What each version refuses to take, and why.
+REFUSED_PARAMS = {
+    "1.6": [
+        ({"type": "on_idle"}, "reset on an OCPP 1.6 charger: type must be soft or hard"),
+        ({"type": "hard", "evse": 1}, "reset on an OCPP 1.6 charger: evse is not taken"),
+    ],
+    "2.0.1": [
+        (
+            {"type": "soft"},
+            "reset on an OCPP 2.0.1 charger: type must be immediate (ends transactions, then "
+            "resets) or on_idle",
+        ),
+    ],
+}
+
+
+async def test_params_a_version_does_not_take(
+    shared_server: Server, op: Operator, simulators: Simulators
+) -> None:
+    """A charger's version (as it last connected) decides which params it can be sent: 400,
+    naming the version, and nothing sent."""
+    charger = await op.add_charger()
+    sim = await online(simulators, shared_server, charger)
+    async with op.client() as client:
+        for params, message in REFUSED_PARAMS[simulators.ocpp_version]:
+            body = {"action": "reset", "params": params}
+            response = await send(client, charger.charge_point_id, body)
+            assert message in assert_error(response, 400)
+    assert sim.requests("Reset") == []
 
 
 async def test_bad_and_unknown_chargers(op: Operator) -> None:

@@ -281,11 +281,13 @@ async def test_get_local_list_version_command(server: Server, simulators: Simula
             f"/chargers/{cp}/commands", json={"command": "get_local_list_version"}
         )
         done = await poll_queue(client, sent.json()["id"])
+    # The charger's answer, in its version's words.
+    named = "listVersion" if simulators.ocpp_version == "1.6" else "versionNumber"
     assert done == {
         "id": sent.json()["id"],
         "status": "SUCCESS",
         "command": "get_local_list_version",
-        "result": "GetLocalListVersion: 1",
+        "result": {named: 1},
     }
 
 

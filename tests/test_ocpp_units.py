@@ -5,18 +5,32 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from ocpp.messages import get_validator
 
 from chargegate.domain.charger_input import SkippedReading, reading_wh, storable_text
+from chargegate.domain.command_params import from_json, to_json
+from chargegate.domain.file_transfers import (
+    LOCATION_201_MAX,
+    SIGNATURE_MAX,
+    SIGNING_CERTIFICATE_MAX,
+    DiagnosticsParams,
+    FirmwareParams,
+)
+from chargegate.domain.states import ChargerAction
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.endpoint import basic_auth_password
 from chargegate.ocpp.incoming import beyond_int32, clean_strings
 from chargegate.ocpp.meter import energy_wh, register_wh
 from chargegate.ocpp.rpc import CALL, CallFailed
+from chargegate.ocpp.v16 import orders as v16_orders
+from chargegate.ocpp.v201 import orders as v201_orders
 from chargegate.ocpp.versions import negotiate
+from chargegate.services.commands import Order
 
 
 def sample(value: str, **fields: str) -> dict[str, object]:
@@ -160,3 +174,50 @@ async def test_a_take_over_closes_the_older_socket_only() -> None:
     assert older.socket.closed == []  # type: ignore[attr-defined]
     await registry.evict("CP", 2)
     assert older.socket.closed == [REPLACED]  # type: ignore[attr-defined]
+
+
+# The longest params each version takes, worded as its CALL, validate against the ocpp
+# library's schemas; and the answers read back.
+FULL_FIRMWARE = FirmwareParams(
+    location="https://f.example/" + "a" * (LOCATION_201_MAX - len("https://f.example/")),
+    retrieve_date=datetime(2030, 1, 1, tzinfo=UTC),
+    retries=3,
+    retry_interval=60,
+    signing_certificate="c" * SIGNING_CERTIFICATE_MAX,
+    signature="s" * SIGNATURE_MAX,
+)
+FULL_DIAGNOSTICS = DiagnosticsParams(
+    location="ftp://logs.example/up/",
+    start_time=datetime(2030, 1, 1, tzinfo=UTC),
+    stop_time=datetime(2030, 1, 2, tzinfo=UTC),
+    retries=0,
+    retry_interval=0,
+)
+
+
+@pytest.mark.parametrize("action", [ChargerAction.UPDATE_FIRMWARE, ChargerAction.GET_DIAGNOSTICS])
+@pytest.mark.parametrize(("orders", "version"), [(v16_orders, "1.6"), (v201_orders, "2.0.1")])
+def test_file_transfer_calls_validate(action: ChargerAction, orders: Any, version: str) -> None:
+    params = FULL_FIRMWARE if action is ChargerAction.UPDATE_FIRMWARE else FULL_DIAGNOSTICS
+    if version == "1.6" and params is FULL_FIRMWARE:
+        params = replace(FULL_FIRMWARE, signing_certificate=None, signature=None)
+    order = Order(action, datetime.now(UTC), None, params=params, request_id=7)
+    name, payload = orders.to_call(order)
+    get_validator(CALL, name, version).validate(payload)
+    # Read back from the outbox's JSON as it was stored.
+    assert from_json(action, to_json(params)) == params
+
+
+def test_file_transfer_answers() -> None:
+    assert v16_orders.to_reply("UpdateFirmware", {}).accepted
+    # A 1.6 charger with no diagnostics to send names no file: taken all the same.
+    assert v16_orders.to_reply("GetDiagnostics", {}).detail == "GetDiagnostics: no file"
+    for status, accepted in [
+        ("Accepted", True),
+        ("AcceptedCanceled", True),
+        ("Rejected", False),
+        ("InvalidCertificate", False),
+        ("RevokedCertificate", False),
+    ]:
+        assert v201_orders.to_reply("UpdateFirmware", {"status": status}).accepted is accepted
+    assert v201_orders.to_reply("GetLog", {"status": "AcceptedCanceled"}).accepted

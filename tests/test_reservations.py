@@ -146,7 +146,7 @@ async def test_tc046_a_reservation_is_used_by_its_card(
             "id": made["id"],
             "status": "SUCCESS",
             "command": "reserve",
-            "result": "ReserveNow: Accepted",
+            "result": {"status": "Accepted"},
         }
         held = await reservation(client, made, "reserved")
         sent = reserve_now(sim)
@@ -226,7 +226,7 @@ async def test_a_charger_without_reservations_says_so(
         made = await reserve(client, port_uuid=charger.port)
         failed = await poll_queue(client, made["id"])
         gone = await reservation(client, made, "failed")
-    assert failed["reason"].startswith("The charger answered ReserveNow with an error (Not")
+    assert failed["reason"].startswith("The charger does not support ReserveNow (it answered Not")
     assert gone["reason"] == failed["reason"]
 
 

@@ -312,12 +312,15 @@ async def victim_view(world: World) -> dict[str, Any]:
             view[f"tokens {stg}"] = await get("/tokens", {"limit": 0, **flag(stg)})
         view["settings"] = await get("/settings", {})
         view["charger settings"] = await get(f"/chargers/{b.charger.charge_point_id}/settings", {})
+        view["firmware"] = await get(f"/chargers/{b.charger.charge_point_id}/firmware", {})
     sim = world.b_sim
     view["charger"] = (
         sim.start_requests,
         sim.stop_requests,
         len(sim.requests("ClearCache")),
         len(sim.requests("SendLocalList")),
+        len(sim.requests("UpdateFirmware")),
+        len(sim.requests("GetDiagnostics")) + len(sim.requests("GetLog")),
     )
     view["events"] = sorted(e["id"] for e in b.receiver.events())
     return view
@@ -335,7 +338,7 @@ def checked(before: dict[str, Any], world: World) -> None:
         status, body = before[record.transaction_uuid]
         assert status == 200 and body["state"] == record.state, (record, body)
     # Two starts, one stop and one ClearCache.
-    assert before["charger"] == (2, 1, 1, 0), before["charger"]
+    assert before["charger"] == (2, 1, 1, 0, 0, 0), before["charger"]
     states = {(r.stg, r.state) for r in world.b.records}
     assert states == {
         (False, "Open"),
@@ -387,6 +390,17 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         local_list = f"/chargers/{b.charger.charge_point_id}/local-list"
         out.append(("GET", local_list, {"params": as_query(flag(stg))}))
         out.append(("POST", local_list, {"json": flag(stg) or None}))
+        # Its firmware and diagnostics: neither read nor asked for.
+        out.append(
+            (
+                "GET",
+                f"/chargers/{b.charger.charge_point_id}/firmware",
+                {"params": as_query(flag(stg))},
+            )
+        )
+        for action in ("update_firmware", "get_diagnostics"):
+            body = {"action": action, "params": {"location": "https://a.example/f"}, **flag(stg)}
+            out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
     # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
     for policy in ("accept", "reject", None):
         settings = f"/chargers/{b.charger.charge_point_id}/settings"

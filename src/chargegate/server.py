@@ -18,6 +18,7 @@ from chargegate import __version__, heap, listener, metrics
 from chargegate.api import errors, openapi
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
+from chargegate.api.file_transfers import router as file_transfers_router
 from chargegate.api.health import router as health_router
 from chargegate.api.local_lists import router as local_lists_router
 from chargegate.api.middleware import BodyLimit, RequestContext
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(settings_router)
     app.include_router(local_lists_router)
+    app.include_router(file_transfers_router)
     app.include_router(reservations_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)

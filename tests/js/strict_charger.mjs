@@ -46,13 +46,24 @@
 //                           EVSE) naming the reservationId
 //   --report-reservation=S  (2.0.1) once a ReserveNow is accepted, the station reports it
 //                           (ReservationStatusUpdate, S: Expired or Removed)
+//   --firmware=OUTCOME      how an UpdateFirmware ends (FirmwareStatusNotification, 2.0.1 with
+//                           the requestId): Installed (default: Downloading, Downloaded,
+//                           Installing, 2.0.1 InstallRebooting, a reboot whose BootNotification
+//                           carries the new version, the file name's stem, then Installed),
+//                           DownloadFailed, or InstallationFailed (after the reboot, on the old
+//                           firmware)
+//   --update-firmware=STATUS  (2.0.1) the UpdateFirmware answer (Accepted by default; Rejected,
+//                           InvalidCertificate, RevokedCertificate start nothing)
+//   --diagnostics=OUTCOME   how a GetDiagnostics (2.0.1 GetLog) upload ends: Uploaded (default)
+//                           or Failed (1.6 DiagnosticsStatusNotification UploadFailed, 2.0.1
+//                           LogStatusNotification UploadFailure), after Uploading
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
 //
 // Output: one JSON object per line on stdout, each with "event" and "at" (ISO 8601 UTC) fields:
 //   connected, ready, send, result, callFailed, call, reply, transactionStarted, metered,
-//   transactionStopped, note, refused (an expected CALLERROR), disconnect, exit; and the failures strictValidationFailure,
+//   transactionStopped, rebooted, note, refused (an expected CALLERROR), disconnect, exit; and the failures strictValidationFailure,
 //   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error, and
 //   (2.0.1) unwantedChargingProfile: a RequestStartTransaction carried a chargingProfile
 //   although this station reported SmartChargingCtrlr.Enabled = false.
@@ -94,6 +105,11 @@ const localList = { entries: new Map(), version: 0 };
 const reserveStatus = options.get('reserve') ?? 'Accepted';
 const useReservation = options.has('use-reservation');
 const reportReservation = options.get('report-reservation');
+const firmwareOutcome = options.get('firmware') ?? 'Installed';
+const updateFirmwareStatus = options.get('update-firmware') ?? 'Accepted';
+const diagnosticsOutcome = options.get('diagnostics') ?? 'Uploaded';
+let firmwareVersion = '2.2';
+let rebooting = false;
 // reservationId -> connector id (0: the charger as a whole) of the reservations held.
 const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
@@ -205,7 +221,7 @@ client.on('callError', (event) => {
 client.on('socketError', (error) => emit('error', { where: 'socket', error: describeError(error) }));
 
 client.on('disconnect', ({ code, reason }) => {
-    if (shuttingDown) {
+    if (shuttingDown || rebooting) {
         emit('disconnect', { code, reason: String(reason ?? ''), expected: true });
         return;
     }
@@ -625,6 +641,56 @@ function handleShared() {
     });
 }
 
+// UpdateFirmware in either version: at the retrieve time, the download, the install and the
+// reboot, each reported as it goes.
+function updateFirmware(location, retrieveAt, requestId) {
+    const extra = requestId === undefined ? {} : { requestId };
+    const report = (status) => send('FirmwareStatusNotification', { status, ...extra });
+    afterReply(async () => {
+        const wait = Date.parse(retrieveAt) - Date.now();
+        if (Number.isNaN(wait)) {
+            fail('error', { where: 'UpdateFirmware', message: `retrieve time ${retrieveAt}` });
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(wait, 60000))));
+        await report('Downloading');
+        if (firmwareOutcome === 'DownloadFailed') {
+            await report('DownloadFailed');
+            return;
+        }
+        await report('Downloaded');
+        await report('Installing');
+        if (version !== '1.6') await report('InstallRebooting');
+        if (firmwareOutcome === 'Installed') {
+            firmwareVersion = new URL(location).pathname.split('/').pop().replace(/\.[^.]*$/, '');
+        }
+        await reboot();
+        await report(firmwareOutcome);
+    });
+}
+
+// The connection closes and the charger boots again, as after installing firmware.
+async function reboot() {
+    rebooting = true;
+    await client.close({ code: 1012, reason: 'rebooting' });
+    rebooting = false;
+    await client.connect();
+    emit('rebooted', { firmwareVersion });
+    await (version === '1.6' ? bootV16() : bootV201());
+}
+
+// GetDiagnostics (2.0.1 GetLog): the upload, reported as it goes.
+function uploadDiagnostics(requestId) {
+    const action = version === '1.6' ? 'DiagnosticsStatusNotification' : 'LogStatusNotification';
+    const failed = version === '1.6' ? 'UploadFailed' : 'UploadFailure';
+    afterReply(async () => {
+        const extra = requestId === undefined ? {} : { requestId };
+        await send(action, { status: 'Uploading', ...extra });
+        const status = diagnosticsOutcome === 'Uploaded' ? 'Uploaded' : failed;
+        await send(action, { status, ...extra });
+    });
+    return `${chargePointId}-diagnostics.log`;
+}
+
 // ReserveNow in either version: connector (EVSE) 0 / none is the charger as a whole.
 function reserve(reservationId, connectorId, expiry, startUsing) {
     if (reserveStatus !== 'Accepted') return { status: reserveStatus };
@@ -730,6 +796,13 @@ function handleV16() {
         ),
     );
 
+    handled('UpdateFirmware', (params) => {
+        updateFirmware(params.location, params.retrieveDate);
+        return {};
+    });
+
+    handled('GetDiagnostics', () => ({ fileName: uploadDiagnostics() }));
+
     // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
     // This charger has no smart charging, so it must never receive a charging profile.
     // With a local list, the profile and its keys too.
@@ -807,6 +880,21 @@ function handleV201() {
             });
         }
         return answer;
+    });
+
+    handled('UpdateFirmware', (params) => {
+        if (updateFirmwareStatus === 'Accepted') {
+            const { location, retrieveDateTime } = params.firmware;
+            updateFirmware(location, retrieveDateTime, params.requestId);
+        }
+        return { status: updateFirmwareStatus };
+    });
+
+    handled('GetLog', (params) => {
+        if (params.logType !== 'DiagnosticsLog') {
+            fail('error', { where: 'GetLog', message: `logType ${params.logType}` });
+        }
+        return { status: 'Accepted', filename: uploadDiagnostics(params.requestId) };
     });
 
     handled('GetTransactionStatus', (params) => {
@@ -887,7 +975,7 @@ async function bootV16() {
         chargePointVendor: `ocpp-rpc${ODD_TEXT}`,
         chargePointModel: 'strict_charger',
         chargePointSerialNumber: chargePointId.slice(0, 25),
-        firmwareVersion: '2.2',
+        firmwareVersion,
     });
     if (boot?.status !== 'Accepted') {
         fail('error', { where: 'boot', message: `BootNotification answered ${boot?.status}` });
@@ -919,7 +1007,7 @@ async function bootV201() {
             vendorName: `ocpp-rpc${ODD_TEXT}`,
             model: 'strict_charger',
             serialNumber: chargePointId.slice(0, 25),
-            firmwareVersion: '2.2',
+            firmwareVersion,
         },
     });
     if (boot?.status !== 'Accepted') {

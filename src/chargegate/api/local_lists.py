@@ -49,7 +49,7 @@ async def resend_local_list(
     async def change(once: Idempotency[QueuedView] | None) -> QueuedView | Earlier:
         body = await json_body(request)
         reject_unknown(body, ("stg",))
-        command = CommandRequest(ChargerAction.SEND_LOCAL_LIST, parse_staging(body))
+        command = CommandRequest(ChargerAction.SEND_LOCAL_LIST, None, parse_staging(body))
         return await charger_commands.send(rt, operator, charge_point_id, command, once)
 
     def respond(sent: QueuedView) -> Response:

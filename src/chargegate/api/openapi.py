@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from chargegate.api.openapi_schemas import COMMAND_NAME, SCHEMAS, STG, UTC_TIME, UUID
+from chargegate.api.openapi_schemas import SCHEMAS, STG, UTC_TIME, UUID
 from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
 from chargegate.domain.validation import INVOICE_ID_MAX
 
@@ -259,29 +259,6 @@ PORTS = Doc(
         "parameters": [
             *PAGE_QUERY,
         ],
-    },
-)
-
-
-COMMAND = Doc(
-    responses=responses(
-        {202: _replayable(_json(_ref("StopAccepted"), "Command queued: follow the queue item"))},
-        404,
-        409,
-        422,
-    ),
-    extra={
-        "description": "Sends a command to one of this key's chargers. An offline charger's "
-        "queue item fails at once; one that does not answer in CHARGEGATE_COMMAND_TIMEOUT_S "
-        "fails then.",
-        "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": _body(
-            {
-                "command": COMMAND_NAME,
-                "stg": STG,
-            },
-            ["command"],
-        ),
     },
 )
 

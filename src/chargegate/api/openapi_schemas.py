@@ -179,7 +179,11 @@ SCHEMAS: dict[str, Any] = {
             "id": UUID,
             "status": {"type": "string", "const": "SUCCESS"},
             "command": QUEUED_COMMAND,
-            "result": {"type": "string", "description": "The charger's answer"},
+            "result": {
+                "type": ["object", "string"],
+                "description": "The charger's answer object (a summary for a local-list sync "
+                "and in staging)",
+            },
         },
         "additionalProperties": False,
     },

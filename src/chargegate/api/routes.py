@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, idempotency, openapi
+from chargegate.api import bodies, idempotency, openapi, openapi_commands
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
@@ -138,14 +138,14 @@ async def list_ports(request: Request, operator: Operator, rt: Rt) -> Response:
     "/chargers/{charge_point_id}/commands",
     status_code=202,
     response_model=None,
-    responses=openapi.COMMAND.responses,
-    openapi_extra=openapi.COMMAND.extra,
+    responses=openapi_commands.COMMAND.responses,
+    openapi_extra=openapi_commands.COMMAND.extra,
 )
 async def send_command(
     charge_point_id: str, request: Request, operator: Operator, rt: Rt
 ) -> Response:
     async def change(once: Idempotency[QueuedView] | None) -> QueuedView | Earlier:
-        command = parse_command(await json_body(request))
+        command = parse_command(await json_body(request), utcnow())
         return await charger_commands.send(rt, operator, charge_point_id, command, once)
 
     def respond(sent: QueuedView) -> Response:

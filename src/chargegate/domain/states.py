@@ -64,6 +64,12 @@ class ChargerAction(StrEnum):
     # Bring the charger's local authorization list in sync with the operator's tokens: it
     # opens with GetLocalListVersion, then SendLocalList (see services.local_lists).
     SEND_LOCAL_LIST = "send_local_list"
+    # Restart the charger (1.6 Reset Soft/Hard, 2.0.1 Reset Immediate/OnIdle).
+    RESET = "reset"
+    # Have the charger download and install firmware (1.6 and 2.0.1 UpdateFirmware).
+    UPDATE_FIRMWARE = "update_firmware"
+    # Have the charger upload its diagnostics log (1.6 GetDiagnostics, 2.0.1 GetLog).
+    GET_DIAGNOSTICS = "get_diagnostics"
 
 
 class ReservationAction(StrEnum):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chargegate.domain.charger_input import is_plain_text
+from chargegate.domain.command_params import CommandParams, parse_params
 from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.id_tags import ID_TAG_16_MAX, parse_id_tag
@@ -131,18 +132,34 @@ def require_object(body: object) -> Mapping[str, object]:
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
     action: ChargerAction
+    params: CommandParams
     staging: bool
+    # How long it may wait for an offline charger; None: the command timeout setting.
+    expires: datetime | None = None
 
 
-def parse_command(body: Mapping[str, object]) -> CommandRequest:
-    reject_unknown(body, ("command", "stg"))
+def parse_command(body: Mapping[str, object], now: datetime) -> CommandRequest:
+    reject_unknown(body, ("action", "params", "command", "stg", "expires"))
     allowed = ", ".join(action.value for action in ChargerAction)
-    raw = body.get("command")
+    if "action" in body and "command" in body:
+        raise InvalidArgument("Send action, not both action and command (its deprecated alias)")
+    name = "command" if "command" in body else "action"
+    raw = body.get(name)
     if raw is None:
-        raise InvalidArgument(f"Missing field: command (one of: {allowed})")
+        raise InvalidArgument(f"Missing field: action (one of: {allowed})")
     if not isinstance(raw, str) or raw not in {action.value for action in ChargerAction}:
-        raise InvalidArgument(f"command must be one of: {allowed}")
-    return CommandRequest(ChargerAction(raw), parse_staging(body))
+        raise InvalidArgument(f"{name} must be one of: {allowed}")
+    action = ChargerAction(raw)
+    params = body.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise InvalidArgument("params must be a JSON object")
+    expires = body.get("expires")
+    return CommandRequest(
+        action=action,
+        params=parse_params(action, params or {}),
+        staging=parse_staging(body),
+        expires=None if expires is None else parse_expires(expires, now),
+    )
 
 
 def reject_unknown(body: Mapping[str, object], allowed: tuple[str, ...]) -> None:

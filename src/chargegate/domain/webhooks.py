@@ -34,6 +34,10 @@ class EventType(StrEnum):
     RESERVATION_CANCELLED = "reservation.cancelled"
     RESERVATION_USED = "reservation.used"
     RESERVATION_EXPIRED = "reservation.expired"
+    # A charger reported how a firmware update or a diagnostics upload goes (its status as it
+    # words it).
+    CHARGER_FIRMWARE_STATUS = "charger.firmware_status"
+    CHARGER_DIAGNOSTICS_STATUS = "charger.diagnostics_status"
 
 
 class DeliveryStatus(StrEnum):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
 from chargegate.domain.errors import ChargegateError
 from chargegate.ocpp import local_lists
+from chargegate.ocpp.local_lists import MISSING
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.ocpp.versions import Version
 from chargegate.services.commands import NotDelivered, Order, Reply
@@ -83,12 +84,17 @@ class ConnectionRegistry:
         try:
             result = await call(action, payload)
         except CallFailed as exc:
-            return Reply(
-                accepted=False,
-                detail=f"The charger answered {action} with an error ({exc.code}: "
-                f"{exc.description})",
-            )
-        return version.to_reply(action, result)
+            return Reply(accepted=False, detail=call_error(action, exc))
+        return replace(version.to_reply(action, result), answer=result)
+
+
+def call_error(action: str, exc: CallFailed) -> str:
+    """Why a CALLERROR failed a command: a charger without the message says NotSupported or
+    NotImplemented."""
+    said = f"{exc.code}: {exc.description}"
+    if exc.code in MISSING:
+        return f"The charger does not support {action} (it answered {said})"
+    return f"The charger answered {action} with an error ({said})"
 
 
 async def _call(session: RpcSession, action: str, payload: Payload) -> Payload:

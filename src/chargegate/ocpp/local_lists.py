@@ -17,7 +17,7 @@ from chargegate.ocpp.rpc import CallFailed, Payload
 from chargegate.services.commands import Reply
 
 # The CALLERRORs of a charger that does not have the message at all.
-_MISSING = (NotSupportedError.code, NotImplementedError.code)
+MISSING = (NotSupportedError.code, NotImplementedError.code)
 
 Call = Callable[[str, Payload], Awaitable[Payload]]
 
@@ -55,7 +55,7 @@ async def sync(call: Call, wording: Wording, plan: Plan, opening: tuple[str, Pay
         except CallFailed as exc:
             # A charger without the feature may refuse the message itself (TC_043_1); any
             # other error is a failure like Failed.
-            missing = exc.code in _MISSING
+            missing = exc.code in MISSING
             answer = ListAnswer.NOT_SUPPORTED if missing else ListAnswer.FAILED
             said = f"The charger answered {Action.send_local_list} with an error ({exc})"
             return _refused(Outcome(charger_version, tuple(sent), answer), said)

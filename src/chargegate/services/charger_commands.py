@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
+from chargegate.domain.command_params import check_version, to_json
 from chargegate.domain.states import (
     ChargerAction,
     CommandStatus,
@@ -52,8 +54,17 @@ async def send(
         if isinstance(claim, Earlier):
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
+        check_version(request.action, request.params, charger.ocpp_version)
         item = await enqueue(
-            session, rt, charger, request.action, request.staging, now, "the command"
+            session,
+            rt,
+            charger,
+            request.action,
+            request.staging,
+            now,
+            "the command",
+            params=to_json(request.params),
+            expires_at=request.expires,
         )
         online = charger.connected_node is not None
         if request.action is ChargerAction.SEND_LOCAL_LIST and online and not request.staging:
@@ -75,6 +86,8 @@ async def enqueue(
     *,
     connector_id: int | None = None,
     reservation_id: int | None = None,
+    params: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> QueueItem:
     """A command for the charger in the outbox and the queue item that follows it: failed at
     once if the charger is offline (saying that `what` was not sent), never sent in staging."""
@@ -96,6 +109,8 @@ async def enqueue(
         connector_id=connector_id,
         queue_uuid=item.queue_uuid,
         reservation_id=reservation_id,
+        params=params,
+        expires_at=expires_at,
     )
     if staging:
         # Kept so the queue item can name its command; never sent.

@@ -107,6 +107,7 @@ async def _delivered(
     command.status = CommandStatus.DONE
     command.sent_at = now
     command.result = reply.detail
+    command.answer = reply.answer
     command.in_doubt = False
     order = claim.order
     action = order.action

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
+from chargegate.domain.command_params import CommandParams
 from chargegate.domain.errors import ChargegateError
 from chargegate.domain.local_lists import Outcome, Plan
 from chargegate.domain.states import CommandAction, Liveness
@@ -40,6 +41,11 @@ class ReservationOrder:
     expires_at: datetime
 
 
+# A CALLRESULT payload, as the charger sent it.
+Payload = dict[str, Any]
+P = TypeVar("P")
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """A command as the charger side needs it, independent of the OCPP version."""
@@ -52,6 +58,17 @@ class Order:
     # What a sync of the charger's local list sends (ChargerAction.SEND_LOCAL_LIST).
     local_list: Plan | None = None
     reservation: ReservationOrder | None = None
+    # A command on a charger's parameters (ChargerAction; None for one without).
+    params: CommandParams = None
+    # The OCPP requestId of a request whose progress the charger reports under it (2.0.1
+    # UpdateFirmware, GetLog): the command's own id, unique among ours.
+    request_id: int | None = None
+
+    def params_as(self, kind: type[P]) -> P:
+        """The params of a command whose action takes `kind` (its arm in command_params)."""
+        if not isinstance(self.params, kind):
+            raise ValueError(f"a {self.action} command without its {kind.__name__}")
+        return self.params
 
     @property
     def on_transaction(self) -> TransactionOrder:
@@ -85,6 +102,8 @@ class Reply:
     liveness: Liveness = Liveness.UNKNOWN
     # What a local-list sync or version question came to.
     local_list: Outcome | None = None
+    # The charger's answer (the CALLRESULT payload); None: it answered with a CALLERROR.
+    answer: Payload | None = None
 
 
 class NotDelivered(ChargegateError):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import assert_never
 
 from chargegate.bus import Topic
+from chargegate.domain.command_params import from_json
 from chargegate.domain.local_lists import Plan
 from chargegate.domain.states import (
     ChargerAction,
@@ -180,12 +181,14 @@ def _still_needed(row: Claimed) -> bool:
 
 
 def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
-    transaction, reservation = row.transaction, row.reservation
+    action, transaction, reservation = row.action, row.transaction, row.reservation
     return Order(
-        action=row.action,
+        action=action,
         issued_at=utcnow(),
         connector_id=row.connector_id,
         local_list=local_list,
+        params=from_json(action, row.params) if isinstance(action, ChargerAction) else None,
+        request_id=row.command_id,
         transaction=None
         if transaction is None
         else TransactionOrder(

@@ -66,9 +66,10 @@ class QueueItemView:
     reason: str | None
     # A start's or stop's transaction.
     transaction: TransactionView | None
-    # A command's action, and what the charger answered.
+    # A command's action, and what the charger answered: its answer object, or a summary where
+    # there is none (a local-list sync of several messages, staging).
     command: str | None
-    result: str | None
+    result: dict[str, Any] | str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,9 @@ def queue_item_view(
         reason=item.reason,
         transaction=transaction_view(transaction) if transaction is not None else None,
         command=command.action if command is not None else None,
-        result=command.result if command is not None else None,
+        result=None
+        if command is None
+        else (command.result if command.answer is None else command.answer),
     )
 
 

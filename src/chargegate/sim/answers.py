@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.sim import local_list, quirks, reservations
+from chargegate.sim import firmware, local_list, quirks, reservations
 from chargegate.sim.dialects import Connector
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         handlers["ClearCache"] = clear_cache
     handlers.update(local_list.handlers(sim))
     handlers.update(reservations.handlers(sim))
+    handlers.update(firmware.handlers(sim))
     if sim.dialect.subprotocol == "ocpp1.6":
         handlers["GetConfiguration"] = get_configuration
         handlers["TriggerMessage"] = trigger_message

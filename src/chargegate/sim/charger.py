@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
-from chargegate.sim import answers, quirks
+from chargegate.sim import answers, firmware, quirks
 from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, Connector
 from chargegate.sim.local_list import LocalList
@@ -83,6 +83,9 @@ class SimulatedCharger:
         local_list: LocalList | None = None,
         reservations: str | None = "Accepted",
         reserve_connector_zero: bool = True,
+        firmware_version: str = "1.0",
+        firmware_update: str | None = firmware.INSTALLED,
+        diagnostics: str | None = firmware.UPLOADED,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -117,6 +120,12 @@ class SimulatedCharger:
         self.reservations = reservations
         self.reserve_connector_zero = reserve_connector_zero
         self.reservations_held: dict[int, reservations_module.Held] = {}
+        # The firmware it boots with; how an UpdateFirmware ends (sim.firmware: Installed,
+        # DownloadFailed, InstallationFailed) and a diagnostics upload (Uploaded, UploadFailed);
+        # None: a charger without the FirmwareManagement profile (2.0.1: without the message).
+        self.firmware_version = firmware_version
+        self.firmware_update = firmware_update
+        self.diagnostics = diagnostics
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -223,7 +232,8 @@ class SimulatedCharger:
         )
         tasks = [asyncio.create_task(session.serve())]
         try:
-            await session.call(*self._worded(self.dialect.boot()))
+            boot = self._worded(self.dialect.boot(self.firmware_version))
+            self.answered.append((*boot, await session.call(*boot)))
             for connector in self.connectors.values():
                 await session.call(*self._worded(self.dialect.status(connector)))
             self._session = session

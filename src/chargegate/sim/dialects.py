@@ -35,7 +35,7 @@ class Dialect(Protocol):
     # Whether a transaction may begin when the cable goes in, before anyone is authorised.
     starts_on_plug_in: bool
 
-    def boot(self) -> tuple[str, Payload]: ...
+    def boot(self, firmware_version: str) -> tuple[str, Payload]: ...
 
     def status(self, connector: Connector) -> tuple[str, Payload]: ...
 
@@ -65,8 +65,12 @@ class V16:
     stop_request = "RemoteStopTransaction"
     starts_on_plug_in = False
 
-    def boot(self) -> tuple[str, Payload]:
-        return "BootNotification", {"chargePointVendor": "chargegate", "chargePointModel": "sim"}
+    def boot(self, firmware_version: str) -> tuple[str, Payload]:
+        return "BootNotification", {
+            "chargePointVendor": "chargegate",
+            "chargePointModel": "sim",
+            "firmwareVersion": firmware_version,
+        }
 
     def status(self, connector: Connector) -> tuple[str, Payload]:
         return "StatusNotification", {
@@ -129,10 +133,14 @@ class V201:
     stop_request = "RequestStopTransaction"
     starts_on_plug_in = True
 
-    def boot(self) -> tuple[str, Payload]:
+    def boot(self, firmware_version: str) -> tuple[str, Payload]:
         return "BootNotification", {
             "reason": "PowerUp",
-            "chargingStation": {"vendorName": "chargegate", "model": "sim"},
+            "chargingStation": {
+                "vendorName": "chargegate",
+                "model": "sim",
+                "firmwareVersion": firmware_version,
+            },
         }
 
     def status(self, connector: Connector) -> tuple[str, Payload]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,8 @@ def add_command(
     connector_id: int | None = None,
     queue_uuid: str | None = None,
     reservation_id: int | None = None,
+    params: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> Command:
     command = Command(
         charger_id=charger_id,
@@ -46,6 +49,8 @@ def add_command(
         status=CommandStatus.PENDING,
         created_at=now,
         attempts=0,
+        params=params,
+        expires_at=expires_at,
     )
     session.add(command)
     return command
@@ -125,6 +130,8 @@ class Claimed:
     transaction: ClaimedTransaction | None
     queue_uuid: str | None
     reservation: ClaimedReservation | None = None
+    # A command on a charger's params, as stored (domain.command_params.to_json).
+    params: dict[str, Any] | None = None
 
 
 async def claim_due(
@@ -199,6 +206,7 @@ async def claim_due(
                 Charger.smart_charging,
                 func.coalesce(Port.connector_id, Command.connector_id).label("connector_id"),
                 Command.queue_uuid,
+                Command.params,
                 Transaction.id.label("transaction_id"),
                 Transaction.state,
                 Transaction.id_tag,
@@ -227,6 +235,7 @@ async def claim_due(
                 smart_charging=bool(row.smart_charging),
                 connector_id=row.connector_id,
                 queue_uuid=row.queue_uuid,
+                params=row.params,
                 transaction=None
                 if row.transaction_id is None
                 else ClaimedTransaction(

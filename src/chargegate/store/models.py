@@ -133,6 +133,12 @@ class Charger(Base):
     smart_charging: Mapped[bool | None] = mapped_column(Boolean)
     vendor: Mapped[str | None] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(50))
+    # The last FirmwareStatusNotification and DiagnosticsStatusNotification (or 2.0.1
+    # LogStatusNotification), and when they came.
+    firmware_status: Mapped[str | None] = mapped_column(String(32))
+    firmware_status_at: Mapped[datetime | None]
+    diagnostics_status: Mapped[str | None] = mapped_column(String(32))
+    diagnostics_status_at: Mapped[datetime | None]
     # Which node holds the charger's socket, and the epoch of that connection: a node may only
     # send when its epoch is still the current one.
     connected_node: Mapped[str | None] = mapped_column(String(64))
@@ -242,6 +248,11 @@ class Command(Base):
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     result: Mapped[str | None] = mapped_column(Text)
+    # A command on a charger: its parameters (domain.command_params.to_json), the charger's
+    # answer (the CALLRESULT payload), and until when it may wait for an offline charger.
+    params: Mapped[dict[str, Any] | None]
+    answer: Mapped[dict[str, Any] | None]
+    expires_at: Mapped[datetime | None]
 
 
 class Webhook(Base):

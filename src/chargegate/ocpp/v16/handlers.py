@@ -7,7 +7,8 @@ from collections.abc import Callable
 from ocpp.v16.enums import Action, Reason
 
 from chargegate.domain.times import utcnow
-from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
+from chargegate.ocpp import file_transfers
+from chargegate.ocpp.common import boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh, register_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
@@ -103,6 +104,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         Action.start_transaction: start_transaction,
         Action.stop_transaction: stop_transaction,
         Action.meter_values: meter_values,
-        Action.diagnostics_status_notification: acknowledge,
-        Action.firmware_status_notification: acknowledge,
+        **file_transfers.status_handlers(
+            rt,
+            charge_point_id,
+            Action.firmware_status_notification,
+            Action.diagnostics_status_notification,
+        ),
     }

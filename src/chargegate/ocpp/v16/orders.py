@@ -14,8 +14,11 @@ from ocpp.v16.enums import (
     ConfigurationKey,
     MessageTrigger,
     RemoteStartStopStatus,
+    ResetType,
 )
 
+from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -23,7 +26,7 @@ from chargegate.domain.states import (
     TransactionAction,
 )
 from chargegate.domain.times import format_ocpp
-from chargegate.ocpp import fail_safe, local_lists
+from chargegate.ocpp import fail_safe, file_transfers, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v16 import local_list
@@ -79,6 +82,25 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ChargerAction.RESET:
+            kind = order.params_as(ResetParams).type
+            return Action.reset, {
+                "type": ResetType.hard if kind is ResetKind.HARD else ResetType.soft
+            }
+        case ChargerAction.UPDATE_FIRMWARE:
+            firmware = order.params_as(FirmwareParams)
+            return Action.update_firmware, {
+                "location": firmware.location,
+                "retrieveDate": file_transfers.retrieve_at(firmware, order.issued_at),
+                **file_transfers.retrying(firmware),
+            }
+        case ChargerAction.GET_DIAGNOSTICS:
+            diagnostics = order.params_as(DiagnosticsParams)
+            return Action.get_diagnostics, {
+                "location": diagnostics.location,
+                **file_transfers.retrying(diagnostics),
+                **file_transfers.span(diagnostics, "startTime", "stopTime"),
+            }
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -101,6 +123,13 @@ def to_reply(action: str, result: Payload) -> Reply:
     accepted = status == RemoteStartStopStatus.accepted
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
+    if action == Action.update_firmware:
+        # Its answer is empty: taken once the charger confirms receipt; FirmwareStatusNotification
+        # tells the rest.
+        return Reply(accepted=True, detail=f"{action}: received")
+    if action == Action.get_diagnostics:
+        # No fileName: the charger has no diagnostics to send.
+        return Reply(accepted=True, detail=f"{action}: {result.get('fileName', 'no file')}")
     if action == Action.trigger_message:
         liveness = Liveness.REPORT_COMING if accepted else Liveness.UNKNOWN
         return Reply(accepted=accepted, detail=f"{action}: {status}", liveness=liveness)

@@ -12,6 +12,7 @@ from ocpp.v201.enums import (
 )
 
 from chargegate.domain.tokens import INVALID
+from chargegate.ocpp import file_transfers
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
 from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
@@ -31,8 +32,6 @@ ACKNOWLEDGED = (
     Action.notify_event,
     Action.notify_monitoring_report,
     Action.security_event_notification,
-    Action.log_status_notification,
-    Action.firmware_status_notification,
     Action.notify_charging_limit,
     Action.cleared_charging_limit,
     Action.report_charging_profiles,
@@ -140,4 +139,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         Action.transaction_event: transaction_event,
         Action.meter_values: meter_values,
         Action.reservation_status_update: reservation_status_update,
+        **file_transfers.status_handlers(
+            rt,
+            charge_point_id,
+            Action.firmware_status_notification,
+            Action.log_status_notification,
+        ),
     }

@@ -14,10 +14,17 @@ from ocpp.v201.enums import (
     ControllerComponentName,
     GetVariableStatusEnumType,
     IdTokenEnumType,
+    LogEnumType,
+    LogStatusEnumType,
     RequestStartStopStatusEnumType,
+    ResetEnumType,
+    ResetStatusEnumType,
     SmartChargingCtrlrVariableName,
+    UpdateFirmwareStatusEnumType,
 )
 
+from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -25,7 +32,7 @@ from chargegate.domain.states import (
     TransactionAction,
 )
 from chargegate.domain.times import format_ocpp
-from chargegate.ocpp import fail_safe, local_lists
+from chargegate.ocpp import fail_safe, file_transfers, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v201 import local_list
@@ -89,6 +96,26 @@ def to_call(order: Order) -> tuple[str, Payload]:
         case ChargerAction.GET_LOCAL_LIST_VERSION | ChargerAction.SEND_LOCAL_LIST:
             # A sync opens with the version question too (ocpp/local_lists.py goes on).
             return Action.get_local_list_version, {}
+        case ChargerAction.RESET:
+            params = order.params_as(ResetParams)
+            immediate = params.type is ResetKind.IMMEDIATE
+            payload = {"type": ResetEnumType.immediate if immediate else ResetEnumType.on_idle}
+            if params.evse is not None:
+                payload["evseId"] = params.evse
+            return Action.reset, payload
+        case ChargerAction.UPDATE_FIRMWARE:
+            return Action.update_firmware, _update_firmware(order)
+        case ChargerAction.GET_DIAGNOSTICS:
+            diagnostics = order.params_as(DiagnosticsParams)
+            return Action.get_log, {
+                "logType": LogEnumType.diagnostics_log,
+                "requestId": order.request_id,
+                "log": {
+                    "remoteLocation": diagnostics.location,
+                    **file_transfers.span(diagnostics, "oldestTimestamp", "latestTimestamp"),
+                },
+                **file_transfers.retrying(diagnostics),
+            }
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -112,6 +139,31 @@ def to_call(order: Order) -> tuple[str, Payload]:
             assert_never(action)
 
 
+def _update_firmware(order: Order) -> Payload:
+    params = order.params_as(FirmwareParams)
+    firmware: Payload = {
+        "location": params.location,
+        "retrieveDateTime": file_transfers.retrieve_at(params, order.issued_at),
+    }
+    if params.signing_certificate is not None:
+        firmware["signingCertificate"] = params.signing_certificate
+    if params.signature is not None:
+        firmware["signature"] = params.signature
+    return {
+        "requestId": order.request_id,
+        "firmware": firmware,
+        **file_transfers.retrying(params),
+    }
+
+
+# UpdateFirmware and GetLog: taken, and (AcceptedCanceled) an earlier one still running was
+# cancelled for it.
+_FILE_TRANSFER_TAKEN = (
+    UpdateFirmwareStatusEnumType.accepted_canceled,
+    LogStatusEnumType.accepted_canceled,
+)
+
+
 def to_reply(action: str, result: Payload) -> Reply:
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
@@ -123,11 +175,16 @@ def to_reply(action: str, result: Payload) -> Reply:
             liveness=_liveness(result),
         )
     status = result.get("status")
-    if status != RequestStartStopStatusEnumType.accepted:
+    # Scheduled (Reset, ChangeAvailability): taken, to be done once the transactions end.
+    if status not in (
+        RequestStartStopStatusEnumType.accepted,
+        ResetStatusEnumType.scheduled,
+        *_FILE_TRANSFER_TAKEN,
+    ):
         return Reply(accepted=False, detail=rejected(action, status))
     return Reply(
         accepted=True,
-        detail=f"{action}: Accepted",
+        detail=f"{action}: {status}",
         charger_transaction_id=result.get("transactionId"),
     )
 

@@ -1,0 +1,32 @@
+"""/1.2/chargers/<charge_point_id>/firmware: how the charger's last firmware update and
+diagnostics upload went, as it reported them (the commands are POST .../commands)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from chargegate.api import openapi_file_transfers
+from chargegate.api.arguments import Rt, get_arguments
+from chargegate.api.auth import Operator
+from chargegate.domain.validation import parse_staging, reject_unknown
+from chargegate.services import file_transfers
+
+router = APIRouter(prefix="/1.2")
+
+
+@router.get(
+    "/chargers/{charge_point_id}/firmware",
+    response_model=None,
+    responses=openapi_file_transfers.GET.responses,
+    openapi_extra=openapi_file_transfers.GET.extra,
+)
+async def get_file_transfers(
+    charge_point_id: str, request: Request, operator: Operator, rt: Rt
+) -> dict[str, Any]:
+    arguments = await get_arguments(request)
+    reject_unknown(arguments, ("stg",))
+    parse_staging(arguments)
+    view = await file_transfers.view(rt, operator, charge_point_id)
+    return file_transfers.file_transfers_data(view)

@@ -1,0 +1,156 @@
+"""The OpenAPI description of POST /1.2/chargers/<charge_point_id>/commands: each action and
+its params (see api/openapi.py for the why)."""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
+from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
+from chargegate.domain import file_transfers
+from chargegate.domain.command_params import ResetKind
+from chargegate.domain.states import ChargerAction
+
+_NO_PARAMS: dict[str, Any] = {"type": "object", "maxProperties": 0}
+
+
+def params_schema(action: ChargerAction) -> dict[str, Any]:
+    """The `params` an action takes."""
+    match action:
+        case (
+            ChargerAction.CLEAR_CACHE
+            | ChargerAction.GET_LOCAL_LIST_VERSION
+            | ChargerAction.SEND_LOCAL_LIST
+        ):
+            return _NO_PARAMS
+        case ChargerAction.RESET:
+            return _params(
+                {
+                    "type": {
+                        "type": "string",
+                        "enum": [kind.value for kind in ResetKind],
+                        "description": "OCPP 1.6: soft or hard; 2.0.1: immediate or on_idle",
+                    },
+                    "evse": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "2.0.1 only: reset this EVSE, not the whole station",
+                    },
+                },
+                ["type"],
+            )
+        case ChargerAction.UPDATE_FIRMWARE:
+            return _params(
+                {
+                    **_TRANSFER,
+                    "retrieve_date": {
+                        **UTC_TIME,
+                        "description": "When the charger is to download it (default: at once)",
+                    },
+                    "signing_certificate": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": file_transfers.SIGNING_CERTIFICATE_MAX,
+                        "description": "2.0.1 only: the PEM certificate that signed the firmware",
+                    },
+                    "signature": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": file_transfers.SIGNATURE_MAX,
+                        "description": "2.0.1 only: the firmware's signature, base64",
+                    },
+                },
+                ["location"],
+            )
+        case ChargerAction.GET_DIAGNOSTICS:
+            return _params(
+                {
+                    **_TRANSFER,
+                    "start_time": {**UTC_TIME, "description": "Oldest log entries wanted"},
+                    "stop_time": {**UTC_TIME, "description": "Newest log entries wanted"},
+                },
+                ["location"],
+            )
+        case _:
+            assert_never(action)
+
+
+# What both file transfers take: where, and how hard the charger tries.
+_TRANSFER: dict[str, Any] = {
+    "location": {
+        "type": "string",
+        "format": "uri",
+        "maxLength": file_transfers.LOCATION_MAX,
+        "description": "Absolute ftp, ftps, http or https URL the charger downloads from "
+        f"(update_firmware) or uploads to (get_diagnostics); at most "
+        f"{file_transfers.LOCATION_201_MAX} characters for OCPP 2.0.1",
+    },
+    "retries": {"type": "integer", "minimum": 0, "description": "Tries after the first"},
+    "retry_interval": {"type": "integer", "minimum": 0, "description": "Seconds between tries"},
+}
+
+
+def _params(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _with_params(action: ChargerAction) -> dict[str, Any]:
+    """A body naming `action`: the params it takes (required if some of them are)."""
+    params = params_schema(action)
+    return {
+        "properties": {"action": {"const": action.value}, "params": params},
+        "required": ["action", "params"] if params.get("required") else ["action"],
+    }
+
+
+def _distinct_params() -> list[dict[str, Any]]:
+    distinct: list[dict[str, Any]] = []
+    for action in ChargerAction:
+        schema = params_schema(action)
+        if schema not in distinct:
+            distinct.append(schema)
+    return distinct
+
+
+COMMAND = Doc(
+    responses=responses(
+        {202: _replayable(_json(_ref("StopAccepted"), "Command queued: follow the queue item"))},
+        404,
+        409,
+        422,
+    ),
+    extra={
+        "description": "Sends a command to one of this key's chargers. An offline charger's "
+        "queue item fails at once; one that does not answer in CHARGEGATE_COMMAND_TIMEOUT_S "
+        "fails then. On success the queue item's result is the charger's answer.",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": _body(
+            {
+                "action": COMMAND_NAME,
+                "command": {
+                    **COMMAND_NAME,
+                    "deprecated": True,
+                    "description": "Old name of action",
+                },
+                "params": {
+                    "description": "The action's parameters (see the README for each)",
+                    "anyOf": _distinct_params(),
+                },
+                "stg": STG,
+                "expires": {
+                    **UTC_TIME,
+                    "description": "Until when it may wait for an offline charger",
+                },
+            },
+            [],
+            # Each action with its own params; or the action under its old name. Both names at
+            # once match two of these, which oneOf refuses.
+            oneOf=[*map(_with_params, ChargerAction), {"required": ["command"]}],
+        ),
+    },
+)
