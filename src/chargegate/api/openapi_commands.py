@@ -7,10 +7,21 @@ from typing import Any, assert_never
 
 from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
 from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
-from chargegate.domain.command_params import ResetKind
+from chargegate.domain.command_params import (
+    MESSAGE_ID_MAX,
+    TRIGGERS_16,
+    TRIGGERS_201,
+    VENDOR_ID_MAX,
+    ResetKind,
+)
 from chargegate.domain.states import ChargerAction
 
 _NO_PARAMS: dict[str, Any] = {"type": "object", "maxProperties": 0}
+_PORT = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def _text(longest: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": longest}
 
 
 def params_schema(action: ChargerAction) -> dict[str, Any]:
@@ -37,6 +48,27 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                     },
                 },
                 ["type"],
+            )
+        case ChargerAction.UNLOCK_CONNECTOR:
+            return _params({"port": _PORT}, ["port"])
+        case ChargerAction.CHANGE_AVAILABILITY:
+            whole = {**_PORT, "minimum": 0, "description": "The port; 0 or absent: the charger"}
+            return _params({"port": whole, "operative": {"type": "boolean"}}, ["operative"])
+        case ChargerAction.TRIGGER_MESSAGE:
+            message = {
+                "type": "string",
+                "enum": sorted(TRIGGERS_16 | TRIGGERS_201),
+                "description": "A message the charger's OCPP version has (README)",
+            }
+            return _params({"message": message, "port": _PORT}, ["message"])
+        case ChargerAction.DATA_TRANSFER:
+            return _params(
+                {
+                    "vendor_id": _text(VENDOR_ID_MAX),
+                    "message_id": _text(MESSAGE_ID_MAX),
+                    "data": {"description": "Any JSON in 2.0.1; text in 1.6"},
+                },
+                ["vendor_id"],
             )
         case _:
             assert_never(action)

@@ -66,6 +66,14 @@ class ChargerAction(StrEnum):
     SEND_LOCAL_LIST = "send_local_list"
     # Restart the charger (1.6 Reset Soft/Hard, 2.0.1 Reset Immediate/OnIdle).
     RESET = "reset"
+    # Release a port's cable lock (UnlockConnector).
+    UNLOCK_CONNECTOR = "unlock_connector"
+    # Take a port, or the whole charger, in or out of service (ChangeAvailability).
+    CHANGE_AVAILABILITY = "change_availability"
+    # Have the charger send one of its messages now (TriggerMessage).
+    TRIGGER_MESSAGE = "trigger_message"
+    # A vendor's own message (DataTransfer).
+    DATA_TRANSFER = "data_transfer"
 
 
 class ReservationAction(StrEnum):

@@ -14,13 +14,19 @@ from ocpp.v201.enums import (
     ControllerComponentName,
     GetVariableStatusEnumType,
     IdTokenEnumType,
-    RequestStartStopStatusEnumType,
+    OperationalStatusEnumType,
     ResetEnumType,
-    ResetStatusEnumType,
     SmartChargingCtrlrVariableName,
 )
 
-from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.command_params import (
+    AvailabilityParams,
+    DataTransferParams,
+    ResetKind,
+    ResetParams,
+    TriggerParams,
+    UnlockParams,
+)
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -29,7 +35,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, local_lists
-from chargegate.ocpp.common import Probed, rejected
+from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v201 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
@@ -99,6 +105,30 @@ def to_call(order: Order) -> tuple[str, Payload]:
             if params.evse is not None:
                 payload["evseId"] = params.evse
             return Action.reset, payload
+        case ChargerAction.UNLOCK_CONNECTOR:
+            # An EVSE of ours is a port: its one connector.
+            port = order.params_as(UnlockParams).port
+            return Action.unlock_connector, {"evseId": port, "connectorId": 1}
+        case ChargerAction.CHANGE_AVAILABILITY:
+            availability = order.params_as(AvailabilityParams)
+            operative = availability.operative
+            payload = {
+                "operationalStatus": OperationalStatusEnumType.operative
+                if operative
+                else OperationalStatusEnumType.inoperative
+            }
+            # Without an EVSE, the whole station.
+            if availability.port != STATION:
+                payload["evse"] = {"id": availability.port}
+            return Action.change_availability, payload
+        case ChargerAction.TRIGGER_MESSAGE:
+            trigger = order.params_as(TriggerParams)
+            payload = {"requestedMessage": trigger.message}
+            if trigger.port is not None:
+                payload["evse"] = {"id": trigger.port}
+            return Action.trigger_message, payload
+        case ChargerAction.DATA_TRANSFER:
+            return Action.data_transfer, data_transfer(order.params_as(DataTransferParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -133,8 +163,7 @@ def to_reply(action: str, result: Payload) -> Reply:
             liveness=_liveness(result),
         )
     status = result.get("status")
-    # Scheduled (Reset, ChangeAvailability): taken, to be done once the transactions end.
-    if status not in (RequestStartStopStatusEnumType.accepted, ResetStatusEnumType.scheduled):
+    if status not in DONE:
         return Reply(accepted=False, detail=rejected(action, status))
     return Reply(
         accepted=True,
