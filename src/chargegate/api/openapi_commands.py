@@ -74,6 +74,14 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
             assert_never(action)
 
 
+ACTIONS = (
+    "clear_cache, get_local_list_version, send_local_list (no params); reset {type: soft|hard "
+    "(1.6), immediate|on_idle (2.0.1), evse?}; unlock_connector {port}; change_availability "
+    "{operative, port?}; trigger_message {message, port?}; data_transfer {vendor_id, "
+    "message_id?, data?}. reset and data_transfer are not resent after a crash."
+)
+
+
 def _params(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -100,9 +108,10 @@ COMMAND = Doc(
         422,
     ),
     extra={
-        "description": "Sends a command to one of this key's chargers. An offline charger's "
-        "queue item fails at once; one that does not answer in CHARGEGATE_COMMAND_TIMEOUT_S "
-        "fails then. On success the queue item's result is the charger's answer.",
+        "description": "Sends a command to one of this key's chargers. One for an offline "
+        "charger waits for it until its expires (else CHARGEGATE_COMMAND_TIMEOUT_S), then "
+        "fails; so does one not answered by then. On success the queue item's result is the "
+        "charger's answer. Actions and their params: " + ACTIONS,
         "parameters": [IDEMPOTENCY_KEY],
         "requestBody": _body(
             {
