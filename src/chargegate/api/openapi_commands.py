@@ -24,6 +24,11 @@ def _text(longest: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": longest}
 
 
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional param, which may also be sent as null."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
 def params_schema(action: ChargerAction) -> dict[str, Any]:
     """The `params` an action takes."""
     match action:
@@ -41,11 +46,9 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                         "enum": [kind.value for kind in ResetKind],
                         "description": "OCPP 1.6: soft or hard; 2.0.1: immediate or on_idle",
                     },
-                    "evse": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "2.0.1 only: reset this EVSE, not the whole station",
-                    },
+                    "evse": _optional(
+                        {**_PORT, "description": "2.0.1 only: this EVSE, not the whole station"}
+                    ),
                 },
                 ["type"],
             )
@@ -53,19 +56,21 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
             return _params({"port": _PORT}, ["port"])
         case ChargerAction.CHANGE_AVAILABILITY:
             whole = {**_PORT, "minimum": 0, "description": "The port; 0 or absent: the charger"}
-            return _params({"port": whole, "operative": {"type": "boolean"}}, ["operative"])
+            return _params(
+                {"port": _optional(whole), "operative": {"type": "boolean"}}, ["operative"]
+            )
         case ChargerAction.TRIGGER_MESSAGE:
             message = {
                 "type": "string",
                 "enum": sorted(TRIGGERS_16 | TRIGGERS_201),
                 "description": "A message the charger's OCPP version has (README)",
             }
-            return _params({"message": message, "port": _PORT}, ["message"])
+            return _params({"message": message, "port": _optional(_PORT)}, ["message"])
         case ChargerAction.DATA_TRANSFER:
             return _params(
                 {
                     "vendor_id": _text(VENDOR_ID_MAX),
-                    "message_id": _text(MESSAGE_ID_MAX),
+                    "message_id": _optional(_text(MESSAGE_ID_MAX)),
                     "data": {"description": "Any JSON in 2.0.1; text in 1.6"},
                 },
                 ["vendor_id"],
@@ -123,11 +128,12 @@ COMMAND = Doc(
                 },
                 "params": {
                     "description": "The action's parameters (see the README for each)",
-                    "anyOf": _distinct_params(),
+                    "anyOf": [*_distinct_params(), {"type": "null"}],
                 },
                 "stg": STG,
                 "expires": {
                     **UTC_TIME,
+                    "type": ["string", "null"],
                     "description": "Until when it may wait for an offline charger",
                 },
             },
