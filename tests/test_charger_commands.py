@@ -80,15 +80,6 @@ async def test_clear_cache_refused(
     assert failed["reason"].startswith(reason), failed
 
 
-async def test_offline_charger_fails_at_once(op: Operator) -> None:
-    charger = await op.add_charger()
-    async with op.client() as client:
-        queue_uuid = await queued(client, charger.charge_point_id, command="clear_cache")
-        failed = (await client.get(f"/queue/{queue_uuid}")).json()
-    assert failed["status"] == "FAILURE"
-    assert failed["reason"].startswith(f"Charger {charger.charge_point_id} is offline"), failed
-
-
 async def test_unanswered_command_fails_at_its_deadline(server: Server) -> None:
     """A charger that takes the CALL and never answers: the queue item fails when
     CHARGEGATE_COMMAND_TIMEOUT_S (4 s here) has passed, and says why."""

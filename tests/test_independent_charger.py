@@ -561,7 +561,7 @@ async def test_clear_cache_with_an_independent_strict_charger(
         assert [e["params"] for e in node.of("call", "ClearCache")] == [{}]
         assert [e["result"] for e in node.of("reply", "ClearCache")] == [{"status": answer}]
     if answer == "Accepted":
-        assert done["status"] == "SUCCESS" and done["result"] == "ClearCache: Accepted", done
+        assert done["status"] == "SUCCESS" and done["result"] == {"status": "Accepted"}, done
     else:
         assert done["status"] == "FAILURE", done
         assert done["reason"] == "The charger rejected ClearCache (Rejected)", done

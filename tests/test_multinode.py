@@ -309,3 +309,27 @@ async def test_two_nodes_claiming_one_charger_at_once_get_epochs_of_their_own(
         assert await on_b == on_a + 1
     finally:
         await engine.dispose()
+
+
+@needs_redis
+async def test_a_command_posted_to_the_other_node(tmp_path: Path) -> None:
+    """Sent to node B for a charger on node A, a command is delivered; so is one posted to B
+    while the charger is away, once it connects to A."""
+    nodes = await cluster(tmp_path, REDIS_URL)
+    try:
+        operator = await nodes.a.operator()
+        charger, later = await operator.add_charger(), await operator.add_charger()
+        sim = await nodes.charger_on(nodes.a, charger)
+        async with client_for(nodes.b, operator) as on_b:
+            body = {"action": "unlock_connector", "params": {"port": 1}}
+            sent = await on_b.post(f"/chargers/{charger.charge_point_id}/commands", json=body)
+            waiting = await on_b.post(f"/chargers/{later.charge_point_id}/commands", json=body)
+            assert sent.status_code == waiting.status_code == 202
+            done = await poll_queue(on_b, sent.json()["id"])
+            assert done["result"] == {"status": "Unlocked"}, done
+            arrived = await nodes.charger_on(nodes.a, later)
+            done = await poll_queue(on_b, waiting.json()["id"])
+            assert done["result"] == {"status": "Unlocked"}, done
+        assert sim.count("UnlockConnector") == arrived.count("UnlockConnector") == 1
+    finally:
+        await nodes.stop()

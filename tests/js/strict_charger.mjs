@@ -57,6 +57,15 @@
 //   --diagnostics=OUTCOME   how a GetDiagnostics (2.0.1 GetLog) upload ends: Uploaded (default)
 //                           or Failed (1.6 DiagnosticsStatusNotification UploadFailed, 2.0.1
 //                           LogStatusNotification UploadFailure), after Uploading
+//   --trigger=STATUS        the TriggerMessage answer (Accepted by default, for the messages
+//                           it sends on request: StatusNotification, Heartbeat,
+//                           BootNotification; Rejected as TC_055's charger answers)
+// The operator's commands are answered as stations do: Reset Accepted (2.0.1 OnIdle with a
+// transaction: Scheduled), its transactions end (1.6 HardReset / SoftReset, 2.0.1
+// ImmediateReset) and it boots again ('rebooted'); UnlockConnector Unlocked (1.6: its
+// transaction ends first, UnlockCommand; 2.0.1: OngoingAuthorizedTransaction), unknown
+// connectors NotSupported (1.6) / UnknownConnector; ChangeAvailability Accepted; DataTransfer
+// echoes vendor org.chargegate.sim.
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -110,6 +119,7 @@ const updateFirmwareStatus = options.get('update-firmware') ?? 'Accepted';
 const diagnosticsOutcome = options.get('diagnostics') ?? 'Uploaded';
 let firmwareVersion = '2.2';
 let rebooting = false;
+const triggerStatus = options.get('trigger') ?? 'Accepted';
 // reservationId -> connector id (0: the charger as a whole) of the reservations held.
 const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
@@ -663,13 +673,13 @@ function updateFirmware(location, retrieveAt, requestId) {
         if (firmwareOutcome === 'Installed') {
             firmwareVersion = new URL(location).pathname.split('/').pop().replace(/\.[^.]*$/, '');
         }
-        await reboot();
+        await reconnectAndBoot();
         await report(firmwareOutcome);
     });
 }
 
 // The connection closes and the charger boots again, as after installing firmware.
-async function reboot() {
+async function reconnectAndBoot() {
     rebooting = true;
     await client.close({ code: 1012, reason: 'rebooting' });
     rebooting = false;
@@ -689,6 +699,72 @@ function uploadDiagnostics(requestId) {
         await send(action, { status, ...extra });
     });
     return `${chargePointId}-diagnostics.log`;
+}
+
+// --- The operator's commands ------------------------------------------------------------
+
+const busy = () => [...connectors.values()].some((c) => c.tx);
+
+// A reset: the transactions end with `reason`, then the charger starts over (a new boot on
+// this connection: the protocol's view of a restart).
+async function reboot(reason) {
+    for (const connector of connectors.values()) {
+        if (!connector.tx) continue;
+        if (version === '1.6') await stopSession(connector, reason);
+        else await stopSession201(connector, reason);
+    }
+    if (version === '1.6') await bootV16();
+    else await bootV201('RemoteReset');
+    emit('rebooted', { reason });
+}
+
+function handleOperations() {
+    handled('Reset', (params) => {
+        if (version === '1.6') {
+            afterReply(() => reboot(params.type === 'Hard' ? 'HardReset' : 'SoftReset'));
+            return { status: 'Accepted' };
+        }
+        if (params.type === 'OnIdle' && busy()) {
+            // Once the transactions have ended (not within a test).
+            return { status: 'Scheduled' };
+        }
+        afterReply(() => reboot('ImmediateReset'));
+        return { status: 'Accepted' };
+    });
+    handled('UnlockConnector', (params) => {
+        const connector = connectors.get(version === '1.6' ? params.connectorId : params.evseId);
+        if (!connector) return { status: version === '1.6' ? 'NotSupported' : 'UnknownConnector' };
+        if (connector.tx && version !== '1.6') return { status: 'OngoingAuthorizedTransaction' };
+        if (connector.tx) afterReply(() => stopSession(connector, 'UnlockCommand'));
+        return { status: 'Unlocked' };
+    });
+    handled('ChangeAvailability', () => ({ status: 'Accepted' }));
+    // Also asked (1.6) for a connector's status, to learn whether a transaction still runs.
+    handled('TriggerMessage', (params) => {
+        if (triggerStatus !== 'Accepted') return { status: triggerStatus };
+        const id = version === '1.6' ? params.connectorId : params.evse?.id;
+        const wanted = id === undefined ? [...connectors.values()] : [connectors.get(id)];
+        if (wanted.includes(undefined)) return { status: 'Rejected' };
+        switch (params.requestedMessage) {
+            case 'StatusNotification':
+                afterReply(async () => {
+                    for (const connector of wanted) {
+                        if (version === '1.6') await statusNotification(connector, connector.status);
+                        else await statusNotification201(connector, connector.status);
+                    }
+                });
+                return { status: 'Accepted' };
+            case 'Heartbeat':
+                afterReply(() => send('Heartbeat', {}));
+                return { status: 'Accepted' };
+            default:
+                return { status: 'NotImplemented' };
+        }
+    });
+    handled('DataTransfer', (params) => {
+        if (params.vendorId !== 'org.chargegate.sim') return { status: 'UnknownVendorId' };
+        return { status: 'Accepted', ...(params.data !== undefined ? { data: params.data } : {}) };
+    });
 }
 
 // ReserveNow in either version: connector (EVSE) 0 / none is the charger as a whole.
@@ -779,16 +855,6 @@ function handleV16() {
     handled('RemoteStopTransaction', (params) =>
         answerStop(params, (connector) => stopSession(connector, 'Remote')),
     );
-
-    // Asked for a connector's status (to learn whether a transaction still runs there).
-    handled('TriggerMessage', (params) => {
-        const connector = connectors.get(params.connectorId);
-        if (params.requestedMessage !== 'StatusNotification' || !connector) {
-            return { status: 'NotImplemented' };
-        }
-        afterReply(() => statusNotification(connector, connector.status));
-        return { status: 'Accepted' };
-    });
 
     handled('ReserveNow', (params) =>
         reserve(params.reservationId, params.connectorId, params.expiryDate, (connector) =>
@@ -922,6 +988,7 @@ client.handle(({ method, params, messageId }) => {
 });
 
 handleShared();
+handleOperations();
 handleLocalList();
 if (version === '1.6') {
     handleV16();
@@ -1000,9 +1067,9 @@ async function bootV16() {
     emit('ready', { connectors: connectorCount });
 }
 
-async function bootV201() {
+async function bootV201(reason = 'PowerUp') {
     const boot = await send('BootNotification', {
-        reason: 'PowerUp',
+        reason,
         chargingStation: {
             vendorName: `ocpp-rpc${ODD_TEXT}`,
             model: 'strict_charger',

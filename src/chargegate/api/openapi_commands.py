@@ -8,10 +8,26 @@ from typing import Any, assert_never
 from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
 from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
 from chargegate.domain import file_transfers
-from chargegate.domain.command_params import ResetKind
+from chargegate.domain.command_params import (
+    MESSAGE_ID_MAX,
+    TRIGGERS_16,
+    TRIGGERS_201,
+    VENDOR_ID_MAX,
+    ResetKind,
+)
 from chargegate.domain.states import ChargerAction
 
 _NO_PARAMS: dict[str, Any] = {"type": "object", "maxProperties": 0}
+_PORT = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def _text(longest: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": longest}
+
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional param, which may also be sent as null."""
+    return {**schema, "type": [schema["type"], "null"]}
 
 
 def params_schema(action: ChargerAction) -> dict[str, Any]:
@@ -31,11 +47,9 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                         "enum": [kind.value for kind in ResetKind],
                         "description": "OCPP 1.6: soft or hard; 2.0.1: immediate or on_idle",
                     },
-                    "evse": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "2.0.1 only: reset this EVSE, not the whole station",
-                    },
+                    "evse": _optional(
+                        {**_PORT, "description": "2.0.1 only: this EVSE, not the whole station"}
+                    ),
                 },
                 ["type"],
             )
@@ -71,6 +85,29 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                 },
                 ["location"],
             )
+        case ChargerAction.UNLOCK_CONNECTOR:
+            return _params({"port": _PORT}, ["port"])
+        case ChargerAction.CHANGE_AVAILABILITY:
+            whole = {**_PORT, "minimum": 0, "description": "The port; 0 or absent: the charger"}
+            return _params(
+                {"port": _optional(whole), "operative": {"type": "boolean"}}, ["operative"]
+            )
+        case ChargerAction.TRIGGER_MESSAGE:
+            message = {
+                "type": "string",
+                "enum": sorted(TRIGGERS_16 | TRIGGERS_201),
+                "description": "A message the charger's OCPP version has (README)",
+            }
+            return _params({"message": message, "port": _optional(_PORT)}, ["message"])
+        case ChargerAction.DATA_TRANSFER:
+            return _params(
+                {
+                    "vendor_id": _text(VENDOR_ID_MAX),
+                    "message_id": _optional(_text(MESSAGE_ID_MAX)),
+                    "data": {"description": "Any JSON in 2.0.1; text in 1.6"},
+                },
+                ["vendor_id"],
+            )
         case _:
             assert_never(action)
 
@@ -88,6 +125,15 @@ _TRANSFER: dict[str, Any] = {
     "retries": {"type": "integer", "minimum": 0, "description": "Tries after the first"},
     "retry_interval": {"type": "integer", "minimum": 0, "description": "Seconds between tries"},
 }
+ACTIONS = (
+    "clear_cache, get_local_list_version, send_local_list (no params); reset {type: soft|hard "
+    "(1.6), immediate|on_idle (2.0.1), evse?}; unlock_connector {port}; change_availability "
+    "{operative, port?}; trigger_message {message, port?}; data_transfer {vendor_id, "
+    "message_id?, data?}; update_firmware {location, retrieve_date?, retries?, "
+    "retry_interval?, signing_certificate?, signature?}; get_diagnostics {location, "
+    "start_time?, stop_time?, retries?, retry_interval?}. reset, data_transfer, update_firmware "
+    "and get_diagnostics are not resent after a crash."
+)
 
 
 def _params(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -125,9 +171,10 @@ COMMAND = Doc(
         422,
     ),
     extra={
-        "description": "Sends a command to one of this key's chargers. An offline charger's "
-        "queue item fails at once; one that does not answer in CHARGEGATE_COMMAND_TIMEOUT_S "
-        "fails then. On success the queue item's result is the charger's answer.",
+        "description": "Sends a command to one of this key's chargers. One for an offline "
+        "charger waits for it until its expires (else CHARGEGATE_COMMAND_TIMEOUT_S), then "
+        "fails; so does one not answered by then. On success the queue item's result is the "
+        "charger's answer. Actions and their params: " + ACTIONS,
         "parameters": [IDEMPOTENCY_KEY],
         "requestBody": _body(
             {
@@ -139,11 +186,12 @@ COMMAND = Doc(
                 },
                 "params": {
                     "description": "The action's parameters (see the README for each)",
-                    "anyOf": _distinct_params(),
+                    "anyOf": [*_distinct_params(), {"type": "null"}],
                 },
                 "stg": STG,
                 "expires": {
                     **UTC_TIME,
+                    "type": ["string", "null"],
                     "description": "Until when it may wait for an offline charger",
                 },
             },

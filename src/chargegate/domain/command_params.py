@@ -7,13 +7,17 @@ an arm in each match below (and in each version's ocpp/*/orders.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar, assert_never
 
+from ocpp.v16.enums import MessageTrigger
+from ocpp.v201.enums import MessageTriggerEnumType
+
 from chargegate.domain import file_transfers
+from chargegate.domain.charger_input import is_plain_text
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import ChargerAction
@@ -24,6 +28,7 @@ OCPP16 = "ocpp1.6"
 OCPP201 = "ocpp2.0.1"
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
 class ResetKind(StrEnum):
@@ -44,8 +49,61 @@ class ResetParams:
     evse: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UnlockParams:
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityParams:
+    operative: bool
+    # 0: the whole charger.
+    port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerParams:
+    # A 1.6 MessageTrigger or 2.0.1 MessageTriggerEnumType name.
+    message: str
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransferParams:
+    vendor_id: str
+    message_id: str | None = None
+    # Any JSON in 2.0.1; 1.6 carries text only.
+    data: Any = None
+
+
 # One dataclass per action that takes parameters; None for those that take none.
-CommandParams: TypeAlias = ResetParams | FirmwareParams | DiagnosticsParams | None
+CommandParams: TypeAlias = (
+    ResetParams
+    | UnlockParams
+    | AvailabilityParams
+    | TriggerParams
+    | DataTransferParams
+    | FirmwareParams
+    | DiagnosticsParams
+    | None
+)
+
+# The messages a charger can be asked to send: 1.6 core (its MessageTrigger enum also names
+# the security extension's, which a plain 1.6 charger does not know), and 2.0.1.
+TRIGGERS_16 = frozenset(
+    {
+        MessageTrigger.boot_notification,
+        MessageTrigger.diagnostics_status_notification,
+        MessageTrigger.firmware_status_notification,
+        MessageTrigger.heartbeat,
+        MessageTrigger.meter_values,
+        MessageTrigger.status_notification,
+    }
+)
+TRIGGERS_201 = frozenset(MessageTriggerEnumType)
+# OCPP's CiString255 (vendorId) and CiString50 (messageId).
+VENDOR_ID_MAX = 255
+MESSAGE_ID_MAX = 50
 
 
 def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandParams:
@@ -102,6 +160,30 @@ def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandPar
                     retry_interval=optional_int(raw, "retry_interval", minimum=0),
                 )
             )
+        case ChargerAction.UNLOCK_CONNECTOR:
+            reject_unknown_params(action, raw, ("port",))
+            return UnlockParams(port=required(optional_int(raw, "port", minimum=1), "port"))
+        case ChargerAction.CHANGE_AVAILABILITY:
+            reject_unknown_params(action, raw, ("port", "operative"))
+            operative = raw.get("operative")
+            if not isinstance(operative, bool):
+                raise InvalidArgument("operative must be given, true or false")
+            port = optional_int(raw, "port", minimum=0)
+            return AvailabilityParams(operative=operative, port=port or 0)
+        case ChargerAction.TRIGGER_MESSAGE:
+            reject_unknown_params(action, raw, ("message", "port"))
+            return TriggerParams(
+                message=choice(raw, "message", sorted(TRIGGERS_16 | TRIGGERS_201)),
+                port=optional_int(raw, "port", minimum=1),
+            )
+        case ChargerAction.DATA_TRANSFER:
+            reject_unknown_params(action, raw, ("vendor_id", "message_id", "data"))
+            vendor_id = required(text(raw, "vendor_id", VENDOR_ID_MAX), "vendor_id")
+            return DataTransferParams(
+                vendor_id=vendor_id,
+                message_id=text(raw, "message_id", MESSAGE_ID_MAX),
+                data=raw.get("data"),
+            )
         case _:
             assert_never(action)
 
@@ -132,6 +214,10 @@ def version_has(action: ChargerAction, subprotocol: str) -> bool:
             | ChargerAction.GET_LOCAL_LIST_VERSION
             | ChargerAction.SEND_LOCAL_LIST
             | ChargerAction.RESET
+            | ChargerAction.UNLOCK_CONNECTOR
+            | ChargerAction.CHANGE_AVAILABILITY
+            | ChargerAction.TRIGGER_MESSAGE
+            | ChargerAction.DATA_TRANSFER
         ):
             return subprotocol in (OCPP16, OCPP201)
         case ChargerAction.UPDATE_FIRMWARE | ChargerAction.GET_DIAGNOSTICS:
@@ -160,6 +246,17 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
             if subprotocol == OCPP16:
                 return file_transfers.refusal_16(params)
             return file_transfers.refusal_201(params)
+        case TriggerParams(message=message):
+            offered = TRIGGERS_16 if subprotocol == OCPP16 else TRIGGERS_201
+            if message not in offered:
+                return f"message must be one of: {', '.join(sorted(offered))}"
+            return None
+        case DataTransferParams(data=data):
+            if subprotocol == OCPP16 and data is not None and not isinstance(data, str):
+                return "data must be text (1.6 DataTransfer carries a string)"
+            return None
+        case UnlockParams() | AvailabilityParams():
+            return None
         case _:
             assert_never(params)
 
@@ -184,9 +281,14 @@ def idempotent(action: ChargerAction) -> bool:
             ChargerAction.CLEAR_CACHE
             | ChargerAction.GET_LOCAL_LIST_VERSION
             | ChargerAction.SEND_LOCAL_LIST
+            | ChargerAction.UNLOCK_CONNECTOR
+            | ChargerAction.CHANGE_AVAILABILITY
+            | ChargerAction.TRIGGER_MESSAGE
         ):
             return True
-        case ChargerAction.RESET:
+        case ChargerAction.RESET | ChargerAction.DATA_TRANSFER:
+            # A reset twice reboots twice (ending what began in between); a vendor's message
+            # may mean anything.
             return False
         # A second download and install (or upload) is not the first one over again: an
         # unanswered one may be under way.
@@ -210,15 +312,32 @@ def reject_unknown_params(
         raise InvalidArgument(f"Unknown param(s): {', '.join(unknown)}. {action} {takes}")
 
 
-def choice(raw: Mapping[str, object], name: str, kind: type[E]) -> E:
-    """A required param that is one of an enum's values."""
-    allowed = ", ".join(member.value for member in kind)
+def choice(raw: Mapping[str, object], name: str, kind: Iterable[E]) -> E:
+    """A required param that is one of these values (an enum's, or some of them)."""
+    members = {member.value: member for member in kind}
+    allowed = ", ".join(members)
     value = raw.get(name)
     if value is None:
         raise InvalidArgument(f"Missing param: {name} (one of: {allowed})")
-    if not isinstance(value, str) or value not in {member.value for member in kind}:
+    if not isinstance(value, str) or value not in members:
         raise InvalidArgument(f"{name} must be one of: {allowed}")
-    return kind(value)
+    return members[value]
+
+
+def required(value: T | None, name: str) -> T:
+    if value is None:
+        raise InvalidArgument(f"Missing param: {name}")
+    return value
+
+
+def text(raw: Mapping[str, object], name: str, longest: int) -> str | None:
+    """An optional param of plain text, at most `longest` characters."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= longest or not is_plain_text(value):
+        raise InvalidArgument(f"{name} must be text of 1 to {longest} characters")
+    return value
 
 
 def optional_int(raw: Mapping[str, object], name: str, *, minimum: int) -> int | None:

@@ -70,6 +70,14 @@ class ChargerAction(StrEnum):
     UPDATE_FIRMWARE = "update_firmware"
     # Have the charger upload its diagnostics log (1.6 GetDiagnostics, 2.0.1 GetLog).
     GET_DIAGNOSTICS = "get_diagnostics"
+    # Release a port's cable lock (UnlockConnector).
+    UNLOCK_CONNECTOR = "unlock_connector"
+    # Take a port, or the whole charger, in or out of service (ChangeAvailability).
+    CHANGE_AVAILABILITY = "change_availability"
+    # Have the charger send one of its messages now (TriggerMessage).
+    TRIGGER_MESSAGE = "trigger_message"
+    # A vendor's own message (DataTransfer).
+    DATA_TRANSFER = "data_transfer"
 
 
 class ReservationAction(StrEnum):

@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+from ocpp.v16.enums import (
+    Action,
+    AvailabilityStatus,
+    DataTransferStatus,
+    RegistrationStatus,
+    UnlockStatus,
+)
 from ocpp.v201.enums import Action as Action201
 
+from chargegate.domain.command_params import DataTransferParams
 from chargegate.domain.local_lists import Capabilities
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
@@ -23,6 +30,10 @@ class Probed:
     smart_charging: bool
     local_list: Capabilities
 
+
+# The answers (the same words in both versions) of a charger that did, or will do, as asked:
+# Scheduled (Reset, ChangeAvailability) once its transactions have ended.
+DONE = frozenset({AvailabilityStatus.accepted, AvailabilityStatus.scheduled, UnlockStatus.unlocked})
 
 NOT_PROBED = Probed(smart_charging=False, local_list=Capabilities(supported=False))
 
@@ -51,6 +62,16 @@ def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
 async def acknowledge(payload: Payload) -> Payload:
     """For notifications we take note of and have nothing to answer."""
     return {}
+
+
+def data_transfer(params: DataTransferParams) -> Payload:
+    """A DataTransfer, worded alike in both versions."""
+    payload: Payload = {"vendorId": params.vendor_id}
+    if params.message_id is not None:
+        payload["messageId"] = params.message_id
+    if params.data is not None:
+        payload["data"] = params.data
+    return payload
 
 
 def rejected(action: str, status: object) -> str:

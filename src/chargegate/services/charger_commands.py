@@ -4,6 +4,7 @@ the outbox, and its queue item says how it ended."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from chargegate.domain.states import (
     QueueStatus,
     ReservationAction,
 )
-from chargegate.domain.times import utcnow
+from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import (
     idempotency,
@@ -33,6 +34,7 @@ from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
+from chargegate.store.commands import Claimed
 from chargegate.store.models import Charger, Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"
@@ -45,8 +47,8 @@ async def send(
     request: CommandRequest,
     once: Idempotency[QueuedView] | None = None,
 ) -> QueuedView | Earlier:
-    """The queue item that follows the command (already failed if its charger is offline); or,
-    sent again with its Idempotency-Key, the request that sent it."""
+    """The queue item that follows the command (which waits for an offline charger); or, sent
+    again with its Idempotency-Key, the request that sent it."""
     operator_chargers.check(charge_point_id)
     now = utcnow()
     async with rt.sessions() as session, session.begin():
@@ -65,6 +67,7 @@ async def send(
             "the command",
             params=to_json(request.params),
             expires_at=request.expires,
+            waits=True,
         )
         online = charger.connected_node is not None
         if request.action is ChargerAction.SEND_LOCAL_LIST and online and not request.staging:
@@ -88,9 +91,12 @@ async def enqueue(
     reservation_id: int | None = None,
     params: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
+    waits: bool = False,
 ) -> QueueItem:
-    """A command for the charger in the outbox and the queue item that follows it: failed at
-    once if the charger is offline (saying that `what` was not sent), never sent in staging."""
+    """A command for the charger in the outbox and the queue item that follows it, never sent
+    in staging. If the charger is offline it fails at once (saying that `what` was not sent),
+    unless it `waits` for the charger to come back: until expires_at, or else the command
+    timeout, as long as one that is sent may take to be answered."""
     item = QueueItem(
         queue_uuid=str(uuid.uuid4()),
         operator_id=charger.operator_id,
@@ -115,10 +121,10 @@ async def enqueue(
     if staging:
         # Kept so the queue item can name its command; never sent.
         command.status, command.result = CommandStatus.CANCELLED, STAGING_RESULT
-    elif charger.connected_node is None:
+    elif charger.connected_node is None and not waits:
         await _give_up(session, item, command, now, offline_reason(charger.charge_point_id, what))
     else:
-        item.deadline_at = now + timedelta(seconds=rt.settings.command_timeout_s)
+        item.deadline_at = expires_at or now + timedelta(seconds=rt.settings.command_timeout_s)
     await session.flush()
     return item
 
@@ -127,12 +133,42 @@ async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -
     """Commands not answered in time (their charger went offline, or never answered): their
     queue items fail, and what is still in the outbox will not go out."""
     for item in await queue_store.overdue_commands(session, now):
-        reason = (
-            f"The charger did not answer the command within {timeout_s:g} s "
-            "(it went offline or did not answer)"
-        )
         command = await command_store.for_queue_item(session, item.queue_uuid)
+        charger = None if command is None else await session.get(Charger, command.charger_id)
+        when = (
+            f"within {timeout_s:g} s"
+            if command is None or command.expires_at is None
+            else f"by {format_api(command.expires_at)} (its expires)"
+        )
+        if command is not None and charger is not None and command.attempts == 0:
+            reason = (
+                f"Charger {charger.charge_point_id} was offline (not connected to chargegate) "
+                f"and did not come back {when}, so the command was not sent"
+            )
+        else:
+            reason = (
+                f"The charger did not answer the command {when} (it went offline or did not answer)"
+            )
         await _give_up(session, item, command, now, reason)
+
+
+async def fail_in_doubt(session: AsyncSession, claimed: Sequence[Claimed], now: datetime) -> None:
+    """Commands sent before a crash, whose answer never came, and which are not the same done
+    twice (domain.command_params.idempotent): their queue items fail, saying so. One whose
+    item another write holds (its deadline failing it) is left to that write."""
+    for row in claimed:
+        if row.queue_uuid is None:
+            continue
+        item = await queue_store.lock_if_free(session, row.queue_uuid)
+        if item is None or item.status != QueueStatus.IN_PROGRESS:
+            continue
+        reason = (
+            f"chargegate went down while {row.action} was being sent to charger "
+            f"{row.charge_point_id}, before its answer came: it may or may not have been carried "
+            f"out. It is not sent again, since {row.action} twice is not the same as once; check "
+            "the charger before sending it again"
+        )
+        await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
 
 
 async def _give_up(

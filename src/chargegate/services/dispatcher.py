@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import assert_never
 
 from chargegate.bus import Topic
-from chargegate.domain.command_params import from_json
+from chargegate.domain.command_params import from_json, idempotent
 from chargegate.domain.local_lists import Plan
 from chargegate.domain.states import (
     ChargerAction,
@@ -18,7 +18,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import utcnow
 from chargegate.metrics import EXPIRY_DELAY
-from chargegate.services import command_answers, fail_safe, local_lists
+from chargegate.services import charger_commands, command_answers, fail_safe, local_lists
 from chargegate.services.command_answers import UNSTORABLE_ANSWER, Claim
 from chargegate.services.commands import (
     ChargerLink,
@@ -78,12 +78,16 @@ class Dispatcher:
             rows = await command_store.claim_due(session, settings.node_id, utcnow(), lease, settle)
             needed: list[Claimed] = []
             overtaken: list[int] = []
+            doubtful: list[Claimed] = []
             for row in rows:
-                if _still_needed(row):
+                if _unsafe_again(row):
+                    doubtful.append(row)
+                elif _still_needed(row):
                     needed.append(row)
                 else:
                     overtaken.append(row.command_id)
-            await command_store.cancel(session, overtaken)
+            await command_store.cancel(session, overtaken + [row.command_id for row in doubtful])
+            await charger_commands.fail_in_doubt(session, doubtful, utcnow())
             # A sync reads the tokens now, as it goes out, so that it carries every change.
             plans = {
                 row.command_id: await local_lists.plan(session, row.charge_point_id)
@@ -156,6 +160,13 @@ class Dispatcher:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+
+def _unsafe_again(row: Claimed) -> bool:
+    """A command on a charger that may have been carried out already (sent before a crash, no
+    answer recorded) and that is not the same done twice: it fails rather than go again."""
+    action = row.action
+    return row.in_doubt and isinstance(action, ChargerAction) and not idempotent(action)
 
 
 def _still_needed(row: Claimed) -> bool:

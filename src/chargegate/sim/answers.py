@@ -1,5 +1,6 @@
 """How the simulated charger answers the server's CALLs: starts and stops (refusals included),
-charging profiles, configuration and device-model questions, triggers, ClearCache."""
+charging profiles, configuration and device-model questions, ClearCache (the operator's other
+commands: sim.operations)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.sim import firmware, local_list, quirks, reservations
+from chargegate.sim import firmware, local_list, operations, quirks, reservations
 from chargegate.sim.dialects import Connector
 
 if TYPE_CHECKING:
@@ -86,15 +87,6 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         sim.received.append(("GetVariables", payload))
         return {"getVariableResult": [variable(sim, item) for item in payload["getVariableData"]]}
 
-    async def trigger_message(payload: Payload) -> Payload:
-        sim.received.append(("TriggerMessage", payload))
-        await sim.notify()
-        connector = sim.connectors.get(payload.get("connectorId") or 0)
-        if payload["requestedMessage"] != "StatusNotification" or connector is None:
-            return {"status": "NotImplemented"}
-        sim.enqueue(sim.dialect.status(connector), durable=False)
-        return {"status": "Accepted"}
-
     async def get_transaction_status(payload: Payload) -> Payload:
         sim.received.append(("GetTransactionStatus", payload))
         await sim.notify()
@@ -107,6 +99,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     async def clear_cache(payload: Payload) -> Payload:
         sim.received.append(("ClearCache", payload))
         await sim.notify()
+        await sim.held()
         return {"status": sim.clear_cache}
 
     handlers: dict[str, Handler] = {
@@ -119,9 +112,9 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     handlers.update(local_list.handlers(sim))
     handlers.update(reservations.handlers(sim))
     handlers.update(firmware.handlers(sim))
+    handlers.update(operations.handlers(sim))
     if sim.dialect.subprotocol == "ocpp1.6":
         handlers["GetConfiguration"] = get_configuration
-        handlers["TriggerMessage"] = trigger_message
     else:
         handlers["GetVariables"] = get_variables
         handlers["GetTransactionStatus"] = get_transaction_status

@@ -86,6 +86,12 @@ class SimulatedCharger:
         firmware_version: str = "1.0",
         firmware_update: str | None = firmware.INSTALLED,
         diagnostics: str | None = firmware.UPLOADED,
+        reset: str | None = "Accepted",
+        unlock: str | None = "Unlocked",
+        availability: str | None = "Accepted",
+        triggers: str = "Accepted",
+        data_transfer: str | None = "Accepted",
+        reboot_s: float = 0.2,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -126,6 +132,19 @@ class SimulatedCharger:
         self.firmware_version = firmware_version
         self.firmware_update = firmware_update
         self.diagnostics = diagnostics
+        # The answers to the operator's commands (sim.operations) where it would do as asked:
+        # Rejected (or UnlockFailed, NotSupported) where it will not; None where it does not
+        # implement the message (NotImplemented / NotSupported). A reset takes reboot_s.
+        self.reset = reset
+        self.unlock = unlock
+        self.availability = availability
+        self.triggers = triggers
+        self.data_transfer = data_transfer
+        self.reboot_s = reboot_s
+        self.boots = 0
+        # Crash tests: the operator's commands are taken but not answered while set.
+        self.hold_answers = False
+        self._boot_reason: str | None = None
         self.call_timeout_s = call_timeout_s
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
@@ -232,8 +251,12 @@ class SimulatedCharger:
         )
         tasks = [asyncio.create_task(session.serve())]
         try:
-            boot = self._worded(self.dialect.boot(self.firmware_version))
-            self.answered.append((*boot, await session.call(*boot)))
+            action, boot = self.dialect.boot(self.firmware_version)
+            if self._boot_reason is not None and "reason" in boot:
+                boot["reason"] = self._boot_reason
+            worded = self._worded((action, boot))
+            self.answered.append((*worded, await session.call(*worded)))
+            self.boots += 1
             for connector in self.connectors.values():
                 await session.call(*self._worded(self.dialect.status(connector)))
             self._session = session
@@ -392,6 +415,40 @@ class SimulatedCharger:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def held(self) -> None:
+        """Returns once the operator's commands may be answered (hold_answers)."""
+        await self.wait_until(lambda: not self.hold_answers, timeout=3600)
+
+    async def reboot(self, reason: str) -> None:
+        """A reset: its transactions end (`reason`: 1.6 HardReset or SoftReset, 2.0.1
+        ImmediateReset), then it restarts and boots again."""
+        for connector_id in self.connectors:
+            await self.end_transaction(connector_id, reason)
+        # The time a restart takes (and for the answer to the reset to leave first).
+        await asyncio.sleep(self.reboot_s)
+        await self.stop()
+        self._boot_reason = "RemoteReset"
+        self.start()
+
+    async def reboot_when_idle(self) -> None:
+        """A 2.0.1 reset OnIdle: once no transaction runs."""
+        await self.wait_until(
+            lambda: all(c.transaction_id is None for c in self.connectors.values()),
+            timeout=24 * 3600,
+        )
+        await self.reboot("ImmediateReset")
+
+    async def set_availability(self, connectors: list[Connector], status: str) -> None:
+        """ChangeAvailability: at once for idle connectors, after its transaction for a busy
+        one (the answer said Scheduled)."""
+        for connector in connectors:
+
+            def idle(connector: Connector = connector) -> bool:
+                return connector.transaction_id is None
+
+            await self.wait_until(idle, timeout=24 * 3600)
+            await self.set_status(connector, status)
 
     async def stop_later(self, connector_id: int) -> None:
         await asyncio.sleep(self.stop_delay_s)

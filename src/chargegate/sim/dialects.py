@@ -124,7 +124,14 @@ _V201_STATUS = {
     "Faulted": "Faulted",
     "Reserved": "Reserved",
 }
-_V201_REASON = {"Remote": "Remote", "Local": "Local", "EVDisconnected": "EVDisconnected"}
+_V201_REASON = {
+    "Remote": "Remote",
+    "Local": "Local",
+    "EVDisconnected": "EVDisconnected",
+    "ImmediateReset": "ImmediateReset",
+}
+# Why an Ended event is sent (triggerReason), by the reason a transaction ends.
+_V201_TRIGGER = {"Remote": "RemoteStop", "ImmediateReset": "ResetCommand"}
 
 
 class V201:
@@ -195,9 +202,7 @@ class V201:
         return "TransactionEvent", self._event(connector, "Updated", "MeterValuePeriodic")
 
     def stopped(self, connector: Connector, reason: str) -> tuple[str, Payload]:
-        payload = self._event(
-            connector, "Ended", "RemoteStop" if reason == "Remote" else "StopAuthorized"
-        )
+        payload = self._event(connector, "Ended", _V201_TRIGGER.get(reason, "StopAuthorized"))
         payload["transactionInfo"]["stoppedReason"] = _V201_REASON.get(reason, "Other")
         if reason == "Local" and connector.remote_start_id is None and connector.id_tag:
             # The driver ends a card session with the card (E07): the station sends it along.

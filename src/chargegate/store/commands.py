@@ -132,6 +132,8 @@ class Claimed:
     reservation: ClaimedReservation | None = None
     # A command on a charger's params, as stored (domain.command_params.to_json).
     params: dict[str, Any] | None = None
+    # Sent before, and its sender crashed before the answer came.
+    in_doubt: bool = False
 
 
 async def claim_due(
@@ -207,6 +209,7 @@ async def claim_due(
                 func.coalesce(Port.connector_id, Command.connector_id).label("connector_id"),
                 Command.queue_uuid,
                 Command.params,
+                Command.in_doubt,
                 Transaction.id.label("transaction_id"),
                 Transaction.state,
                 Transaction.id_tag,
@@ -236,6 +239,7 @@ async def claim_due(
                 connector_id=row.connector_id,
                 queue_uuid=row.queue_uuid,
                 params=row.params,
+                in_doubt=row.in_doubt,
                 transaction=None
                 if row.transaction_id is None
                 else ClaimedTransaction(

@@ -75,3 +75,13 @@ async def lock_in_order(session: AsyncSession, queue_uuids: Iterable[str]) -> No
     """Locks these queue items, in the order of their ids: after their transactions, before
     their commands (store.transactions.lock_in_order)."""
     await lock_rows(session, QueueItem.queue_uuid, queue_uuids)
+
+
+async def lock_if_free(session: AsyncSession, queue_uuid: str) -> QueueItem | None:
+    """The queue item, locked; None if another write holds it (or there is none). For a write
+    that already holds the item's command, which would otherwise wait on a write that holds
+    the item and waits for that command."""
+    query = select(QueueItem).where(QueueItem.queue_uuid == queue_uuid)
+    return await session.scalar(
+        query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+    )

@@ -7,17 +7,24 @@ from typing import assert_never
 
 from ocpp.v16.enums import (
     Action,
+    AvailabilityType,
     ChargePointStatus,
     ChargingProfileKindType,
     ChargingProfilePurposeType,
     ChargingRateUnitType,
     ConfigurationKey,
     MessageTrigger,
-    RemoteStartStopStatus,
     ResetType,
 )
 
-from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.command_params import (
+    AvailabilityParams,
+    DataTransferParams,
+    ResetKind,
+    ResetParams,
+    TriggerParams,
+    UnlockParams,
+)
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
@@ -27,7 +34,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, file_transfers, local_lists
-from chargegate.ocpp.common import Probed, rejected
+from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v16 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
@@ -101,6 +108,23 @@ def to_call(order: Order) -> tuple[str, Payload]:
                 **file_transfers.retrying(diagnostics),
                 **file_transfers.span(diagnostics, "startTime", "stopTime"),
             }
+        case ChargerAction.UNLOCK_CONNECTOR:
+            return Action.unlock_connector, {"connectorId": order.params_as(UnlockParams).port}
+        case ChargerAction.CHANGE_AVAILABILITY:
+            availability = order.params_as(AvailabilityParams)
+            operative = availability.operative
+            return Action.change_availability, {
+                "connectorId": availability.port,
+                "type": AvailabilityType.operative if operative else AvailabilityType.inoperative,
+            }
+        case ChargerAction.TRIGGER_MESSAGE:
+            trigger = order.params_as(TriggerParams)
+            payload = {"requestedMessage": trigger.message}
+            if trigger.port is not None:
+                payload["connectorId"] = trigger.port
+            return Action.trigger_message, payload
+        case ChargerAction.DATA_TRANSFER:
+            return Action.data_transfer, data_transfer(order.params_as(DataTransferParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -120,7 +144,7 @@ def to_call(order: Order) -> tuple[str, Payload]:
 
 def to_reply(action: str, result: Payload) -> Reply:
     status = result.get("status")
-    accepted = status == RemoteStartStopStatus.accepted
+    accepted = status in DONE
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
     if action == Action.update_firmware:
@@ -132,9 +156,10 @@ def to_reply(action: str, result: Payload) -> Reply:
         return Reply(accepted=True, detail=f"{action}: {result.get('fileName', 'no file')}")
     if action == Action.trigger_message:
         liveness = Liveness.REPORT_COMING if accepted else Liveness.UNKNOWN
-        return Reply(accepted=accepted, detail=f"{action}: {status}", liveness=liveness)
+        detail = f"{action}: {status}" if accepted else rejected(action, status)
+        return Reply(accepted=accepted, detail=detail, liveness=liveness)
     if accepted:
-        return Reply(accepted=True, detail=f"{action}: Accepted")
+        return Reply(accepted=True, detail=f"{action}: {status}")
     return Reply(accepted=False, detail=rejected(action, status))
 
 

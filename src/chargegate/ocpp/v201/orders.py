@@ -16,14 +16,20 @@ from ocpp.v201.enums import (
     IdTokenEnumType,
     LogEnumType,
     LogStatusEnumType,
-    RequestStartStopStatusEnumType,
+    OperationalStatusEnumType,
     ResetEnumType,
-    ResetStatusEnumType,
     SmartChargingCtrlrVariableName,
     UpdateFirmwareStatusEnumType,
 )
 
-from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.command_params import (
+    AvailabilityParams,
+    DataTransferParams,
+    ResetKind,
+    ResetParams,
+    TriggerParams,
+    UnlockParams,
+)
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
@@ -33,7 +39,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, file_transfers, local_lists
-from chargegate.ocpp.common import Probed, rejected
+from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
 from chargegate.ocpp.v201 import local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
@@ -116,6 +122,30 @@ def to_call(order: Order) -> tuple[str, Payload]:
                 },
                 **file_transfers.retrying(diagnostics),
             }
+        case ChargerAction.UNLOCK_CONNECTOR:
+            # An EVSE of ours is a port: its one connector.
+            port = order.params_as(UnlockParams).port
+            return Action.unlock_connector, {"evseId": port, "connectorId": 1}
+        case ChargerAction.CHANGE_AVAILABILITY:
+            availability = order.params_as(AvailabilityParams)
+            operative = availability.operative
+            payload = {
+                "operationalStatus": OperationalStatusEnumType.operative
+                if operative
+                else OperationalStatusEnumType.inoperative
+            }
+            # Without an EVSE, the whole station.
+            if availability.port != STATION:
+                payload["evse"] = {"id": availability.port}
+            return Action.change_availability, payload
+        case ChargerAction.TRIGGER_MESSAGE:
+            trigger = order.params_as(TriggerParams)
+            payload = {"requestedMessage": trigger.message}
+            if trigger.port is not None:
+                payload["evse"] = {"id": trigger.port}
+            return Action.trigger_message, payload
+        case ChargerAction.DATA_TRANSFER:
+            return Action.data_transfer, data_transfer(order.params_as(DataTransferParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -175,12 +205,7 @@ def to_reply(action: str, result: Payload) -> Reply:
             liveness=_liveness(result),
         )
     status = result.get("status")
-    # Scheduled (Reset, ChangeAvailability): taken, to be done once the transactions end.
-    if status not in (
-        RequestStartStopStatusEnumType.accepted,
-        ResetStatusEnumType.scheduled,
-        *_FILE_TRANSFER_TAKEN,
-    ):
+    if status not in DONE and status not in _FILE_TRANSFER_TAKEN:
         return Reply(accepted=False, detail=rejected(action, status))
     return Reply(
         accepted=True,
