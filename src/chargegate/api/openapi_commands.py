@@ -8,9 +8,12 @@ from typing import Any, assert_never
 from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
 from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
 from chargegate.domain.command_params import ResetKind
+from chargegate.domain.configuration import KEY_MAX, KEYS_MAX, VALUE_MAX_201
 from chargegate.domain.states import ChargerAction
 
 _NO_PARAMS: dict[str, Any] = {"type": "object", "maxProperties": 0}
+# A configuration key: 1.6 its name, 2.0.1 Component.Variable (domain.configuration).
+_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": KEY_MAX}
 
 
 def params_schema(action: ChargerAction) -> dict[str, Any]:
@@ -38,6 +41,39 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                 },
                 ["type"],
             )
+        case ChargerAction.GET_CONFIGURATION:
+            return _params(
+                {
+                    "keys": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": KEYS_MAX,
+                        "items": _KEY,
+                        "description": "The keys to read; leave it out to read all (2.0.1: a "
+                        "full base report)",
+                    }
+                },
+                [],
+            )
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return {
+                "type": "object",
+                "properties": {
+                    "key": _KEY,
+                    "value": {"type": "string", "maxLength": VALUE_MAX_201},
+                    "values": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": KEYS_MAX,
+                        "additionalProperties": {"type": "string", "maxLength": VALUE_MAX_201},
+                        "description": "2.0.1: several variables in one SetVariables",
+                    },
+                },
+                "oneOf": [{"required": ["key", "value"]}, {"required": ["values"]}],
+                "additionalProperties": False,
+                "description": "1.6: key CiString50, value CiString500 (one key); 2.0.1: keys "
+                "as Component.Variable, values of up to 1000 characters",
+            }
         case _:
             assert_never(action)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar, assert_never
 
+from chargegate.domain import configuration
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.states import ChargerAction
 
@@ -41,7 +43,7 @@ class ResetParams:
 
 
 # One dataclass per action that takes parameters; None for those that take none.
-CommandParams: TypeAlias = ResetParams | None
+CommandParams: TypeAlias = ResetParams | GetConfigurationParams | ChangeConfigurationParams | None
 
 
 def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandParams:
@@ -60,6 +62,12 @@ def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandPar
             return ResetParams(
                 type=choice(raw, "type", ResetKind), evse=optional_int(raw, "evse", minimum=1)
             )
+        case ChargerAction.GET_CONFIGURATION:
+            reject_unknown_params(action, raw, ("keys",))
+            return configuration.parse_get(raw)
+        case ChargerAction.CHANGE_CONFIGURATION:
+            reject_unknown_params(action, raw, ("key", "value", "values"))
+            return configuration.parse_change(raw)
         case _:
             assert_never(action)
 
@@ -87,6 +95,8 @@ def version_has(action: ChargerAction, subprotocol: str) -> bool:
             | ChargerAction.RESET
         ):
             return subprotocol in (OCPP16, OCPP201)
+        case ChargerAction.GET_CONFIGURATION | ChargerAction.CHANGE_CONFIGURATION:
+            return subprotocol in (OCPP16, OCPP201)
         case _:
             assert_never(action)
 
@@ -107,6 +117,10 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
                     "(resets once no transaction runs)"
                 )
             return None
+        case GetConfigurationParams():
+            return configuration.refuses_get(params, subprotocol == OCPP16)
+        case ChangeConfigurationParams():
+            return configuration.refuses_change(params, subprotocol == OCPP16)
         case _:
             assert_never(params)
 
@@ -132,6 +146,9 @@ def idempotent(action: ChargerAction) -> bool:
             | ChargerAction.GET_LOCAL_LIST_VERSION
             | ChargerAction.SEND_LOCAL_LIST
         ):
+            return True
+        # Reading twice reads the same; setting a value twice leaves it as once.
+        case ChargerAction.GET_CONFIGURATION | ChargerAction.CHANGE_CONFIGURATION:
             return True
         case ChargerAction.RESET:
             return False

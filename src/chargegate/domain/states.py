@@ -66,6 +66,11 @@ class ChargerAction(StrEnum):
     SEND_LOCAL_LIST = "send_local_list"
     # Restart the charger (1.6 Reset Soft/Hard, 2.0.1 Reset Immediate/OnIdle).
     RESET = "reset"
+    # Read the charger's configuration (1.6 GetConfiguration; 2.0.1 GetVariables, or for all of
+    # it GetBaseReport and the NotifyReport parts that follow), or change it (1.6
+    # ChangeConfiguration, 2.0.1 SetVariables): see domain.configuration.
+    GET_CONFIGURATION = "get_configuration"
+    CHANGE_CONFIGURATION = "change_configuration"
 
 
 class ReservationAction(StrEnum):

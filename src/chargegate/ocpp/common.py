@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 from ocpp.v201.enums import Action as Action201
 
+from chargegate.domain.configuration import ConfigRead
 from chargegate.domain.local_lists import Capabilities
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
@@ -22,6 +23,8 @@ class Probed:
     # It takes charging profiles (the fail-safe TxProfile).
     smart_charging: bool
     local_list: Capabilities
+    # The keys asked, as read: for the configuration cache (None: nothing was read).
+    configuration: ConfigRead | None = None
 
 
 NOT_PROBED = Probed(smart_charging=False, local_list=Capabilities(supported=False))

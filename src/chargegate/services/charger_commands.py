@@ -21,6 +21,7 @@ from chargegate.domain.states import (
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import (
+    charger_configuration,
     idempotency,
     local_lists,
     operator_chargers,
@@ -132,6 +133,9 @@ async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -
             "(it went offline or did not answer)"
         )
         command = await command_store.for_queue_item(session, item.queue_uuid)
+        if command is not None and charger_configuration.report_awaited(command):
+            reason = f"The charger's report stopped coming: no further part within {timeout_s:g} s"
+            await charger_configuration.abandoned(session, command)
         await _give_up(session, item, command, now, reason)
 
 

@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
-from chargegate.sim import answers, quirks
+from chargegate.sim import answers, configuration, quirks
 from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, Connector
 from chargegate.sim.local_list import LocalList
@@ -83,6 +83,8 @@ class SimulatedCharger:
         local_list: LocalList | None = None,
         reservations: str | None = "Accepted",
         reserve_connector_zero: bool = True,
+        report_part_size: int = 3,
+        report_parts_sent: int | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -118,6 +120,13 @@ class SimulatedCharger:
         self.reserve_connector_zero = reserve_connector_zero
         self.reservations_held: dict[int, reservations_module.Held] = {}
         self.call_timeout_s = call_timeout_s
+        # Its own configuration keys (1.6) and device-model variables (2.0.1), as changed; a
+        # full report goes in NotifyReport parts of report_part_size variables, and stops after
+        # report_parts_sent parts if set (a station that lost the rest).
+        self.settings_16 = configuration.keys_16()
+        self.settings_201 = configuration.variables_201()
+        self.report_part_size = report_part_size
+        self.report_parts_sent = report_parts_sent
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
         self.received: list[tuple[str, Payload]] = []

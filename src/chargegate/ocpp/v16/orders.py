@@ -18,6 +18,7 @@ from ocpp.v16.enums import (
 )
 
 from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -28,7 +29,7 @@ from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v16 import local_list
+from chargegate.ocpp.v16 import configuration, local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
@@ -86,6 +87,10 @@ def to_call(order: Order) -> tuple[str, Payload]:
             return Action.reset, {
                 "type": ResetType.hard if kind is ResetKind.HARD else ResetType.soft
             }
+        case ChargerAction.GET_CONFIGURATION:
+            return configuration.get_call(order.params_as(GetConfigurationParams))
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return configuration.change_call(order.params_as(ChangeConfigurationParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -108,6 +113,10 @@ def to_reply(action: str, result: Payload) -> Reply:
     accepted = status == RemoteStartStopStatus.accepted
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
+    if action == Action.get_configuration:
+        return configuration.read_reply(result)
+    if action == Action.change_configuration:
+        return configuration.change_reply(result)
     if action == Action.trigger_message:
         liveness = Liveness.REPORT_COMING if accepted else Liveness.UNKNOWN
         return Reply(accepted=accepted, detail=f"{action}: {status}", liveness=liveness)
@@ -145,4 +154,5 @@ async def probe(session: RpcSession) -> Probed:
     return Probed(
         smart_charging="SmartCharging" in profiles,
         local_list=local_list.capabilities(profiles, config),
+        configuration=configuration.read(result),
     )

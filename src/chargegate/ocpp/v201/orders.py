@@ -21,6 +21,7 @@ from ocpp.v201.enums import (
 )
 
 from chargegate.domain.command_params import ResetKind, ResetParams
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.states import (
     ChargerAction,
     Liveness,
@@ -31,7 +32,7 @@ from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, local_lists
 from chargegate.ocpp.common import Probed, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v201 import local_list
+from chargegate.ocpp.v201 import local_list, variables
 from chargegate.services.commands import Order, Reply, TransactionOrder
 from chargegate.services.connectors import STATION
 
@@ -99,6 +100,10 @@ def to_call(order: Order) -> tuple[str, Payload]:
             if params.evse is not None:
                 payload["evseId"] = params.evse
             return Action.reset, payload
+        case ChargerAction.GET_CONFIGURATION:
+            return variables.get_call(order.params_as(GetConfigurationParams), order.command_id)
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return variables.change_call(order.params_as(ChangeConfigurationParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -125,6 +130,12 @@ def to_call(order: Order) -> tuple[str, Payload]:
 def to_reply(action: str, result: Payload) -> Reply:
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
+    if action == Action.get_variables:
+        return variables.read_reply(result)
+    if action == Action.get_base_report:
+        return variables.report_reply(result)
+    if action == Action.set_variables:
+        return variables.change_reply(result)
     if action == Action.get_transaction_status:
         return Reply(
             accepted=True,
@@ -186,4 +197,8 @@ async def probe(session: RpcSession) -> Probed:
         else:
             attribute = entry.get("attributeType", AttributeEnumType.actual)
             values[(entry["variable"]["name"], attribute)] = value
-    return Probed(smart_charging=smart_charging, local_list=local_list.capabilities(values))
+    return Probed(
+        smart_charging=smart_charging,
+        local_list=local_list.capabilities(values),
+        configuration=variables.read(result),
+    )
