@@ -387,6 +387,16 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         local_list = f"/chargers/{b.charger.charge_point_id}/local-list"
         out.append(("GET", local_list, {"params": as_query(flag(stg))}))
         out.append(("POST", local_list, {"json": flag(stg) or None}))
+        # Its configuration: neither shown, read nor changed.
+        configuration = f"/chargers/{b.charger.charge_point_id}/configuration"
+        out.append(("GET", configuration, {"params": as_query(flag(stg))}))
+        commands = f"/chargers/{b.charger.charge_point_id}/commands"
+        for action, params in (
+            ("get_configuration", {}),
+            ("change_configuration", {"key": "HeartbeatInterval", "value": "1"}),
+        ):
+            body = {"action": action, "params": params, **flag(stg)}
+            out.append(("POST", commands, {"json": body}))
     # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
     for policy in ("accept", "reject", None):
         settings = f"/chargers/{b.charger.charge_point_id}/settings"

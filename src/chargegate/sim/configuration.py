@@ -46,11 +46,13 @@ def variables_201() -> dict[Variable, Setting]:
     """A 2.0.1 station's own variables (its controllers' state: device_model_201)."""
     return {
         ("OCPPCommCtrlr", None, "HeartbeatInterval", "Actual"): Setting("60", numeric=True),
+        ("OCPPCommCtrlr", None, "OfflineThreshold", "Actual"): Setting("300", numeric=True),
         ("OCPPCommCtrlr", None, "NetworkConfigurationPriority", "Actual"): Setting(
             "0", reboot=True
         ),
         ("SampledDataCtrlr", None, "TxUpdatedInterval", "Actual"): Setting("10", numeric=True),
         ("AuthCtrlr", None, "AuthorizeRemoteStart", "Actual"): Setting("true"),
+        ("AuthCtrlr", None, "LocalAuthorizeOffline", "Actual"): Setting("true"),
         ("DeviceDataCtrlr", None, "ItemsPerMessage", "Actual"): Setting("50", readonly=True),
         ("SecurityCtrlr", None, "SecurityProfile", "Actual"): Setting("1", readonly=True),
         ("EVSE", 1, "Power", "Actual"): Setting("7200", readonly=True),
