@@ -134,6 +134,8 @@ async def _changed(
 async def report_part(rt: Runtime, charge_point_id: str, part: ReportPart) -> None:
     """A NotifyReport: kept if it belongs to a report this charger was asked for and that is
     still awaited (others, such as a station's unsolicited report, are only acknowledged)."""
+    if not 0 < part.request_id < 2**31:
+        return  # no command of ours has that number (a station's own report may say 0)
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         command = await config_store.report_command(session, charge_point_id, part.request_id)
