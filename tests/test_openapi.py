@@ -135,6 +135,7 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/chargers/{charge_point_id}/commands",
         "/1.2/chargers/{charge_point_id}/local-list",
         "/1.2/chargers/{charge_point_id}/firmware",
+        "/1.2/chargers/{charge_point_id}/configuration",
         "/1.2/tokens",
         "/1.2/tokens/{id_tag}",
         "/1.2/tokens:import",
@@ -260,7 +261,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 24
+    assert len(operations) == 25
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -306,6 +307,7 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["GET /1.2/chargers/{charge_point_id}/local-list"], reached
     assert 202 in reached["POST /1.2/chargers/{charge_point_id}/local-list"], reached
     assert 200 in reached["GET /1.2/chargers/{charge_point_id}/firmware"], reached
+    assert 200 in reached["GET /1.2/chargers/{charge_point_id}/configuration"], reached
     assert 202 in reached["POST /1.2/reservations"], reached
     assert 200 in reached["GET /1.2/reservations/{reservation_uuid}"], reached
 

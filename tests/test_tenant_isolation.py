@@ -401,6 +401,16 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         for action in ("update_firmware", "get_diagnostics"):
             body = {"action": action, "params": {"location": "https://a.example/f"}, **flag(stg)}
             out.append(("POST", f"/chargers/{b.charger.charge_point_id}/commands", {"json": body}))
+        # Its configuration: neither shown, read nor changed.
+        configuration = f"/chargers/{b.charger.charge_point_id}/configuration"
+        out.append(("GET", configuration, {"params": as_query(flag(stg))}))
+        commands = f"/chargers/{b.charger.charge_point_id}/commands"
+        for action, params in (
+            ("get_configuration", {}),
+            ("change_configuration", {"key": "HeartbeatInterval", "value": "1"}),
+        ):
+            body = {"action": action, "params": params, **flag(stg)}
+            out.append(("POST", commands, {"json": body}))
     # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
     for policy in ("accept", "reject", None):
         settings = f"/chargers/{b.charger.charge_point_id}/settings"

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from chargegate import __version__, heap, listener, metrics
 from chargegate.api import errors, openapi
+from chargegate.api.configuration import router as configuration_router
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
 from chargegate.api.file_transfers import router as file_transfers_router
@@ -164,6 +165,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(settings_router)
     app.include_router(local_lists_router)
     app.include_router(file_transfers_router)
+    app.include_router(configuration_router)
     app.include_router(reservations_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)

@@ -403,6 +403,19 @@ const REPORT = Object.entries(DEVICE_MODEL).flatMap(([component, variables]) =>
     })),
 );
 
+// Variables the server may change (SetVariables): component -> variable -> Actual value.
+const WRITABLE = { OCPPCommCtrlr: { OfflineThreshold: '300', HeartbeatInterval: '60' } };
+function writableReport() {
+    return Object.entries(WRITABLE).flatMap(([component, variables]) =>
+        Object.entries(variables).map(([variable, value]) => ({
+            component: { name: component },
+            variable: { name: variable },
+            variableAttribute: [{ type: 'Actual', value, mutability: 'ReadWrite' }],
+            variableCharacteristics: { dataType: 'integer', supportsMonitoring: false },
+        })),
+    );
+}
+
 // With a local list: its controller, whose Entries may reach the list's size (MaxSet).
 const LOCAL_AUTH_LIST_CTRLR = {
     Enabled: 'true',
@@ -428,7 +441,7 @@ function getVariableResult({ component, variable, attributeType }) {
     const known = (table, key) => (Object.hasOwn(table, key) ? table[key] : undefined);
     const variables =
         component.evse === undefined && component.instance === undefined
-            ? known(DEVICE_MODEL, component.name)
+            ? known(DEVICE_MODEL, component.name) ?? known(WRITABLE, component.name)
             : undefined;
     if (variables === undefined) {
         return { attributeStatus: 'UnknownComponent', ...entry };
@@ -871,18 +884,23 @@ function handleV16() {
 
     // The server asks after boot which feature profiles we have (for its fail-safe TxProfile).
     // This charger has no smart charging, so it must never receive a charging profile.
-    // With a local list, the profile and its keys too.
+    // With a local list, the profile and its keys too. Two Core keys may be changed.
     const configuration = new Map([
         [
             'SupportedFeatureProfiles',
-            localListCapacity === null ? 'Core' : 'Core,LocalAuthListManagement',
+            {
+                value: localListCapacity === null ? 'Core' : 'Core,LocalAuthListManagement',
+                readonly: true,
+            },
         ],
+        ['HeartbeatInterval', { value: '60', readonly: false }],
+        ['MeterValueSampleInterval', { value: '10', readonly: false }],
         ...(localListCapacity === null
             ? []
             : [
-                  ['LocalAuthListEnabled', 'true'],
-                  ['LocalAuthListMaxLength', String(localListCapacity)],
-                  ['SendLocalListMaxLength', String(localListPerMessage)],
+                  ['LocalAuthListEnabled', { value: 'true', readonly: true }],
+                  ['LocalAuthListMaxLength', { value: String(localListCapacity), readonly: true }],
+                  ['SendLocalListMaxLength', { value: String(localListPerMessage), readonly: true }],
               ]),
     ]);
     handled('GetConfiguration', (params) => {
@@ -891,9 +909,17 @@ function handleV16() {
         return {
             configurationKey: asked
                 .filter((key) => configuration.has(key))
-                .map((key) => ({ key, readonly: true, value: configuration.get(key) })),
+                .map((key) => ({ key, ...configuration.get(key) })),
             ...(unknown.length ? { unknownKey: unknown } : {}),
         };
+    });
+    // Unknown keys NotSupported, read-only ones and values that are no whole number Rejected.
+    handled('ChangeConfiguration', (params) => {
+        const held = configuration.get(params.key);
+        if (!held) return { status: 'NotSupported' };
+        if (held.readonly || !/^[0-9]+$/.test(params.value)) return { status: 'Rejected' };
+        held.value = params.value;
+        return { status: 'Accepted' };
     });
 }
 
@@ -978,6 +1004,50 @@ function handleV201() {
     handled('GetVariables', (params) => ({
         getVariableResult: params.getVariableData.map(getVariableResult),
     }));
+
+    // Whole numbers into the writable variables; read-only ones Rejected.
+    handled('SetVariables', (params) => ({
+        setVariableResult: params.setVariableData.map(
+            ({ component, variable, attributeType, attributeValue }) => {
+                const entry = {
+                    ...(attributeType !== undefined ? { attributeType } : {}),
+                    component,
+                    variable,
+                };
+                const writable = component.evse === undefined && component.instance === undefined;
+                const variables = writable ? WRITABLE[component.name] : undefined;
+                if (variables && Object.hasOwn(variables, variable.name)) {
+                    if (!/^[0-9]+$/.test(attributeValue)) {
+                        return { attributeStatus: 'Rejected', ...entry };
+                    }
+                    variables[variable.name] = attributeValue;
+                    return { attributeStatus: 'Accepted', ...entry };
+                }
+                const known = getVariableResult({ component, variable });
+                const status = known.attributeStatus === 'Accepted' ? 'Rejected' : known.attributeStatus;
+                return { attributeStatus: status, ...entry };
+            },
+        ),
+    }));
+
+    // Accepted, then the whole device model in NotifyReport parts of one variable each.
+    handled('GetBaseReport', (params) => {
+        if (params.reportBase !== 'FullInventory') return { status: 'NotSupported' };
+        const report = [...REPORT, ...writableReport()];
+        afterReply(async () => {
+            const generatedAt = now();
+            for (const [seqNo, item] of report.entries()) {
+                await send('NotifyReport', {
+                    requestId: params.requestId,
+                    generatedAt,
+                    seqNo,
+                    tbc: seqNo < report.length - 1,
+                    reportData: [item],
+                });
+            }
+        });
+        return { status: 'Accepted' };
+    });
 }
 
 // Anything else the server might send is still validated by strict mode (the schema check

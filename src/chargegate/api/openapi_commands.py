@@ -15,6 +15,7 @@ from chargegate.domain.command_params import (
     VENDOR_ID_MAX,
     ResetKind,
 )
+from chargegate.domain.configuration import KEY_MAX, KEYS_MAX, VALUE_MAX_201
 from chargegate.domain.states import ChargerAction
 
 _NO_PARAMS: dict[str, Any] = {"type": "object", "maxProperties": 0}
@@ -28,6 +29,10 @@ def _text(longest: int) -> dict[str, Any]:
 def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     """An optional param, which may also be sent as null."""
     return {**schema, "type": [schema["type"], "null"]}
+
+
+# A configuration key: 1.6 its name, 2.0.1 Component.Variable (domain.configuration).
+_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": KEY_MAX}
 
 
 def params_schema(action: ChargerAction) -> dict[str, Any]:
@@ -108,6 +113,39 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                 },
                 ["vendor_id"],
             )
+        case ChargerAction.GET_CONFIGURATION:
+            return _params(
+                {
+                    "keys": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": KEYS_MAX,
+                        "items": _KEY,
+                        "description": "The keys to read; leave it out to read all (2.0.1: a "
+                        "full base report)",
+                    }
+                },
+                [],
+            )
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return {
+                "type": "object",
+                "properties": {
+                    "key": _KEY,
+                    "value": {"type": "string", "maxLength": VALUE_MAX_201},
+                    "values": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": KEYS_MAX,
+                        "additionalProperties": {"type": "string", "maxLength": VALUE_MAX_201},
+                        "description": "2.0.1: several variables in one SetVariables",
+                    },
+                },
+                "oneOf": [{"required": ["key", "value"]}, {"required": ["values"]}],
+                "additionalProperties": False,
+                "description": "1.6: key CiString50, value CiString500 (one key); 2.0.1: keys "
+                "as Component.Variable, values of up to 1000 characters",
+            }
         case _:
             assert_never(action)
 
@@ -131,8 +169,9 @@ ACTIONS = (
     "{operative, port?}; trigger_message {message, port?}; data_transfer {vendor_id, "
     "message_id?, data?}; update_firmware {location, retrieve_date?, retries?, "
     "retry_interval?, signing_certificate?, signature?}; get_diagnostics {location, "
-    "start_time?, stop_time?, retries?, retry_interval?}. reset, data_transfer, update_firmware "
-    "and get_diagnostics are not resent after a crash."
+    "start_time?, stop_time?, retries?, retry_interval?}; get_configuration {keys?}; "
+    "change_configuration {key, value} (2.0.1 also {values}). reset, data_transfer, "
+    "update_firmware and get_diagnostics are not resent after a crash."
 )
 
 

@@ -16,8 +16,9 @@ from typing import Any, TypeAlias, TypeVar, assert_never
 from ocpp.v16.enums import MessageTrigger
 from ocpp.v201.enums import MessageTriggerEnumType
 
-from chargegate.domain import file_transfers
+from chargegate.domain import configuration, file_transfers
 from chargegate.domain.charger_input import is_plain_text
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import ChargerAction
@@ -85,6 +86,8 @@ CommandParams: TypeAlias = (
     | DataTransferParams
     | FirmwareParams
     | DiagnosticsParams
+    | GetConfigurationParams
+    | ChangeConfigurationParams
     | None
 )
 
@@ -184,6 +187,12 @@ def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandPar
                 message_id=text(raw, "message_id", MESSAGE_ID_MAX),
                 data=raw.get("data"),
             )
+        case ChargerAction.GET_CONFIGURATION:
+            reject_unknown_params(action, raw, ("keys",))
+            return configuration.parse_get(raw)
+        case ChargerAction.CHANGE_CONFIGURATION:
+            reject_unknown_params(action, raw, ("key", "value", "values"))
+            return configuration.parse_change(raw)
         case _:
             assert_never(action)
 
@@ -220,7 +229,12 @@ def version_has(action: ChargerAction, subprotocol: str) -> bool:
             | ChargerAction.DATA_TRANSFER
         ):
             return subprotocol in (OCPP16, OCPP201)
-        case ChargerAction.UPDATE_FIRMWARE | ChargerAction.GET_DIAGNOSTICS:
+        case (
+            ChargerAction.UPDATE_FIRMWARE
+            | ChargerAction.GET_DIAGNOSTICS
+            | ChargerAction.GET_CONFIGURATION
+            | ChargerAction.CHANGE_CONFIGURATION
+        ):
             return subprotocol in (OCPP16, OCPP201)
         case _:
             assert_never(action)
@@ -257,6 +271,10 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
             return None
         case UnlockParams() | AvailabilityParams():
             return None
+        case GetConfigurationParams():
+            return configuration.refuses_get(params, subprotocol == OCPP16)
+        case ChangeConfigurationParams():
+            return configuration.refuses_change(params, subprotocol == OCPP16)
         case _:
             assert_never(params)
 
@@ -294,6 +312,9 @@ def idempotent(action: ChargerAction) -> bool:
         # unanswered one may be under way.
         case ChargerAction.UPDATE_FIRMWARE | ChargerAction.GET_DIAGNOSTICS:
             return False
+        # Reading twice reads the same; setting a value twice leaves it as once.
+        case ChargerAction.GET_CONFIGURATION | ChargerAction.CHANGE_CONFIGURATION:
+            return True
         case _:
             assert_never(action)
 

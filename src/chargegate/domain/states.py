@@ -78,6 +78,11 @@ class ChargerAction(StrEnum):
     TRIGGER_MESSAGE = "trigger_message"
     # A vendor's own message (DataTransfer).
     DATA_TRANSFER = "data_transfer"
+    # Read the charger's configuration (1.6 GetConfiguration; 2.0.1 GetVariables, or for all of
+    # it GetBaseReport and the NotifyReport parts that follow), or change it (1.6
+    # ChangeConfiguration, 2.0.1 SetVariables): see domain.configuration.
+    GET_CONFIGURATION = "get_configuration"
+    CHANGE_CONFIGURATION = "change_configuration"
 
 
 class ReservationAction(StrEnum):

@@ -15,6 +15,7 @@ from ocpp.v16.enums import (
 from ocpp.v201.enums import Action as Action201
 
 from chargegate.domain.command_params import DataTransferParams
+from chargegate.domain.configuration import ConfigRead
 from chargegate.domain.local_lists import Capabilities
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
@@ -29,6 +30,8 @@ class Probed:
     # It takes charging profiles (the fail-safe TxProfile).
     smart_charging: bool
     local_list: Capabilities
+    # The keys asked, as read: for the configuration cache (None: nothing was read).
+    configuration: ConfigRead | None = None
 
 
 # The answers (the same words in both versions) of a charger that did, or will do, as asked:

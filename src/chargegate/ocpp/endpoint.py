@@ -30,7 +30,7 @@ from chargegate.ocpp.common import NOT_PROBED
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
-from chargegate.services import admission, charger_reports, local_lists
+from chargegate.services import admission, charger_configuration, charger_reports, local_lists
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -285,3 +285,7 @@ class OcppEndpoint:
         await asyncio.shield(
             local_lists.capabilities_known(self._rt, charge_point_id, probed.local_list)
         )
+        if probed.configuration is not None:
+            await asyncio.shield(
+                charger_configuration.probed(self._rt, charge_point_id, probed.configuration)
+            )

@@ -22,6 +22,7 @@ from chargegate.domain.states import (
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import (
+    charger_configuration,
     idempotency,
     local_lists,
     operator_chargers,
@@ -149,6 +150,9 @@ async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -
             reason = (
                 f"The charger did not answer the command {when} (it went offline or did not answer)"
             )
+        if command is not None and charger_configuration.report_awaited(command):
+            reason = f"The charger's report stopped coming: no further part within {timeout_s:g} s"
+            await charger_configuration.abandoned(session, command)
         await _give_up(session, item, command, now, reason)
 
 

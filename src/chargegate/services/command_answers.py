@@ -21,7 +21,14 @@ from chargegate.domain.states import (
     TransactionOrigin,
     TransactionState,
 )
-from chargegate.services import fail_safe, local_lists, outcomes, reservation_outcomes, stops
+from chargegate.services import (
+    charger_configuration,
+    fail_safe,
+    local_lists,
+    outcomes,
+    reservation_outcomes,
+    stops,
+)
 from chargegate.services.commands import Order, Reply
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -116,6 +123,10 @@ async def _delivered(
             await local_lists.answered(
                 session, claim.charge_point_id, action, reply.local_list, now
             )
+        if await charger_configuration.answered(
+            session, command, order, reply, now, settings.command_timeout_s
+        ):
+            return  # a report follows in parts: the last one resolves the queue item
         status = QueueStatus.SUCCESS if reply.accepted else QueueStatus.FAILURE
         await _resolve_item(session, claim, status, now, None if reply.accepted else reply.detail)
         if isinstance(action, ReservationAction):

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from chargegate.domain.command_params import CommandParams
+from chargegate.domain.configuration import ConfigRead
 from chargegate.domain.errors import ChargegateError
 from chargegate.domain.local_lists import Outcome, Plan
 from chargegate.domain.states import CommandAction, Liveness
@@ -60,9 +61,9 @@ class Order:
     reservation: ReservationOrder | None = None
     # A command on a charger's parameters (ChargerAction; None for one without).
     params: CommandParams = None
-    # The OCPP requestId of a request whose progress the charger reports under it (2.0.1
-    # UpdateFirmware, GetLog): the command's own id, unique among ours.
-    request_id: int | None = None
+    # The outbox row's id, unique among ours: the OCPP requestId of a request whose progress
+    # or parts the charger sends under it (2.0.1 UpdateFirmware, GetLog, GetBaseReport).
+    command_id: int = 0
 
     def params_as(self, kind: type[P]) -> P:
         """The params of a command whose action takes `kind` (its arm in command_params)."""
@@ -104,6 +105,13 @@ class Reply:
     local_list: Outcome | None = None
     # The charger's answer (the CALLRESULT payload); None: it answered with a CALLERROR.
     answer: Payload | None = None
+    # What a configuration read came to (get_configuration), for the cache.
+    configuration: ConfigRead | None = None
+    # A 2.0.1 change of several variables: the keys the charger did not set (None: all of them
+    # or none, as accepted says).
+    refused_keys: tuple[str, ...] | None = None
+    # The charger took a 2.0.1 GetBaseReport: its report follows in NotifyReport parts.
+    report_coming: bool = False
 
 
 class NotDelivered(ChargegateError):

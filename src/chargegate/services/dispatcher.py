@@ -199,7 +199,7 @@ def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
         connector_id=row.connector_id,
         local_list=local_list,
         params=from_json(action, row.params) if isinstance(action, ChargerAction) else None,
-        request_id=row.command_id,
+        command_id=row.command_id,
         transaction=None
         if transaction is None
         else TransactionOrder(

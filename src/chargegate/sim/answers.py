@@ -1,5 +1,5 @@
 """How the simulated charger answers the server's CALLs: starts and stops (refusals included),
-charging profiles, configuration and device-model questions, ClearCache (the operator's other
+charging profiles, ClearCache (configuration: sim.configuration; the operator's other
 commands: sim.operations)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.sim import firmware, local_list, operations, quirks, reservations
+from chargegate.sim import configuration, firmware, local_list, operations, quirks, reservations
 from chargegate.sim.dialects import Connector
 
 if TYPE_CHECKING:
@@ -74,19 +74,6 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         accepted = connector is not None and take_profile(sim, connector, profile)
         return {"status": "Accepted" if accepted else "Rejected"}
 
-    async def get_configuration(payload: Payload) -> Payload:
-        sim.received.append(("GetConfiguration", payload))
-        return {
-            "configurationKey": [
-                {"key": key, "readonly": True, "value": value}
-                for key, value in configuration(sim).items()
-            ]
-        }
-
-    async def get_variables(payload: Payload) -> Payload:
-        sim.received.append(("GetVariables", payload))
-        return {"getVariableResult": [variable(sim, item) for item in payload["getVariableData"]]}
-
     async def get_transaction_status(payload: Payload) -> Payload:
         sim.received.append(("GetTransactionStatus", payload))
         await sim.notify()
@@ -113,58 +100,10 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     handlers.update(reservations.handlers(sim))
     handlers.update(firmware.handlers(sim))
     handlers.update(operations.handlers(sim))
-    if sim.dialect.subprotocol == "ocpp1.6":
-        handlers["GetConfiguration"] = get_configuration
-    else:
-        handlers["GetVariables"] = get_variables
+    handlers.update(configuration.handlers(sim))
+    if sim.dialect.subprotocol != "ocpp1.6":
         handlers["GetTransactionStatus"] = get_transaction_status
     return handlers
-
-
-def configuration(sim: SimulatedCharger) -> dict[str, str]:
-    """Its 1.6 configuration keys (all of them, whichever were asked for)."""
-    profiles = ["Core"]
-    if sim.smart_charging:
-        profiles.append("SmartCharging")
-    keys = {}
-    held = sim.local_list
-    if held is not None:
-        profiles.append("LocalAuthListManagement")
-        keys["LocalAuthListEnabled"] = str(held.enabled).lower()
-        if held.per_message is not None:
-            keys["SendLocalListMaxLength"] = str(held.per_message)
-        if held.capacity is not None:
-            keys["LocalAuthListMaxLength"] = str(held.capacity)
-    return {"SupportedFeatureProfiles": ",".join(profiles), **keys}
-
-
-def variable(sim: SimulatedCharger, item: Payload) -> Payload:
-    """A 2.0.1 GetVariableResult from its device model: smart charging, and the local list's
-    controller when it has a list."""
-    held = sim.local_list
-    values: dict[tuple[str, str, str], str | None] = {
-        ("SmartChargingCtrlr", "Enabled", "Actual"): str(sim.smart_charging).lower()
-    }
-    if held is not None:
-        values[("LocalAuthListCtrlr", "Enabled", "Actual")] = str(held.enabled).lower()
-        values[("LocalAuthListCtrlr", "ItemsPerMessage", "Actual")] = (
-            None if held.per_message is None else str(held.per_message)
-        )
-        values[("LocalAuthListCtrlr", "Entries", "Actual")] = str(len(held.entries))
-        values[("LocalAuthListCtrlr", "Entries", "MaxSet")] = (
-            None if held.capacity is None else str(held.capacity)
-        )
-    component, name = item["component"]["name"], item["variable"]["name"]
-    attribute = item.get("attributeType", "Actual")
-    result: Payload = {"component": item["component"], "variable": item["variable"]}
-    if "attributeType" in item:
-        result["attributeType"] = attribute
-    if not any(key[0] == component for key in values):
-        return {**result, "attributeStatus": "UnknownComponent"}
-    value = values.get((component, name, attribute))
-    if value is None:
-        return {**result, "attributeStatus": "UnknownVariable"}
-    return {**result, "attributeStatus": "Accepted", "attributeValue": value}
 
 
 def take_profile(sim: SimulatedCharger, connector: Connector, profile: Payload | None) -> bool:

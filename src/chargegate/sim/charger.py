@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
-from chargegate.sim import answers, firmware, quirks
+from chargegate.sim import answers, configuration, firmware, quirks
 from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, Connector
 from chargegate.sim.local_list import LocalList
@@ -92,6 +92,8 @@ class SimulatedCharger:
         triggers: str = "Accepted",
         data_transfer: str | None = "Accepted",
         reboot_s: float = 0.2,
+        report_part_size: int = 3,
+        report_parts_sent: int | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.charge_point_id = charge_point_id
@@ -146,6 +148,13 @@ class SimulatedCharger:
         self.hold_answers = False
         self._boot_reason: str | None = None
         self.call_timeout_s = call_timeout_s
+        # Its own configuration keys (1.6) and device-model variables (2.0.1), as changed; a
+        # full report goes in NotifyReport parts of report_part_size variables, and stops after
+        # report_parts_sent parts if set (a station that lost the rest).
+        self.settings_16 = configuration.keys_16()
+        self.settings_201 = configuration.variables_201()
+        self.report_part_size = report_part_size
+        self.report_parts_sent = report_parts_sent
         self.connectors = {n: Connector(n, meter_wh=1000 * n) for n in range(1, connectors + 1)}
         # Every CALL the server sent us, in order: tests count starts and stops with it.
         self.received: list[tuple[str, Payload]] = []

@@ -394,3 +394,32 @@ class Reservation(Base):
     transaction_uuid: Mapped[str | None] = mapped_column(
         ForeignKey("transactions.transaction_uuid")
     )
+
+
+class ConfigurationKey(Base):
+    """A charger's configuration key (2.0.1: variable) as last read, or as last changed through
+    us (domain.configuration names 2.0.1 variables as keys)."""
+
+    __tablename__ = "configuration_keys"
+
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # None: not said (a write-only key; a 2.0.1 variable read without its mutability).
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
+    read_at: Mapped[datetime]
+
+
+class ReportPart(Base):
+    """A NotifyReport part of a 2.0.1 base report that a get_configuration asked for, kept until
+    the last part has come and the whole report is the command's answer."""
+
+    __tablename__ = "report_parts"
+
+    command_id: Mapped[int] = mapped_column(ForeignKey("commands.id"), primary_key=True)
+    seq_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # More parts follow (tbc); the last one says false.
+    tbc: Mapped[bool] = mapped_column(Boolean)
+    # {"reportData": the charger's words, "entries": [[key, value, readonly], ...] as read}.
+    data: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]

@@ -25,6 +25,7 @@ from chargegate.domain.command_params import (
     TriggerParams,
     UnlockParams,
 )
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
@@ -36,7 +37,7 @@ from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, file_transfers, local_lists
 from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v16 import local_list
+from chargegate.ocpp.v16 import configuration, local_list
 from chargegate.services.commands import Order, Reply, TransactionOrder
 
 
@@ -125,6 +126,10 @@ def to_call(order: Order) -> tuple[str, Payload]:
             return Action.trigger_message, payload
         case ChargerAction.DATA_TRANSFER:
             return Action.data_transfer, data_transfer(order.params_as(DataTransferParams))
+        case ChargerAction.GET_CONFIGURATION:
+            return configuration.get_call(order.params_as(GetConfigurationParams))
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return configuration.change_call(order.params_as(ChangeConfigurationParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -154,6 +159,10 @@ def to_reply(action: str, result: Payload) -> Reply:
     if action == Action.get_diagnostics:
         # No fileName: the charger has no diagnostics to send.
         return Reply(accepted=True, detail=f"{action}: {result.get('fileName', 'no file')}")
+    if action == Action.get_configuration:
+        return configuration.read_reply(result)
+    if action == Action.change_configuration:
+        return configuration.change_reply(result)
     if action == Action.trigger_message:
         liveness = Liveness.REPORT_COMING if accepted else Liveness.UNKNOWN
         detail = f"{action}: {status}" if accepted else rejected(action, status)
@@ -192,4 +201,5 @@ async def probe(session: RpcSession) -> Probed:
     return Probed(
         smart_charging="SmartCharging" in profiles,
         local_list=local_list.capabilities(profiles, config),
+        configuration=configuration.read(result),
     )

@@ -18,8 +18,10 @@ from chargegate.ocpp.meter import energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v201.id_token_info import id_token_info
+from chargegate.ocpp.v201.variables import report_entries
 from chargegate.services import (
     authorization,
+    charger_configuration,
     charger_reports,
     charger_reservations,
     charger_transactions,
@@ -28,7 +30,6 @@ from chargegate.services.runtime import Runtime
 
 # Notifications we take note of and have nothing to answer but an empty response.
 ACKNOWLEDGED = (
-    Action.notify_report,
     Action.notify_event,
     Action.notify_monitoring_report,
     Action.security_event_notification,
@@ -130,6 +131,18 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         )
         return {}
 
+    async def notify_report(payload: Payload) -> Payload:
+        report_data = payload.get("reportData", [])
+        part = charger_configuration.ReportPart(
+            request_id=payload["requestId"],
+            seq_no=payload["seqNo"],
+            tbc=payload.get("tbc", False),
+            report_data=report_data,
+            entries=report_entries(report_data),
+        )
+        await charger_configuration.report_part(rt, charge_point_id, part)
+        return {}
+
     return {
         **{action: acknowledge for action in ACKNOWLEDGED},
         **shared_handlers(rt, charge_point_id),
@@ -145,4 +158,5 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             Action.firmware_status_notification,
             Action.log_status_notification,
         ),
+        Action.notify_report: notify_report,
     }

@@ -30,6 +30,7 @@ from chargegate.domain.command_params import (
     TriggerParams,
     UnlockParams,
 )
+from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
 from chargegate.domain.states import (
     ChargerAction,
@@ -41,7 +42,7 @@ from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, file_transfers, local_lists
 from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v201 import local_list
+from chargegate.ocpp.v201 import local_list, variables
 from chargegate.services.commands import Order, Reply, TransactionOrder
 from chargegate.services.connectors import STATION
 
@@ -115,7 +116,7 @@ def to_call(order: Order) -> tuple[str, Payload]:
             diagnostics = order.params_as(DiagnosticsParams)
             return Action.get_log, {
                 "logType": LogEnumType.diagnostics_log,
-                "requestId": order.request_id,
+                "requestId": order.command_id,
                 "log": {
                     "remoteLocation": diagnostics.location,
                     **file_transfers.span(diagnostics, "oldestTimestamp", "latestTimestamp"),
@@ -146,6 +147,10 @@ def to_call(order: Order) -> tuple[str, Payload]:
             return Action.trigger_message, payload
         case ChargerAction.DATA_TRANSFER:
             return Action.data_transfer, data_transfer(order.params_as(DataTransferParams))
+        case ChargerAction.GET_CONFIGURATION:
+            return variables.get_call(order.params_as(GetConfigurationParams), order.command_id)
+        case ChargerAction.CHANGE_CONFIGURATION:
+            return variables.change_call(order.params_as(ChangeConfigurationParams))
         case ReservationAction.RESERVE:
             reservation = order.on_reservation
             payload = {
@@ -180,7 +185,7 @@ def _update_firmware(order: Order) -> Payload:
     if params.signature is not None:
         firmware["signature"] = params.signature
     return {
-        "requestId": order.request_id,
+        "requestId": order.command_id,
         "firmware": firmware,
         **file_transfers.retrying(params),
     }
@@ -197,6 +202,12 @@ _FILE_TRANSFER_TAKEN = (
 def to_reply(action: str, result: Payload) -> Reply:
     if action == Action.get_local_list_version:
         return local_lists.version_reply(action, local_list.WORDING.version_of(result))
+    if action == Action.get_variables:
+        return variables.read_reply(result)
+    if action == Action.get_base_report:
+        return variables.report_reply(result)
+    if action == Action.set_variables:
+        return variables.change_reply(result)
     if action == Action.get_transaction_status:
         return Reply(
             accepted=True,
@@ -257,4 +268,8 @@ async def probe(session: RpcSession) -> Probed:
         else:
             attribute = entry.get("attributeType", AttributeEnumType.actual)
             values[(entry["variable"]["name"], attribute)] = value
-    return Probed(smart_charging=smart_charging, local_list=local_list.capabilities(values))
+    return Probed(
+        smart_charging=smart_charging,
+        local_list=local_list.capabilities(values),
+        configuration=variables.read(result),
+    )
