@@ -201,7 +201,7 @@ def test_file_transfer_calls_validate(action: ChargerAction, orders: Any, versio
     params = FULL_FIRMWARE if action is ChargerAction.UPDATE_FIRMWARE else FULL_DIAGNOSTICS
     if version == "1.6" and params is FULL_FIRMWARE:
         params = replace(FULL_FIRMWARE, signing_certificate=None, signature=None)
-    order = Order(action, datetime.now(UTC), None, params=params, request_id=7)
+    order = Order(action, datetime.now(UTC), None, params=params, command_id=7)
     name, payload = orders.to_call(order)
     get_validator(CALL, name, version).validate(payload)
     # Read back from the outbox's JSON as it was stored.
