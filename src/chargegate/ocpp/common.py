@@ -22,6 +22,9 @@ class Probed:
     # It takes charging profiles (the fail-safe TxProfile).
     smart_charging: bool
     local_list: Capabilities
+    # 1.6 SupportedFeatureProfiles as the charger names them; None: not asked (2.0.1) or no
+    # answer.
+    feature_profiles: list[str] | None = None
 
 
 NOT_PROBED = Probed(smart_charging=False, local_list=Capabilities(supported=False))
