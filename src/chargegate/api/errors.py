@@ -50,7 +50,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, TooManyRequests):
         return too_many(exc.message, exc.retry_after_s)
-    status = STATUS.get(type(exc), 400)
+    # Its class's status, or the nearest of its bases' (a Conflict of a service's own, say).
+    status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 400)
     if exc.items:
         body = {
             "message": exc.message,

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, assert_never
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from chargegate.domain.errors import Forbidden
 from chargegate.domain.roles import Role, allows
@@ -65,15 +65,24 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
         yield from _calls(dependency)
 
 
+def authenticated_routes(
+    app: FastAPI, authenticated: Callable[..., Any]
+) -> Iterator[tuple[str, APIRoute]]:
+    """(path, route) of every route of the app, included routers' too, that takes the caller
+    (the dependency `authenticated`)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and authenticated in _calls(route.dependant):
+            yield context.path or route.path, route
+
+
 def require_declared(app: FastAPI, authenticated: Callable[..., Any]) -> None:
     """Refuse to build an app with a route that takes the caller (`authenticated`) but did not
     declare the role it needs: such a route would be callable by any key."""
     undeclared = [
-        route.path
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        and not isinstance(route, RoleRoute)
-        and authenticated in _calls(route.dependant)
+        path
+        for path, route in authenticated_routes(app, authenticated)
+        if not isinstance(route, RoleRoute)
     ]
     if undeclared:
         raise RuntimeError(f"routes without a declared role (api/roles.py): {undeclared}")

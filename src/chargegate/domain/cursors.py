@@ -146,6 +146,7 @@ class ChargerMark:
     def decode(cls, cursor: str) -> ChargerMark:
         # Only compared with (see PortMark).
         (charge_point_id,) = _unpack(cursor, 1)
-        if len(charge_point_id) > CHARGE_POINT_ID_MAX or not is_plain_text(charge_point_id):
+        too_long = len(charge_point_id) > CHARGE_POINT_ID_MAX
+        if not charge_point_id or too_long or not is_plain_text(charge_point_id):
             raise InvalidArgument(_UNKNOWN)
         return cls(charge_point_id)

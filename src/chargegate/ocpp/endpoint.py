@@ -181,6 +181,12 @@ class OcppEndpoint:
         )
         try:
             registered = await admission.admit(self._rt, charge_point_id, presented)
+        except admission.ChargerDisabled as exc:
+            # Not a guess: a disabled fleet reconnecting behind one address must not use up
+            # the failures its other chargers may have.
+            failures.give_back()
+            await self._refuse(websocket, charge_point_id, client, str(exc))
+            return None
         except admission.ChargerRefused as exc:
             await self._refuse(websocket, charge_point_id, client, str(exc))
             return None

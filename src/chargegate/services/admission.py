@@ -40,6 +40,10 @@ class ChargerRefused(ChargegateError):
     """The charger may not connect: unknown id or wrong credentials."""
 
 
+class ChargerDisabled(ChargerRefused):
+    """The charger proved who it is, and its operator disabled it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Presented:
     """What a charger showed at the handshake."""
@@ -100,7 +104,7 @@ async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str 
 
 def _unless_disabled(charge_point_id: str, known: _Known) -> str | None:
     if known.disabled:
-        raise ChargerRefused(f"charger {charge_point_id!r} is disabled by its operator")
+        raise ChargerDisabled(f"charger {charge_point_id!r} is disabled by its operator")
     return known.ocpp_protocol
 
 

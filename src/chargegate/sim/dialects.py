@@ -9,6 +9,10 @@ from typing import Protocol
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Payload
 
+# What the simulator says of itself at boot.
+SERIAL_NUMBER = "SIM-0001"
+FIRMWARE_VERSION = "sim-1.0"
+
 
 @dataclass(slots=True)
 class Connector:
@@ -66,7 +70,12 @@ class V16:
     starts_on_plug_in = False
 
     def boot(self) -> tuple[str, Payload]:
-        return "BootNotification", {"chargePointVendor": "chargegate", "chargePointModel": "sim"}
+        return "BootNotification", {
+            "chargePointVendor": "chargegate",
+            "chargePointModel": "sim",
+            "chargePointSerialNumber": SERIAL_NUMBER,
+            "firmwareVersion": FIRMWARE_VERSION,
+        }
 
     def status(self, connector: Connector) -> tuple[str, Payload]:
         return "StatusNotification", {
@@ -132,7 +141,12 @@ class V201:
     def boot(self) -> tuple[str, Payload]:
         return "BootNotification", {
             "reason": "PowerUp",
-            "chargingStation": {"vendorName": "chargegate", "model": "sim"},
+            "chargingStation": {
+                "vendorName": "chargegate",
+                "model": "sim",
+                "serialNumber": SERIAL_NUMBER,
+                "firmwareVersion": FIRMWARE_VERSION,
+            },
         }
 
     def status(self, connector: Connector) -> tuple[str, Payload]:

@@ -46,11 +46,12 @@ async def page_end(
 
 async def listed(
     session: AsyncSession,
-    operator_id: int,
-    request: ChargersRequest,
-    size: int,
     after: ChargerMark | None,
     through: ChargerMark | None,
+    size: int,
+    *,
+    operator_id: int,
+    request: ChargersRequest,
 ) -> list[ChargerRow]:
     """Up to `size` of the listed chargers beyond `after` and not beyond `through`, each with
     its ports (one more query for the whole batch)."""
