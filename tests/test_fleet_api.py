@@ -8,10 +8,7 @@ handshakes where only the handshake's answer matters."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,9 +37,8 @@ from support import (
     stop_session,
     transactions,
 )
-from test_charger_credentials import basic, handshake
+from test_charger_credentials import basic, cli, handshake
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
-from test_multinode import REDIS_URL, client_for, cluster, needs_redis
 
 # The seed's endpoints: the only ones a `sessions` key may call.
 SEED_PATHS = {
@@ -453,48 +449,18 @@ def test_an_authenticated_route_without_a_declared_role_is_refused_at_start() ->
 def test_the_cli_makes_sessions_keys_and_lists_roles(shared_server: Server) -> None:
     name = f"op-{uuid.uuid4().hex[:8]}"
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "chargegate", *args],
-            env=shared_server.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    made = cli("apikey", "create", "--operator", name, "--role", "sessions")
+    made = cli(shared_server, "apikey", "create", "--operator", name, "--role", "sessions")
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
-    listed = cli("apikey", "list")
+    listed = cli(shared_server, "apikey", "list")
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
     assert rows[0][-1] == "role"
     assert [row[-1] for row in rows if row[1] == name] == ["sessions"]
-    assert cli("apikey", "create", "--operator", name, "--role", "root").returncode != 0
+    assert (
+        cli(shared_server, "apikey", "create", "--operator", name, "--role", "root").returncode != 0
+    )
     refused = httpx.get(f"{shared_server.api}/chargers", headers={"x-api-key": key})
     assert refused.status_code == 403
-    added = cli("chargers", "add", new_id(), "--operator", name, "--password", "")
+    added = cli(shared_server, "chargers", "add", new_id(), "--operator", name, "--password", "")
     assert added.returncode == 2 and "empty password" in added.stderr
-    assert json.loads(cli("webhooks", "list").stdout) is not None
-
-
-@pytest.mark.postgres_only
-@needs_redis
-async def test_a_charger_disabled_through_one_node_is_sent_away_by_the_other(
-    tmp_path: Path,
-) -> None:
-    nodes = await cluster(tmp_path, REDIS_URL, poll_s=30)
-    try:
-        operator = await nodes.a.operator()
-        registered = await operator.add_charger()
-        sim = await nodes.charger_on(nodes.a, registered)
-        async with client_for(nodes.b, operator) as on_b:
-            answer = await on_b.patch(
-                f"/chargers/{registered.charge_point_id}", json={"disabled": True}
-            )
-            assert answer.status_code == 200, answer.text
-            await sim.wait_until(lambda: not sim.online, timeout=15)
-            await sim.power_off()
-            got = await on_b.get(f"/chargers/{registered.charge_point_id}")
-            assert got.json()["online"] is False and got.json()["disabled"] is True
-    finally:
-        await nodes.stop()
+    assert json.loads(cli(shared_server, "webhooks", "list").stdout) is not None

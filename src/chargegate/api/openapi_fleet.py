@@ -70,44 +70,50 @@ _CHARGER_FIELDS: dict[str, Any] = {
     "created": SHOWN_TIME,
     "ports": {"type": "array", "items": _PORT, "description": "Its ports, by connector"},
 }
-CHARGER: dict[str, Any] = {
-    "type": "object",
-    "required": list(_CHARGER_FIELDS),
-    "properties": _CHARGER_FIELDS,
-    "additionalProperties": False,
-}
-# The answer that generated a password shows it, once.
-_WITH_PASSWORD: dict[str, Any] = {
-    **CHARGER,
-    "properties": {
-        **_CHARGER_FIELDS,
-        "password": {
-            "type": "string",
-            "description": "The generated password: shown once (only its hash is kept)",
-        },
+
+
+def _object(fields: dict[str, Any], **once: dict[str, Any]) -> dict[str, Any]:
+    """An answer with every field of `fields`; `once`: fields of the answer that made it."""
+    return {
+        "type": "object",
+        "required": list(fields),
+        "properties": {**fields, **once},
+        "additionalProperties": False,
+    }
+
+
+def _listed(item: dict[str, Any], order: str, *parameters: Any) -> Doc:
+    page = _json({"type": "array", "items": item}, order)
+    return Doc(
+        responses=responses({200: {**page, "headers": NEXT_CURSOR}}),
+        extra={"description": BODY_TOO, "parameters": [*PAGE_QUERY, *parameters]},
+    )
+
+
+CHARGER = _object(_CHARGER_FIELDS)
+# The answer that generated a password shows it (not required: a given one is not shown).
+_WITH_PASSWORD = _object(
+    _CHARGER_FIELDS,
+    password={
+        "type": "string",
+        "description": "The generated password: shown once (only its hash is kept)",
     },
-}
+)
 _WEBHOOK_FIELDS: dict[str, Any] = {
     "id": {"type": "integer", "minimum": 1},
     "url": {"type": "string"},
     "created": SHOWN_TIME,
 }
-WEBHOOK: dict[str, Any] = {
-    "type": "object",
-    "required": list(_WEBHOOK_FIELDS),
-    "properties": _WEBHOOK_FIELDS,
-    "additionalProperties": False,
-}
-_WEBHOOK_ADDED: dict[str, Any] = {
-    **WEBHOOK,
-    "required": [*_WEBHOOK_FIELDS, "secret"],
-    "properties": {
-        **_WEBHOOK_FIELDS,
-        "secret": {
+WEBHOOK = _object(_WEBHOOK_FIELDS)
+_WEBHOOK_ADDED = {
+    **_object(
+        _WEBHOOK_FIELDS,
+        secret={
             "type": "string",
             "description": "Signs every delivery (X-Chargegate-Signature): shown once",
         },
-    },
+    ),
+    "required": [*_WEBHOOK_FIELDS, "secret"],
 }
 _FLAG = {"type": "boolean"}
 
@@ -134,23 +140,11 @@ CHARGER_CREATE = Doc(
         ),
     },
 )
-CHARGER_LIST = Doc(
-    responses=responses(
-        {
-            200: {
-                **_json({"type": "array", "items": CHARGER}, "By charge_point_id"),
-                "headers": NEXT_CURSOR,
-            }
-        }
-    ),
-    extra={
-        "description": BODY_TOO,
-        "parameters": [
-            *PAGE_QUERY,
-            _query("online", _FLAG, "Only chargers connected now (true) or not (false)"),
-            _query("disabled", _FLAG, "Only disabled chargers (true) or enabled ones (false)"),
-        ],
-    },
+CHARGER_LIST = _listed(
+    CHARGER,
+    "By charge_point_id",
+    _query("online", _FLAG, "Only chargers connected now (true) or not (false)"),
+    _query("disabled", _FLAG, "Only disabled chargers (true) or enabled ones (false)"),
 )
 CHARGER_GET = Doc(responses=responses({200: _json(CHARGER, "The charger")}, 404))
 CHARGER_PATCH = Doc(
@@ -191,17 +185,7 @@ WEBHOOK_CREATE = Doc(
         ),
     },
 )
-WEBHOOK_LIST = Doc(
-    responses=responses(
-        {
-            200: {
-                **_json({"type": "array", "items": WEBHOOK}, "Newest first"),
-                "headers": NEXT_CURSOR,
-            }
-        }
-    ),
-    extra={"description": BODY_TOO, "parameters": PAGE_QUERY},
-)
+WEBHOOK_LIST = _listed(WEBHOOK, "Newest first")
 WEBHOOK_DELETE = Doc(
     responses=responses({204: {"description": "Removed: its undelivered events are dropped"}}, 404),
 )
