@@ -224,6 +224,9 @@ async def delete(rt: Runtime, operator_id: int, charge_point_id: str) -> None:
                 f"Charger {charge_point_id} has a session pending or open on connector(s) "
                 f"{', '.join(map(str, live))}: stop it before deleting the charger"
             )
-        charger.deleted_at = utcnow()
+        now = utcnow()
+        charger.deleted_at = now
+        # Its ports too: an API start waiting on a port's lock then finds it gone.
+        await fleet_store.set_ports_removed(session, charger.id, 0, now)
         epoch = await fleet_store.send_away(session, charger.id)
     await rt.bus.send_away(charge_point_id, epoch)

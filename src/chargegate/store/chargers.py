@@ -68,17 +68,6 @@ async def count_with_password_hash(session: AsyncSession, password_hash: str) ->
     return int(found or 0)
 
 
-async def set_password_hash(
-    session: AsyncSession, charge_point_id: str, password_hash: str
-) -> bool:
-    """Whether such a charger was there to take the new hash."""
-    charger = await get_charger(session, charge_point_id)
-    if charger is None:
-        return False
-    charger.password_hash = password_hash
-    return True
-
-
 async def operator_charger_count(session: AsyncSession, operator_id: int) -> int:
     found = await session.scalar(
         select(func.count()).select_from(Charger).where(Charger.operator_id == operator_id)

@@ -74,7 +74,12 @@ async def listed(
 
 
 async def live_connectors(session: AsyncSession, charger_id: int, above: int = 0) -> Sequence[int]:
-    """Connectors above `above` on which a real session is pending or open."""
+    """Connectors above `above` on which a real session is pending or open. The charger's
+    ports are locked first, as an API start locks its port: a start at the same moment either
+    is seen here, or waits and then finds its port taken off (or its charger deleted)."""
+    await session.execute(
+        select(Port.port_uuid).where(Port.charger_id == charger_id).with_for_update()
+    )
     query = (
         select(Port.connector_id)
         .join(Transaction, Transaction.port_uuid == Port.port_uuid)
