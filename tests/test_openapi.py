@@ -313,6 +313,8 @@ def _reached(target: Target, staging: bool) -> dict[str, set[int]]:
     return {op: codes for (stg, op), codes in target.statuses.items() if stg is staging}
 
 
+# 31 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+@pytest.mark.timeout(300)
 def test_production_calls_match_document(target: Target) -> None:
     fuzz(target, staging=False)
     reached = _reached(target, staging=False)
@@ -339,6 +341,8 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 204 in reached["DELETE /1.2/webhooks/{webhook_id}"], reached
 
 
+# 31 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+@pytest.mark.timeout(300)
 def test_staging_calls_match_document(target: Target) -> None:
     fuzz(target, staging=True)
     reached = _reached(target, staging=True)
