@@ -41,10 +41,13 @@ async def command(
 
 
 async def cached(client: httpx.AsyncClient, charge_point_id: str) -> dict[str, dict[str, Any]]:
-    """The configuration as last read, by key (checking each entry's shape)."""
+    """The configuration as last read, by key (checking each entry's shape); the charger's own
+    GET shows the same."""
     response = await client.get(f"/chargers/{charge_point_id}/configuration")
     assert response.status_code == 200, response.text
     entries = response.json()["keys"]
+    charger = await client.get(f"/chargers/{charge_point_id}")
+    assert charger.status_code == 200 and charger.json()["configuration"] == entries, charger.text
     assert [entry["key"] for entry in entries] == sorted(entry["key"] for entry in entries)
     for entry in entries:
         assert set(entry) == {"key", "value", "readonly", "read_at"}, entry

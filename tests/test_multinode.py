@@ -333,3 +333,27 @@ async def test_a_command_posted_to_the_other_node(tmp_path: Path) -> None:
         assert sim.count("UnlockConnector") == arrived.count("UnlockConnector") == 1
     finally:
         await nodes.stop()
+
+
+@needs_redis
+async def test_a_charger_disabled_through_one_node_is_sent_away_by_the_other(
+    tmp_path: Path,
+) -> None:
+    """PATCH disabled on node B: node A, which holds the charger, closes its socket (told by
+    an eviction over the broker)."""
+    nodes = await cluster(tmp_path, REDIS_URL, poll_s=30)
+    try:
+        operator = await nodes.a.operator()
+        registered = await operator.add_charger()
+        sim = await nodes.charger_on(nodes.a, registered)
+        async with client_for(nodes.b, operator) as on_b:
+            answer = await on_b.patch(
+                f"/chargers/{registered.charge_point_id}", json={"disabled": True}
+            )
+            assert answer.status_code == 200, answer.text
+            await sim.wait_until(lambda: not sim.online, timeout=15)
+            await sim.power_off()
+            got = await on_b.get(f"/chargers/{registered.charge_point_id}")
+            assert got.json()["online"] is False and got.json()["disabled"] is True
+    finally:
+        await nodes.stop()

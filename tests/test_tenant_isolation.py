@@ -275,10 +275,15 @@ def types(receiver: Receiver, staging: bool | None = None) -> list[str]:
     return [e["type"] for e in receiver.events() if staging is None or e["staging"] is staging]
 
 
+# What the victim's charger may change meanwhile: a meter reading, a heartbeat.
+CHANGING = {"energy_wh", "last_seen"}
+
+
 def without_energy(value: Any) -> Any:
-    """A body with energy_wh left out: the victim's charger may report a meter reading."""
+    """A body with energy_wh (and a charger's last_seen) left out: the victim's charger may
+    report a meter reading, or a heartbeat."""
     if isinstance(value, dict):
-        return {k: without_energy(v) for k, v in value.items() if k != "energy_wh"}
+        return {k: without_energy(v) for k, v in value.items() if k not in CHANGING}
     if isinstance(value, list):
         return [without_energy(v) for v in value]
     return value
@@ -313,8 +318,11 @@ async def victim_view(world: World) -> dict[str, Any]:
         view["settings"] = await get("/settings", {})
         view["charger settings"] = await get(f"/chargers/{b.charger.charge_point_id}/settings", {})
         view["firmware"] = await get(f"/chargers/{b.charger.charge_point_id}/firmware", {})
+        view["charger"] = await get(f"/chargers/{b.charger.charge_point_id}", {})
+        view["chargers"] = await get("/chargers", {})
+        view["webhooks"] = await get("/webhooks", {})
     sim = world.b_sim
-    view["charger"] = (
+    view["charger sim"] = (
         sim.start_requests,
         sim.stop_requests,
         len(sim.requests("ClearCache")),
@@ -338,7 +346,8 @@ def checked(before: dict[str, Any], world: World) -> None:
         status, body = before[record.transaction_uuid]
         assert status == 200 and body["state"] == record.state, (record, body)
     # Two starts, one stop and one ClearCache.
-    assert before["charger"] == (2, 1, 1, 0, 0, 0), before["charger"]
+    assert before["charger sim"] == (2, 1, 1, 0, 0, 0), before["charger sim"]
+    assert before["charger"][1]["online"] is True, before["charger"]
     states = {(r.stg, r.state) for r in world.b.records}
     assert states == {
         (False, "Open"),
@@ -411,6 +420,12 @@ def probes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         ):
             body = {"action": action, "params": params, **flag(stg)}
             out.append(("POST", commands, {"json": body}))
+    # The charger itself: neither read, nor given a password or ports, disabled or deleted.
+    charger = f"/chargers/{b.charger.charge_point_id}"
+    out.append(("GET", charger, {}))
+    for change in ({"password": None}, {"password": "A's"}, {"connectors": 1}, {"disabled": True}):
+        out.append(("PATCH", charger, {"json": change}))
+    out.append(("DELETE", charger, {}))
     # (A change with stg is refused before any charger is looked up: settings have no sandbox.)
     for policy in ("accept", "reject", None):
         settings = f"/chargers/{b.charger.charge_point_id}/settings"
@@ -644,6 +659,30 @@ async def test_an_import_of_foreign_cards_touches_only_the_importers_own(world: 
                 }
             listed = await client.get("/tokens", params={"limit": 0, **as_query(flag(stg))})
             assert {t["id_tag"] for t in listed.json()} == {tag.upper() for tag in b_tags}
+    assert await settled_victim_view(world) == before
+
+
+async def test_chargers_and_webhooks_are_the_callers_own(world: World) -> None:
+    """A lists its own charger and webhook only; B's webhook is as unknown to A as one that
+    does not exist, and B's charger id is taken without a word of whose it is."""
+    before = await victim_view(world)
+    (b_webhook,) = before["webhooks"][1]
+    async with world.a.operator.client() as client:
+        listed = (await client.get("/chargers")).json()
+        assert [c["charge_point_id"] for c in listed] == [world.a.charger.charge_point_id]
+        assert [w["url"] for w in (await client.get("/webhooks")).json()] == [world.a.receiver.url]
+        foreign = b_webhook["id"]
+        unknown = foreign + 100_000
+        same_message(
+            await client.delete(f"/webhooks/{foreign}"),
+            str(foreign),
+            await client.delete(f"/webhooks/{unknown}"),
+            str(unknown),
+        )
+        taken = await client.post(
+            "/chargers", json={"charge_point_id": world.b.charger.charge_point_id, "connectors": 1}
+        )
+        assert world.b.operator.name not in assert_error(taken, 409)
     assert await settled_victim_view(world) == before
 
 

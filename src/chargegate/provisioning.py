@@ -2,46 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from chargegate.config import Settings
-from chargegate.domain.credentials import (
-    INSECURE_NO_PASSWORD,
-    hash_password,
-    new_api_key,
-    new_charger_password,
-)
-from chargegate.domain.errors import ChargegateError
+from chargegate.domain.credentials import new_api_key
+from chargegate.domain.fleet import ChargerCreate, OcppVersion, check_password
 from chargegate.domain.identity import check_charge_point_id
+from chargegate.domain.roles import Role
 from chargegate.domain.times import utcnow
 from chargegate.domain.token_import import TokenImport
 from chargegate.domain.tokens import UnknownTokens
-from chargegate.domain.webhook_targets import BadTarget
-from chargegate.services import token_import, webhook_targets
-from chargegate.services import webhooks as webhook_service
+from chargegate.services import fleet, token_import, webhook_registry
+from chargegate.services.fleet import AlreadyRegistered as AlreadyRegistered
+from chargegate.services.fleet import ChargerView, charger_view
 from chargegate.services.token_import import ImportView
+from chargegate.services.webhook_registry import InvalidWebhookUrl as InvalidWebhookUrl
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
 from chargegate.store import status as status_store
 from chargegate.store import webhooks as webhook_store
 from chargegate.store.database import create_engine, one_off_session, session_factory
-from chargegate.store.models import Port
 
 
-class AlreadyRegistered(ChargegateError):
-    pass
-
-
-class BadChargerPassword(ChargegateError, ValueError):
-    """An empty password, or a password together with the opt-out of one."""
-
-
-async def create_api_key(settings: Settings, operator_name: str) -> str:
+async def create_api_key(settings: Settings, operator_name: str, role: Role = Role.OPERATOR) -> str:
     async with one_off_session(settings.database_url) as session, session.begin():
         operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
         key = new_api_key()
-        await operator_store.add_api_key(session, operator, key.lookup, key.key_hash, utcnow())
+        await operator_store.add_api_key(
+            session, operator, key.lookup, key.key_hash, utcnow(), role
+        )
     return key.key
 
 
@@ -77,12 +66,12 @@ async def demo_setup(settings: Settings) -> tuple[str, dict[str, Any]]:
 
 async def new_password(settings: Settings, charge_point_id: str) -> str:
     """Give a registered charger a new generated password (the old one stops working)."""
-    password = new_charger_password()
     async with one_off_session(settings.database_url) as session, session.begin():
-        if not await charger_store.set_password_hash(
-            session, charge_point_id, hash_password(password)
-        ):
+        charger = await charger_store.get_charger(session, charge_point_id)
+        if charger is None or charger.deleted_at is not None:
             raise LookupError(f"charger {charge_point_id!r} is not registered")
+        password = fleet.set_password(charger, None)
+    assert password is not None, "a generated one"
     return password
 
 
@@ -92,7 +81,7 @@ async def charger_ports(settings: Settings, charge_point_id: str) -> dict[str, A
         if charger is None:
             raise LookupError(f"charger {charge_point_id!r} is not registered")
         ports = await charger_store.charger_ports(session, charger.id)
-    return _charger_body(charge_point_id, ports)
+    return _charger_body(charger_view(charger, ports))
 
 
 async def add_charger(
@@ -101,72 +90,42 @@ async def add_charger(
     operator_name: str,
     connectors: int,
     password: str | None,
-    ocpp_protocol: str | None = None,
+    ocpp_protocol: OcppVersion | None = None,
     *,
     insecure_no_password: bool = False,
 ) -> dict[str, Any]:
-    """Register a charger. Without a password one is generated and returned under "password"
-    (shown once: only its hash is kept); a charger anyone may connect as takes
-    `insecure_no_password`, asked for by name."""
-    # Refused here, before any row: a charger whose id the handshake refuses could never log in.
-    check_charge_point_id(charge_point_id)
-    if password == "":
-        raise BadChargerPassword(
-            "an empty password is no password: leave it out to have one generated"
-        )
-    if insecure_no_password and password is not None:
-        raise BadChargerPassword("a password and --insecure-no-password exclude each other")
-    generated = None if password is not None or insecure_no_password else new_charger_password()
-    secret = password or generated
+    """Register a charger (services.fleet.register, as the API does). Without a password one
+    is generated and returned under "password" (shown once: only its hash is kept)."""
+    request = ChargerCreate(
+        charge_point_id=check_charge_point_id(charge_point_id),
+        connectors=connectors,
+        password=None if password is None else check_password(password),
+        ocpp_version=ocpp_protocol,
+    )
     async with one_off_session(settings.database_url) as session, session.begin():
-        if await charger_store.get_charger(session, charge_point_id) is not None:
-            raise AlreadyRegistered(f"charger {charge_point_id!r} is already registered")
         operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
-        charger = await charger_store.add_charger(
-            session,
-            charge_point_id=charge_point_id,
-            operator_id=operator.id,
-            password_hash=INSECURE_NO_PASSWORD if secret is None else hash_password(secret),
-            now=utcnow(),
+        view = await fleet.register(
+            session, operator.id, request, insecure_no_password=insecure_no_password
         )
-        charger.ocpp_protocol = ocpp_protocol
-        ports = [
-            await charger_store.ensure_port(session, charger, connector_id)
-            for connector_id in range(1, connectors + 1)
-        ]
-    body = _charger_body(charge_point_id, ports)
-    if generated is not None:
-        body["password"] = generated
+    return _charger_body(view)
+
+
+def _charger_body(view: ChargerView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "charge_point_id": view.charge_point_id,
+        "ports": [{"port_uuid": p.port_uuid, "connector_id": p.connector_id} for p in view.ports],
+    }
+    if view.password is not None:
+        body["password"] = view.password
     return body
 
 
-def _charger_body(charge_point_id: str, ports: Sequence[Port]) -> dict[str, Any]:
-    return {
-        "charge_point_id": charge_point_id,
-        "ports": [{"port_uuid": p.port_uuid, "connector_id": p.connector_id} for p in ports],
-    }
-
-
-class InvalidWebhookUrl(ChargegateError, ValueError):
-    pass
-
-
 async def add_webhook(settings: Settings, operator_name: str, url: str) -> dict[str, Any]:
-    try:
-        await webhook_targets.vet(url, settings.webhook_allow_private)
-    except (BadTarget, webhook_targets.TargetRefused) as exc:
-        raise InvalidWebhookUrl(str(exc)) from None
+    await webhook_registry.vet(url, settings.webhook_allow_private)
     async with one_off_session(settings.database_url) as session, session.begin():
         operator = await operator_store.get_or_create_operator(session, operator_name, utcnow())
-        webhook = await webhook_store.add_webhook(
-            session, operator.id, url, webhook_service.new_secret(), utcnow()
-        )
-        return {
-            "id": webhook.id,
-            "operator": operator_name,
-            "url": url,
-            "secret": webhook.secret,
-        }
+        webhook = await webhook_registry.register(session, operator.id, url)
+    return {"id": webhook.id, "operator": operator_name, "url": url, "secret": webhook.secret}
 
 
 async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from chargegate import __version__, heap, listener, metrics
-from chargegate.api import errors, openapi
+from chargegate.api import errors, openapi, roles
+from chargegate.api.auth import operator_id
+from chargegate.api.chargers import router as chargers_router
 from chargegate.api.configuration import router as configuration_router
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
@@ -25,10 +27,11 @@ from chargegate.api.local_lists import router as local_lists_router
 from chargegate.api.middleware import BodyLimit, RequestContext
 from chargegate.api.pages import BrowserHeaders
 from chargegate.api.reservations import router as reservations_router
-from chargegate.api.routes import router
+from chargegate.api.routes import commands_router, router
 from chargegate.api.settings import router as settings_router
 from chargegate.api.tokens import IMPORT_PATH
 from chargegate.api.tokens import router as tokens_router
+from chargegate.api.webhooks import router as webhooks_router
 from chargegate.bus import Bus
 from chargegate.bus.local import LocalBus
 from chargegate.bus.redis import RedisBus
@@ -161,6 +164,9 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.include_router(router)
+    app.include_router(commands_router)
+    app.include_router(chargers_router)
+    app.include_router(webhooks_router)
     app.include_router(tokens_router)
     app.include_router(settings_router)
     app.include_router(local_lists_router)
@@ -171,6 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(docs_router)
     app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
+    roles.require_declared(app, operator_id)
     return app
 
 

@@ -66,6 +66,8 @@
 // transaction ends first, UnlockCommand; 2.0.1: OngoingAuthorizedTransaction), unknown
 // connectors NotSupported (1.6) / UnknownConnector; ChangeAvailability Accepted; DataTransfer
 // echoes vendor org.chargegate.sim.
+//   --password=P            HTTP Basic auth with this password (security profile 1); none
+//                           by default
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
 // "connector" is an EVSE with one connector (connectorId 1), and the events below name the EVSE
 // id as connectorId and the idToken's idToken as idTag, so both versions read alike.
@@ -172,6 +174,7 @@ const client = new RPCClient({
     identity: chargePointId,
     protocols: [SUBPROTOCOLS[version]],
     strictMode: true,
+    password: options.get('password') ?? null,
     reconnect: false,
     callTimeoutMs: 10000,
 });

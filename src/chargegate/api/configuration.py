@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
-from chargegate.api import openapi_configuration
+from chargegate.api import openapi_configuration, roles
 from chargegate.api.arguments import Rt, get_arguments
 from chargegate.api.auth import Operator
+from chargegate.domain.roles import Role
 from chargegate.domain.times import format_api
 from chargegate.domain.validation import parse_staging, reject_unknown
 from chargegate.services import charger_configuration
 from chargegate.services.charger_configuration import KeyView
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 
 
 @router.get(

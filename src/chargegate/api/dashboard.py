@@ -5,15 +5,16 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from chargegate.api import roles
 from chargegate.api.arguments import Rt
 from chargegate.api.auth import Operator
 from chargegate.api.pages import PAGE_HEADERS, Assets
+from chargegate.domain.roles import Role
 from chargegate.services import dashboard as dashboard_service
 
-router = APIRouter(include_in_schema=False)
+router = roles.router(Role.OPERATOR, prefix="", include_in_schema=False)
 _STATIC = resources.files("chargegate.api").joinpath("static")
 PAGE = _STATIC.joinpath("dashboard.html")
 ASSETS = Assets(

@@ -15,6 +15,7 @@ from chargegate.domain.errors import (
     AlreadyEnded,
     Conflict,
     DomainError,
+    Forbidden,
     InvalidArgument,
     NotFound,
     TooLarge,
@@ -29,6 +30,7 @@ STATUS: dict[type[DomainError], int] = {
     InvalidArgument: 400,
     Unauthorized: 401,
     AlreadyEnded: 403,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
@@ -48,7 +50,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, TooManyRequests):
         return too_many(exc.message, exc.retry_after_s)
-    status = STATUS.get(type(exc), 400)
+    # Its class's status, or the nearest of its bases' (a Conflict of a service's own, say).
+    status = next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 400)
     if exc.items:
         body = {
             "message": exc.message,

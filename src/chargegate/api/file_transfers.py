@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
-from chargegate.api import openapi_file_transfers
+from chargegate.api import openapi_file_transfers, roles
 from chargegate.api.arguments import Rt, get_arguments
 from chargegate.api.auth import Operator
+from chargegate.domain.roles import Role
 from chargegate.domain.validation import parse_staging, reject_unknown
 from chargegate.services import file_transfers
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 
 
 @router.get(

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, idempotency, openapi_local_lists
+from chargegate.api import bodies, idempotency, openapi_local_lists, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
+from chargegate.domain.roles import Role
 from chargegate.domain.states import ChargerAction
 from chargegate.domain.validation import CommandRequest, parse_staging, reject_unknown
 from chargegate.services import charger_commands, local_lists
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.views import QueuedView
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 
 
 @router.get(

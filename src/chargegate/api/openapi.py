@@ -19,7 +19,8 @@ from chargegate.domain.validation import INVOICE_ID_MAX
 _ERRORS = {
     400: "Invalid arguments (the message says which and how)",
     401: "Missing or wrong x-api-key",
-    403: "The transaction has already ended",
+    403: "The transaction has already ended, or (any endpoint but the session ones) the API "
+    "key's role is sessions",
     404: "No such resource for this API key",
     409: "Conflict (port busy, or the same Idempotency-Key still being processed)",
     413: "Request body too large",

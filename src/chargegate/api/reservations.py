@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, idempotency, openapi_reservations
+from chargegate.api import bodies, idempotency, openapi_reservations, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.routes import UuidPath
@@ -18,6 +18,7 @@ from chargegate.domain.reservations import (
     parse_reservation_patch,
     parse_reservations,
 )
+from chargegate.domain.roles import Role
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import parse_staging, parse_uuid
 from chargegate.services import reservations
@@ -26,7 +27,7 @@ from chargegate.services.reservation_outcomes import reservation_data
 from chargegate.services.reservations import ReservedView
 from chargegate.services.views import QueuedView
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 
 
 @router.post(

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, idempotency, openapi, openapi_commands
+from chargegate.api import bodies, idempotency, openapi, openapi_commands, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.roles import Role
 from chargegate.domain.times import utcnow
 from chargegate.domain.validation import (
     parse_command,
@@ -31,7 +32,9 @@ from chargegate.services import transactions as tx_service
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.views import QueuedView, StartedView
 
-router = APIRouter(prefix="/1.2")
+# The seed's endpoints: a `sessions` key may call them (api/roles.py).
+router = roles.router(Role.SESSIONS)
+commands_router = roles.router(Role.OPERATOR)
 # Documented as a UUID; checked by parse_uuid, whose 400 says what is wrong with it.
 UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 
@@ -134,7 +137,7 @@ async def list_ports(request: Request, operator: Operator, rt: Rt) -> Response:
     return json_array(found, bodies.port_body)
 
 
-@router.post(
+@commands_router.post(
     "/chargers/{charge_point_id}/commands",
     status_code=202,
     response_model=None,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
-from chargegate.api import openapi_settings
+from chargegate.api import openapi_settings, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
+from chargegate.domain.roles import Role
 from chargegate.domain.settings import (
     OperatorSettings,
     parse_charger_settings_patch,
@@ -19,7 +20,7 @@ from chargegate.domain.settings import (
 from chargegate.services import operator_settings
 from chargegate.services.operator_settings import ChargerSettingsView
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 
 
 def settings_body(settings: OperatorSettings) -> dict[str, Any]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from chargegate.api import bodies, idempotency, openapi_tokens
+from chargegate.api import bodies, idempotency, openapi_tokens, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.roles import Role
 from chargegate.domain.token_import import parse_token_import
 from chargegate.domain.tokens import (
     parse_id_tag,
@@ -25,7 +26,7 @@ from chargegate.services import id_tokens, token_import
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.token_import import ImportView
 
-router = APIRouter(prefix="/1.2")
+router = roles.router(Role.OPERATOR)
 # Its body may be larger than other requests' (see server.py and BodyLimit).
 IMPORT_PATH = "/1.2/tokens:import"
 # Documented with its pattern; checked by parse_id_tag, whose 400 says what is wrong with it.

@@ -33,6 +33,10 @@ class Bus(Protocol):
     def evict(self, charge_point_id: str, epoch: int) -> None:
         """Tell other nodes that connection `epoch` of this charger now lives here."""
 
+    async def send_away(self, charge_point_id: str, epoch: int) -> None:
+        """Close the charger's sockets older than `epoch`, here and on every other node (it
+        was disabled or deleted: `epoch` is one no socket holds)."""
+
     async def start(self, on_evict: Evicted) -> None: ...
 
     async def close(self) -> None: ...

@@ -12,6 +12,7 @@ from chargegate.bus import Evicted, Topic
 class LocalBus:
     def __init__(self) -> None:
         self._events: defaultdict[Topic, asyncio.Event] = defaultdict(asyncio.Event)
+        self._on_evict: Evicted | None = None
 
     def wake(self, *topics: Topic) -> None:
         self.wake_here(*topics)
@@ -29,8 +30,12 @@ class LocalBus:
     def evict(self, charge_point_id: str, epoch: int) -> None:
         """One node: the connection registry already replaced the old socket."""
 
+    async def send_away(self, charge_point_id: str, epoch: int) -> None:
+        if self._on_evict is not None:
+            await self._on_evict(charge_point_id, epoch)
+
     async def start(self, on_evict: Evicted) -> None:
-        pass
+        self._on_evict = on_evict
 
     async def close(self) -> None:
         pass

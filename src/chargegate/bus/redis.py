@@ -35,6 +35,11 @@ class RedisBus(LocalBus):
     def evict(self, charge_point_id: str, epoch: int) -> None:
         self._publish(messages.EVICT, messages.evict(charge_point_id, epoch, self._node_id))
 
+    async def send_away(self, charge_point_id: str, epoch: int) -> None:
+        await super().send_away(charge_point_id, epoch)
+        # Other nodes hear it as any eviction: an epoch newer than their socket's.
+        self.evict(charge_point_id, epoch)
+
     def _publish(self, channel: str, data: str) -> None:
         task = asyncio.create_task(self._send(channel, data))
         self._publishing.add(task)
@@ -49,6 +54,7 @@ class RedisBus(LocalBus):
             )
 
     async def start(self, on_evict: Evicted) -> None:
+        await super().start(on_evict)
         self._listener = asyncio.create_task(self._listen(on_evict), name="bus-listener")
 
     async def _listen(self, on_evict: Evicted) -> None:

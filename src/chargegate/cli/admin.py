@@ -10,7 +10,9 @@ import typer
 
 from chargegate.cli.common import ChargerUnknownTokens, OcppVersion
 from chargegate.cli.common import settings as _settings
+from chargegate.domain.fleet import BadChargerPassword
 from chargegate.domain.identity import InvalidChargePointId
+from chargegate.domain.roles import Role
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.tokens import UnknownTokens
 
@@ -23,32 +25,49 @@ operators_app = typer.Typer(help="Operator settings.")
 @apikey_app.command("create")
 def apikey_create(
     operator: Annotated[str, typer.Option(help="Operator the key belongs to.")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="operator: every endpoint; sessions: only /1.2/transactions, /1.2/queue and "
+            "/1.2/ports (for an app's backend)."
+        ),
+    ] = Role.OPERATOR,
 ) -> None:
     """Create an API key; it is printed once, as the last line, and only its hash is kept."""
     from chargegate import provisioning
 
-    key = asyncio.run(provisioning.create_api_key(_settings(), operator))
-    typer.echo(f"API key for operator {operator!r} (shown once, store it now):", err=True)
+    key = asyncio.run(provisioning.create_api_key(_settings(), operator, role))
+    typer.echo(
+        f"API key for operator {operator!r}, role {role.value} (shown once, store it now):",
+        err=True,
+    )
     typer.echo(key)
 
 
 @apikey_app.command("list")
 def apikey_list() -> None:
-    """Every API key: lookup id, operator, created and revoked (UTC). Never the key or hash."""
+    """Every API key: lookup id, operator, created and revoked (UTC), role. Never the key or
+    its hash."""
     from chargegate.store import operators as operator_store
     from chargegate.store.database import one_off_session
 
     settings = _settings()
 
-    async def rows() -> list[tuple[str, str, str, str]]:
+    async def rows() -> list[tuple[str, str, str, str, str]]:
         async with one_off_session(settings.database_url) as session:
             keys = await operator_store.list_api_keys(session)
         return [
-            (k.lookup, name, format_api(k.created_at) or "", format_api(k.revoked_at) or "-")
+            (
+                k.lookup,
+                name,
+                format_api(k.created_at) or "",
+                format_api(k.revoked_at) or "-",
+                k.role.value,
+            )
             for k, name in keys
         ]
 
-    typer.echo("lookup\toperator\tcreated\trevoked")
+    typer.echo("lookup\toperator\tcreated\trevoked\trole")
     for row in asyncio.run(rows()):
         typer.echo("\t".join(row))
 
@@ -121,11 +140,11 @@ def chargers_add(
                 operator,
                 connectors,
                 password,
-                None if ocpp_version is None else f"ocpp{ocpp_version.value}",
+                ocpp_version,
                 insecure_no_password=insecure_no_password,
             )
         )
-    except provisioning.BadChargerPassword as exc:
+    except BadChargerPassword as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except (provisioning.AlreadyRegistered, InvalidChargePointId) as exc:

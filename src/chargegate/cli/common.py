@@ -5,11 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from chargegate.config import Settings
-
-
-class OcppVersion(StrEnum):
-    V16 = "1.6"
-    V201 = "2.0.1"
+from chargegate.domain.fleet import OcppVersion as OcppVersion
 
 
 def settings() -> Settings:

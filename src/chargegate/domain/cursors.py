@@ -131,3 +131,22 @@ class RowMark:
     def decode(cls, cursor: str) -> RowMark:
         (row_id,) = _unpack(cursor, 1)
         return cls(_column_int(row_id, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerMark:
+    """Where a page of chargers (by charge point id) ended."""
+
+    charge_point_id: str
+
+    def encode(self) -> str:
+        return _pack(self.charge_point_id)
+
+    @classmethod
+    def decode(cls, cursor: str) -> ChargerMark:
+        # Only compared with (see PortMark).
+        (charge_point_id,) = _unpack(cursor, 1)
+        too_long = len(charge_point_id) > CHARGE_POINT_ID_MAX
+        if not charge_point_id or too_long or not is_plain_text(charge_point_id):
+            raise InvalidArgument(_UNKNOWN)
+        return cls(charge_point_id)

@@ -53,6 +53,10 @@ class AlreadyEnded(DomainError):
     """The transaction has ended and cannot be modified (403)."""
 
 
+class Forbidden(DomainError):
+    """The API key's role does not allow this endpoint (403)."""
+
+
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. a port already in use (409)."""
 

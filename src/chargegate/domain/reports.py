@@ -12,6 +12,13 @@ class BootReport:
     vendor: str
     model: str
     at: datetime
+    # Optional in every OCPP version's BootNotification.
+    serial_number: str | None = None
+    firmware_version: str | None = None
+
+    @property
+    def identity(self) -> tuple[str, str, str | None, str | None]:
+        return self.vendor, self.model, self.serial_number, self.firmware_version
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ class Probed:
     local_list: Capabilities
     # The keys asked, as read: for the configuration cache (None: nothing was read).
     configuration: ConfigRead | None = None
+    # 1.6 SupportedFeatureProfiles as the charger names them; None: not asked (2.0.1) or no
+    # answer.
+    feature_profiles: list[str] | None = None
 
 
 # The answers (the same words in both versions) of a charger that did, or will do, as asked:

@@ -58,13 +58,16 @@ class ConnectionRegistry:
             del self._connections[charge_point_id]
 
     async def evict(self, charge_point_id: str, epoch: int) -> None:
-        """Another node took this charger over at `epoch`: close our older socket, if any."""
+        """Another node took this charger over at `epoch` (or the charger was disabled or
+        deleted): close our older socket, if any."""
         current = self._connections.get(charge_point_id)
         if current is None:
             self._taken_over[charge_point_id] = max(epoch, self._taken_over.get(charge_point_id, 0))
         elif current.epoch < epoch:
             del self._connections[charge_point_id]
-            await current.socket.close(REPLACED, "the charger connected to another node")
+            await current.socket.close(
+                REPLACED, "superseded: connected to another node, or disabled by its operator"
+            )
 
     async def close_all(self, code: int, reason: str) -> None:
         for connection in list(self._connections.values()):

@@ -181,6 +181,12 @@ class OcppEndpoint:
         )
         try:
             registered = await admission.admit(self._rt, charge_point_id, presented)
+        except admission.ChargerDisabled as exc:
+            # Not a guess: a disabled fleet reconnecting behind one address must not use up
+            # the failures its other chargers may have.
+            failures.give_back()
+            await self._refuse(websocket, charge_point_id, client, str(exc))
+            return None
         except admission.ChargerRefused as exc:
             await self._refuse(websocket, charge_point_id, client, str(exc))
             return None
@@ -242,7 +248,12 @@ class OcppEndpoint:
             handlers=version.handlers(self._rt, charge_point_id, booted.set),
             call_timeout=settings.call_timeout_s,
         )
-        epoch = await charger_reports.connected(self._rt, charge_point_id, version.subprotocol)
+        try:
+            epoch = await charger_reports.connected(self._rt, charge_point_id, version.subprotocol)
+        except LookupError:
+            # Disabled or deleted between its admission and now.
+            await websocket.close(POLICY_VIOLATION)
+            return
         self._rt.bus.evict(charge_point_id, epoch)
         connection = Connection(session, epoch, transport, version)
         try:
@@ -280,7 +291,9 @@ class OcppEndpoint:
         # half-done drops its database connection with the transaction (and SQLite's one write
         # lock) still held, and every other write then waits on it for busy_timeout and fails.
         await asyncio.shield(
-            charger_reports.smart_charging_known(self._rt, charge_point_id, probed.smart_charging)
+            charger_reports.smart_charging_known(
+                self._rt, charge_point_id, probed.smart_charging, probed.feature_profiles
+            )
         )
         await asyncio.shield(
             local_lists.capabilities_known(self._rt, charge_point_id, probed.local_list)

@@ -40,6 +40,10 @@ class ChargerRefused(ChargegateError):
     """The charger may not connect: unknown id or wrong credentials."""
 
 
+class ChargerDisabled(ChargerRefused):
+    """The charger proved who it is, and its operator disabled it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Presented:
     """What a charger showed at the handshake."""
@@ -53,6 +57,19 @@ class Presented:
 class _Known:
     password_hash: str | None
     ocpp_protocol: str | None
+    # Refused once it proved who it is (services.fleet).
+    disabled: bool = False
+    deleted: bool = False
+
+
+def _known(charger: Charger | None) -> _Known | None:
+    """What the handshake goes by: a deleted charger has no credentials that work (and is
+    refused as late as a wrong password), while its id stays taken."""
+    if charger is None:
+        return None
+    if charger.deleted_at is not None:
+        return _Known(None, None, deleted=True)
+    return _Known(charger.password_hash, charger.ocpp_protocol, charger.disabled)
 
 
 async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str | None:
@@ -60,8 +77,7 @@ async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str 
     subprotocol registered for it, if any."""
     # A reconnect storm is thousands of handshakes at once: a read (beside the writer) each.
     async with rt.reads() as session:
-        charger = await charger_store.get_charger(session, charge_point_id)
-        known = None if charger is None else _Known(charger.password_hash, charger.ocpp_protocol)
+        known = _known(await charger_store.get_charger(session, charge_point_id))
     if presented.certificate_names is not None:
         # The CA vouched for the certificate; it names the one charger it may speak for. A
         # password beside it changes nothing.
@@ -70,9 +86,9 @@ async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str 
                 f"client certificate subject CN {list(presented.certificate_names)} is not "
                 f"{charge_point_id!r}"
             )
-        if known is None:
+        if known is None or known.deleted:
             raise ChargerRefused(f"unknown charge point id {charge_point_id!r}")
-        return known.ocpp_protocol
+        return _unless_disabled(charge_point_id, known)
     if known is None:
         known = await _unknown(rt, charge_point_id, presented.password)
     elif known.password_hash == INSECURE_NO_PASSWORD:
@@ -83,6 +99,12 @@ async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str 
         )
     elif not await _password_ok(rt, presented.password, known.password_hash):
         raise ChargerRefused(f"wrong or missing credentials for {charge_point_id!r}")
+    return _unless_disabled(charge_point_id, known)
+
+
+def _unless_disabled(charge_point_id: str, known: _Known) -> str | None:
+    if known.disabled:
+        raise ChargerDisabled(f"charger {charge_point_id!r} is disabled by its operator")
     return known.ocpp_protocol
 
 

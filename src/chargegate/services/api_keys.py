@@ -19,6 +19,7 @@ from chargegate.domain.credentials import (
 )
 from chargegate.domain.errors import TooManyRequests, Unauthorized
 from chargegate.domain.rate import KeyedBuckets
+from chargegate.domain.roles import Role
 from chargegate.services.runtime import Runtime
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.store import operators as operator_store
@@ -87,6 +88,7 @@ class StoredKey:
     id: int
     operator_id: int
     key_hash: str
+    role: Role = Role.OPERATOR
 
 
 class RecentKeys:
@@ -121,7 +123,7 @@ async def find(rt: Runtime, lookup: str) -> StoredKey | None:
     """The unrevoked key with this lookup id, read from the database."""
     async with rt.reads() as session:
         row = await operator_store.find_api_key(session, lookup)
-        return None if row is None else StoredKey(row.id, row.operator_id, row.key_hash)
+        return None if row is None else StoredKey(row.id, row.operator_id, row.key_hash, row.role)
 
 
 async def move_to_fast_hash(rt: Runtime, stored: StoredKey, key: str) -> str:
@@ -136,8 +138,8 @@ async def move_to_fast_hash(rt: Runtime, stored: StoredKey, key: str) -> str:
 
 async def authenticate(
     rt: Runtime, guard: ApiGuard, key: str, *, client: str, shown_as: str | None
-) -> int:
-    """The operator whose key this is; Unauthorized, or TooManyRequests over a limit."""
+) -> StoredKey:
+    """The key (its operator and role); Unauthorized, or TooManyRequests over a limit."""
     lookup = api_key_lookup(key)
     fast_hash = hash_api_key(key)
     # A key that matched here before (its digest is the hash it matched) spends no try, so
@@ -149,7 +151,7 @@ async def authenticate(
         recent = guard.recent.fresh(lookup, fast_hash)
         if recent is not None:
             guard.within_rate(recent.id)
-            return recent.operator_id
+            return recent
     else:
         guard.reserve_try(client)
     read_at = time.monotonic()
@@ -158,7 +160,7 @@ async def authenticate(
         assert lookup is not None
         guard.recent.remember(lookup, stored, read_at)
         guard.within_rate(stored.id)
-        return stored.operator_id
+        return stored
     if seen:
         # Revoked since it matched here: a guess like any other now.
         guard.reserve_try(client)
@@ -172,6 +174,7 @@ async def authenticate(
         key_hash = await move_to_fast_hash(rt, stored, key)
     guard.verified.remember(key, key_hash)
     assert lookup is not None
-    guard.recent.remember(lookup, StoredKey(stored.id, stored.operator_id, key_hash), read_at)
+    verified = StoredKey(stored.id, stored.operator_id, key_hash, stored.role)
+    guard.recent.remember(lookup, verified, read_at)
     guard.within_rate(stored.id)
-    return stored.operator_id
+    return verified

@@ -32,14 +32,16 @@ async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
         await charger_store.release_connection(session, charge_point_id, epoch, utcnow())
 
 
-async def booted(rt: Runtime, charge_point_id: str, vendor: str, model: str) -> None:
-    """Stores vendor and model when they change. A reconnect storm is thousands of boots at
-    once: reading (beside the writer) instead of writing keeps the writer for what matters."""
+async def booted(rt: Runtime, report: BootReport) -> None:
+    """Stores vendor, model, serial number and firmware version when they change. A reconnect
+    storm is thousands of boots at once: reading (beside the writer) instead of writing keeps
+    the writer for what matters."""
     async with rt.reads() as session:
-        known = await charger_store.registered(session, charge_point_id)
-        if (known.vendor, known.model) == (vendor, model):
+        known = await charger_store.registered(session, report.charge_point_id)
+        stored = (known.vendor, known.model, known.serial_number, known.firmware_version)
+        if stored == report.identity:
             return
-    await rt.node.writes.reports.add(BootReport(charge_point_id, vendor, model, utcnow()))
+    await rt.node.writes.reports.add(report)
 
 
 async def seen(rt: Runtime, charge_point_id: str) -> None:
@@ -87,7 +89,12 @@ async def status_changed(
     )
 
 
-async def smart_charging_known(rt: Runtime, charge_point_id: str, supported: bool) -> None:
+async def smart_charging_known(
+    rt: Runtime, charge_point_id: str, supported: bool, feature_profiles: list[str] | None
+) -> None:
+    """What the probe after boot found: charging profiles taken, and (1.6) the feature
+    profiles the charger names."""
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
         charger.smart_charging = supported
+        charger.feature_profiles = feature_profiles

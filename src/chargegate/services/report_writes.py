@@ -79,6 +79,8 @@ async def _write_reports(
             charger = chargers[report.charge_point_id]
             if isinstance(report, BootReport):
                 charger.vendor, charger.model = report.vendor, report.model
+                charger.serial_number = report.serial_number
+                charger.firmware_version = report.firmware_version
                 charger.last_seen_at = report.at
             else:
                 port = ports[(charger.id, report.connector_id)]

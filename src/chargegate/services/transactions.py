@@ -140,7 +140,10 @@ async def list_sessions(
     )
     async with rt.reads() as session:
         if request.port_uuid is not None and (
-            await charger_store.operator_port(session, operator_id, request.port_uuid) is None
+            await charger_store.operator_port(
+                session, operator_id, request.port_uuid, retired_too=True
+            )
+            is None
         ):
             raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
         found = await open_listing(rt, session, keyset, transaction_view)

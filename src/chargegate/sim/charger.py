@@ -22,7 +22,7 @@ from chargegate.domain.times import parse_ocpp, utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
 from chargegate.sim import answers, configuration, firmware, quirks
 from chargegate.sim import reservations as reservations_module
-from chargegate.sim.dialects import DIALECTS, Connector
+from chargegate.sim.dialects import DIALECTS, FIRMWARE_VERSION, Connector
 from chargegate.sim.local_list import LocalList
 
 __all__ = ["Connector", "LocalList", "SimulatedCharger", "run_forever"]
@@ -83,7 +83,7 @@ class SimulatedCharger:
         local_list: LocalList | None = None,
         reservations: str | None = "Accepted",
         reserve_connector_zero: bool = True,
-        firmware_version: str = "1.0",
+        firmware_version: str = FIRMWARE_VERSION,
         firmware_update: str | None = firmware.INSTALLED,
         diagnostics: str | None = firmware.UPLOADED,
         reset: str | None = "Accepted",

@@ -9,6 +9,10 @@ from typing import Protocol
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Payload
 
+# What the simulator says of itself at boot.
+SERIAL_NUMBER = "SIM-0001"
+FIRMWARE_VERSION = "1.0"
+
 
 @dataclass(slots=True)
 class Connector:
@@ -69,6 +73,7 @@ class V16:
         return "BootNotification", {
             "chargePointVendor": "chargegate",
             "chargePointModel": "sim",
+            "chargePointSerialNumber": SERIAL_NUMBER,
             "firmwareVersion": firmware_version,
         }
 
@@ -146,6 +151,7 @@ class V201:
             "chargingStation": {
                 "vendorName": "chargegate",
                 "model": "sim",
+                "serialNumber": SERIAL_NUMBER,
                 "firmwareVersion": firmware_version,
             },
         }

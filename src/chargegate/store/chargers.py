@@ -31,10 +31,12 @@ async def registered(session: AsyncSession, charge_point_id: str) -> Charger:
 async def operator_charger(
     session: AsyncSession, operator_id: int, charge_point_id: str
 ) -> Charger | None:
-    """The charger, if it is this operator's."""
+    """The charger, if it is this operator's (and not deleted)."""
     return await session.scalar(
         select(Charger).where(
-            Charger.charge_point_id == charge_point_id, Charger.operator_id == operator_id
+            Charger.charge_point_id == charge_point_id,
+            Charger.operator_id == operator_id,
+            Charger.deleted_at.is_(None),
         )
     )
 
@@ -64,17 +66,6 @@ async def count_with_password_hash(session: AsyncSession, password_hash: str) ->
         select(func.count()).select_from(Charger).where(Charger.password_hash == password_hash)
     )
     return int(found or 0)
-
-
-async def set_password_hash(
-    session: AsyncSession, charge_point_id: str, password_hash: str
-) -> bool:
-    """Whether such a charger was there to take the new hash."""
-    charger = await get_charger(session, charge_point_id)
-    if charger is None:
-        return False
-    charger.password_hash = password_hash
-    return True
 
 
 async def operator_charger_count(session: AsyncSession, operator_id: int) -> int:
@@ -136,21 +127,33 @@ async def port_status(
 
 
 async def charger_ports(session: AsyncSession, charger_id: int) -> Sequence[Port]:
+    """The charger's ports in service (not taken off through the API)."""
     return (
         await session.scalars(
-            select(Port).where(Port.charger_id == charger_id).order_by(Port.connector_id)
+            select(Port)
+            .where(Port.charger_id == charger_id, Port.removed_at.is_(None))
+            .order_by(Port.connector_id)
         )
     ).all()
 
 
 async def operator_port(
-    session: AsyncSession, operator_id: int, port_uuid: str, *, for_update: bool = False
+    session: AsyncSession,
+    operator_id: int,
+    port_uuid: str,
+    *,
+    for_update: bool = False,
+    retired_too: bool = False,
 ) -> tuple[Port, Charger] | None:
+    """The operator's port in service; `retired_too`: also one taken off or of a deleted
+    charger (whose past records stay readable)."""
     query = (
         select(Port, Charger)
         .join(Charger, Port.charger_id == Charger.id)
         .where(Port.port_uuid == port_uuid, Charger.operator_id == operator_id)
     )
+    if not retired_too:
+        query = query.where(Port.removed_at.is_(None), Charger.deleted_at.is_(None))
     if for_update:
         query = query.with_for_update(of=Port)
     row = (await session.execute(query)).first()
@@ -162,7 +165,11 @@ def _ports_query(operator_id: int, *columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .join(Charger, Port.charger_id == Charger.id)
-        .where(Charger.operator_id == operator_id)
+        .where(
+            Charger.operator_id == operator_id,
+            Charger.deleted_at.is_(None),
+            Port.removed_at.is_(None),
+        )
         .order_by(Charger.charge_point_id, Port.connector_id)
     )
 
@@ -209,12 +216,16 @@ async def claim_connection(
     session: AsyncSession, charge_point_id: str, node_id: str, ocpp_version: str, now: datetime
 ) -> int | None:
     """Record that `node_id` now holds the charger's socket; returns the new connection epoch
-    (None for an unknown charger)."""
+    (None for an unknown charger, or one disabled or deleted since its handshake began)."""
     # One statement that counts up in the database: two nodes claiming at once each get an epoch
     # of their own (read, add one and write back would give both the same one on PostgreSQL).
     epoch: int | None = await session.scalar(
         update(Charger)
-        .where(Charger.charge_point_id == charge_point_id)
+        .where(
+            Charger.charge_point_id == charge_point_id,
+            Charger.disabled.is_(False),
+            Charger.deleted_at.is_(None),
+        )
         .values(
             connection_epoch=Charger.connection_epoch + 1,
             connected_node=node_id,

@@ -17,12 +17,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from chargegate.domain.local_lists import ListState
+from chargegate.domain.roles import Role
 from chargegate.domain.settings import BlockedSessions, ConcurrentTx
 from chargegate.domain.states import (
     CommandAction,
@@ -117,6 +119,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     # Set by `chargegate apikey revoke`; every request re-reads it, so it applies at once.
     revoked_at: Mapped[datetime | None]
+    # domain.roles.Role: which endpoints the key may call.
+    role: Mapped[Role] = mapped_column(
+        StoredEnum(Role, 16), default=Role.OPERATOR, server_default=Role.OPERATOR.value
+    )
 
 
 class Charger(Base):
@@ -133,12 +139,22 @@ class Charger(Base):
     smart_charging: Mapped[bool | None] = mapped_column(Boolean)
     vendor: Mapped[str | None] = mapped_column(String(50))
     model: Mapped[str | None] = mapped_column(String(50))
+    # From its last BootNotification (OCPP's own bounds: CiString25 and CiString50).
+    serial_number: Mapped[str | None] = mapped_column(String(25))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    # 1.6 SupportedFeatureProfiles, as probed after boot; None: not known (or 2.0.1).
+    feature_profiles: Mapped[list[str] | None] = mapped_column(JSON)
     # The last FirmwareStatusNotification and DiagnosticsStatusNotification (or 2.0.1
     # LogStatusNotification), and when they came.
     firmware_status: Mapped[str | None] = mapped_column(String(32))
     firmware_status_at: Mapped[datetime | None]
     diagnostics_status: Mapped[str | None] = mapped_column(String(32))
     diagnostics_status_at: Mapped[datetime | None]
+    # Refused at the handshake (and sent away when connected) until enabled again.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Deleted through the API: gone from it and refused at the handshake, while its past
+    # transactions (which name its ports) stay readable. Its id stays taken.
+    deleted_at: Mapped[datetime | None]
     # Which node holds the charger's socket, and the epoch of that connection: a node may only
     # send when its epoch is still the current one.
     connected_node: Mapped[str | None] = mapped_column(String(64))
@@ -160,6 +176,9 @@ class Port(Base):
     status: Mapped[str | None] = mapped_column(String(32))
     error_code: Mapped[str | None] = mapped_column(String(50))
     status_at: Mapped[datetime | None]
+    # Taken off the charger through the API (connectors lowered): no longer listed or started
+    # on; kept, as its past transactions name it. Raising connectors again brings it back.
+    removed_at: Mapped[datetime | None]
 
 
 class Transaction(Base):

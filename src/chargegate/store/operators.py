@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.domain.roles import Role
 from chargegate.domain.tokens import UnknownTokens
 from chargegate.store.models import ApiKey, Operator
 
@@ -39,9 +40,16 @@ async def find_operator(session: AsyncSession, name: str) -> Operator | None:
 
 
 async def add_api_key(
-    session: AsyncSession, operator: Operator, lookup: str, key_hash: str, now: datetime
+    session: AsyncSession,
+    operator: Operator,
+    lookup: str,
+    key_hash: str,
+    now: datetime,
+    role: Role = Role.OPERATOR,
 ) -> ApiKey:
-    api_key = ApiKey(operator_id=operator.id, lookup=lookup, key_hash=key_hash, created_at=now)
+    api_key = ApiKey(
+        operator_id=operator.id, lookup=lookup, key_hash=key_hash, created_at=now, role=role
+    )
     session.add(api_key)
     await session.flush()
     return api_key

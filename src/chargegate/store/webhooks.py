@@ -36,13 +36,50 @@ async def active_webhooks(session: AsyncSession, operator_id: int | None) -> Seq
     return (await session.scalars(query)).all()
 
 
-async def remove_webhook(session: AsyncSession, webhook_id: int, now: datetime) -> bool:
+async def remove_webhook(
+    session: AsyncSession, webhook_id: int, now: datetime, operator_id: int | None = None
+) -> bool:
+    """Whether there was such an active webhook (of this operator, when one is named)."""
     webhook = await session.get(Webhook, webhook_id)
     if webhook is None or webhook.removed_at is not None:
+        return False
+    if operator_id is not None and webhook.operator_id != operator_id:
         return False
     webhook.removed_at = now
     await _drop_unsent(session, Webhook.id == webhook_id)
     return True
+
+
+def _listed(operator_id: int) -> Select[Webhook]:
+    """The operator's active webhooks, newest first."""
+    return (
+        select(Webhook)
+        .where(Webhook.operator_id == operator_id, Webhook.removed_at.is_(None))
+        .order_by(Webhook.id.desc())
+    )
+
+
+async def page_end(
+    session: AsyncSession, operator_id: int, limit: int, after: int | None
+) -> int | None:
+    """The id of the last webhook of a full page (the `limit`-th after `after`), if full."""
+    query = _listed(operator_id).with_only_columns(Webhook.id)
+    if after is not None:
+        query = query.where(Webhook.id < after)
+    found: int | None = await session.scalar(query.offset(limit - 1).limit(1))
+    return found
+
+
+async def listed(
+    session: AsyncSession, operator_id: int, size: int, after: int | None, through: int | None
+) -> Sequence[Webhook]:
+    """Up to `size` of the operator's active webhooks beyond `after`, not beyond `through`."""
+    query = _listed(operator_id).limit(size)
+    if after is not None:
+        query = query.where(Webhook.id < after)
+    if through is not None:
+        query = query.where(Webhook.id >= through)
+    return (await session.scalars(query)).all()
 
 
 async def _drop_unsent(session: AsyncSession, webhooks: ColumnElement[bool]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ocpp.v16.enums import Action, Reason
 
+from chargegate.domain.reports import BootReport
 from chargegate.domain.times import utcnow
 from chargegate.ocpp import file_transfers
 from chargegate.ocpp.common import boot_accepted, shared_handlers
@@ -28,7 +29,16 @@ from chargegate.services.runtime import Runtime
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
         await charger_reports.booted(
-            rt, charge_point_id, payload["chargePointVendor"], payload["chargePointModel"]
+            rt,
+            BootReport(
+                charge_point_id,
+                payload["chargePointVendor"],
+                payload["chargePointModel"],
+                utcnow(),
+                # chargeBoxSerialNumber is the deprecated name of the same.
+                payload.get("chargePointSerialNumber", payload.get("chargeBoxSerialNumber")),
+                payload.get("firmwareVersion"),
+            ),
         )
         return boot_accepted(rt, on_boot)
 

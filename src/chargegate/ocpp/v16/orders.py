@@ -194,12 +194,12 @@ async def probe(session: RpcSession) -> Probed:
         for entry in result.get("configurationKey", [])
         if "value" in entry
     }
-    profiles = {
-        profile.strip()
-        for profile in config.get(ConfigurationKey.supported_feature_profiles, "").split(",")
-    }
+    named = config.get(ConfigurationKey.supported_feature_profiles)
+    listed = [] if named is None else [p.strip() for p in named.split(",") if p.strip()]
+    profiles = set(listed)
     return Probed(
         smart_charging="SmartCharging" in profiles,
         local_list=local_list.capabilities(profiles, config),
         configuration=configuration.read(result),
+        feature_profiles=None if named is None else listed,
     )

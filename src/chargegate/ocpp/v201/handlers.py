@@ -11,6 +11,8 @@ from ocpp.v201.enums import (
     TransactionEventEnumType,
 )
 
+from chargegate.domain.reports import BootReport
+from chargegate.domain.times import utcnow
 from chargegate.domain.tokens import INVALID
 from chargegate.ocpp import file_transfers
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
@@ -50,7 +52,17 @@ def _id_token(payload: Payload) -> str | None:
 def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dict[str, Handler]:
     async def boot_notification(payload: Payload) -> Payload:
         station = payload["chargingStation"]
-        await charger_reports.booted(rt, charge_point_id, station["vendorName"], station["model"])
+        await charger_reports.booted(
+            rt,
+            BootReport(
+                charge_point_id,
+                station["vendorName"],
+                station["model"],
+                utcnow(),
+                station.get("serialNumber"),
+                station.get("firmwareVersion"),
+            ),
+        )
         return boot_accepted(rt, on_boot)
 
     async def status_notification(payload: Payload) -> Payload:
