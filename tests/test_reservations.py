@@ -325,6 +325,37 @@ async def test_an_offline_charger_fails_the_reservation_at_once(op: Operator) ->
     assert gone["state"] == "failed" and gone["reason"] == failed["reason"]
 
 
+async def test_a_token_longer_than_a_16_id_tag(op: Operator, simulators: Simulators) -> None:
+    """A 1.6 ReserveNow's idTag and parentIdTag are CiString20: a longer token (or parent) is
+    refused by the API for a 1.6 charger, and nothing is sent; a 2.0.1 charger takes it
+    (CiString36)."""
+    long_group, long_card = "FLEET-" + "G" * 30, "CARD-" + "L" * 16
+    async with op.client() as client:
+        for card in (
+            {"id_tag": long_group, "status": "Accepted"},
+            {"id_tag": long_card, "status": "Accepted"},
+            {"id_tag": CARD, "status": "Accepted", "parent_id_tag": long_group},
+        ):
+            assert (await client.post("/tokens", json=card)).status_code == 201
+        charger = await op.add_charger()
+        sim = await online(simulators, op.server, charger)
+        tries = [(long_card, None), (CARD, long_group)]
+        if simulators.ocpp_version == "1.6":
+            for id_tag, parent in tries:
+                body = {"port_uuid": charger.port, "id_tag": id_tag, "expires": iso(600)}
+                if parent is not None:
+                    body["parent_id_tag"] = parent
+                field = "id_tag" if parent is None else "parent_id_tag"
+                refused = assert_error(await client.post("/reservations", json=body), 400)
+                assert f"{field} must be at most 20 characters" in refused, refused
+            assert (await client.get("/reservations")).json() == []
+            assert sim.count("ReserveNow") == 0
+            return
+        made = await reserve(client, port_uuid=charger.port, id_tag=long_card)
+        assert (await poll_queue(client, made["id"]))["status"] == "SUCCESS"
+        assert reserve_now(sim)["idToken"] == {"idToken": long_card, "type": "ISO14443"}
+
+
 # -- the API ------------------------------------------------------------------------------------
 
 
