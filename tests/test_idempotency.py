@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 
 from sqlalchemy import select
 
-from chargegate.store.database import create_engine, is_sqlite
+from chargegate.domain.times import utcnow
+from chargegate.store import operators as operator_store
+from chargegate.store.database import create_engine, is_sqlite, session_factory
 from chargegate.store.models import IdempotencyRecord
 from support import (
     Server,
@@ -190,3 +194,41 @@ async def test_a_start_and_its_record_commit_together(shared_server: Server) -> 
         assert await recorded_status(shared_server, key) == 201
         listed = await client.request("GET", "/transactions", json=listing)
         assert [t["transaction_uuid"] for t in listed.json()] == [first.json()["transaction_uuid"]]
+
+
+async def test_a_key_without_an_answer_names_the_endpoint_called(shared_server: Server) -> None:
+    """A key whose first request has no answer yet is refused with 409, which tells the client
+    to check the endpoint it called (not another one) before trying with a new key."""
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()
+    requests = {
+        "/1.2/tokens:import": {"tokens": [{"id_tag": "CARD-I", "status": "Accepted"}]},
+        "/1.2/transactions": {"port_uuid": charger.port, "expires": iso(600)},
+    }
+    engine = create_engine(shared_server.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            owner = await operator_store.get_or_create_operator(session, operator.name, utcnow())
+            for path, body in requests.items():
+                request = f"POST {path}\n".encode() + json.dumps(body).encode()
+                session.add(
+                    IdempotencyRecord(
+                        operator_id=owner.id,
+                        key=f"stuck {path}",
+                        fingerprint=hashlib.sha256(request).hexdigest(),
+                        status_code=None,
+                        created_at=utcnow(),
+                    )
+                )
+    finally:
+        await engine.dispose()
+    async with operator.client() as client:
+        for path, body in requests.items():
+            answer = await client.post(
+                path.removeprefix("/1.2"),
+                content=json.dumps(body),
+                headers={"Idempotency-Key": f"stuck {path}", "content-type": "application/json"},
+            )
+            text = assert_error(answer, 409)
+            assert f"POST {path} took effect" in text, text
+        assert (await client.get("/tokens")).json() == []  # nothing ran

@@ -23,6 +23,7 @@ import pytest
 
 from chargegate.sim.charger import SimulatedCharger
 from support import (
+    Charger,
     Operator,
     Server,
     Simulators,
@@ -33,6 +34,7 @@ from support import (
     raw_charger,
     start_report,
 )
+from test_charger_text import query
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
 from test_token_authorization import info, presented
 
@@ -391,6 +393,46 @@ async def test_an_import_that_blocks_cards_acts_as_blocking_them_one_by_one(
     assert sim.count("ClearCache") == 1
 
 
+async def clear_caches(op: Operator, charger: Charger) -> list[str]:
+    """The statuses of the ClearCache commands in the charger's outbox, oldest first."""
+    rows = await query(
+        op.server,
+        "SELECT commands.status FROM commands JOIN chargers ON commands.charger_id = chargers.id "
+        "WHERE chargers.charge_point_id = :cp AND commands.action = 'clear_cache' "
+        "ORDER BY commands.id",
+        cp=charger.charge_point_id,
+    )
+    return [row.status for row in rows]
+
+
+async def test_blocks_in_a_row_queue_one_clear_cache(op: Operator) -> None:
+    """Cards blocked one after another while the charger's ClearCache is still to be sent add
+    no second one (that one, sent after them, clears their entries too); once it has gone out,
+    the next block queues another."""
+    await with_cards(op)
+    charger = await op.add_charger()
+    # Connected to a node that is not running: nothing claims its commands, which stay queued.
+    await query(
+        op.server,
+        "UPDATE chargers SET connected_node = 'elsewhere' WHERE charge_point_id = :cp",
+        cp=charger.charge_point_id,
+    )
+    await set_card(op, "CARD-A", "Blocked")
+    await set_card(op, "CARD-B", "Expired")
+    async with op.client() as client:
+        assert (await client.delete("/tokens/CARD-C")).status_code == 204
+    assert await clear_caches(op, charger) == ["pending"]
+    # Claimed by its node: it may be on its way already, so the next block needs its own.
+    await query(
+        op.server,
+        "UPDATE commands SET status = 'sending' WHERE action = 'clear_cache' AND charger_id = "
+        "(SELECT id FROM chargers WHERE charge_point_id = :cp)",
+        cp=charger.charge_point_id,
+    )
+    await set_card(op, "FLEET-1", "Blocked")
+    assert await clear_caches(op, charger) == ["sending", "pending"]
+
+
 async def test_blocked_sessions_continue_by_default(op: Operator, simulators: Simulators) -> None:
     """blocked_sessions = continue: the session runs on until the card is presented to end it,
     which is answered Blocked. clear_cache_on_block = false sends no ClearCache; true sends one
@@ -412,15 +454,24 @@ async def test_blocked_sessions_continue_by_default(op: Operator, simulators: Si
     async with op.client() as client:
         assert (await client.delete("/tokens/CARD-C")).status_code == 204
     await sim.wait_until(lambda: sim.count("ClearCache") == 2)
-    # A sandbox card is nothing to a charger: changing it clears no cache.
+    # A sandbox card is nothing to a charger: blocking, expiring or deleting one, alone or in
+    # an import, clears no cache and sends no list.
     async with op.client() as client:
         staged = {"id_tag": "CARD-S", "status": "Accepted", "stg": True}
         assert (await client.post("/tokens", json=staged)).status_code == 201
         blocked = {"status": "Blocked", "stg": True}
         assert (await client.patch("/tokens/CARD-S", json=blocked)).status_code == 200
+        rows = [
+            {"id_tag": "CARD-S", "status": "Expired"},
+            {"id_tag": "CARD-T", "status": "Accepted"},
+        ]
+        imported = await client.post("/tokens:import", json={"tokens": rows, "stg": True})
+        assert imported.json() == {"created": 1, "updated": 1, "unchanged": 0}
+        deleted = await client.delete("/tokens/CARD-T", params={"stg": "true"})
+        assert deleted.status_code == 204
     await set_card(op, "CARD-LOST", "Expired")
     await sim.wait_until(lambda: sim.count("ClearCache") == 3)
-    assert sim.count("ClearCache") == 3
+    assert sim.count("ClearCache") == 3 and sim.count("SendLocalList") == 0
 
 
 # --- a charger's own answer to unknown tokens -------------------------------------------------

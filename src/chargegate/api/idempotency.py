@@ -41,33 +41,34 @@ async def once(
     transient error does not stick to the key)."""
     key = request.headers.get(HEADER)
     if key is None:
-        return _answer(await change(None), respond, "")
+        return _answer(await change(None), respond, "", "")
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidArgument(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.url.path}\n".encode() + await request.body()
-    ).hexdigest()
+    endpoint = f"{request.method} {request.url.path}"
+    fingerprint = hashlib.sha256(f"{endpoint}\n".encode() + await request.body()).hexdigest()
     # A retry is answered from the record before its request is checked again.
     earlier = await idempotency_service.earlier(runtime(request), operator_id, key)
     if earlier is not None:
-        return _replay(earlier, fingerprint)
+        return _replay(earlier, fingerprint, endpoint)
 
     def recorded(view: View) -> Answer:
         response = respond(view)
         return Answer(response.status_code, bytes(response.body).decode() or None)
 
-    return _answer(await change(Idempotency(key, fingerprint, recorded)), respond, fingerprint)
+    return _answer(
+        await change(Idempotency(key, fingerprint, recorded)), respond, fingerprint, endpoint
+    )
 
 
 def _answer(
-    result: View | Earlier, respond: Callable[[View], Response], fingerprint: str
+    result: View | Earlier, respond: Callable[[View], Response], fingerprint: str, endpoint: str
 ) -> Response:
     if isinstance(result, Earlier):
-        return _replay(result, fingerprint)
+        return _replay(result, fingerprint, endpoint)
     return respond(result)
 
 
-def _replay(earlier: Earlier, fingerprint: str) -> Response:
+def _replay(earlier: Earlier, fingerprint: str, endpoint: str) -> Response:
     if earlier.fingerprint != fingerprint:
         return message(
             422,
@@ -78,8 +79,8 @@ def _replay(earlier: Earlier, fingerprint: str) -> Response:
         return message(
             409,
             f"A request with this {HEADER} is being processed, or was interrupted by a "
-            "restart: retry shortly; if this persists, look the result up with GET "
-            "/1.2/transactions before sending it again with a new key",
+            "restart: retry shortly; if this persists, check whether your "
+            f"{endpoint} took effect before sending it again with a new key",
         )
     return Response(
         content=earlier.response_body or b"",

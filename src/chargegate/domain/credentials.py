@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from chargegate.domain.lru import Lru
 
 KEY_PREFIX = "cg"
 
@@ -106,8 +107,7 @@ class PasswordCache:
     API remembers its keys the same way, to know which ones this node has seen match."""
 
     def __init__(self, size: int = 100_000) -> None:
-        self._size = size
-        self._good: OrderedDict[str, str] = OrderedDict()
+        self._good: Lru[str, str] = Lru(size)
 
     def known_good(self, password: str, stored: str) -> bool:
         digest = self._good.get(stored)
@@ -120,10 +120,7 @@ class PasswordCache:
         return digest is not None and not hmac.compare_digest(digest, _digest(password))
 
     def remember(self, password: str, stored: str) -> None:
-        self._good[stored] = _digest(password)
-        self._good.move_to_end(stored)
-        while len(self._good) > self._size:
-            self._good.popitem(last=False)
+        self._good.put(stored, _digest(password))
 
 
 def _digest(password: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from chargegate.domain.lru import Lru
 
 
 class TokenBucket:
@@ -64,16 +65,12 @@ class KeyedBuckets:
     ) -> None:
         self._rate = rate
         self._burst = burst
-        self._size = size
         self._clock = clock
-        self._buckets: OrderedDict[object, TokenBucket] = OrderedDict()
+        self._buckets: Lru[object, TokenBucket] = Lru(size)
 
     def __getitem__(self, key: object) -> TokenBucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst, self._clock)
-            while len(self._buckets) > self._size:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(key)
+            bucket = TokenBucket(self._rate, self._burst, self._clock)
+            self._buckets.put(key, bucket)
         return bucket

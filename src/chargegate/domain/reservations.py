@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from chargegate.domain.cursors import RowMark
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
+from chargegate.domain.local_lists import OCPP16_SUBPROTOCOL, tag_max
 from chargegate.domain.states import ReservationState
 from chargegate.domain.times import format_api
 from chargegate.domain.tokens import parse_id_tag
@@ -73,6 +74,18 @@ def parse_reservation_create(body: Mapping[str, object], now: datetime) -> Reser
         expires=expires,
         staging=parse_staging(body),
     )
+
+
+def check_tokens_fit(request: ReservationCreate, subprotocol: str | None) -> None:
+    """A 1.6 ReserveNow carries idTag and parentIdTag as CiString20 (2.0.1: CiString36, as the
+    API takes them): a longer token would only fail at the charger."""
+    longest = tag_max(subprotocol)
+    for field, value in (("id_tag", request.id_tag), ("parent_id_tag", request.parent_id_tag)):
+        if value is not None and len(value) > longest:
+            raise InvalidArgument(
+                f"{field} must be at most {longest} characters on this charger: it speaks "
+                f"{OCPP16_SUBPROTOCOL}, whose idTag is a CiString20"
+            )
 
 
 def parse_reservation_patch(body: Mapping[str, object]) -> bool:

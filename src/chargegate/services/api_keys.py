@@ -6,8 +6,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NoReturn
 
 from chargegate.config import Settings
 from chargegate.domain.credentials import (
@@ -18,6 +18,7 @@ from chargegate.domain.credentials import (
     is_scrypt_hash,
 )
 from chargegate.domain.errors import TooManyRequests, Unauthorized
+from chargegate.domain.lru import Lru
 from chargegate.domain.rate import KeyedBuckets
 from chargegate.domain.roles import Role
 from chargegate.services.runtime import Runtime
@@ -98,8 +99,7 @@ class RecentKeys:
 
     def __init__(self, recheck_s: float, size: int = 10_000) -> None:
         self._recheck_s = recheck_s
-        self._size = size
-        self._keys: OrderedDict[str, tuple[StoredKey, float]] = OrderedDict()
+        self._keys: Lru[str, tuple[StoredKey, float]] = Lru(size)
 
     def fresh(self, lookup: str, key_hash: str) -> StoredKey | None:
         """The key read for this lookup id within `recheck_s`, if its hash is `key_hash`."""
@@ -108,15 +108,12 @@ class RecentKeys:
             return None
         stored, read_at = entry
         if time.monotonic() - read_at >= self._recheck_s:
-            del self._keys[lookup]
+            self._keys.forget(lookup)
             return None
         return stored if hmac.compare_digest(stored.key_hash, key_hash) else None
 
     def remember(self, lookup: str, stored: StoredKey, read_at: float) -> None:
-        self._keys[lookup] = (stored, read_at)
-        self._keys.move_to_end(lookup)
-        while len(self._keys) > self._size:
-            self._keys.popitem(last=False)
+        self._keys.put(lookup, (stored, read_at))
 
 
 async def find(rt: Runtime, lookup: str) -> StoredKey | None:
@@ -141,13 +138,16 @@ async def authenticate(
 ) -> StoredKey:
     """The key (its operator and role); Unauthorized, or TooManyRequests over a limit."""
     lookup = api_key_lookup(key)
+    if lookup is None:
+        # Not shaped like a key: a refused try that needs no query.
+        guard.reserve_try(client)
+        _refuse(shown_as, lookup)
     fast_hash = hash_api_key(key)
     # A key that matched here before (its digest is the hash it matched) spends no try, so
     # that someone guessing from the same address (a shared NAT or proxy) never locks it out;
     # any other spends one before the database is read: guesses past the limit cost no query.
-    seen = lookup is not None and guard.verified.known_good(key, fast_hash)
+    seen = guard.verified.known_good(key, fast_hash)
     if seen:
-        assert lookup is not None
         recent = guard.recent.fresh(lookup, fast_hash)
         if recent is not None:
             guard.within_rate(recent.id)
@@ -155,9 +155,8 @@ async def authenticate(
     else:
         guard.reserve_try(client)
     read_at = time.monotonic()
-    stored = None if lookup is None else await find(rt, lookup)
+    stored = await find(rt, lookup)
     if seen and stored is not None and guard.verified.known_good(key, stored.key_hash):
-        assert lookup is not None
         guard.recent.remember(lookup, stored, read_at)
         guard.within_rate(stored.id)
         return stored
@@ -165,16 +164,19 @@ async def authenticate(
         # Revoked since it matched here: a guess like any other now.
         guard.reserve_try(client)
     if not await guard.matches(key, None if stored is None else stored.key_hash):
-        log.info("API key refused", extra={"client": shown_as, "lookup": lookup})
-        raise Unauthorized(UNAUTHORIZED)
+        _refuse(shown_as, lookup)
     assert stored is not None
     guard.try_succeeded(client)
     key_hash = stored.key_hash
     if is_scrypt_hash(key_hash):
         key_hash = await move_to_fast_hash(rt, stored, key)
     guard.verified.remember(key, key_hash)
-    assert lookup is not None
     verified = StoredKey(stored.id, stored.operator_id, key_hash, stored.role)
     guard.recent.remember(lookup, verified, read_at)
     guard.within_rate(stored.id)
     return verified
+
+
+def _refuse(shown_as: str | None, lookup: str | None) -> NoReturn:
+    log.info("API key refused", extra={"client": shown_as, "lookup": lookup})
+    raise Unauthorized(UNAUTHORIZED)

@@ -77,7 +77,7 @@ async def create(rt: Runtime, operator_id: int, request: TokenCreate) -> TokenVi
                 "regard to letter case): PATCH it instead"
             )
         await _follow(rt, session, token, None, token.status)
-    _wake(rt)
+    _wake(rt, token)
     return token_view(token)
 
 
@@ -105,7 +105,7 @@ async def modify(rt: Runtime, operator_id: int, id_tag: str, patch: TokenPatch) 
             token.note = patch.note
         token.updated_at = utcnow()
         await _follow(rt, session, token, was, token.status)
-    _wake(rt)
+    _wake(rt, token)
     return token_view(token)
 
 
@@ -115,7 +115,7 @@ async def remove(rt: Runtime, operator_id: int, id_tag: str, staging: bool) -> N
         if token is None:
             raise _missing(id_tag)
         await _follow(rt, session, token, token.status, None)
-    _wake(rt)
+    _wake(rt, token)
 
 
 async def _follow(
@@ -138,7 +138,11 @@ async def _follow(
     await local_lists.tokens_changed(session, token.operator_id)
 
 
-def _wake(rt: Runtime) -> None:
+def _wake(rt: Runtime, token: IdToken) -> None:
+    # A sandbox card queues nothing for any charger (see _follow): waking would cost every
+    # node a look at the outbox for nothing.
+    if token.staging:
+        return
     # After the commit: woken before it, the dispatcher could find nothing yet.
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
 

@@ -10,7 +10,11 @@ from functools import partial
 from chargegate.bus import Topic
 from chargegate.domain.cursors import RowMark
 from chargegate.domain.errors import Conflict, InvalidArgument, NotFound
-from chargegate.domain.reservations import ReservationCreate, ReservationsRequest
+from chargegate.domain.reservations import (
+    ReservationCreate,
+    ReservationsRequest,
+    check_tokens_fit,
+)
 from chargegate.domain.states import ReservationAction, ReservationState
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.tokens import TokenType, UnknownTokens, Verdict, verdict
@@ -56,6 +60,7 @@ async def create(
         if isinstance(claim, Earlier):
             return claim
         charger, port = await _place(session, operator_id, request)
+        check_tokens_fit(request, charger.ocpp_version or charger.ocpp_protocol)
         port_uuid = None if port is None else port.port_uuid
         held = await reservation_store.holding(session, charger.id, port_uuid, request.staging)
         if held is not None:

@@ -50,18 +50,23 @@ async def tokens_changed(
 ) -> None:
     """Cards changed (one through the API, many in an import), in the caller's database
     transaction: the sessions of those newly blocked stop, and each online charger gets one
-    ClearCache if any card can no longer start a session. The caller wakes the dispatcher."""
+    ClearCache (unless one is still waiting to be sent) if any card can no longer start a
+    session. The caller wakes the dispatcher."""
     operator = await operator_store.operator(session, operator_id)
     if operator.blocked_sessions is BlockedSessions.STOP:
-        running: list[int] = []
-        for change in changes:
-            if change.newly is TokenStatus.BLOCKED:
-                running += await live_sessions.of_token(session, operator_id, change.id_tag)
+        blocked = [c.id_tag for c in changes if c.newly is TokenStatus.BLOCKED]
+        running = await live_sessions.of_tokens(session, operator_id, blocked)
         await tx_store.lock_in_order(session, running)
-        await stops.request(session, sorted(set(running)), BLOCKED, now, settings)
+        await stops.request(session, running, BLOCKED, now, settings)
     stale = any(c.now_is is None or c.newly in _UNUSABLE for c in changes)
     if operator.clear_cache_on_block and stale:
+        # A ClearCache not yet sent goes out after this change and clears it too: blocks in a
+        # row queue one per charger, not one each.
+        waiting = await command_store.chargers_awaiting(
+            session, operator_id, ChargerAction.CLEAR_CACHE
+        )
         for charger_id in await charger_store.online_charger_ids(session, operator_id):
-            command_store.add_command(
-                session, charger_id=charger_id, action=ChargerAction.CLEAR_CACHE, now=now
-            )
+            if charger_id not in waiting:
+                command_store.add_command(
+                    session, charger_id=charger_id, action=ChargerAction.CLEAR_CACHE, now=now
+                )

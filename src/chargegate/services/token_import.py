@@ -74,9 +74,11 @@ async def import_on_node(
     request: TokenImport,
     once: Idempotency[ImportView] | None = None,
 ) -> ImportView | Earlier:
-    """An import through the API: this node's dispatcher is woken for the commands it queued."""
+    """An import through the API: this node's dispatcher is woken for the commands it queued
+    (a sandbox import queues none)."""
     view = await import_tokens(rt.sessions, rt.settings, operator_id, request, once)
-    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    if not request.staging:
+        rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return view
 
 

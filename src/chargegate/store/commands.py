@@ -325,6 +325,23 @@ async def has_outstanding(
     return await session.scalar(query.limit(1)) is not None
 
 
+async def chargers_awaiting(
+    session: AsyncSession, operator_id: int, action: ChargerAction
+) -> set[int]:
+    """The operator's chargers that have such a command not yet sent."""
+    query = (
+        select(Command.charger_id)
+        .join(Charger, Command.charger_id == Charger.id)
+        .where(
+            Charger.operator_id == operator_id,
+            Command.action == action,
+            Command.status == CommandStatus.PENDING,
+        )
+        .distinct()
+    )
+    return set(await session.scalars(query))
+
+
 async def get_command(session: AsyncSession, command_id: int) -> Command | None:
     return await session.get(Command, command_id)
 
