@@ -24,10 +24,15 @@ non-zero only if the benchmark itself broke.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--good 1000] [--hostile 50]
         [--baseline-minutes N] [--database sqlite|postgres] [--period 30] [--api-workers 20]
-        [--kinds bad_keys,slowloris,...] [--set CHARGEGATE_X=VALUE ...] [--quick]
+        [--kinds bad_keys,slowloris,...] [--set CHARGEGATE_X=VALUE ...] [--hostile-nice 19]
+        [--quick]
 
 --kinds runs only some of the hostile actors and --set changes a server setting, to find which
 attack costs the well-behaved what, and what a limit changes.
+
+The hostile actors run at --hostile-nice (default 19): in the field they are other machines, and
+on this one their own processes would otherwise take a share of the cores the server and the
+well-behaved load run on. Everything the server does because of them stays counted.
 """
 
 from __future__ import annotations
@@ -408,6 +413,7 @@ async def run(args: argparse.Namespace) -> str:
                     "--auto-secret", auto_secret, "--webhook-port", str(hook_port),
                     "--own-port", bad_ports[0], "--foreign-port", ports[0], "--kinds", args.kinds,
                     stdout=asyncio.subprocess.PIPE, limit=1 << 26,
+                    preexec_fn=lambda: os.nice(args.hostile_nice),
                 )  # fmt: skip
                 await client.run(attacked, ports, args.api_workers, args.minutes * 60, pids, port)
                 out, _ = await asyncio.wait_for(hostile.communicate(), 120)
@@ -611,9 +617,16 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             f" {cores(baseline.server_cpu, baseline)} in the baseline,"
             f" {cores(attacked.server_cpu, attacked)} under attack; the chargers' node process"
             f" {cores(baseline.chargers_cpu, baseline)}, {cores(attacked.chargers_cpu, attacked)};"
-            f" the hostile actors' process {cores(hostile_cpu, attacked)}. The load generators"
-            " share the machine with the server, so part of a p99 ratio above 1 is the"
-            " attackers' own CPU. scrypt checks run by the server (charger passwords, old API"
+            f" the hostile actors' process {cores(hostile_cpu, attacked)}, at niceness"
+            f" {args.hostile_nice}"
+            + (
+                " (standing for machines elsewhere: it takes only CPU the server and the"
+                " well-behaved leave idle, so what the ratio shows is the server's own cost of"
+                " the attack, not a share of 2 cores lost to the attackers' processes)"
+                if args.hostile_nice
+                else " (competing with the server for the same cores)"
+            )
+            + ". scrypt checks run by the server (charger passwords, old API"
             f" keys): baseline {counts(baseline.slow_checks) or 'none'}; under attack"
             f" {counts(attacked.slow_checks) or 'none'}"
             f" ({sum(attacked.slow_checks.values()) / max(attacked.seconds, 1):.1f} a second).",
@@ -656,6 +669,12 @@ async def main() -> None:
         "--kinds",
         default="",
         help="only these hostile actors, comma-separated (see bench/hostile.py); default: all",
+    )
+    parser.add_argument(
+        "--hostile-nice",
+        type=int,
+        default=19,
+        help="niceness of the hostile actors' process (0: as the server's)",
     )
     parser.add_argument("--quick", action="store_true", help="1 + 1 min, 100 chargers, 10 actors")
     args = parser.parse_args()
