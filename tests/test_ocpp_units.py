@@ -22,7 +22,13 @@ from chargegate.domain.file_transfers import (
     FirmwareParams,
 )
 from chargegate.domain.states import ChargerAction
-from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
+from chargegate.ocpp.connections import (
+    REPLACED,
+    TAKEN_OVER_KEPT,
+    Connection,
+    ConnectionRegistry,
+    Superseded,
+)
 from chargegate.ocpp.endpoint import basic_auth_password
 from chargegate.ocpp.incoming import beyond_int32, clean_strings
 from chargegate.ocpp.meter import energy_wh, register_wh
@@ -164,6 +170,17 @@ async def test_a_take_over_announced_before_registering_supersedes_the_connectio
     with pytest.raises(Superseded):
         registry.attach("CP", connection(1))
     assert registry.attach("CP", connection(3)) is None  # a newer connection here is fine
+
+
+async def test_take_overs_of_chargers_connected_elsewhere_are_not_kept_for_ever() -> None:
+    """Every charger that connects to another node is announced here: only the most recent
+    announcements are remembered, which still covers a registration racing one."""
+    registry = ConnectionRegistry()
+    for n in range(TAKEN_OVER_KEPT + 1):
+        await registry.evict(f"CP{n}", 2)
+    assert registry.attach("CP0", connection(1)) is None  # forgotten: the oldest announcement
+    with pytest.raises(Superseded):
+        registry.attach(f"CP{TAKEN_OVER_KEPT}", connection(1))
 
 
 async def test_a_take_over_closes_the_older_socket_only() -> None:

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Protocol
 
 from chargegate.domain.errors import ChargegateError
+from chargegate.domain.lru import Lru
 from chargegate.ocpp import local_lists
 from chargegate.ocpp.local_lists import MISSING
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
@@ -15,6 +16,10 @@ from chargegate.services.commands import NotDelivered, Order, Reply
 
 # Close code (private range) for a socket replaced by a newer connection of the same charger.
 REPLACED = 4000
+# Take-overs remembered for chargers not connected here. One matters only in the moment between a
+# connection's epoch claim and its registration, so the most recent ones are plenty, and every
+# charger connecting to another node (made-up ids on auto-registration too) is not kept for ever.
+TAKEN_OVER_KEPT = 10_000
 
 
 class Superseded(ChargegateError):
@@ -38,7 +43,7 @@ class ConnectionRegistry:
         self._connections: dict[str, Connection] = {}
         # Take-overs announced while the charger had no registered connection here: a connection
         # whose epoch was claimed just before (and is registered just after) is already stale.
-        self._taken_over: dict[str, int] = {}
+        self._taken_over: Lru[str, int] = Lru(TAKEN_OVER_KEPT)
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -46,7 +51,9 @@ class ConnectionRegistry:
     def attach(self, charge_point_id: str, connection: Connection) -> Connection | None:
         """Register a new connection; returns the one it replaces (a half-open old socket).
         Raises Superseded if another node has announced a newer epoch meanwhile."""
-        if self._taken_over.pop(charge_point_id, 0) > connection.epoch:
+        announced = self._taken_over.get(charge_point_id) or 0
+        self._taken_over.forget(charge_point_id)
+        if announced > connection.epoch:
             raise Superseded(f"{charge_point_id} is connected to another node")
         previous = self._connections.get(charge_point_id)
         self._connections[charge_point_id] = connection
@@ -62,7 +69,8 @@ class ConnectionRegistry:
         deleted): close our older socket, if any."""
         current = self._connections.get(charge_point_id)
         if current is None:
-            self._taken_over[charge_point_id] = max(epoch, self._taken_over.get(charge_point_id, 0))
+            announced = self._taken_over.get(charge_point_id) or 0
+            self._taken_over.put(charge_point_id, max(epoch, announced))
         elif current.epoch < epoch:
             del self._connections[charge_point_id]
             await current.socket.close(
