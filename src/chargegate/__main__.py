@@ -1,3 +1,5 @@
 from chargegate.cli import app
 
-app(prog_name="chargegate")
+# Guarded: `serve --workers` starts its workers by spawning, which imports this module again.
+if __name__ == "__main__":
+    app(prog_name="chargegate")

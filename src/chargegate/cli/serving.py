@@ -91,6 +91,14 @@ def serve(
             "(API clients included).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes sharing the port, each a node named <node id>-w<i> "
+            "(PostgreSQL only; set CHARGEGATE_BROKER_URL for immediate wake-ups between them).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API under /1.2 and OCPP at ws://HOST:PORT/ocpp/{charge_point_id}."""
     from chargegate import logs
@@ -112,12 +120,32 @@ def serve(
         settings.tls_client_cert_required = True
     _check_tls(settings)
     _check_auto_registration(settings)
+    _check_workers(settings, workers)
     logs.configure(settings.log_level)
     http, ws = ("https", "wss") if settings.tls_cert else ("http", "ws")
     typer.echo(f"chargegate listening on {http}://{host}:{port}/1.2 and {ws}://{host}:{port}/ocpp/")
+    if workers > 1:
+        from chargegate.workers import Supervisor, worker_node_id
+
+        names = [worker_node_id(settings.node_id, index) for index in range(workers)]
+        typer.echo(f"{workers} worker processes, the nodes {', '.join(names)}")
+        Supervisor(settings, host, port, workers).run()
+        return
     from chargegate.server import uvicorn_server
 
     uvicorn_server(settings, host, port).run()
+
+
+def _check_workers(settings: Settings, workers: int) -> None:
+    from chargegate.store.database import is_sqlite
+
+    if workers > 1 and is_sqlite(settings.database_url):
+        typer.echo(
+            "error: --workers needs PostgreSQL (CHARGEGATE_DATABASE_URL): SQLite has one writer,"
+            " and is served by one process",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def demo(
