@@ -141,9 +141,31 @@ async def test_workers_share_the_port_and_a_killed_worker_is_replaced(tmp_path: 
 
 
 def alive(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
+    """Running: neither gone nor a zombie (an orphan's exit is reaped by whoever adopts it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 async def back(sims: list[SimulatedCharger]) -> bool:
     reconnected = sum(sim.connections for sim in sims) > len(sims)
     return reconnected and all(sim.online for sim in sims)
+
+
+@pytest.mark.postgres_only
+async def test_workers_leave_with_a_supervisor_killed_outright(tmp_path: Path) -> None:
+    """No orphan keeps serving (and holding the port) once nothing would restart or stop it."""
+    server = Server(workdir=tmp_path, extra_args=["--workers", "2", "--node-id", "nx"])
+    await upgrade(server.database_url)
+    server.start()
+    assert server.process is not None
+    workers = workers_of(server.process.pid)
+    assert len(workers) == 2, workers
+    server.kill()
+
+    async def gone() -> bool:
+        return not [pid for pid in workers if alive(pid)]
+
+    await eventually(gone, timeout=60)
