@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from chargegate.sim.operations import VENDOR_ID
-from support import Operator, Server, Simulators, assert_error, online, poll_queue
+from support import Charger, Operator, Server, Simulators, assert_error, online, poll_queue
 from test_charger_commands import queued
 
 
@@ -70,16 +70,17 @@ async def test_reset_refused(
 async def test_unlock_connector(
     shared_server: Server, op: Operator, simulators: Simulators
 ) -> None:
-    """Unlocked; an unknown port is the charger's to refuse (1.6 NotSupported, TC_031; 2.0.1
-    UnknownConnector), and a failed unlock says so."""
-    charger = await op.add_charger()
+    """Unlocked; a port the charger has but does not know is the charger's to refuse (1.6
+    NotSupported, TC_031; 2.0.1 UnknownConnector), and a failed unlock says so."""
+    # Registered with two ports, the station has one.
+    charger = await op.add_charger(2)
     cp = charger.charge_point_id
-    sim = await online(simulators, shared_server, charger)
+    sim = await online(simulators, shared_server, Charger(cp, charger.port_uuids[:1]))
     v16 = simulators.ocpp_version == "1.6"
     async with op.client() as client:
         unlocked = await done(client, cp, "unlock_connector", port=1)
         assert unlocked["status"] == "SUCCESS" and unlocked["result"] == {"status": "Unlocked"}
-        unknown = await done(client, cp, "unlock_connector", port=7)
+        unknown = await done(client, cp, "unlock_connector", port=2)
         said = "NotSupported" if v16 else "UnknownConnector"
         assert unknown["status"] == "FAILURE", unknown
         assert unknown["reason"] == f"The charger rejected UnlockConnector ({said})"
@@ -87,11 +88,37 @@ async def test_unlock_connector(
         failed = await done(client, cp, "unlock_connector", port=1)
         assert failed["reason"] == "The charger rejected UnlockConnector (UnlockFailed)"
     if v16:
-        assert sim.requests("UnlockConnector") == [{"connectorId": n} for n in (1, 7, 1)]
+        assert sim.requests("UnlockConnector") == [{"connectorId": n} for n in (1, 2, 1)]
     else:
         assert sim.requests("UnlockConnector") == [
-            {"evseId": n, "connectorId": 1} for n in (1, 7, 1)
+            {"evseId": n, "connectorId": 1} for n in (1, 2, 1)
         ]
+
+
+async def test_a_port_the_charger_does_not_have(
+    shared_server: Server, op: Operator, simulators: Simulators
+) -> None:
+    """Each param naming a port is checked against the charger's ports: a 400 naming it, and
+    nothing queued or sent (the command after them is the first the charger gets)."""
+    charger = await op.add_charger(2)
+    cp = charger.charge_point_id
+    sim = await online(simulators, shared_server, charger)
+    v16 = simulators.ocpp_version == "1.6"
+    refused = [
+        ("unlock_connector", {"port": 3}, "port 3"),
+        ("change_availability", {"port": 7, "operative": False}, "port 7"),
+        ("trigger_message", {"message": "StatusNotification", "port": 4}, "port 4"),
+    ]
+    if not v16:
+        refused.append(("reset", {"type": "immediate", "evse": 5}, "evse 5"))
+    async with op.client() as client:
+        for action, params, named in refused:
+            message = await queued_error(client, cp, action, **params)
+            assert message == f"{named}: charger {cp} has no such port (its ports: 1, 2)"
+        unlocked = await done(client, cp, "unlock_connector", port=2)
+        assert unlocked["result"] == {"status": "Unlocked"}, unlocked
+    asked = {"UnlockConnector", "ChangeAvailability", "TriggerMessage", "Reset"}
+    assert [name for name, _ in sim.received if name in asked] == ["UnlockConnector"]
 
 
 async def test_change_availability(

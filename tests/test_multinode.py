@@ -8,6 +8,8 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from chargegate.domain.times import utcnow
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store import chargers as charger_store
 from chargegate.store.database import create_engine, session_factory
-from chargegate.store.migrate import upgrade
+from chargegate.store.migrate import upgrade, upgrade_sync
 from support import (
     Charger,
     Operator,
@@ -76,6 +78,19 @@ class Cluster:
         await upgrade(self.a.database_url)
         self.a.start()
         self.b.start()
+
+    @contextmanager
+    def running(self) -> Iterator[Cluster]:
+        """Migrated and started, for a fixture outside the event loop; stopped afterwards (its
+        tests power off their own chargers)."""
+        upgrade_sync(self.a.database_url)
+        self.a.start()
+        self.b.start()
+        try:
+            yield self
+        finally:
+            self.a.stop()
+            self.b.stop()
 
     async def stop(self) -> None:
         for sim in self.chargers:

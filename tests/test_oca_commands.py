@@ -117,10 +117,13 @@ async def test_tc_018_unlock_with_a_session(op: Operator, kind: str) -> None:
 
 @KINDS
 async def test_tc_031_unlock_an_unknown_connector(op: Operator, kind: str) -> None:
-    charger = await op.add_charger()
-    async with station(kind, op, charger, "1.6") as cp, op.client() as client:
-        failed = await command(client, charger, "unlock_connector", port=9)
-        assert cp.calls("UnlockConnector") == [{"connectorId": 9}]
+    """Registered with more ports than it has: the station does not know connector 2 (a port
+    that is not registered at all is refused before it goes out, with a 400)."""
+    charger = await op.add_charger(2)
+    one_port = Charger(charger.charge_point_id, charger.port_uuids[:1])
+    async with station(kind, op, one_port, "1.6") as cp, op.client() as client:
+        failed = await command(client, charger, "unlock_connector", port=2)
+        assert cp.calls("UnlockConnector") == [{"connectorId": 2}]
     assert failed["status"] == "FAILURE", failed
     assert failed["reason"] == "The charger rejected UnlockConnector (NotSupported)"
 

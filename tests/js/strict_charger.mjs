@@ -694,7 +694,9 @@ function updateFirmware(location, retrieveAt, requestId) {
     });
 }
 
-// The connection closes and the charger boots again, as after installing firmware.
+// After installing firmware: the charger drops its connection (close 1012), opens a new one
+// and boots on it (2.0.1 reason PowerUp) with its new firmware version, ending no transaction.
+// Unlike reboot(reason), the server sees the charger reconnect.
 async function reconnectAndBoot() {
     rebooting = true;
     await client.close({ code: 1012, reason: 'rebooting' });
@@ -721,8 +723,10 @@ function uploadDiagnostics(requestId) {
 
 const busy = () => [...connectors.values()].some((c) => c.tx);
 
-// A reset: the transactions end with `reason`, then the charger starts over (a new boot on
-// this connection: the protocol's view of a restart).
+// A reset: the transactions end with `reason` (HardReset, SoftReset, ImmediateReset), then the
+// charger boots again (2.0.1 reason RemoteReset) on the same connection, which stays open.
+// Unlike reconnectAndBoot(), the server sees no new connection: the protocol's view of a
+// restart, enough for the reset cases.
 async function reboot(reason) {
     for (const connector of connectors.values()) {
         if (!connector.tx) continue;

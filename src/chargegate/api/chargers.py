@@ -11,6 +11,7 @@ from chargegate.api import openapi_fleet, roles
 from chargegate.api.arguments import Rt, get_arguments, json_body
 from chargegate.api.auth import Operator
 from chargegate.api.configuration import key_body
+from chargegate.api.file_transfers import transfers_body
 from chargegate.api.streaming import json_array
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.fleet import parse_charger_create, parse_charger_patch, parse_chargers
@@ -37,10 +38,7 @@ def charger_body(view: ChargerView) -> dict[str, Any]:
         "serial_number": view.serial_number,
         "firmware_version": view.firmware_version,
         "feature_profiles": None if view.feature_profiles is None else list(view.feature_profiles),
-        "firmware_status": view.firmware_status,
-        "firmware_status_at": format_api(view.firmware_status_at),
-        "diagnostics_status": view.diagnostics_status,
-        "diagnostics_status_at": format_api(view.diagnostics_status_at),
+        **transfers_body(view.file_transfers),
         "disabled": view.disabled,
         "created": format_api(view.created),
         "ports": [

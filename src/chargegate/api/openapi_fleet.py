@@ -8,6 +8,7 @@ from typing import Any
 from chargegate.api.openapi import BODY_TOO, NEXT_CURSOR, PAGE_QUERY, Doc, _body, _json, _query
 from chargegate.api.openapi import responses as _responses
 from chargegate.api.openapi_configuration import CONFIGURATION
+from chargegate.api.openapi_file_transfers import FILE_TRANSFERS
 from chargegate.api.openapi_schemas import SHOWN_TIME, UUID
 from chargegate.domain.fleet import CONNECTORS_MAX, PASSWORD_MAX, URL_MAX, OcppVersion
 from chargegate.domain.identity import CHARGE_POINT_ID_MAX
@@ -57,13 +58,8 @@ _CHARGER_FIELDS: dict[str, Any] = {
         "description": "OCPP 1.6 SupportedFeatureProfiles, asked after each boot; null: not "
         "known (and for 2.0.1)",
     },
-    "firmware_status": {**_TEXT, "description": "Its last FirmwareStatusNotification"},
-    "firmware_status_at": SHOWN_TIME,
-    "diagnostics_status": {
-        **_TEXT,
-        "description": "Its last DiagnosticsStatusNotification (2.0.1 LogStatusNotification)",
-    },
-    "diagnostics_status_at": SHOWN_TIME,
+    # As GET .../firmware shows them (one function formats both).
+    **FILE_TRANSFERS["properties"],
     "disabled": {
         "type": "boolean",
         "description": "Refused at the handshake, and sent away when connected",

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.command_params import check_version, to_json
+from chargegate.domain.command_params import check_ports, check_version, ports_named, to_json
 from chargegate.domain.states import (
     ChargerAction,
     CommandStatus,
@@ -33,6 +33,7 @@ from chargegate.services.commands import offline_reason
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView
+from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
 from chargegate.store.commands import Claimed
@@ -58,6 +59,9 @@ async def send(
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
         check_version(request.action, request.params, charger.ocpp_version)
+        if ports_named(request.params):
+            ports = await charger_store.charger_ports(session, charger.id)
+            check_ports(request.params, charge_point_id, {p.connector_id for p in ports})
         item = await enqueue(
             session,
             rt,
@@ -133,27 +137,32 @@ async def enqueue(
 async def fail_overdue(session: AsyncSession, now: datetime, timeout_s: float) -> None:
     """Commands not answered in time (their charger went offline, or never answered): their
     queue items fail, and what is still in the outbox will not go out."""
-    for item in await queue_store.overdue_commands(session, now):
-        command = await command_store.for_queue_item(session, item.queue_uuid)
-        charger = None if command is None else await session.get(Charger, command.charger_id)
-        when = (
-            f"within {timeout_s:g} s"
-            if command is None or command.expires_at is None
-            else f"by {format_api(command.expires_at)} (its expires)"
-        )
-        if command is not None and charger is not None and command.attempts == 0:
-            reason = (
-                f"Charger {charger.charge_point_id} was offline (not connected to chargegate) "
-                f"and did not come back {when}, so the command was not sent"
-            )
-        else:
-            reason = (
-                f"The charger did not answer the command {when} (it went offline or did not answer)"
-            )
+    items = await queue_store.overdue_commands(session, now)
+    commands = await command_store.for_queue_items(session, [item.queue_uuid for item in items])
+    for item in items:
+        command, charge_point_id = commands.get(item.queue_uuid, (None, None))
         if command is not None and charger_configuration.report_awaited(command):
-            reason = f"The charger's report stopped coming: no further part within {timeout_s:g} s"
             await charger_configuration.abandoned(session, command)
+        reason = _why_overdue(command, charge_point_id, timeout_s)
         await _give_up(session, item, command, now, reason)
+
+
+def _why_overdue(command: Command | None, charge_point_id: str | None, timeout_s: float) -> str:
+    """What the queue item of a command past its deadline says."""
+    when = (
+        f"within {timeout_s:g} s"
+        if command is None or command.expires_at is None
+        else f"by {format_api(command.expires_at)} (its expires)"
+    )
+    if command is not None and charger_configuration.report_awaited(command):
+        return f"The charger's report stopped coming: no further part within {timeout_s:g} s"
+    elif command is not None and command.attempts == 0:
+        return (
+            f"Charger {charge_point_id} was offline (not connected to chargegate) "
+            f"and did not come back {when}, so the command was not sent"
+        )
+    else:
+        return f"The charger did not answer the command {when} (it went offline or did not answer)"
 
 
 async def fail_in_doubt(session: AsyncSession, claimed: Sequence[Claimed], now: datetime) -> None:

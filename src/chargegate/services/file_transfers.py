@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.webhooks import EventType
@@ -54,22 +53,14 @@ async def reported(rt: Runtime, charge_point_id: str, transfer: Transfer, status
 async def view(rt: Runtime, operator_id: int, charge_point_id: str) -> FileTransfersView:
     operator_chargers.check(charge_point_id)
     async with rt.reads() as session:
-        return _view(await operator_chargers.find(session, operator_id, charge_point_id))
+        return transfers_view(await operator_chargers.find(session, operator_id, charge_point_id))
 
 
-def _view(charger: Charger) -> FileTransfersView:
+def transfers_view(charger: Charger) -> FileTransfersView:
+    """The charger's last reports, as GET /chargers/<id> and .../firmware both show them."""
     return FileTransfersView(
         firmware_status=charger.firmware_status,
         firmware_status_at=charger.firmware_status_at,
         diagnostics_status=charger.diagnostics_status,
         diagnostics_status_at=charger.diagnostics_status_at,
     )
-
-
-def file_transfers_data(view: FileTransfersView) -> dict[str, Any]:
-    return {
-        "firmware_status": view.firmware_status,
-        "firmware_status_at": format_api(view.firmware_status_at),
-        "diagnostics_status": view.diagnostics_status,
-        "diagnostics_status_at": format_api(view.diagnostics_status_at),
-    }

@@ -22,6 +22,7 @@ from chargegate.domain.fleet import BadChargerPassword, ChargerCreate, ChargerPa
 from chargegate.domain.times import utcnow
 from chargegate.services import charger_configuration, operator_chargers
 from chargegate.services.charger_configuration import KeyView
+from chargegate.services.file_transfers import FileTransfersView, transfers_view
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
@@ -58,10 +59,7 @@ class ChargerView:
     serial_number: str | None
     firmware_version: str | None
     feature_profiles: tuple[str, ...] | None
-    firmware_status: str | None
-    firmware_status_at: datetime | None
-    diagnostics_status: str | None
-    diagnostics_status_at: datetime | None
+    file_transfers: FileTransfersView
     disabled: bool
     created: datetime
     ports: tuple[ChargerPortView, ...]
@@ -91,10 +89,7 @@ def charger_view(
         serial_number=charger.serial_number,
         firmware_version=charger.firmware_version,
         feature_profiles=None if profiles is None else tuple(profiles),
-        firmware_status=charger.firmware_status,
-        firmware_status_at=charger.firmware_status_at,
-        diagnostics_status=charger.diagnostics_status,
-        diagnostics_status_at=charger.diagnostics_status_at,
+        file_transfers=transfers_view(charger),
         disabled=charger.disabled,
         created=charger.created_at,
         ports=tuple(ChargerPortView(p.port_uuid, p.connector_id, p.status) for p in ports),

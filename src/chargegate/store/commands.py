@@ -349,3 +349,20 @@ async def get_command(session: AsyncSession, command_id: int) -> Command | None:
 async def for_queue_item(session: AsyncSession, queue_uuid: str) -> Command | None:
     """The command on a charger that a queue item follows."""
     return await session.scalar(select(Command).where(Command.queue_uuid == queue_uuid))
+
+
+async def for_queue_items(
+    session: AsyncSession, queue_uuids: Sequence[str]
+) -> dict[str, tuple[Command, str]]:
+    """The commands these queue items follow, with their charger's id, by queue item."""
+    found: dict[str, tuple[Command, str]] = {}
+    for chunk in chunks(queue_uuids):
+        rows = await session.execute(
+            select(Command, Charger.charge_point_id)
+            .join(Charger, Charger.id == Command.charger_id)
+            .where(Command.queue_uuid.in_(chunk))
+        )
+        for command, charge_point_id in rows.tuples():
+            assert command.queue_uuid is not None  # selected by it
+            found[command.queue_uuid] = (command, charge_point_id)
+    return found
