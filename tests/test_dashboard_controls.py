@@ -1,0 +1,121 @@
+"""The dashboard's controls (the operator's hands), used in headless Chromium against simulated
+chargers of both OCPP versions: each click goes through the public API to the charger, and the
+page shows the queue item's outcome, a charger's refusal included. One browser walks them all."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chargegate import provisioning
+from chargegate.domain.roles import Role
+from support import Server, Simulators, iso, online, open_session
+from test_dashboard import PROBE, browser_test, run_node
+
+
+def by_control(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {step["name"]: step for step in steps}
+
+
+@browser_test
+async def test_each_control_reaches_the_charger_and_shows_its_outcome(
+    server: Server, simulators: Simulators
+) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger(connectors=2)
+    sim = await online(simulators, server, charger)
+    refusing = await operator.add_charger()
+    stubborn = await online(simulators, server, refusing, unlock="UnlockFailed")
+    sessions_key = await provisioning.create_api_key(server.settings, operator.name, Role.SESSIONS)
+    async with operator.client() as client:
+        session = (await open_session(client, charger.port_uuids[0]))["transaction_uuid"]
+    v16 = simulators.ocpp_version == "1.6"
+    reset_type = "hard" if v16 else "immediate"
+    new_expiry = iso(3600, "%Y-%m-%dT%H:%M:%S")  # no zone typed: the page sends it as UTC
+    cp, other = charger.charge_point_id, refusing.charge_point_id
+
+    def at(control: str, **target: str) -> str:
+        return f"[data-control={control}]" + "".join(f'[data-{k}="{v}"]' for k, v in target.items())
+
+    steps = [
+        {"name": "configuration", "control": at("configuration", charger=cp)},
+        {
+            "name": "charger operative",
+            "control": at("availability", charger=cp) + ":not([data-port])",
+            "select": "operative",
+        },
+        {
+            "name": "port inoperative",
+            "control": at("availability", charger=cp, port="2"),
+            "select": "inoperative",
+        },
+        {"name": "unlock", "control": at("unlock", charger=cp, port="2")},
+        {"name": "extend", "control": at("extend", transaction=session), "fill": new_expiry},
+        {"name": "stop", "control": at("stop", transaction=session)},
+        {"name": "reset", "control": at("reset", charger=cp), "select": reset_type},
+        {"name": "refused unlock", "control": at("unlock", charger=other, port="1")},
+    ]
+    seen = await run_node(
+        "dashboard_controls.mjs", server.base_url, operator.key, json.dumps(steps), sessions_key
+    )
+    assert seen["signedIn"] is True
+    done = by_control(seen["steps"])
+    states = {name: step["state"] for name, step in done.items()}
+    assert states == {name: "SUCCESS" for name in states} | {"refused unlock": "FAILURE"}, done
+
+    # Read configuration: the charger was asked for all of it (chargegate's own reads after
+    # each boot name their keys), and the page lists the keys.
+    if v16:
+        assert {} in sim.requests("GetConfiguration")
+        assert "HeartbeatInterval = 60" in done["configuration"]["keys"]
+    else:
+        [report] = sim.requests("GetBaseReport")
+        assert report["reportBase"] == "FullInventory"
+        assert "OCPPCommCtrlr.HeartbeatInterval = 60" in done["configuration"]["keys"]
+    # Availability of the whole charger, then of port 2; unlock of port 2.
+    if v16:
+        assert sim.requests("ChangeAvailability") == [
+            {"connectorId": 0, "type": "Operative"},
+            {"connectorId": 2, "type": "Inoperative"},
+        ]
+        assert sim.requests("UnlockConnector") == [{"connectorId": 2}]
+    else:
+        assert sim.requests("ChangeAvailability") == [
+            {"operationalStatus": "Operative"},
+            {"operationalStatus": "Inoperative", "evse": {"id": 2}},
+        ]
+        assert sim.requests("UnlockConnector") == [{"evseId": 2, "connectorId": 1}]
+    assert '"status":"Accepted"' in done["port inoperative"]["text"]
+    assert '"status":"Unlocked"' in done["unlock"]["text"]
+    # Extend moved `expires` to what was typed; stop reached the charger and closed the session.
+    async with operator.client() as client:
+        ended = (await client.get(f"/transactions/{session}")).json()
+    assert ended["expires"] == new_expiry and ended["state"] == "Closed", ended
+    assert done["extend"]["text"] == f"SUCCESS: expires {new_expiry}Z"
+    assert sim.stop_requests == 1
+    assert done["stop"]["text"] == "SUCCESS: transaction Closed"
+    # Reset offers only the charger's own version's types.
+    assert done["reset"]["options"] == (["soft", "hard"] if v16 else ["immediate", "on_idle"])
+    assert sim.requests("Reset") == [{"type": "Hard" if v16 else "Immediate"}]
+    assert '"status":"Accepted"' in done["reset"]["text"]
+    # The charger's refusal, as the queue item gives it.
+    assert stubborn.requests("UnlockConnector") == [
+        {"connectorId": 1} if v16 else {"evseId": 1, "connectorId": 1}
+    ]
+    assert done["refused unlock"]["text"] == (
+        "FAILURE: The charger rejected UnlockConnector (UnlockFailed)"
+    )
+    # The action log keeps every outcome, the stop's too (its session row is gone by now).
+    assert len(seen["log"]) == len(steps)
+    assert any("Stop" in line and "transaction Closed" in line for line in seen["log"]), seen["log"]
+
+    # A `sessions` key may not send commands (nor read the dashboard's data): it is not signed
+    # in, and the page says why in the server's words.
+    assert seen["secondSignedIn"] is False
+    assert "may not use the dashboard" in seen["secondError"], seen["secondError"]
+    assert "'sessions'" in seen["secondError"], seen["secondError"]
+
+    # All of it under the page's Content-Security-Policy, talking only to this server.
+    assert seen["violations"] == [] and seen["inlineScriptRan"] is False, seen
+    assert [url for url in seen["requests"] if not url.startswith(server.base_url)] == []
+    assert [error for error in seen["errors"] if PROBE not in error] == [], seen["errors"]
