@@ -12,6 +12,8 @@ from chargegate.domain.roles import Role
 from support import Server, Simulators, iso, online, open_session
 from test_dashboard import PROBE, browser_test, run_node
 
+REFUSED = "the server responded with a status of 400 (Bad Request)"
+
 
 def by_control(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in steps}
@@ -50,7 +52,13 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
             "select": "inoperative",
         },
         {"name": "unlock", "control": at("unlock", charger=cp, port="2")},
-        {"name": "extend", "control": at("extend", transaction=session), "fill": new_expiry},
+        {"name": "bad extend", "control": at("extend", transaction=session), "fill": "soon"},
+        {
+            "name": "extend",
+            "control": at("extend", transaction=session),
+            "fill": new_expiry,
+            "afterRefresh": True,
+        },
         {"name": "stop", "control": at("stop", transaction=session)},
         {"name": "reset", "control": at("reset", charger=cp), "select": reset_type},
         {"name": "refused unlock", "control": at("unlock", charger=other, port="1")},
@@ -61,7 +69,8 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     assert seen["signedIn"] is True
     done = by_control(seen["steps"])
     states = {name: step["state"] for name, step in done.items()}
-    assert states == {name: "SUCCESS" for name in states} | {"refused unlock": "FAILURE"}, done
+    failed = {"refused unlock": "FAILURE", "bad extend": "FAILURE"}
+    assert states == {name: "SUCCESS" for name in states} | failed, done
 
     # Read configuration: the charger was asked for all of it (chargegate's own reads after
     # each boot name their keys), and the page lists the keys.
@@ -92,6 +101,9 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
         ended = (await client.get(f"/transactions/{session}")).json()
     assert ended["expires"] == new_expiry and ended["state"] == "Closed", ended
     assert done["extend"]["text"] == f"SUCCESS: expires {new_expiry}Z"
+    # The API's own refusal of what was typed is shown in its words.
+    assert done["bad extend"]["text"].startswith("FAILURE: HTTP 400: "), done
+    assert "'soonZ' is not an ISO 8601 timestamp" in done["bad extend"]["text"], done
     assert sim.stop_requests == 1
     assert done["stop"]["text"] == "SUCCESS: transaction Closed"
     # Reset offers only the charger's own version's types.
@@ -118,4 +130,6 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     # All of it under the page's Content-Security-Policy, talking only to this server.
     assert seen["violations"] == [] and seen["inlineScriptRan"] is False, seen
     assert [url for url in seen["requests"] if not url.startswith(server.base_url)] == []
-    assert [error for error in seen["errors"] if PROBE not in error] == [], seen["errors"]
+    # Chromium logs each 4xx answer; the bad extension's 400 is the only one.
+    errors = [error for error in seen["errors"] if PROBE not in error]
+    assert errors == [f"Failed to load resource: {REFUSED}"], errors

@@ -4,7 +4,8 @@
 // key (a `sessions` key) and reads what the page says. Prints one JSON line; asserts nothing.
 //
 // Usage: node dashboard_controls.mjs <base url> <api key> <steps JSON> <second key>
-//   steps: [{"control": "<CSS selector of a .control>", "select"?: "<option>", "fill"?: "<text>"}]
+//   steps: [{"control": "<CSS selector of a .control>", "select"?: "<option>", "fill"?: "<text>",
+//            "afterRefresh"?: true (click only after the page has refreshed its data once more)}]
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from 'playwright-core';
@@ -36,6 +37,12 @@ async function use(page, step) {
     const options = await box.$$eval('select option', (all) => all.map((o) => o.value));
     if (step.select) await (await box.$('select')).selectOption(step.select);
     if (step.fill !== undefined) await (await box.$('input')).fill(step.fill);
+    if (step.afterRefresh) {
+        // What was typed must outlive the page's next redraw.
+        const before = await page.textContent('#updated');
+        await page.waitForFunction((t) => document.getElementById('updated').textContent !== t,
+            before, { timeout: 10000 });
+    }
     const outcome = await box.$('output');
     await (await box.$('button')).click();
     await page.waitForFunction((o) => ['SUCCESS', 'FAILURE'].includes(o.dataset.state), outcome, {
