@@ -103,7 +103,7 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     assert done["extend"]["text"] == f"SUCCESS: expires {new_expiry}Z"
     # The API's own refusal of what was typed is shown in its words.
     assert done["bad extend"]["text"].startswith("FAILURE: HTTP 400: "), done
-    assert "'soonZ' is not an ISO 8601 timestamp" in done["bad extend"]["text"], done
+    assert "'soon' is not an ISO 8601 timestamp" in done["bad extend"]["text"], done
     assert sim.stop_requests == 1
     assert done["stop"]["text"] == "SUCCESS: transaction Closed"
     # Reset offers only the charger's own version's types.

@@ -174,7 +174,9 @@ function portControls(cp, port) {
   );
 }
 
-// An open session's controls: stop, and a new expiry (UTC; Z is added when no zone is typed).
+// An open session's controls: stop, and a new expiry in UTC. A time typed without a zone (as
+// the page shows them) gets its Z; anything else goes as typed, for the API to judge.
+const ZONELESS = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/;
 function sessionControls(transaction) {
   const path = `/transactions/${encodeURIComponent(transaction.transaction_uuid)}`;
   const expires = el("input", { type: "text", size: 20, value: transaction.expires || "" });
@@ -186,7 +188,7 @@ function sessionControls(transaction) {
     control("stop", target, "Stop", [], () => ["PATCH", path, { state: "closed" }]),
     control("extend", target, "Extend to", [expires], () => {
       const typed = expires.value.trim();
-      return ["PATCH", path, { expires: /(Z|[+-]\d\d:?\d\d)$/i.test(typed) ? typed : `${typed}Z` }];
+      return ["PATCH", path, { expires: ZONELESS.test(typed) ? `${typed}Z` : typed }];
     }),
   );
 }
