@@ -56,7 +56,7 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function success(item) {
   if (item.transaction_uuid) return `transaction ${item.state}`;
   const result = JSON.stringify(item.result);
-  return result.length > 300 ? `${result.slice(0, 300)}...` : result;
+  return result.length > 160 ? `${result.slice(0, 160)}...` : result;
 }
 
 async function follow(id, report, done) {
@@ -127,7 +127,7 @@ const OPERATIVE = ["inoperative", "operative"];
 function availability(cp, port) {
   const state = choice(OPERATIVE);
   const target = port ? { charger: cp, port: String(port) } : { charger: cp };
-  return control("availability", target, "Set", [state], () =>
+  return control("availability", target, "Set availability", [state], () =>
     command(cp, "change_availability", { port: port || null, operative: state.value === "operative" }),
   );
 }
