@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from chargegate import provisioning
 from chargegate.domain.roles import Role
 from support import Server, Simulators, iso, online, open_session
@@ -20,6 +22,8 @@ def by_control(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 @browser_test
+# How long a command waits for an offline charger: the offline charger's FAILURE comes after it.
+@pytest.mark.server_env({"CHARGEGATE_COMMAND_TIMEOUT_S": "6"})
 async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     server: Server, simulators: Simulators
 ) -> None:
@@ -28,6 +32,7 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     sim = await online(simulators, server, charger)
     refusing = await operator.add_charger()
     stubborn = await online(simulators, server, refusing, unlock="UnlockFailed")
+    unplugged = (await operator.add_charger()).charge_point_id  # never connects
     sessions_key = await provisioning.create_api_key(server.settings, operator.name, Role.SESSIONS)
     async with operator.client() as client:
         session = (await open_session(client, charger.port_uuids[0]))["transaction_uuid"]
@@ -62,6 +67,7 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
         {"name": "stop", "control": at("stop", transaction=session)},
         {"name": "reset", "control": at("reset", charger=cp), "select": reset_type},
         {"name": "refused unlock", "control": at("unlock", charger=other, port="1")},
+        {"name": "offline unlock", "control": at("unlock", charger=unplugged, port="1")},
     ]
     seen = await run_node(
         "dashboard_controls.mjs", server.base_url, operator.key, json.dumps(steps), sessions_key
@@ -69,7 +75,7 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     assert seen["signedIn"] is True
     done = by_control(seen["steps"])
     states = {name: step["state"] for name, step in done.items()}
-    failed = {"refused unlock": "FAILURE", "bad extend": "FAILURE"}
+    failed = {"refused unlock": "FAILURE", "bad extend": "FAILURE", "offline unlock": "FAILURE"}
     assert states == {name: "SUCCESS" for name in states} | failed, done
 
     # Read configuration: the charger was asked for all of it (chargegate's own reads after
@@ -117,6 +123,11 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     assert done["refused unlock"]["text"] == (
         "FAILURE: The charger rejected UnlockConnector (UnlockFailed)"
     )
+    # A charger that is not connected: IN PROGRESS while the command waits for it, then FAILURE.
+    offline = done["offline unlock"]
+    assert offline["first"] == "IN PROGRESS", offline
+    assert offline["text"].startswith(f"FAILURE: Charger {unplugged} was offline"), offline
+    assert offline["text"].endswith("so the command was not sent"), offline
     # The action log keeps every outcome, the stop's too (its session row is gone by now).
     assert len(seen["log"]) == len(steps)
     assert any("Stop" in line and "transaction Closed" in line for line in seen["log"]), seen["log"]

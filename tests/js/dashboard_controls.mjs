@@ -45,6 +45,9 @@ async function use(page, step) {
     }
     const outcome = await box.$('output');
     await (await box.$('button')).click();
+    // The first state after the request went out (a slow outcome is IN PROGRESS meanwhile).
+    await page.waitForFunction((o) => !['', 'SENDING'].includes(o.dataset.state ?? ''), outcome);
+    const first = await outcome.evaluate((o) => o.dataset.state);
     await page.waitForFunction((o) => ['SUCCESS', 'FAILURE'].includes(o.dataset.state), outcome, {
         timeout: 30000,
     });
@@ -54,6 +57,7 @@ async function use(page, step) {
     return {
         ...step,
         options,
+        first,
         state: await outcome.evaluate((o) => o.dataset.state),
         text: await outcome.evaluate((o) => o.textContent),
         keys: listed ? await listed.$$eval('li', (all) => all.map((li) => li.textContent)) : [],
