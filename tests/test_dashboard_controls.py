@@ -131,6 +131,7 @@ async def test_each_control_reaches_the_charger_and_shows_its_outcome(
     # The action log keeps every outcome, the stop's too (its session row is gone by now).
     assert len(seen["log"]) == len(steps)
     assert any("Stop" in line and "transaction Closed" in line for line in seen["log"]), seen["log"]
+    assert seen["logAfterSignOut"] == 0  # whoever signs in next in the tab does not see it
 
     # A `sessions` key may not send commands (nor read the dashboard's data): it is not signed
     # in, and the page says why in the server's words.

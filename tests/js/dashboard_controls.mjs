@@ -72,6 +72,8 @@ try {
     for (const step of signedIn ? JSON.parse(stepsJson) : []) steps.push(await use(page, step));
     const log = await page.$$eval('#actions li', (all) => all.map((li) => li.textContent));
     const policy = await policyReport(page);
+    if (signedIn) await page.click('#logout');
+    const logAfterSignOut = await page.$$eval('#actions li', (all) => all.length);
     const second = await browser.newPage();
     const secondSignedIn = await signIn(second, secondKey);
     process.stdout.write(
@@ -79,6 +81,7 @@ try {
             signedIn,
             steps,
             log,
+            logAfterSignOut,
             secondSignedIn,
             secondError: await second.textContent('#login-error'),
             ...policy,

@@ -172,6 +172,11 @@ $("login-form").addEventListener("submit", (event) => {
   sessionStorage.setItem(KEY, $("key").value.trim());
   refresh();
 });
-$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); show(false); });
+// The action log is this key's: whoever signs in next in this tab does not see it.
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY);
+  $("actions").replaceChildren();
+  show(false);
+});
 refresh();
 setInterval(refresh, 3000);
