@@ -20,6 +20,7 @@ PAGE = _STATIC.joinpath("dashboard.html")
 ASSETS = Assets(
     {
         "dashboard.js": (_STATIC.joinpath("dashboard.js"), "text/javascript"),
+        "controls.js": (_STATIC.joinpath("controls.js"), "text/javascript"),
         "dashboard.css": (_STATIC.joinpath("dashboard.css"), "text/css"),
     }
 )

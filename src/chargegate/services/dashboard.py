@@ -7,6 +7,7 @@ from typing import Any
 
 from chargegate.domain.dashboard import Delivery, energy_per_hour, hour_starts, seconds_left
 from chargegate.domain.times import format_api, utcnow
+from chargegate.services.fleet import version_name
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import energy_wh, stop_data, stop_view
 from chargegate.store import chargers as charger_store
@@ -37,6 +38,8 @@ async def overview(rt: Runtime, operator_id: int) -> dict[str, Any]:
                 "charge_point_id": charger.charge_point_id,
                 "online": charger.connected_node is not None,
                 "last_seen": format_api(charger.last_seen_at),
+                # Which reset types the page offers; the registered version until it connects.
+                "ocpp_version": version_name(charger.ocpp_version or charger.ocpp_protocol),
                 "ports": [],
             },
         )

@@ -69,7 +69,7 @@ class ChargerView:
     configuration: tuple[KeyView, ...] | None = None
 
 
-def _version(subprotocol: str | None) -> str | None:
+def version_name(subprotocol: str | None) -> str | None:
     return None if subprotocol is None else subprotocol.removeprefix(_SUBPROTOCOL)
 
 
@@ -82,8 +82,8 @@ def charger_view(
         online=charger.connected_node is not None,
         node=charger.connected_node,
         last_seen=charger.last_seen_at,
-        ocpp_version=_version(charger.ocpp_version),
-        ocpp_version_registered=_version(charger.ocpp_protocol),
+        ocpp_version=version_name(charger.ocpp_version),
+        ocpp_version_registered=version_name(charger.ocpp_protocol),
         vendor=charger.vendor,
         model=charger.model,
         serial_number=charger.serial_number,

@@ -13,6 +13,35 @@ function row(table, cells, header) {
   table.appendChild(tr);
 }
 
+// Rows are kept by key and changed in place, never rebuilt: a control in a row keeps its focus,
+// what was typed into it and its outcome across refreshes. `rows` are [key, cells].
+function sync(table, header, rows) {
+  if (!table.firstChild) row(table, header, true);
+  const keyed = table.keyed || (table.keyed = new Map());
+  const wanted = new Set(rows.map(([key]) => key));
+  for (const [key, tr] of keyed) if (!wanted.has(key)) { tr.remove(); keyed.delete(key); }
+  let next = table.firstChild.nextSibling;
+  for (const [key, cells] of rows) {
+    let tr = keyed.get(key);
+    if (!tr) {
+      tr = document.createElement("tr");
+      for (const _ of cells) tr.appendChild(document.createElement("td"));
+      keyed.set(key, tr);
+    }
+    cells.forEach((cell, i) => fill(tr.cells[i], cell));
+    if (tr === next) next = next.nextSibling; else table.insertBefore(tr, next);
+  }
+}
+
+function fill(td, cell) {
+  if (cell instanceof Node) {
+    if (td.firstChild !== cell) td.replaceChildren(cell);
+  } else {
+    const value = cell === null || cell === undefined ? "-" : String(cell);
+    if (td.textContent !== value || td.children.length) td.replaceChildren(text(value));
+  }
+}
+
 function duration(seconds) {
   if (seconds === null) return "-";
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
@@ -66,25 +95,34 @@ function chart(svg, hours) {
 }
 
 function render(data) {
-  const chargers = $("chargers"); chargers.replaceChildren();
-  row(chargers, ["Charger", "Connection", "Last seen (UTC)", "Port", "Status", "Since (UTC)"], true);
+  const ports = [], controls = new Set();
   for (const c of data.chargers) {
-    for (const p of c.ports) {
+    // The charger's controls sit in its first port's row, each port's in its own.
+    const mine = `charger ${c.charge_point_id} ${c.ocpp_version}`;
+    controls.add(mine);
+    c.ports.forEach((p, i) => {
       const state = document.createElement("span");
       state.className = c.online ? "online" : "offline";
       state.textContent = c.online ? "online" : "offline";
-      row(chargers, [c.charge_point_id, state, c.last_seen ?? "never", p.connector_id, p.status, p.since]);
-    }
+      const port = `port ${c.charge_point_id} ${p.connector_id}`;
+      controls.add(port);
+      ports.push([port, [c.charge_point_id, state, c.last_seen ?? "never", p.connector_id, p.status, p.since,
+        i ? "" : kept(mine, () => chargerControls(c.charge_point_id, c.ocpp_version)),
+        kept(port, () => portControls(c.charge_point_id, p.connector_id))]]);
+    });
   }
   // The server lists a bounded number of rows (CHARGEGATE_DASHBOARD_MAX_ROWS) and counts the rest.
-  if (data.not_shown.ports) row(chargers, [`${data.not_shown.ports} more ports not shown (GET /1.2/ports lists them all)`, "", "", "", "", ""]);
-  const open = $("open"); open.replaceChildren();
-  row(open, ["Transaction", "Charger / port", "Expires (UTC)", "Time left", "Energy (Wh)", "Stop"], true);
-  for (const t of data.open_transactions) {
-    row(open, [t.transaction_uuid, `${t.charge_point_id} / ${t.connector_id}`, t.expires, duration(t.seconds_left), t.energy_wh, stopText(t.stop)]);
-  }
-  if (!data.open_transactions.length) row(open, ["none", "", "", "", "", ""]);
-  if (data.not_shown.open_transactions) row(open, [`${data.not_shown.open_transactions} more open transactions not shown`, "", "", "", "", ""]);
+  if (data.not_shown.ports) ports.push(["more", [`${data.not_shown.ports} more ports not shown (GET /1.2/ports lists them all)`, "", "", "", "", "", "", ""]]);
+  sync($("chargers"), ["Charger", "Connection", "Last seen (UTC)", "Port", "Status", "Since (UTC)", "Charger controls", "Port controls"], ports);
+  const open = data.open_transactions.map((t) => {
+    const key = `session ${t.transaction_uuid}`;
+    controls.add(key);
+    return [key, [t.transaction_uuid, `${t.charge_point_id} / ${t.connector_id}`, t.expires, duration(t.seconds_left), t.energy_wh, stopText(t.stop), kept(key, () => sessionControls(t))]];
+  });
+  if (!data.open_transactions.length) open.push(["none", ["none", "", "", "", "", "", ""]]);
+  if (data.not_shown.open_transactions) open.push(["more", [`${data.not_shown.open_transactions} more open transactions not shown`, "", "", "", "", "", ""]]);
+  sync($("open"), ["Transaction", "Charger / port", "Expires (UTC)", "Time left", "Energy (Wh)", "Stop", "Controls"], open);
+  keepOnly(controls);
   const failures = $("failures"); failures.replaceChildren();
   row(failures, ["When (UTC)", "Charger / port", "Request", "Transaction", "Reason"], true);
   for (const f of data.recent_failures) {
@@ -105,10 +143,14 @@ async function refresh() {
     $("updated").textContent = "server unreachable, retrying";
     return;
   }
-  if (response.status === 401) {
+  if (response.status === 401 || response.status === 403) {
+    // 403: a key of the `sessions` role, which may neither read this page's data nor send
+    // commands; it is signed out with the server's reason, so no control is ever offered to it.
+    const refused = response.status === 401 ? "That API key was refused: check it and try again."
+      : `This API key may not use the dashboard: ${(await response.json().catch(() => ({}))).message}`;
     sessionStorage.removeItem(KEY);
     show(false);
-    $("login-error").textContent = "That API key was refused: check it and try again.";
+    $("login-error").textContent = refused;
     return;
   }
   if (!response.ok) {
@@ -130,6 +172,11 @@ $("login-form").addEventListener("submit", (event) => {
   sessionStorage.setItem(KEY, $("key").value.trim());
   refresh();
 });
-$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); show(false); });
+// The action log is this key's: whoever signs in next in this tab does not see it.
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY);
+  $("actions").replaceChildren();
+  show(false);
+});
 refresh();
 setInterval(refresh, 3000);
