@@ -22,6 +22,11 @@ PERIODS_MAX = 48
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
 
+# The stack levels of TxProfiles (docs/smart-charging.md): a start's own TxProfile (the fail-safe
+# cut at expires, with the session's limit) is at START_STACK_LEVEL; the operator's (and a load
+# balancer's) go above it, and end at expires, so that the cut shows then.
+START_STACK_LEVEL = 1
+TX_STACK_LEVEL_MIN = START_STACK_LEVEL + 1
 # An OCPP integer: ids, stack levels, seconds.
 INT_MAX = 2**31 - 1
 # A limit no charger has: 1 MA or 1 GW would still fit; this bounds typos, not hardware.
@@ -146,6 +151,22 @@ def constant(
     )
 
 
+def start_limit(body: Mapping[str, object]) -> ChargingLimit | None:
+    """A start's optional max_current_a or max_power_w (not both)."""
+    current, power = body.get("max_current_a"), body.get("max_power_w")
+    if current is not None and power is not None:
+        raise InvalidArgument("Send max_current_a or max_power_w, not both")
+    if current is None and power is None:
+        return None
+    name, unit = ("max_current_a", RateUnit.AMPS)
+    if power is not None:
+        name, unit = ("max_power_w", RateUnit.WATTS)
+    value = _limit(current if power is None else power, name)
+    if value <= 0:
+        raise InvalidArgument(f"{name} must be more than 0 (a session that may not charge)")
+    return ChargingLimit(unit, value)
+
+
 def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
     if ("limit" in raw) == ("periods" in raw):
         raise InvalidArgument("Give either limit (one value from the start) or periods")
@@ -163,12 +184,21 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
         raise InvalidArgument("A Recurring profile needs its start_schedule")
     if kind is Kind.RELATIVE and start is not None:
         raise InvalidArgument("A Relative profile starts with charging: no start_schedule")
+    purpose = _required(_enum(raw, "purpose", Purpose), "purpose", Purpose)
+    stack_level = _int(raw, "stack_level", 0)
+    if purpose is Purpose.TX and stack_level is not None and stack_level < TX_STACK_LEVEL_MIN:
+        raise InvalidArgument(
+            f"A TxProfile's stack_level is {TX_STACK_LEVEL_MIN} or more: level "
+            f"{START_STACK_LEVEL} holds the start's own profile (its fail-safe cut at expires)"
+        )
+    if stack_level is None:
+        stack_level = TX_STACK_LEVEL_MIN if purpose is Purpose.TX else 0
     params = SetProfileParams(
-        purpose=_required(_enum(raw, "purpose", Purpose), "purpose", Purpose),
+        purpose=purpose,
         unit=_required(_enum(raw, "unit", RateUnit), "unit", RateUnit),
         periods=periods,
         port=_int(raw, "port", 0) or 0,
-        stack_level=_int(raw, "stack_level", 0) or 0,
+        stack_level=stack_level,
         profile_id=_int(raw, "profile_id", 1),
         kind=kind,
         recurrency=recurrency,
@@ -215,8 +245,15 @@ def parse_composite(raw: Mapping[str, object]) -> CompositeParams:
     )
 
 
-def refusal(purpose: Purpose | None, v16: bool) -> str | None:
-    """Why a profile's purpose does not map to this OCPP version (None: it does)."""
+def refusal(purpose: Purpose | None, transaction_id: str | None, v16: bool) -> str | None:
+    """Why a profile's purpose (or transaction) does not map to this OCPP version (None: it
+    does)."""
+    if (
+        v16
+        and transaction_id is not None
+        and not (transaction_id.isascii() and transaction_id.isdigit())
+    ):
+        return "transaction_id is a number in 1.6 (chargegate's transactionId)"
     if v16 and purpose is Purpose.CHARGING_STATION_MAX:
         return "purpose ChargingStationMaxProfile is 2.0.1's: 1.6 names it ChargePointMaxProfile"
     if not v16 and purpose is Purpose.CHARGE_POINT_MAX:

@@ -304,8 +304,10 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
             return configuration.refuses_get(params, subprotocol == OCPP16)
         case ChangeConfigurationParams():
             return configuration.refuses_change(params, subprotocol == OCPP16)
-        case SetProfileParams(purpose=purpose) | ClearProfileParams(purpose=purpose):
-            return charging_profiles.refusal(purpose, subprotocol == OCPP16)
+        case SetProfileParams(purpose=purpose, transaction_id=transaction):
+            return charging_profiles.refusal(purpose, transaction, subprotocol == OCPP16)
+        case ClearProfileParams(purpose=purpose):
+            return charging_profiles.refusal(purpose, None, subprotocol == OCPP16)
         case CompositeParams():
             return None
         case _:

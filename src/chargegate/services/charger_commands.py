@@ -23,6 +23,7 @@ from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import (
     charger_configuration,
+    charging_profiles,
     idempotency,
     local_lists,
     operator_chargers,
@@ -58,6 +59,7 @@ async def send(
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
         check_version(request.action, request.params, charger.ocpp_version)
+        params = await charging_profiles.with_transaction(session, charger, request.params)
         item = await enqueue(
             session,
             rt,
@@ -66,7 +68,7 @@ async def send(
             request.staging,
             now,
             "the command",
-            params=to_json(request.params),
+            params=to_json(params),
             expires_at=request.expires,
             waits=True,
         )

@@ -11,7 +11,6 @@ from ocpp.v16.enums import (
     ChargePointStatus,
     ChargingProfileKindType,
     ChargingProfilePurposeType,
-    ChargingRateUnitType,
     ConfigurationKey,
     MessageTrigger,
     ResetType,
@@ -49,7 +48,7 @@ def _profile(transaction: TransactionOrder, now: datetime, with_transaction: boo
         "chargingProfilePurpose": ChargingProfilePurposeType.tx_profile,
         "chargingProfileKind": ChargingProfileKindType.absolute,
         "chargingSchedule": {
-            "chargingRateUnit": ChargingRateUnitType.amps,
+            "chargingRateUnit": fail_safe.unit(transaction),
             "startSchedule": start,
             "chargingSchedulePeriod": periods,
         },

@@ -10,7 +10,6 @@ from ocpp.v201.enums import (
     AttributeEnumType,
     ChargingProfileKindEnumType,
     ChargingProfilePurposeEnumType,
-    ChargingRateUnitEnumType,
     ControllerComponentName,
     GetVariableStatusEnumType,
     IdTokenEnumType,
@@ -58,7 +57,7 @@ def _profile(transaction: TransactionOrder, now: datetime, with_transaction: boo
             {
                 "id": transaction.id,
                 "startSchedule": start,
-                "chargingRateUnit": ChargingRateUnitEnumType.amps,
+                "chargingRateUnit": fail_safe.unit(transaction),
                 "chargingSchedulePeriod": periods,
             }
         ],
