@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
+from chargegate import provisioning
+from chargegate.domain.roles import Role
 from chargegate.domain.times import format_ocpp
 from chargegate.sim.charging_profiles import Profiles, read
-from support import Operator, Simulators, assert_error, online, poll_queue
+from support import Operator, Simulators, assert_error, iso, online, poll_queue
 from test_charger_commands import queued, send
 
 Payload = dict[str, Any]
@@ -258,3 +261,120 @@ async def test_a_purpose_of_the_other_version_is_refused(
             },
         )
     assert f"OCPP {simulators.ocpp_version}" in assert_error(response, 400)
+
+
+# -- kept, listed, re-sent ----------------------------------------------------------------------
+
+
+async def listed(op: Operator, charge_point_id: str, **query: Any) -> list[Payload]:
+    async with op.client() as client:
+        response = await client.get(f"/chargers/{charge_point_id}/charging_profiles", params=query)
+    assert response.status_code == 200, response.text
+    found: list[Payload] = response.json()
+    return found
+
+
+async def test_profiles_kept_listed_cleared_and_resent_after_a_reboot(
+    op: Operator, simulators: Simulators
+) -> None:
+    """The charger's own maximum and a TxDefaultProfile are kept once accepted (a refused one
+    is not), listed newest id first, page by page; a charger that loses them in a reboot gets
+    them again after its boot; a cleared one is forgotten."""
+    charger = await op.add_charger(connectors=2)
+    sim = await online(simulators, op.server, charger, smart_charging=True, keeps_profiles=False)
+    version = simulators.ocpp_version
+    cp = charger.charge_point_id
+    await sim.wait_until(lambda: sim.count("GetConfiguration") + sim.count("GetVariables") > 0)
+    for params in (
+        {"purpose": max_purpose(version), "unit": "A", "limit": 20, "profile_id": 1},
+        {"purpose": "TxDefaultProfile", "unit": "A", "limit": 10, "port": 2, "profile_id": 2},
+    ):
+        assert (await command(op, cp, "set_charging_profile", **params))["status"] == "SUCCESS"
+    # Refused (a port the charger lacks): not kept.
+    refused = await command(
+        op, cp, "set_charging_profile", purpose="TxDefaultProfile", unit="A", limit=6, port=7
+    )
+    assert refused["status"] == "FAILURE", refused
+    kept = await listed(op, cp)
+    assert [(p["profile_id"], p["port"], p["purpose"]) for p in kept] == [
+        (2, 2, "TxDefaultProfile"),
+        (1, 0, max_purpose(version)),
+    ]
+    assert kept[0]["params"]["periods"] == [{"start_s": 0, "limit": 10.0}], kept
+    assert kept[0]["stack_level"] == 0, kept
+    async with op.client() as client:
+        first = await client.get(f"/chargers/{cp}/charging_profiles", params={"limit": 1})
+        assert [p["profile_id"] for p in first.json()] == [2]
+        rest = await client.get(
+            f"/chargers/{cp}/charging_profiles",
+            params={"limit": 1, "cursor": first.headers["X-Next-Cursor"]},
+        )
+        assert [p["profile_id"] for p in rest.json()] == [1]
+    sets = sim.count("SetChargingProfile")
+    reset = "hard" if version == "1.6" else "immediate"
+    assert (await command(op, cp, "reset", type=reset))["status"] == "SUCCESS"
+    await sim.wait_until(lambda: sim.boots == 2)
+    await sim.wait_until(lambda: sim.count("SetChargingProfile") == sets + 2)
+    await sim.wait_until(lambda: sim.applied_limit(2) == 10.0 and sim.applied_limit(1) == 20.0)
+    cleared = await command(op, cp, "clear_charging_profile", profile_id=2)
+    assert cleared["status"] == "SUCCESS", cleared
+    assert [p["profile_id"] for p in await listed(op, cp)] == [1]
+
+
+async def test_profiles_of_another_operator_and_a_sessions_key(op: Operator) -> None:
+    charger = await op.add_charger()
+    other = await op.server.operator()
+    async with other.client() as client:
+        path = f"/chargers/{charger.charge_point_id}/charging_profiles"
+        assert_error(await client.get(path), 404)
+        body = {
+            "action": "set_charging_profile",
+            "params": {"purpose": "TxDefaultProfile", "unit": "A", "limit": 6},
+        }
+        assert_error(await send(client, charger.charge_point_id, body), 404)
+    sessions_key = await provisioning.create_api_key(op.server.settings, op.name, Role.SESSIONS)
+    async with httpx.AsyncClient(
+        base_url=op.server.api, headers={"x-api-key": sessions_key}, timeout=30
+    ) as client:
+        assert "'sessions'" in assert_error(
+            await client.get(f"/chargers/{charger.charge_point_id}/charging_profiles"), 403
+        )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"max_current_a": 16, "max_power_w": 7000}, "not both"),
+        ({"max_current_a": 0}, "more than 0"),
+        ({"max_power_w": "lots"}, "max_power_w must be a number"),
+    ],
+)
+async def test_a_start_with_a_bad_limit_is_refused(
+    op: Operator, extra: Payload, message: str
+) -> None:
+    charger = await op.add_charger()
+    async with op.client() as client:
+        body = {"port_uuid": charger.port, "expires": iso(600), **extra}
+        response = await client.post("/transactions", json=body)
+        assert message in assert_error(response, 400)
+        started = await client.get("/transactions", params={"port_uuid": charger.port, "limit": 0})
+        assert "No transactions" in assert_error(started, 404)
+
+
+async def test_a_tx_profile_needs_a_running_transaction(
+    op: Operator, simulators: Simulators
+) -> None:
+    charger = await op.add_charger()
+    await online(simulators, op.server, charger, smart_charging=True)
+    async with op.client() as client:
+        body = {
+            "action": "set_charging_profile",
+            "params": {"purpose": "TxProfile", "unit": "A", "limit": 6, "port": 1},
+        }
+        assert "no running transaction" in assert_error(
+            await send(client, charger.charge_point_id, body), 409
+        )
+        low = {**body, "params": {**body["params"], "stack_level": 1}}
+        assert "stack_level is 2 or more" in assert_error(
+            await send(client, charger.charge_point_id, low), 400
+        )
