@@ -12,14 +12,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.charging_profiles import ClearProfileParams, Purpose, SetProfileParams
+from chargegate.domain.charging_profiles import (
+    START_STACK_LEVEL,
+    ClearProfileParams,
+    Purpose,
+    SetProfileParams,
+)
 from chargegate.domain.command_params import OCPP16, CommandParams, to_json
 from chargegate.domain.cursors import RowMark
 from chargegate.domain.errors import Conflict
 from chargegate.domain.fleet import WebhooksRequest
 from chargegate.domain.states import ChargerAction
 from chargegate.domain.times import utcnow
-from chargegate.services import operator_chargers
+from chargegate.services import fail_safe, operator_chargers
 from chargegate.services.commands import Order, Reply
 from chargegate.services.listing import Keyset, Listing, open_listing
 from chargegate.services.runtime import Runtime
@@ -91,6 +96,11 @@ async def answered(session: AsyncSession, command: Command, order: Order, reply:
         await profile_store.keep(session, command.charger_id, profile_id, params, stored, utcnow())
     elif isinstance(params, ClearProfileParams):
         await profile_store.forget(session, command.charger_id, params)
+        if params.purpose in (None, Purpose.TX) and params.stack_level in (
+            None,
+            START_STACK_LEVEL,
+        ):
+            await fail_safe.cleared(session, command.charger_id, params.profile_id, utcnow())
 
 
 async def resend(rt: Runtime, charge_point_id: str, smart_charging: bool) -> None:

@@ -45,16 +45,17 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
 
     async def set_charging_profile(payload: Payload) -> Payload:
         sim.received.append(("SetChargingProfile", payload))
-        await sim.notify()
         if not sim.smart_charging:
+            await sim.notify()
             return {"status": sim.smart_charging_refusal}
         port = int(payload["connectorId"] if v16 else payload["evseId"])
-        profile = payload["csChargingProfiles" if v16 else "chargingProfile"]
-        return {"status": "Accepted" if take(sim, port, profile) else "Rejected"}
+        taken = take(sim, port, payload["csChargingProfiles" if v16 else "chargingProfile"])
+        # After taking it: a test waiting for the limit it makes sees it at once.
+        await sim.notify()
+        return {"status": "Accepted" if taken else "Rejected"}
 
     async def clear_charging_profile(payload: Payload) -> Payload:
         sim.received.append(("ClearChargingProfile", payload))
-        await sim.notify()
         criteria = payload if v16 else payload.get("chargingProfileCriteria", {})
         cleared = sim.smart_charging and sim.charging_profiles.clear(
             payload.get("id" if v16 else "chargingProfileId"),
@@ -62,6 +63,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
             criteria.get("chargingProfilePurpose"),
             criteria.get("stackLevel"),
         )
+        await sim.notify()
         return {"status": "Accepted" if cleared else "Unknown"}
 
     async def get_composite_schedule(payload: Payload) -> Payload:
