@@ -143,6 +143,7 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/chargers/{charge_point_id}/local-list",
         "/1.2/chargers/{charge_point_id}/firmware",
         "/1.2/chargers/{charge_point_id}/configuration",
+        "/1.2/chargers/{charge_point_id}/charging_profiles",
         "/1.2/tokens",
         "/1.2/tokens/{id_tag}",
         "/1.2/tokens:import",
@@ -316,7 +317,7 @@ def _reached(target: Target, staging: bool) -> dict[str, set[int]]:
     return {op: codes for (stg, op), codes in target.statuses.items() if stg is staging}
 
 
-# 31 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+# 32 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
 @pytest.mark.timeout(300)
 def test_production_calls_match_document(target: Target) -> None:
     fuzz(target, staging=False)
@@ -337,6 +338,7 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 202 in reached["POST /1.2/chargers/{charge_point_id}/local-list"], reached
     assert 200 in reached["GET /1.2/chargers/{charge_point_id}/firmware"], reached
     assert 200 in reached["GET /1.2/chargers/{charge_point_id}/configuration"], reached
+    assert 200 in reached["GET /1.2/chargers/{charge_point_id}/charging_profiles"], reached
     assert 202 in reached["POST /1.2/reservations"], reached
     assert 200 in reached["GET /1.2/reservations/{reservation_uuid}"], reached
     assert 201 in reached["POST /1.2/chargers"], reached
@@ -346,7 +348,7 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 204 in reached["DELETE /1.2/webhooks/{webhook_id}"], reached
 
 
-# 31 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+# 32 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
 @pytest.mark.timeout(300)
 def test_staging_calls_match_document(target: Target) -> None:
     fuzz(target, staging=True)

@@ -18,6 +18,7 @@ from chargegate import __version__, heap, listener, metrics
 from chargegate.api import errors, openapi, roles
 from chargegate.api.auth import operator_id
 from chargegate.api.chargers import router as chargers_router
+from chargegate.api.charging_profiles import router as charging_profiles_router
 from chargegate.api.configuration import router as configuration_router
 from chargegate.api.dashboard import router as dashboard_router
 from chargegate.api.docs import router as docs_router
@@ -174,6 +175,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(local_lists_router)
     app.include_router(file_transfers_router)
     app.include_router(configuration_router)
+    app.include_router(charging_profiles_router)
     app.include_router(reservations_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)

@@ -66,6 +66,11 @@
 // transaction ends first, UnlockCommand; 2.0.1: OngoingAuthorizedTransaction), unknown
 // connectors NotSupported (1.6) / UnknownConnector; ChangeAvailability Accepted; DataTransfer
 // echoes vendor org.chargegate.sim.
+//   --smart-charging        it takes charging profiles (1.6 SmartCharging, 2.0.1
+//                           SmartChargingCtrlr.Enabled): SetChargingProfile as the spec allows
+//                           (TxProfile only on a running transaction, the whole charger's on 0),
+//                           ClearChargingProfile by id or criteria (Unknown when none matched),
+//                           GetCompositeSchedule (the lowest first-period limit that applies)
 //   --password=P            HTTP Basic auth with this password (security profile 1); none
 //                           by default
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
@@ -122,6 +127,7 @@ const diagnosticsOutcome = options.get('diagnostics') ?? 'Uploaded';
 let firmwareVersion = '2.2';
 let rebooting = false;
 const triggerStatus = options.get('trigger') ?? 'Accepted';
+const smartCharging = options.has('smart-charging');
 // reservationId -> connector id (0: the charger as a whole) of the reservations held.
 const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
@@ -394,7 +400,7 @@ const UNKNOWN_CARD = { idToken: '04A1B2C3D4E5F6', type: 'ISO14443' };
 // No smart charging, so the server must never send a charging profile. AuthorizeRemoteStart:
 // a remote start's idToken is authorised (Authorize) before the transaction starts.
 const DEVICE_MODEL = {
-    SmartChargingCtrlr: { Enabled: 'false' },
+    SmartChargingCtrlr: { Enabled: smartCharging ? 'true' : 'false' },
     AuthCtrlr: { AuthorizeRemoteStart: 'true' },
 };
 const REPORT = Object.entries(DEVICE_MODEL).flatMap(([component, variables]) =>
@@ -896,7 +902,10 @@ function handleV16() {
         [
             'SupportedFeatureProfiles',
             {
-                value: localListCapacity === null ? 'Core' : 'Core,LocalAuthListManagement',
+                value: ['Core']
+                    .concat(localListCapacity === null ? [] : ['LocalAuthListManagement'])
+                    .concat(smartCharging ? ['SmartCharging'] : [])
+                    .join(','),
                 readonly: true,
             },
         ],
@@ -932,7 +941,7 @@ function handleV16() {
 
 function handleV201() {
     handled('RequestStartTransaction', (params) => {
-        if (params.chargingProfile !== undefined) {
+        if (params.chargingProfile !== undefined && !smartCharging) {
             // We said SmartChargingCtrlr.Enabled = false: a profile here is the server's fault.
             fail('unwantedChargingProfile', {
                 action: 'RequestStartTransaction',
@@ -1057,6 +1066,88 @@ function handleV201() {
     });
 }
 
+// --- Smart charging (--smart-charging) ---------------------------------------------------
+
+const profiles = new Map(); // id -> { port, purpose, stackLevel, unit, limit }
+
+function handleSmartCharging() {
+    const v16 = version === '1.6';
+    const portOf = (params) => (v16 ? params.connectorId : params.evseId);
+    handled('SetChargingProfile', (params) => {
+        const port = portOf(params);
+        const profile = v16 ? params.csChargingProfiles : params.chargingProfile;
+        const id = v16 ? profile.chargingProfileId : profile.id;
+        const schedule = v16 ? profile.chargingSchedule : profile.chargingSchedule[0];
+        const purpose = profile.chargingProfilePurpose;
+        const whole = purpose === 'ChargePointMaxProfile' || purpose === 'ChargingStationMaxProfile';
+        if (port !== 0 && !connectors.has(port)) return { status: 'Rejected' };
+        if (whole !== (port === 0) && purpose !== 'TxDefaultProfile') return { status: 'Rejected' };
+        if (purpose === 'TxProfile') {
+            const tx = connectors.get(port).tx;
+            // 2.0.1 names the transaction (K01.FR.03); 1.6 may leave it out.
+            if (!tx || (!v16 && profile.transactionId === undefined)) return { status: 'Rejected' };
+            if (profile.transactionId !== undefined && profile.transactionId !== tx.transactionId) {
+                return { status: 'Rejected' };
+            }
+        }
+        for (const [held, kept] of profiles) {
+            const same = kept.port === port && kept.purpose === purpose;
+            if (held !== id && same && kept.stackLevel === profile.stackLevel) {
+                if (!v16) return { status: 'Rejected' };
+                profiles.delete(held);
+            }
+        }
+        profiles.set(id, {
+            port,
+            purpose,
+            stackLevel: profile.stackLevel,
+            unit: schedule.chargingRateUnit,
+            limit: schedule.chargingSchedulePeriod[0].limit,
+        });
+        return { status: 'Accepted' };
+    });
+    handled('ClearChargingProfile', (params) => {
+        const id = v16 ? params.id : params.chargingProfileId;
+        const criteria = v16 ? params : params.chargingProfileCriteria ?? {};
+        const port = v16 ? criteria.connectorId : criteria.evseId;
+        let cleared = 0;
+        for (const [held, kept] of profiles) {
+            const matches =
+                id !== undefined
+                    ? held === id
+                    : (port === undefined || kept.port === port) &&
+                      (criteria.chargingProfilePurpose === undefined ||
+                          kept.purpose === criteria.chargingProfilePurpose) &&
+                      (criteria.stackLevel === undefined || kept.stackLevel === criteria.stackLevel);
+            if (matches) {
+                profiles.delete(held);
+                cleared += 1;
+            }
+        }
+        return { status: cleared ? 'Accepted' : 'Unknown' };
+    });
+    handled('GetCompositeSchedule', (params) => {
+        const port = portOf(params);
+        if (port !== 0 && !connectors.has(port)) return { status: 'Rejected' };
+        const unit = params.chargingRateUnit ?? 'A';
+        const limits = [...profiles.values()]
+            .filter((kept) => kept.unit === unit && (kept.port === 0 || kept.port === port))
+            .map((kept) => kept.limit);
+        const now = new Date().toISOString();
+        const schedule = {
+            duration: params.duration,
+            chargingRateUnit: unit,
+            chargingSchedulePeriod: [
+                { startPeriod: 0, limit: limits.length ? Math.min(...limits) : unit === 'A' ? 32 : 22080 },
+            ],
+        };
+        if (v16) {
+            return { status: 'Accepted', connectorId: port, scheduleStart: now, chargingSchedule: schedule };
+        }
+        return { status: 'Accepted', schedule: { evseId: port, scheduleStart: now, ...schedule } };
+    });
+}
+
 // Anything else the server might send is still validated by strict mode (the schema check
 // runs before a handler is called), then refused as a real minimal charger would.
 client.handle(({ method, params, messageId }) => {
@@ -1066,6 +1157,7 @@ client.handle(({ method, params, messageId }) => {
 
 handleShared();
 handleOperations();
+if (smartCharging) handleSmartCharging();
 handleLocalList();
 if (version === '1.6') {
     handleV16();

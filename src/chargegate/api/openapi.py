@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from chargegate.api.openapi_schemas import SCHEMAS, STG, UTC_TIME, UUID
+from chargegate.domain.charging_profiles import LIMIT_MAX
 from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
 from chargegate.domain.validation import INVOICE_ID_MAX
 
@@ -130,8 +131,23 @@ CREATE = Doc(
                     "(so that receipts and the charger's local authorization name it); without "
                     "it one is generated. One live start per card and charger: a second is 409",
                 },
+                "max_current_a": {
+                    "type": ["number", "null"],
+                    "exclusiveMinimum": 0,
+                    "maximum": LIMIT_MAX,
+                    "description": "A limit in A per phase for the session, sent as its "
+                    "TxProfile (docs/smart-charging.md); not with max_power_w",
+                },
+                "max_power_w": {
+                    "type": ["number", "null"],
+                    "exclusiveMinimum": 0,
+                    "maximum": LIMIT_MAX,
+                    "description": "A limit in W for the session; not with max_current_a",
+                },
             },
             ["port_uuid", "expires"],
+            # Not both limits at once.
+            **{"not": {"required": ["max_current_a", "max_power_w"]}},
         ),
     },
 )

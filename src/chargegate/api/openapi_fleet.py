@@ -193,6 +193,23 @@ WEBHOOK_CREATE = Doc(
     },
 )
 WEBHOOK_LIST = _listed(WEBHOOK, "Newest first")
+PROFILE_LIST = _listed(
+    _object(
+        {
+            "profile_id": {"type": "integer", "description": "The OCPP chargingProfileId"},
+            "port": {"type": "integer", "description": "0: the whole charger"},
+            "purpose": {"type": "string"},
+            "stack_level": {"type": "integer"},
+            "params": {
+                "type": "object",
+                "description": "The set_charging_profile params it was set with",
+            },
+            "set": SHOWN_TIME,
+        }
+    ),
+    "The ChargePointMax / ChargingStationMax and TxDefault profiles the charger accepted and "
+    "has not cleared, newest id first (re-sent after each boot)",
+)
 WEBHOOK_DELETE = Doc(
     responses=responses({204: {"description": "Removed: its undelivered events are dropped"}}, 404),
 )

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from chargegate.domain import charging_profiles
 from chargegate.domain.charger_input import is_plain_text
+from chargegate.domain.charging_profiles import ChargingLimit
 from chargegate.domain.command_params import CommandParams, parse_params
 from chargegate.domain.cursors import PageMark, PortMark
 from chargegate.domain.errors import InvalidArgument
@@ -29,6 +31,8 @@ class CreateRequest:
     staging: bool
     # The driver's own token, which the charger is started with; None: one is generated.
     id_tag: str | None = None
+    # A limit for the session (max_current_a or max_power_w), carried as its TxProfile.
+    limit: ChargingLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +183,19 @@ def parse_staging(body: Mapping[str, object]) -> bool:
     return value
 
 
+CREATE_FIELDS = (
+    "port_uuid",
+    "expires",
+    "invoice_id",
+    "stg",
+    "id_tag",
+    "max_current_a",
+    "max_power_w",
+)
+
+
 def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
-    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg", "id_tag"))
+    reject_unknown(body, CREATE_FIELDS)
     missing = [name for name in ("port_uuid", "expires") if body.get(name) is None]
     if missing:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
@@ -200,6 +215,7 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
         invoice_id=invoice_id,
         staging=parse_staging(body),
         id_tag=None if body.get("id_tag") is None else _driver_id_tag(body["id_tag"]),
+        limit=charging_profiles.start_limit(body),
     )
 
 

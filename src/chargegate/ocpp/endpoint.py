@@ -30,7 +30,13 @@ from chargegate.ocpp.common import NOT_PROBED
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
 from chargegate.ocpp.rpc import CallFailed, RpcSession, TransportClosed
 from chargegate.ocpp.versions import SUPPORTED, Version, negotiate
-from chargegate.services import admission, charger_configuration, charger_reports, local_lists
+from chargegate.services import (
+    admission,
+    charger_configuration,
+    charger_reports,
+    charging_profiles,
+    local_lists,
+)
 from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -297,6 +303,9 @@ class OcppEndpoint:
         )
         await asyncio.shield(
             local_lists.capabilities_known(self._rt, charge_point_id, probed.local_list)
+        )
+        await asyncio.shield(
+            charging_profiles.resend(self._rt, charge_point_id, probed.smart_charging)
         )
         if probed.configuration is not None:
             await asyncio.shield(

@@ -23,6 +23,7 @@ from chargegate.domain.times import format_api, utcnow
 from chargegate.domain.validation import CommandRequest
 from chargegate.services import (
     charger_configuration,
+    charging_profiles,
     idempotency,
     local_lists,
     operator_chargers,
@@ -62,6 +63,7 @@ async def send(
         if ports_named(request.params):
             ports = await charger_store.charger_ports(session, charger.id)
             check_ports(request.params, charge_point_id, {p.connector_id for p in ports})
+        params = await charging_profiles.with_transaction(session, charger, request.params)
         item = await enqueue(
             session,
             rt,
@@ -70,7 +72,7 @@ async def send(
             request.staging,
             now,
             "the command",
-            params=to_json(request.params),
+            params=to_json(params),
             expires_at=request.expires,
             waits=True,
         )

@@ -23,6 +23,7 @@ from chargegate.domain.states import (
 )
 from chargegate.services import (
     charger_configuration,
+    charging_profiles,
     fail_safe,
     local_lists,
     outcomes,
@@ -119,6 +120,7 @@ async def _delivered(
     order = claim.order
     action = order.action
     if isinstance(action, ChargerAction | ReservationAction):
+        await charging_profiles.answered(session, command, order, reply)
         if reply.local_list is not None:
             await local_lists.answered(
                 session, claim.charge_point_id, action, reply.local_list, now

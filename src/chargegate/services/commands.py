@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from chargegate.domain.charging_profiles import ChargingLimit
 from chargegate.domain.command_params import CommandParams
 from chargegate.domain.configuration import ConfigRead
 from chargegate.domain.errors import ChargegateError
@@ -27,6 +28,9 @@ class TransactionOrder:
     # Carry a TxProfile that ends charging at expires_at (the charger takes profiles).
     fail_safe: bool
     fail_safe_limit_a: float
+    # The session's own limit (POST /transactions max_current_a / max_power_w): the TxProfile's
+    # until expires_at, in place of fail_safe_limit_a.
+    limit: ChargingLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,7 @@ def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
             expires_at=transaction.expires_at,
             fail_safe=fail_safe.carried(row.action, row.smart_charging, transaction.expires_at),
             fail_safe_limit_a=limit_a,
+            limit=transaction.limit,
         ),
         reservation=None
         if reservation is None

@@ -54,3 +54,22 @@ async def move(session: AsyncSession, transaction: Transaction, now: datetime) -
         action=TransactionAction.PROFILE,
         now=now,
     )
+
+
+async def cleared(
+    session: AsyncSession, charger_id: int, profile_id: int | None, now: datetime
+) -> None:
+    """A ClearChargingProfile the charger took may have removed the start's TxProfiles (by
+    their id, the transaction's, or by criteria that match them): each goes out again."""
+    for transaction in await tx_store.holding_profiles(session, charger_id):
+        if profile_id is not None and profile_id != transaction.id:
+            continue
+        if await command_store.has_outstanding(session, transaction.id, TransactionAction.PROFILE):
+            continue
+        command_store.add_command(
+            session,
+            charger_id=charger_id,
+            transaction_id=transaction.id,
+            action=TransactionAction.PROFILE,
+            now=now,
+        )

@@ -71,6 +71,8 @@ async def create(
             id_tag=request.id_tag or new_id_tag(),
             created_at=now,
             expires_at=request.expires,
+            limit_unit=None if request.limit is None else request.limit.unit,
+            limit_value=None if request.limit is None else request.limit.value,
         )
         session.add(transaction)
         await session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from chargegate.domain.charging_profiles import ChargingLimit, RateUnit
 from chargegate.domain.states import (
     ChargerAction,
     CommandAction,
@@ -103,6 +104,8 @@ class ClaimedTransaction:
     charger_transaction_id: str | None
     expires_at: datetime | None
     profile_until: datetime | None
+    # The session's own limit (its TxProfile's until expires_at).
+    limit: ChargingLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,8 @@ async def claim_due(
                 Transaction.charger_transaction_id,
                 Transaction.expires_at,
                 Transaction.profile_until,
+                Transaction.limit_unit,
+                Transaction.limit_value,
                 Reservation.id.label("reservation_id"),
                 Reservation.id_tag.label("reserved_for"),
                 Reservation.parent_id_tag,
@@ -249,6 +254,9 @@ async def claim_due(
                     charger_transaction_id=row.charger_transaction_id,
                     expires_at=row.expires_at,
                     profile_until=row.profile_until,
+                    limit=None
+                    if row.limit_unit is None or row.limit_value is None
+                    else ChargingLimit(RateUnit(row.limit_unit), row.limit_value),
                 ),
                 reservation=None
                 if row.reservation_id is None

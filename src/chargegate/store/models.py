@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chargegate.domain.charging_profiles import RateUnit
 from chargegate.domain.local_lists import ListState
 from chargegate.domain.roles import Role
 from chargegate.domain.settings import BlockedSessions, ConcurrentTx
@@ -224,6 +226,9 @@ class Transaction(Base):
     start_verdict: Mapped[Verdict | None] = mapped_column(StoredEnum(Verdict, 16))
     # The charger's own reason for the end (1.6 Reason, 2.0.1 stoppedReason), as it said it.
     charger_stop_reason: Mapped[str | None] = mapped_column(String(32))
+    # The start's limit (API max_current_a: A, max_power_w: W), carried in its TxProfile.
+    limit_unit: Mapped[RateUnit | None] = mapped_column(StoredEnum(RateUnit, 1))
+    limit_value: Mapped[float | None] = mapped_column(Float)
 
 
 class QueueItem(Base):
@@ -427,6 +432,23 @@ class ConfigurationKey(Base):
     value: Mapped[str | None] = mapped_column(Text)
     readonly: Mapped[bool | None] = mapped_column(Boolean)
     read_at: Mapped[datetime]
+
+
+class ChargingProfile(Base):
+    """A profile chargegate set on a charger (its answer Accepted), kept until cleared: re-sent
+    after the charger boots (services.charging_profiles), listed per charger."""
+
+    __tablename__ = "charging_profiles"
+
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), primary_key=True)
+    # The OCPP chargingProfileId.
+    profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    port: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String(32))
+    stack_level: Mapped[int]
+    # The command's params (domain.charging_profiles, as command_params.to_json wrote them).
+    params: Mapped[dict[str, Any]]
+    set_at: Mapped[datetime]
 
 
 class ReportPart(Base):

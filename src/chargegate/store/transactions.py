@@ -249,3 +249,18 @@ async def transaction_charger(session: AsyncSession, transaction: Transaction) -
     if charger is None:
         raise LookupError(f"transaction {transaction.transaction_uuid} has no charger")
     return charger
+
+
+async def holding_profiles(session: AsyncSession, charger_id: int) -> Sequence[Transaction]:
+    """A charger's open transactions whose start's TxProfile it holds (profile_until set)."""
+    return (
+        await session.scalars(
+            select(Transaction)
+            .join(Port, Port.port_uuid == Transaction.port_uuid)
+            .where(
+                Port.charger_id == charger_id,
+                Transaction.state == TransactionState.OPEN,
+                Transaction.profile_until.is_not(None),
+            )
+        )
+    ).all()

@@ -1,0 +1,161 @@
+"""Charging profiles the operator sets: what a command needs from the database before it goes
+out (a TxProfile names the port's running transaction as the charger knows it), the profiles
+kept once a charger took them (listed per charger, re-sent after each boot, forgotten when
+cleared). docs/smart-charging.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegate.bus import Topic
+from chargegate.domain.charging_profiles import (
+    START_STACK_LEVEL,
+    ClearProfileParams,
+    Purpose,
+    SetProfileParams,
+)
+from chargegate.domain.command_params import OCPP16, CommandParams, to_json
+from chargegate.domain.cursors import RowMark
+from chargegate.domain.errors import Conflict
+from chargegate.domain.fleet import WebhooksRequest
+from chargegate.domain.states import ChargerAction
+from chargegate.domain.times import utcnow
+from chargegate.services import fail_safe, operator_chargers
+from chargegate.services.commands import Order, Reply
+from chargegate.services.listing import Keyset, Listing, open_listing
+from chargegate.services.runtime import Runtime
+from chargegate.store import chargers as charger_store
+from chargegate.store import charging_profiles as profile_store
+from chargegate.store import commands as command_store
+from chargegate.store import transactions as tx_store
+from chargegate.store.models import Charger, ChargingProfile, Command
+
+
+async def with_transaction(
+    session: AsyncSession, charger: Charger, params: CommandParams
+) -> CommandParams:
+    """A TxProfile without a transaction_id gets the one running on its port (1.6: our id,
+    2.0.1: the charger's); Conflict when none runs, as the charger would refuse it."""
+    if (
+        not isinstance(params, SetProfileParams)
+        or params.purpose is not Purpose.TX
+        or params.transaction_id is not None
+    ):
+        return params
+    ports = await charger_store.charger_ports(session, charger.id)
+    port = next((p for p in ports if p.connector_id == params.port), None)
+    transaction = None if port is None else await tx_store.open_on_port(session, port.port_uuid)
+    named = None
+    if transaction is not None:
+        v16 = charger.ocpp_version == OCPP16
+        named = str(transaction.id) if v16 else transaction.charger_transaction_id
+    if named is None:
+        raise Conflict(
+            f"Port {params.port} of charger {charger.charge_point_id} has no running "
+            "transaction: a TxProfile is for one (start a transaction, or set a "
+            "TxDefaultProfile)"
+        )
+    assert transaction is not None
+    # It ends at the session's expiry, where the start's fail-safe cut (below it) takes over.
+    valid_to = params.valid_to or transaction.expires_at
+    return replace(params, transaction_id=named, valid_to=valid_to)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    profile_id: int
+    port: int
+    purpose: str
+    stack_level: int
+    params: dict[str, Any]
+    set_at: datetime
+
+
+def _view(row: ChargingProfile) -> ProfileView:
+    return ProfileView(
+        row.profile_id, row.port, row.purpose, row.stack_level, dict(row.params), row.set_at
+    )
+
+
+# Purposes kept and re-sent: a TxProfile lasts only as long as its transaction.
+_KEPT = frozenset({Purpose.CHARGE_POINT_MAX, Purpose.CHARGING_STATION_MAX, Purpose.TX_DEFAULT})
+
+
+async def answered(session: AsyncSession, command: Command, order: Order, reply: Reply) -> None:
+    """What the charger's answer to a profile command changes in the profiles we keep."""
+    if not reply.accepted:
+        return
+    params = order.params
+    if isinstance(params, SetProfileParams) and params.purpose in _KEPT:
+        profile_id = params.profile_id or order.command_id
+        stored = to_json(replace(params, profile_id=profile_id)) or {}
+        await profile_store.keep(session, command.charger_id, profile_id, params, stored, utcnow())
+    elif isinstance(params, ClearProfileParams):
+        await profile_store.forget(session, command.charger_id, params)
+        if params.purpose in (None, Purpose.TX) and params.stack_level in (
+            None,
+            START_STACK_LEVEL,
+        ):
+            await fail_safe.cleared(session, command.charger_id, params.profile_id, utcnow())
+
+
+async def resend(rt: Runtime, charge_point_id: str, smart_charging: bool) -> None:
+    """After a boot: the charger may have lost its profiles (a reboot; many keep none), and it
+    cannot be asked which it holds in 1.6, so the ones we keep go out again. One sent again
+    under its own id replaces itself, so a charger that kept them is none the worse."""
+    if not smart_charging:
+        return
+    async with rt.sessions() as session, session.begin():
+        charger = await charger_store.registered(session, charge_point_id)
+        kept = await profile_store.of_charger(session, charger.id)
+        for row in kept:
+            command_store.add_command(
+                session,
+                charger_id=charger.id,
+                action=ChargerAction.SET_CHARGING_PROFILE,
+                now=utcnow(),
+                params=row.params,
+            )
+    if kept:
+        rt.bus.wake(Topic.DISPATCH)
+
+
+async def listing(
+    rt: Runtime, operator_id: int, charge_point_id: str, request: WebhooksRequest
+) -> Listing[ChargingProfile, ProfileView, RowMark]:
+    """One of the operator's chargers' profiles, newest id first (NotFound for another's)."""
+    async with rt.reads() as session:
+        charger = await operator_chargers.find(session, operator_id, charge_point_id)
+    charger_id = charger.id
+
+    async def rows(
+        session: AsyncSession, after: RowMark | None, through: RowMark | None, size: int
+    ) -> list[ChargingProfile]:
+        return list(
+            await profile_store.listed(
+                session,
+                charger_id,
+                size,
+                None if after is None else after.row_id,
+                None if through is None else through.row_id,
+            )
+        )
+
+    async def page_end(session: AsyncSession) -> RowMark | None:
+        after = None if request.after is None else request.after.row_id
+        found = await profile_store.page_end(session, charger_id, request.limit, after)
+        return None if found is None else RowMark(found)
+
+    keyset = Keyset(
+        rows=rows,
+        page_end=page_end,
+        mark=lambda row: RowMark(row.profile_id),
+        start=request.after,
+        limit=request.limit,
+    )
+    async with rt.reads() as session:
+        return await open_listing(rt, session, keyset, _view)
