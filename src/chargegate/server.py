@@ -29,6 +29,7 @@ from chargegate.api.pages import BrowserHeaders
 from chargegate.api.reservations import router as reservations_router
 from chargegate.api.routes import commands_router, router
 from chargegate.api.settings import router as settings_router
+from chargegate.api.sites import router as sites_router
 from chargegate.api.tokens import IMPORT_PATH
 from chargegate.api.tokens import router as tokens_router
 from chargegate.api.webhooks import router as webhooks_router
@@ -175,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(file_transfers_router)
     app.include_router(configuration_router)
     app.include_router(reservations_router)
+    app.include_router(sites_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

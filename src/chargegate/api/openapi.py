@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from chargegate.api.openapi_schemas import SCHEMAS, STG, UTC_TIME, UUID
 from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
-from chargegate.domain.validation import INVOICE_ID_MAX
+from chargegate.domain.validation import INVOICE_ID_MAX, PRIORITY_MAX
 
 _ERRORS = {
     400: "Invalid arguments (the message says which and how)",
@@ -129,6 +129,13 @@ CREATE = Doc(
                     "description": "The driver's own card, which the charger is started with "
                     "(so that receipts and the charger's local authorization name it); without "
                     "it one is generated. One live start per card and charger: a second is 409",
+                },
+                "priority": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "maximum": PRIORITY_MAX,
+                    "description": "On a site with too little room for every session, higher "
+                    "priorities get room first (then earlier arrivals); default 0",
                 },
             },
             ["port_uuid", "expires"],

@@ -18,6 +18,8 @@ from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
 INVOICE_ID_MAX = 255
 LIMIT_ALL_ABOVE = 2**31 - 1
+# A start's priority on its site (0, the default, to this).
+PRIORITY_MAX = 100
 _INT = re.compile(r"-?\d+")
 
 
@@ -29,6 +31,8 @@ class CreateRequest:
     staging: bool
     # The driver's own token, which the charger is started with; None: one is generated.
     id_tag: str | None = None
+    # Its place in its site's queue for room (services.sites): higher first.
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,7 @@ def parse_staging(body: Mapping[str, object]) -> bool:
 
 
 def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
-    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg", "id_tag"))
+    reject_unknown(body, ("port_uuid", "expires", "invoice_id", "stg", "id_tag", "priority"))
     missing = [name for name in ("port_uuid", "expires") if body.get(name) is None]
     if missing:
         raise InvalidArgument(f"Missing field(s): {', '.join(missing)}")
@@ -200,7 +204,16 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
         invoice_id=invoice_id,
         staging=parse_staging(body),
         id_tag=None if body.get("id_tag") is None else _driver_id_tag(body["id_tag"]),
+        priority=_priority(body.get("priority")),
     )
+
+
+def _priority(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PRIORITY_MAX:
+        raise InvalidArgument(f"priority must be an integer from 0 to {PRIORITY_MAX}")
+    return value
 
 
 def _driver_id_tag(value: object) -> str:

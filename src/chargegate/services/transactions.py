@@ -71,6 +71,7 @@ async def create(
             id_tag=request.id_tag or new_id_tag(),
             created_at=now,
             expires_at=request.expires,
+            priority=request.priority,
         )
         session.add(transaction)
         await session.flush()

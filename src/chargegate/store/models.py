@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -224,6 +225,13 @@ class Transaction(Base):
     start_verdict: Mapped[Verdict | None] = mapped_column(StoredEnum(Verdict, 16))
     # The charger's own reason for the end (1.6 Reason, 2.0.1 stoppedReason), as it said it.
     charger_stop_reason: Mapped[str | None] = mapped_column(String(32))
+    # Who gets room first on a site's circuits (higher first, then arrival).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The site balancer's last allocation (A per phase; 0: waiting for room), and the charger's
+    # last measured draw (MeterValues Current.Import, Power.Active.Import).
+    allocated_a: Mapped[float | None] = mapped_column(Float)
+    measured_current_a: Mapped[float | None] = mapped_column(Float)
+    measured_power_w: Mapped[float | None] = mapped_column(Float)
 
 
 class QueueItem(Base):
@@ -442,3 +450,33 @@ class ReportPart(Base):
     # {"reportData": the charger's words, "entries": [[key, value, readonly], ...] as read}.
     data: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class Site(Base):
+    """A site's grid connection (no parent) or a circuit inside one (a feeder): a limit that the
+    sessions on the chargers and ports under it share (services.sites, domain.balancer)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Exactly one is set: A per phase, or W over all phases.
+    max_current_a: Mapped[float | None] = mapped_column(Float)
+    max_power_w: Mapped[float | None] = mapped_column(Float)
+    phases: Mapped[int] = mapped_column(Integer)
+    voltage: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class SiteMember(Base):
+    """A charger (port_uuid None: all its ports) or a single port under a site or circuit."""
+
+    __tablename__ = "site_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
+    port_uuid: Mapped[str | None] = mapped_column(ForeignKey("ports.port_uuid"), unique=True)
