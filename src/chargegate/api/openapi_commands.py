@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
+from chargegate.api import openapi_profiles
 from chargegate.api.openapi import IDEMPOTENCY_KEY, Doc, _body, _json, _ref, _replayable, responses
 from chargegate.api.openapi_schemas import COMMAND_NAME, STG, UTC_TIME
 from chargegate.domain import file_transfers
@@ -146,6 +147,12 @@ def params_schema(action: ChargerAction) -> dict[str, Any]:
                 "description": "1.6: key CiString50, value CiString500 (one key); 2.0.1: keys "
                 "as Component.Variable, values of up to 1000 characters",
             }
+        case ChargerAction.SET_CHARGING_PROFILE:
+            return openapi_profiles.SET_PROFILE
+        case ChargerAction.CLEAR_CHARGING_PROFILE:
+            return openapi_profiles.CLEAR_PROFILE
+        case ChargerAction.GET_COMPOSITE_SCHEDULE:
+            return openapi_profiles.COMPOSITE
         case _:
             assert_never(action)
 
@@ -170,7 +177,11 @@ ACTIONS = (
     "message_id?, data?}; update_firmware {location, retrieve_date?, retries?, "
     "retry_interval?, signing_certificate?, signature?}; get_diagnostics {location, "
     "start_time?, stop_time?, retries?, retry_interval?}; get_configuration {keys?}; "
-    "change_configuration {key, value} (2.0.1 also {values}). reset, data_transfer, "
+    "change_configuration {key, value} (2.0.1 also {values}); set_charging_profile {purpose, "
+    "unit, limit | periods, port?, stack_level?, profile_id?, kind?, recurrency?, "
+    "start_schedule?, duration_s?, valid_from?, valid_to?, transaction_id?}; "
+    "clear_charging_profile {profile_id?, port?, purpose?, stack_level?}; "
+    "get_composite_schedule {duration_s, port?, unit?}. reset, data_transfer, "
     "update_firmware and get_diagnostics are not resent after a crash."
 )
 

@@ -16,8 +16,13 @@ from typing import Any, TypeAlias, TypeVar, assert_never
 from ocpp.v16.enums import MessageTrigger
 from ocpp.v201.enums import MessageTriggerEnumType
 
-from chargegate.domain import configuration, file_transfers
+from chargegate.domain import charging_profiles, configuration, file_transfers
 from chargegate.domain.charger_input import is_plain_text
+from chargegate.domain.charging_profiles import (
+    ClearProfileParams,
+    CompositeParams,
+    SetProfileParams,
+)
 from chargegate.domain.configuration import ChangeConfigurationParams, GetConfigurationParams
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.file_transfers import DiagnosticsParams, FirmwareParams
@@ -88,6 +93,9 @@ CommandParams: TypeAlias = (
     | DiagnosticsParams
     | GetConfigurationParams
     | ChangeConfigurationParams
+    | SetProfileParams
+    | ClearProfileParams
+    | CompositeParams
     | None
 )
 
@@ -193,6 +201,15 @@ def parse_params(action: ChargerAction, raw: Mapping[str, object]) -> CommandPar
         case ChargerAction.CHANGE_CONFIGURATION:
             reject_unknown_params(action, raw, ("key", "value", "values"))
             return configuration.parse_change(raw)
+        case ChargerAction.SET_CHARGING_PROFILE:
+            reject_unknown_params(action, raw, charging_profiles.SET_PARAMS)
+            return charging_profiles.parse_set(raw)
+        case ChargerAction.CLEAR_CHARGING_PROFILE:
+            reject_unknown_params(action, raw, charging_profiles.CLEAR_PARAMS)
+            return charging_profiles.parse_clear(raw)
+        case ChargerAction.GET_COMPOSITE_SCHEDULE:
+            reject_unknown_params(action, raw, charging_profiles.COMPOSITE_PARAMS)
+            return charging_profiles.parse_composite(raw)
         case _:
             assert_never(action)
 
@@ -201,13 +218,22 @@ def to_json(params: CommandParams) -> dict[str, Any] | None:
     """Params as the outbox stores them: the API's field names, absent ones left out."""
     if params is None:
         return None
-    values = {field.name: getattr(params, field.name) for field in fields(params)}
-    return {name: _stored(value) for name, value in values.items() if value is not None}
+    return _as_json(params)
+
+
+def _as_json(value: Any) -> dict[str, Any]:
+    values = {field.name: getattr(value, field.name) for field in fields(value)}
+    return {name: _stored(item) for name, item in values.items() if item is not None}
 
 
 def _stored(value: object) -> object:
-    # Times as the API takes them, so that parse_params reads them back.
-    return format_ocpp(value) if isinstance(value, datetime) else value
+    # Times as the API takes them, so that parse_params reads them back; a profile's periods
+    # as the list of objects the API takes.
+    if isinstance(value, datetime):
+        return format_ocpp(value)
+    if isinstance(value, tuple):
+        return [_as_json(item) for item in value]
+    return value
 
 
 def from_json(action: ChargerAction, stored: Mapping[str, object] | None) -> CommandParams:
@@ -234,6 +260,9 @@ def version_has(action: ChargerAction, subprotocol: str) -> bool:
             | ChargerAction.GET_DIAGNOSTICS
             | ChargerAction.GET_CONFIGURATION
             | ChargerAction.CHANGE_CONFIGURATION
+            | ChargerAction.SET_CHARGING_PROFILE
+            | ChargerAction.CLEAR_CHARGING_PROFILE
+            | ChargerAction.GET_COMPOSITE_SCHEDULE
         ):
             return subprotocol in (OCPP16, OCPP201)
         case _:
@@ -275,6 +304,10 @@ def version_refuses(params: CommandParams, subprotocol: str) -> str | None:
             return configuration.refuses_get(params, subprotocol == OCPP16)
         case ChangeConfigurationParams():
             return configuration.refuses_change(params, subprotocol == OCPP16)
+        case SetProfileParams(purpose=purpose) | ClearProfileParams(purpose=purpose):
+            return charging_profiles.refusal(purpose, subprotocol == OCPP16)
+        case CompositeParams():
+            return None
         case _:
             assert_never(params)
 
@@ -314,6 +347,14 @@ def idempotent(action: ChargerAction) -> bool:
             return False
         # Reading twice reads the same; setting a value twice leaves it as once.
         case ChargerAction.GET_CONFIGURATION | ChargerAction.CHANGE_CONFIGURATION:
+            return True
+        # A profile installed twice under one id replaces itself; clearing twice clears once;
+        # a schedule read twice reads the same.
+        case (
+            ChargerAction.SET_CHARGING_PROFILE
+            | ChargerAction.CLEAR_CHARGING_PROFILE
+            | ChargerAction.GET_COMPOSITE_SCHEDULE
+        ):
             return True
         case _:
             assert_never(action)

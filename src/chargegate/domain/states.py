@@ -83,6 +83,11 @@ class ChargerAction(StrEnum):
     # ChangeConfiguration, 2.0.1 SetVariables): see domain.configuration.
     GET_CONFIGURATION = "get_configuration"
     CHANGE_CONFIGURATION = "change_configuration"
+    # Smart charging (1.6 SmartCharging profile, 2.0.1 K): install a charging profile, clear
+    # profiles, read the charger's composite schedule (see domain.charging_profiles).
+    SET_CHARGING_PROFILE = "set_charging_profile"
+    CLEAR_CHARGING_PROFILE = "clear_charging_profile"
+    GET_COMPOSITE_SCHEDULE = "get_composite_schedule"
 
 
 class ReservationAction(StrEnum):

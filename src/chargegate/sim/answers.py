@@ -1,5 +1,5 @@
 """How the simulated charger answers the server's CALLs: starts and stops (refusals included),
-charging profiles, ClearCache (configuration: sim.configuration; the operator's other
+ClearCache (configuration: sim.configuration; the operator's other
 commands: sim.operations)."""
 
 from __future__ import annotations
@@ -9,8 +9,16 @@ import uuid
 from typing import TYPE_CHECKING
 
 from chargegate.ocpp.rpc import Handler, Payload
-from chargegate.sim import configuration, firmware, local_list, operations, quirks, reservations
-from chargegate.sim.dialects import Connector
+from chargegate.sim import (
+    configuration,
+    firmware,
+    local_list,
+    operations,
+    quirks,
+    reservations,
+    smart_charging,
+)
+from chargegate.sim.charging_profiles import TX
 
 if TYPE_CHECKING:
     from chargegate.sim.charger import SimulatedCharger
@@ -42,7 +50,13 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
             connector.id_tag = id_tag
             sim.spawn(sim.authorise(connector_id, id_tag, remote_start_id))
             return {"status": "Accepted", "transactionId": connector.transaction_id}
-        take_profile(sim, connector, payload.get("chargingProfile"))
+        profile = payload.get("chargingProfile")
+        if profile is not None and sim.smart_charging:
+            # A start's profile is its transaction's TxProfile (1.6 5.11, 2.0.1 F01.FR.09):
+            # a station refuses the start with one of another purpose.
+            if profile["chargingProfilePurpose"] != TX:
+                return {"status": "Rejected"}
+            smart_charging.take(sim, connector_id, profile, with_start=True)
         answer: Payload = {"status": "Accepted"}
         if sim.start_answer_names_transaction and sim.dialect.starts_on_plug_in:
             connector.next_transaction_id = answer["transactionId"] = str(uuid.uuid4())
@@ -64,16 +78,6 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
                 return {"status": "Accepted"}
         return {"status": "Rejected"}
 
-    async def set_charging_profile(payload: Payload) -> Payload:
-        sim.received.append(("SetChargingProfile", payload))
-        await sim.notify()
-        connector = sim.connectors.get(
-            int(payload.get("connectorId") or payload.get("evseId") or 0)
-        )
-        profile = payload.get("csChargingProfiles", payload.get("chargingProfile"))
-        accepted = connector is not None and take_profile(sim, connector, profile)
-        return {"status": "Accepted" if accepted else "Rejected"}
-
     async def get_transaction_status(payload: Payload) -> Payload:
         sim.received.append(("GetTransactionStatus", payload))
         await sim.notify()
@@ -92,7 +96,6 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {
         sim.dialect.start_request: remote_start,
         sim.dialect.stop_request: remote_stop,
-        "SetChargingProfile": set_charging_profile,
     }
     if sim.clear_cache is not None:
         handlers["ClearCache"] = clear_cache
@@ -101,19 +104,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     handlers.update(firmware.handlers(sim))
     handlers.update(operations.handlers(sim))
     handlers.update(configuration.handlers(sim))
+    handlers.update(smart_charging.handlers(sim))
     if sim.dialect.subprotocol != "ocpp1.6":
         handlers["GetTransactionStatus"] = get_transaction_status
     return handlers
-
-
-def take_profile(sim: SimulatedCharger, connector: Connector, profile: Payload | None) -> bool:
-    """Keep a charging profile (a smart charger) for the meter to honour; a charger without
-    smart charging refuses any."""
-    if profile is None or not sim.smart_charging:
-        return profile is None
-    schedule = profile["chargingSchedule"]
-    if isinstance(schedule, list):  # 2.0.1 holds a list of schedules
-        schedule = schedule[0]
-    periods = [(p["startPeriod"], float(p["limit"])) for p in schedule["chargingSchedulePeriod"]]
-    connector.profile = (schedule["startSchedule"], periods)
-    return True

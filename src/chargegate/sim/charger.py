@@ -1,7 +1,8 @@
 """A simulated charger speaking OCPP 1.6J or 2.0.1.
 
 It boots, reports connector status, heartbeats, accepts remote start and stop, meters energy,
-honours a fail-safe TxProfile (no energy after its 0 A period begins), and behaves like a real
+honours the charging profiles it holds (sim.charging_profiles: no energy while the limit is 0,
+as after a fail-safe TxProfile's 0 A period begins), and behaves like a real
 charger when the network fails: transaction messages are kept while offline and sent, in order,
 after it reconnects.
 """
@@ -13,14 +14,15 @@ import base64
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from chargegate.domain.times import parse_ocpp, utcnow
+from chargegate.domain.times import utcnow
 from chargegate.ocpp.rpc import CallFailed, Payload, RpcSession, TransportClosed
-from chargegate.sim import answers, configuration, firmware, quirks
+from chargegate.sim import answers, charging_profiles, configuration, firmware, quirks
 from chargegate.sim import reservations as reservations_module
 from chargegate.sim.dialects import DIALECTS, FIRMWARE_VERSION, Connector
 from chargegate.sim.local_list import LocalList
@@ -71,6 +73,10 @@ class SimulatedCharger:
         accept_remote_start: bool = True,
         ev_plugged_in: bool = True,
         smart_charging: bool = False,
+        smart_charging_refusal: str | None = "Rejected",
+        rate_units: frozenset[str] = frozenset({"A", "W"}),
+        keeps_profiles: bool = True,
+        max_current_a: float = 32.0,
         stop_delay_s: float = 0.0,
         stop_answer_delay_s: float = 0.0,
         heartbeat_s: float = 60.0,
@@ -104,6 +110,15 @@ class SimulatedCharger:
         self.accept_remote_start = accept_remote_start
         self.ev_plugged_in = ev_plugged_in
         self.smart_charging = smart_charging
+        # Smart charging (sim.smart_charging): without it, SetChargingProfile is answered with
+        # smart_charging_refusal (1.6 NotSupported or Rejected; None: the message is not
+        # implemented); the units its schedules may use (a station that limits only in W
+        # rejects A); whether its profiles survive a reboot; its own maximum current.
+        self.smart_charging_refusal = smart_charging_refusal
+        self.rate_units = rate_units
+        self.keeps_profiles = keeps_profiles
+        self.max_current_a = max_current_a
+        self.charging_profiles = charging_profiles.Profiles()
         # Delays for crash tests: before the charger reports a remote stop done, and before it
         # answers the stop request at all.
         self.stop_delay_s = stop_delay_s
@@ -329,24 +344,39 @@ class SimulatedCharger:
             for connector in self.connectors.values():
                 if connector.transaction_id is None or connector.status == "Finishing":
                     continue
-                if self.current_limit(connector) == 0:
+                limit_w = self.applied_limit(connector.connector_id, "W")
+                if limit_w == 0:
                     if connector.status != "SuspendedEVSE":
                         await self.set_status(connector, "SuspendedEVSE")
                     continue
-                connector.meter_wh += round(self.power_w * self.meter_interval_s / 3600)
+                if connector.status == "SuspendedEVSE":
+                    await self.set_status(connector, "Charging")
+                power_w = self.power_w if limit_w is None else min(self.power_w, limit_w)
+                connector.meter_wh += round(power_w * self.meter_interval_s / 3600)
                 self.enqueue(self.dialect.metered(connector), durable=True)
 
-    def current_limit(self, connector: Connector) -> float | None:
-        """The fail-safe profile's limit now, in A (None: no profile, full power)."""
-        if connector.profile is None:
+    def applied_limit(
+        self, connector_id: int, unit: str = "A", at: datetime | None = None
+    ) -> float | None:
+        """The limit its profiles set on a connector (0: the whole charger) now or `at`, in A
+        or W: the lower of the charger's maximum profile and the transaction's (TxProfile, else
+        TxDefaultProfile). None: no profile limits it."""
+        return self.charging_profiles.limit(
+            connector_id, at or utcnow(), self.started_at(connector_id), unit
+        )
+
+    def started_at(self, connector_id: int) -> datetime | None:
+        """When the connector's transaction began (None: none runs, or port 0)."""
+        connector = self.connectors.get(connector_id)
+        if connector is None or connector.transaction_id is None:
             return None
-        start, periods = connector.profile
-        elapsed = (utcnow() - parse_ocpp(start)).total_seconds()
-        limit = None
-        for start_period, period_limit in periods:
-            if elapsed >= start_period:
-                limit = period_limit
-        return limit
+        return connector.started_at
+
+    def max_limit(self, unit: str) -> float:
+        """Its own maximum, where no profile limits it (three phases, as OCPP assumes)."""
+        phases = charging_profiles.PHASES
+        volts = self.charging_profiles.voltage_v
+        return self.max_current_a if unit == "A" else self.max_current_a * volts * phases
 
     async def set_status(self, connector: Connector, status: str) -> None:
         connector.status = status
@@ -363,6 +393,7 @@ class SimulatedCharger:
         connector.id_tag = id_tag
         connector.remote_start_id = remote_start_id
         await self.set_status(connector, "Preparing")
+        connector.started_at = utcnow()
         result = await self.enqueue(self.dialect.started(connector), durable=True).done
         connector.reservation_id = None
         if "transactionId" in result:
@@ -392,6 +423,7 @@ class SimulatedCharger:
         authorised yet; a start request later authorises that very transaction."""
         connector = self.connectors[connector_id]
         await self.set_status(connector, "Occupied")
+        connector.started_at = utcnow()
         await self.enqueue(self.dialect.started(connector), durable=True).done
 
     async def authorise(self, connector_id: int, id_tag: str, remote_start_id: int | None) -> None:
@@ -405,7 +437,7 @@ class SimulatedCharger:
         after a reboot): it tells only when asked (TriggerMessage, GetTransactionStatus)."""
         connector = self.connectors[connector_id]
         connector.transaction_id = connector.id_tag = connector.remote_start_id = None
-        connector.profile = None
+        self.charging_profiles.transaction_ended(connector_id)
         connector.status = "Available"
 
     async def end_transaction(self, connector_id: int, reason: str = "Local") -> None:
@@ -416,7 +448,7 @@ class SimulatedCharger:
         await self.set_status(connector, "Finishing")
         stopped = self.enqueue(self.dialect.stopped(connector, reason), durable=True)
         connector.transaction_id = connector.id_tag = connector.remote_start_id = None
-        connector.profile = None
+        self.charging_profiles.transaction_ended(connector_id)
         await stopped.done
         await self.set_status(connector, "Available")
 
@@ -437,6 +469,8 @@ class SimulatedCharger:
         # The time a restart takes (and for the answer to the reset to leave first).
         await asyncio.sleep(self.reboot_s)
         await self.stop()
+        if not self.keeps_profiles:
+            self.charging_profiles.installed.clear()
         self._boot_reason = "RemoteReset"
         self.start()
 

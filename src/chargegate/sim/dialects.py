@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from chargegate.domain.times import format_ocpp, utcnow
@@ -28,8 +29,8 @@ class Connector:
     next_transaction_id: str | None = None
     meter_wh: int = 0
     seq_no: int = 0
-    # Fail-safe TxProfile: (startSchedule, [(startPeriod seconds, limit)]), if one was set.
-    profile: tuple[str, list[tuple[int, float]]] | None = None
+    # When its transaction began (a Relative profile counts from it); None: none runs.
+    started_at: datetime | None = None
 
 
 class Dialect(Protocol):

@@ -42,7 +42,7 @@ from chargegate.domain.times import format_ocpp
 from chargegate.ocpp import fail_safe, file_transfers, local_lists
 from chargegate.ocpp.common import DONE, Probed, data_transfer, rejected
 from chargegate.ocpp.rpc import Payload, RpcSession
-from chargegate.ocpp.v201 import local_list, variables
+from chargegate.ocpp.v201 import local_list, smart_charging, variables
 from chargegate.services.commands import Order, Reply, TransactionOrder
 from chargegate.services.connectors import STATION
 
@@ -170,6 +170,12 @@ def to_call(order: Order) -> tuple[str, Payload]:
             return Action.reserve_now, payload
         case ReservationAction.CANCEL:
             return Action.cancel_reservation, {"reservationId": order.on_reservation.id}
+        case ChargerAction.SET_CHARGING_PROFILE:
+            return smart_charging.set_call(order)
+        case ChargerAction.CLEAR_CHARGING_PROFILE:
+            return smart_charging.clear_call(order)
+        case ChargerAction.GET_COMPOSITE_SCHEDULE:
+            return smart_charging.composite_call(order)
         case _:
             assert_never(action)
 

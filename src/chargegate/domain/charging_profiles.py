@@ -1,0 +1,291 @@
+"""Charging profiles, as the API and the services name them (pure): the params of the
+set_charging_profile, clear_charging_profile and get_composite_schedule commands, read from the
+API's `params` (and from the outbox, which stores them as the API takes them).
+
+A profile's purpose takes the OCPP names: ChargePointMaxProfile is 1.6's word for the limit of the
+whole charger, ChargingStationMaxProfile 2.0.1's; check_version refuses the other version's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from chargegate.domain import file_transfers
+from chargegate.domain.errors import InvalidArgument
+
+# 2.0.1 takes at most 3 periods' worth of detail per schedule at many stations, but the spec's
+# own bound is the charger's ChargingScheduleMaxPeriods; 1.6 chargers often take 24 (hourly).
+PERIODS_MAX = 48
+E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
+
+# An OCPP integer: ids, stack levels, seconds.
+INT_MAX = 2**31 - 1
+# A limit no charger has: 1 MA or 1 GW would still fit; this bounds typos, not hardware.
+LIMIT_MAX = 10_000_000.0
+
+
+class Purpose(StrEnum):
+    # The whole charger's limit: 1.6 and 2.0.1 spell it differently (connector / EVSE 0 only).
+    CHARGE_POINT_MAX = "ChargePointMaxProfile"
+    CHARGING_STATION_MAX = "ChargingStationMaxProfile"
+    # The default for transactions on a port (or on every port, at port 0).
+    TX_DEFAULT = "TxDefaultProfile"
+    # One transaction's own profile, replacing TxDefault while it runs.
+    TX = "TxProfile"
+
+
+class Kind(StrEnum):
+    ABSOLUTE = "Absolute"
+    RECURRING = "Recurring"
+    RELATIVE = "Relative"
+
+
+class Recurrency(StrEnum):
+    DAILY = "Daily"
+    WEEKLY = "Weekly"
+
+
+class RateUnit(StrEnum):
+    AMPS = "A"
+    WATTS = "W"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    # Seconds from the start of the schedule.
+    start_s: int
+    limit: float
+    # Phases the EV may use (OCPP's default when absent: 3).
+    phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingLimit:
+    """A constant limit, the simplest profile: what a load balancer or an API start sets."""
+
+    unit: RateUnit
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetProfileParams:
+    """One profile for a port (0: the whole charger)."""
+
+    purpose: Purpose
+    unit: RateUnit
+    periods: tuple[Period, ...]
+    port: int = 0
+    stack_level: int = 0
+    # The OCPP chargingProfileId; absent: the command's own id (unique among ours).
+    profile_id: int | None = None
+    kind: Kind = Kind.ABSOLUTE
+    recurrency: Recurrency | None = None
+    # Absolute: absent means from when the charger takes it. Recurring: required.
+    start_schedule: datetime | None = None
+    duration_s: int | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    # TxProfile: the transaction as the charger knows it (1.6: our integer id; 2.0.1: the
+    # charger's), filled in by the services from the port's open transaction.
+    transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClearProfileParams:
+    """Which profiles to clear: by id, or by all of the criteria given (none: every one)."""
+
+    profile_id: int | None = None
+    port: int | None = None
+    purpose: Purpose | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeParams:
+    """The charger's own schedule for a port (0: the whole charger) over the next duration_s."""
+
+    duration_s: int
+    port: int = 0
+    unit: RateUnit | None = None
+
+
+SET_PARAMS = (
+    "purpose",
+    "unit",
+    "limit",
+    "periods",
+    "port",
+    "stack_level",
+    "profile_id",
+    "kind",
+    "recurrency",
+    "start_schedule",
+    "duration_s",
+    "valid_from",
+    "valid_to",
+    "transaction_id",
+)
+CLEAR_PARAMS = ("profile_id", "port", "purpose", "stack_level")
+COMPOSITE_PARAMS = ("duration_s", "port", "unit")
+
+
+def constant(
+    limit: ChargingLimit, purpose: Purpose, port: int = 0, stack_level: int = 0
+) -> SetProfileParams:
+    """A profile holding one limit from now on."""
+    return SetProfileParams(
+        purpose=purpose,
+        unit=limit.unit,
+        periods=(Period(0, limit.value),),
+        port=port,
+        stack_level=stack_level,
+    )
+
+
+def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
+    if ("limit" in raw) == ("periods" in raw):
+        raise InvalidArgument("Give either limit (one value from the start) or periods")
+    periods = (
+        (Period(0, _limit(raw.get("limit"), "limit")),)
+        if "limit" in raw
+        else _periods(raw.get("periods"))
+    )
+    kind = _enum(raw, "kind", Kind) or Kind.ABSOLUTE
+    recurrency = _enum(raw, "recurrency", Recurrency)
+    start = file_transfers.optional_time(raw, "start_schedule")
+    if (kind is Kind.RECURRING) != (recurrency is not None):
+        raise InvalidArgument("recurrency is given with kind Recurring, and only then")
+    if kind is Kind.RECURRING and start is None:
+        raise InvalidArgument("A Recurring profile needs its start_schedule")
+    if kind is Kind.RELATIVE and start is not None:
+        raise InvalidArgument("A Relative profile starts with charging: no start_schedule")
+    params = SetProfileParams(
+        purpose=_required(_enum(raw, "purpose", Purpose), "purpose", Purpose),
+        unit=_required(_enum(raw, "unit", RateUnit), "unit", RateUnit),
+        periods=periods,
+        port=_int(raw, "port", 0) or 0,
+        stack_level=_int(raw, "stack_level", 0) or 0,
+        profile_id=_int(raw, "profile_id", 1),
+        kind=kind,
+        recurrency=recurrency,
+        start_schedule=start,
+        duration_s=_int(raw, "duration_s", 1),
+        valid_from=file_transfers.optional_time(raw, "valid_from"),
+        valid_to=file_transfers.optional_time(raw, "valid_to"),
+        transaction_id=_transaction(raw.get("transaction_id")),
+    )
+    return _check_set(params)
+
+
+def _check_set(params: SetProfileParams) -> SetProfileParams:
+    if params.purpose in (Purpose.CHARGE_POINT_MAX, Purpose.CHARGING_STATION_MAX):
+        if params.port != 0:
+            raise InvalidArgument(f"A {params.purpose} is for the whole charger: port 0")
+    elif params.purpose is Purpose.TX and params.port == 0:
+        raise InvalidArgument("A TxProfile is for a port's transaction: port 1 or more")
+    if params.purpose is not Purpose.TX and params.transaction_id is not None:
+        raise InvalidArgument("transaction_id is for a TxProfile only")
+    if (
+        params.valid_from is not None
+        and params.valid_to is not None
+        and params.valid_from >= params.valid_to
+    ):
+        raise InvalidArgument("valid_from must come before valid_to")
+    return params
+
+
+def parse_clear(raw: Mapping[str, object]) -> ClearProfileParams:
+    return ClearProfileParams(
+        profile_id=_int(raw, "profile_id", 1),
+        port=_int(raw, "port", 0),
+        purpose=_enum(raw, "purpose", Purpose),
+        stack_level=_int(raw, "stack_level", 0),
+    )
+
+
+def parse_composite(raw: Mapping[str, object]) -> CompositeParams:
+    return CompositeParams(
+        duration_s=_required(_int(raw, "duration_s", 1), "duration_s", None),
+        port=_int(raw, "port", 0) or 0,
+        unit=_enum(raw, "unit", RateUnit),
+    )
+
+
+def refusal(purpose: Purpose | None, v16: bool) -> str | None:
+    """Why a profile's purpose does not map to this OCPP version (None: it does)."""
+    if v16 and purpose is Purpose.CHARGING_STATION_MAX:
+        return "purpose ChargingStationMaxProfile is 2.0.1's: 1.6 names it ChargePointMaxProfile"
+    if not v16 and purpose is Purpose.CHARGE_POINT_MAX:
+        return "purpose ChargePointMaxProfile is 1.6's: 2.0.1 names it ChargingStationMaxProfile"
+    return None
+
+
+def _periods(value: object) -> tuple[Period, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= PERIODS_MAX:
+        raise InvalidArgument(f"periods must be a list of 1 to {PERIODS_MAX} periods")
+    periods: list[Period] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) - {"start_s", "limit", "phases"}:
+            raise InvalidArgument(f"periods[{index}] takes start_s, limit and phases")
+        period = Period(
+            start_s=_required(_int(item, "start_s", 0), f"periods[{index}].start_s", None),
+            limit=_limit(item.get("limit"), f"periods[{index}].limit"),
+            phases=_int(item, "phases", 1),
+        )
+        if period.phases is not None and period.phases > 3:
+            raise InvalidArgument(f"periods[{index}].phases must be 1, 2 or 3")
+        if periods and period.start_s <= periods[-1].start_s:
+            raise InvalidArgument("periods must be in order of start_s, each starting later")
+        periods.append(period)
+    if periods[0].start_s != 0:
+        raise InvalidArgument("The first period starts the schedule: start_s 0")
+    return tuple(periods)
+
+
+def _limit(value: object, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (0 <= value <= LIMIT_MAX)
+    ):
+        raise InvalidArgument(f"{name} must be a number from 0 to {LIMIT_MAX:g}")
+    # OCPP limits carry one decimal.
+    return round(float(value), 1)
+
+
+def _int(raw: Mapping[str, object], name: str, minimum: int) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
+        raise InvalidArgument(f"{name} must be a whole number of at least {minimum}")
+    return value
+
+
+def _transaction(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 36:
+        raise InvalidArgument("transaction_id must be text of 1 to 36 characters")
+    return value
+
+
+def _enum(raw: Mapping[str, object], name: str, kind: type[E]) -> E | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    members = {member.value: member for member in kind}
+    if not isinstance(value, str) or value not in members:
+        raise InvalidArgument(f"{name} must be one of: {', '.join(members)}")
+    return members[value]
+
+
+def _required(value: T | None, name: str, kind: type[StrEnum] | None) -> T:
+    if value is None:
+        named = "" if kind is None else f" (one of: {', '.join(member.value for member in kind)})"
+        raise InvalidArgument(f"Missing param: {name}{named}")
+    return value
