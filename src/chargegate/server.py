@@ -45,6 +45,7 @@ from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
+from chargegate.services.site_balancer import SiteBalancer
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
             asyncio.create_task(Scheduler(runtime).run(), name="scheduler"),
             asyncio.create_task(WebhookSender(runtime).run(), name="webhooks"),
+            asyncio.create_task(SiteBalancer(runtime).run(), name="site-balancer"),
         ]
         try:
             yield

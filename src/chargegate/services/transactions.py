@@ -31,6 +31,7 @@ from chargegate.services.views import QueuedView, StartedView, TransactionView, 
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
+from chargegate.store import sites as site_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -72,6 +73,10 @@ async def create(
             created_at=now,
             expires_at=request.expires,
             priority=request.priority,
+            # Under a site a start goes out at 0 A; the balancer then gives it room.
+            allocated_a=0.0
+            if await site_store.port_under_a_site(session, port.port_uuid)
+            else None,
         )
         session.add(transaction)
         await session.flush()

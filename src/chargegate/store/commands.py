@@ -103,6 +103,8 @@ class ClaimedTransaction:
     charger_transaction_id: str | None
     expires_at: datetime | None
     profile_until: datetime | None
+    # Its site balancer's allocation (services.site_balancer), None: not under a site.
+    allocated_a: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,7 @@ async def claim_due(
                 Transaction.charger_transaction_id,
                 Transaction.expires_at,
                 Transaction.profile_until,
+                Transaction.allocated_a,
                 Reservation.id.label("reservation_id"),
                 Reservation.id_tag.label("reserved_for"),
                 Reservation.parent_id_tag,
@@ -249,6 +252,7 @@ async def claim_due(
                     charger_transaction_id=row.charger_transaction_id,
                     expires_at=row.expires_at,
                     profile_until=row.profile_until,
+                    allocated_a=row.allocated_a,
                 ),
                 reservation=None
                 if row.reservation_id is None

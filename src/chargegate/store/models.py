@@ -230,6 +230,10 @@ class Transaction(Base):
     # The site balancer's last allocation (A per phase; 0: waiting for room), and the charger's
     # last measured draw (MeterValues Current.Import, Power.Active.Import).
     allocated_a: Mapped[float | None] = mapped_column(Float)
+    # A lowering sent and not yet answered: the allocation it sets, and its command. Until it is
+    # answered the session still counts at allocated_a (services.site_balancer).
+    allocation_pending_a: Mapped[float | None] = mapped_column(Float)
+    allocation_command_id: Mapped[int | None] = mapped_column(Integer)
     measured_current_a: Mapped[float | None] = mapped_column(Float)
     measured_power_w: Mapped[float | None] = mapped_column(Float)
 
@@ -469,6 +473,9 @@ class Site(Base):
     phases: Mapped[int] = mapped_column(Integer)
     voltage: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    # A site's (root's) balancer: the node that runs it, until when (a lease it renews).
+    balancer_node: Mapped[str | None] = mapped_column(String(64))
+    balancer_until: Mapped[datetime | None]
 
 
 class SiteMember(Base):
@@ -480,3 +487,15 @@ class SiteMember(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
     port_uuid: Mapped[str | None] = mapped_column(ForeignKey("ports.port_uuid"), unique=True)
+
+
+class SiteAllocation(Base):
+    """One decision of a site's balancer: every open session's allocation from `at` on."""
+
+    __tablename__ = "site_allocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    at: Mapped[datetime]
+    # {transaction_uuid: A per phase}
+    amps: Mapped[dict[str, Any]]

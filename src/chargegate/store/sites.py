@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import TransactionState
-from chargegate.store.models import Charger, Port, Site, SiteMember, Transaction
+from chargegate.store.models import Charger, Port, Site, SiteAllocation, SiteMember, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +138,58 @@ async def live(session: AsyncSession, site_ids: Sequence[int]) -> list[LiveRow]:
         .order_by(Transaction.id)
     )
     return [LiveRow(*row) for row in rows]
+
+
+async def claim_roots(
+    session: AsyncSession, node_id: str, now: datetime, until: datetime
+) -> Sequence[Site]:
+    """The sites (roots) whose balancer this node runs: those it held, and those free or whose
+    holder let its lease run out, taken over until `until`. One node per site at a time."""
+    await session.execute(
+        update(Site)
+        .where(
+            Site.parent_id.is_(None),
+            or_(
+                Site.balancer_node.is_(None),
+                Site.balancer_node == node_id,
+                Site.balancer_until < now,
+            ),
+        )
+        .values(balancer_node=node_id, balancer_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    query = select(Site).where(Site.parent_id.is_(None), Site.balancer_node == node_id)
+    return (await session.scalars(query.order_by(Site.id))).all()
+
+
+async def release(session: AsyncSession, node_id: str) -> None:
+    await session.execute(
+        update(Site)
+        .where(Site.balancer_node == node_id)
+        .values(balancer_node=None, balancer_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record(session: AsyncSession, site_id: int, at: datetime, amps: dict[str, float]) -> None:
+    session.add(SiteAllocation(site_id=site_id, at=at, amps=amps))
+
+
+async def history(session: AsyncSession, site_id: int, since: datetime) -> Sequence[SiteAllocation]:
+    query = select(SiteAllocation).where(
+        SiteAllocation.site_id == site_id, SiteAllocation.at >= since
+    )
+    return (await session.scalars(query.order_by(SiteAllocation.id))).all()
+
+
+async def port_under_a_site(session: AsyncSession, port_uuid: str) -> bool:
+    member = (
+        select(SiteMember.id)
+        .join(Port, Port.charger_id == SiteMember.charger_id)
+        .where(
+            Port.port_uuid == port_uuid,
+            or_(SiteMember.port_uuid.is_(None), SiteMember.port_uuid == port_uuid),
+        )
+        .limit(1)
+    )
+    return await session.scalar(member) is not None

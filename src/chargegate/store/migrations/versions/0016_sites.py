@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("phases", sa.Integer(), nullable=False),
         sa.Column("voltage", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("balancer_node", sa.String(64), nullable=True),
+        sa.Column("balancer_until", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_sites_operator_id", "sites", ["operator_id"])
     op.create_index("ix_sites_parent_id", "sites", ["parent_id"])
@@ -49,10 +51,23 @@ def upgrade() -> None:
         batch.add_column(sa.Column("allocated_a", sa.Float(), nullable=True))
         batch.add_column(sa.Column("measured_current_a", sa.Float(), nullable=True))
         batch.add_column(sa.Column("measured_power_w", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("allocation_pending_a", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("allocation_command_id", sa.Integer(), nullable=True))
+    op.create_table(
+        "site_allocations",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("site_id", sa.Integer(), sa.ForeignKey("sites.id"), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("amps", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_site_allocations_site_id", "site_allocations", ["site_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("site_allocations")
     with op.batch_alter_table("transactions") as batch:
+        batch.drop_column("allocation_command_id")
+        batch.drop_column("allocation_pending_a")
         batch.drop_column("measured_power_w")
         batch.drop_column("measured_current_a")
         batch.drop_column("allocated_a")
