@@ -11,13 +11,17 @@ import httpx
 from chargegate import provisioning
 from chargegate.domain.roles import Role
 from support import (
+    Charger,
     Operator,
+    RawCharger,
     Server,
     Simulators,
+    accepted_cards,
     assert_error,
     eventually,
     online,
     open_session,
+    start_report,
 )
 
 
@@ -180,3 +184,82 @@ async def test_open_sessions_share_the_limit_by_priority_and_arrival(
         # A feeder inside it with none of the members shows no sessions.
         feeder = await make(client, parent_uuid=site["site_uuid"], max_current_a=100, name="F")
         assert (await client.get(f"/sites/{feeder['site_uuid']}")).json()["sessions"] == []
+
+
+def readings(current: str, power_kw: str, phases: bool = False) -> list[dict[str, Any]]:
+    if phases:
+        sampled: list[dict[str, Any]] = [
+            {"measurand": "Current.Import", "phase": f"L{n}", "value": value, "unit": "A"}
+            for n, value in ((1, current), (2, "1.0"), (3, "2.0"))
+        ]
+    else:
+        sampled = [{"measurand": "Current.Import", "value": current, "unit": "A"}]
+    sampled += [
+        {"measurand": "Power.Active.Import", "value": power_kw, "unit": "kW"},
+        {"measurand": "Current.Import", "value": "NaN", "unit": "A", "phase": "N"},
+    ]
+    return [{"timestamp": NOW, "sampledValue": sampled}]
+
+
+def readings201(current: str, power_kw: str) -> list[dict[str, Any]]:
+    """The same in 2.0.1 words: numbers, and unitOfMeasure (kW as W with a multiplier)."""
+    sampled: list[dict[str, Any]] = [
+        {"measurand": "Current.Import", "value": float(current), "unitOfMeasure": {"unit": "A"}},
+        {
+            "measurand": "Power.Active.Import",
+            "value": float(power_kw),
+            "unitOfMeasure": {"unit": "W", "multiplier": 3},
+        },
+    ]
+    return [{"timestamp": NOW, "sampledValue": sampled}]
+
+
+NOW = "2026-01-01T10:00:00Z"
+
+
+async def measured(client: httpx.AsyncClient, path: str) -> tuple[Any, Any, Any]:
+    shown = (await client.get(path)).json()
+    [share] = shown["sessions"]
+    return share["measured_current_a"], share["measured_power_w"], shown["measured_power_w"]
+
+
+async def test_measured_load_comes_from_meter_values_v16(
+    op: Operator, raw16: tuple[RawCharger, Charger]
+) -> None:
+    raw, charger = raw16
+    await accepted_cards(op, "CARD-M16")
+    async with op.client() as client:
+        site = await make(client, chargers=[charger.charge_point_id])
+        path = f"/sites/{site['site_uuid']}"
+        action, start = start_report("ocpp1.6", 1, "CARD-M16", NOW)
+        transaction_id = (await raw.call(action, start))["transactionId"]
+        meter = {"connectorId": 1, "transactionId": transaction_id}
+        await raw.call("MeterValues", {**meter, "meterValue": readings("15.5", "10.7")})
+        assert await measured(client, path) == (15.5, 10700.0, 10700)
+        # Only phases: the highest phase's current.
+        await raw.call("MeterValues", {**meter, "meterValue": readings("12.0", "8", phases=True)})
+        assert await measured(client, path) == (12.0, 8000.0, 8000)
+
+
+async def test_measured_load_comes_from_meter_values_v201(
+    op: Operator, raw201: tuple[RawCharger, Charger]
+) -> None:
+    raw, charger = raw201
+    await accepted_cards(op, "CARD-M201")
+    async with op.client() as client:
+        site = await make(client, ports=[charger.port])
+        path = f"/sites/{site['site_uuid']}"
+        action, start = start_report("ocpp2.0.1", 1, "CARD-M201", NOW)
+        await raw.call(action, start)
+        update = {
+            **start,
+            "eventType": "Updated",
+            "triggerReason": "MeterValuePeriodic",
+            "seqNo": 1,
+            "meterValue": readings201("20.0", "13.8"),
+        }
+        update.pop("idToken")
+        await raw.call(action, update)
+        assert await measured(client, path) == (20.0, 13800.0, 13800)
+        await raw.call("MeterValues", {"evseId": 1, "meterValue": readings201("9.5", "6.5")})
+        assert await measured(client, path) == (9.5, 6500.0, 6500)

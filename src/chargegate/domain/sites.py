@@ -22,6 +22,14 @@ parse_sites = parse_webhooks
 
 
 @dataclass(frozen=True, slots=True)
+class Draw:
+    """What a session draws now, as its charger's newest MeterValues say (None: not said)."""
+
+    current_a: float | None = None
+    power_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Limit:
     """Exactly one of the two is set."""
 
