@@ -56,6 +56,14 @@ async def open_session(client: httpx.AsyncClient, port_uuid: str, expires: str) 
     return str(created.json()["transaction_uuid"])
 
 
+async def closed(client: httpx.AsyncClient, transaction_uuid: str) -> None:
+    while True:
+        shown = (await client.get(f"/transactions/{transaction_uuid}")).json()
+        if shown["state"].lower() == "closed":
+            return
+        await asyncio.sleep(0.01)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chargers", type=int, default=200)
@@ -116,10 +124,7 @@ async def main() -> None:
                 reactions.append(time.perf_counter() - began)
                 stopped = await client.patch(f"/transactions/{started}", json={"state": "closed"})
                 stopped.raise_for_status()
-                while (await client.get(f"/transactions/{started}")).json()[
-                    "state"
-                ].lower() != "closed":  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
+                await closed(client, started)
                 await wait_applied(client, site, sims, 60)
     finally:
         for sim in sims.values():
