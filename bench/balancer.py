@@ -100,6 +100,10 @@ async def main() -> None:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}/1.2", headers={"x-api-key": key}, timeout=60
         ) as client:
+            # The sessions first, then the site: one rebalancing of them all (starting each
+            # under the site would rebalance every session at each start).
+            for port_uuid in ports[:-1]:
+                await open_session(client, port_uuid, expires)
             made = await client.post(
                 "/sites",
                 json={
@@ -111,9 +115,7 @@ async def main() -> None:
             )
             made.raise_for_status()
             site = made.json()["site_uuid"]
-            print(f"site made; starting {count - 1} sessions", flush=True)
-            for port_uuid in ports[:-1]:
-                await open_session(client, port_uuid, expires)
+            print(f"{count - 1} sessions charging; site made", flush=True)
             await wait_applied(client, site, sims, 120)
             print("charging; measuring", flush=True)
             last = ports[-1]

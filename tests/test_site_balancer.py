@@ -11,11 +11,23 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from chargegate import provisioning
+from chargegate.config import Settings
+from chargegate.domain.times import utcnow
+from chargegate.services.site_balancer import LEASE
 from chargegate.sim.charger import SimulatedCharger
+from chargegate.store import operators as operator_store
+from chargegate.store import sites as site_store
+from chargegate.store.database import create_engine, session_factory
+from chargegate.store.migrate import upgrade
+from chargegate.store.models import Site
 from support import (
     Operator,
     Server,
@@ -27,6 +39,7 @@ from support import (
 )
 from test_offline_and_fail_safe import wait_for_probe
 from test_sites import make
+from test_webhooks import Receiver, hooked_server, until
 
 STEPS = int(os.environ.get("CHARGEGATE_BALANCER_STEPS", "30"))
 CHARGERS = 6
@@ -150,3 +163,80 @@ async def test_site_limit_holds_across_random_changes(
     # The run reached both regimes: sessions sharing the limit, and sessions waiting for room.
     assert waited and shared, (waited, shared)
     assert sampler.worst is None, f"drew {sampler.worst[0]} A over a limit of {sampler.worst[1]} A"
+
+
+async def test_decisions_go_out_as_webhooks(tmp_path: Path, simulators: Simulators) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    server = await hooked_server(tmp_path)
+    key = await provisioning.create_api_key(server.settings, "sited")
+    await provisioning.add_webhook(server.settings, "sited", receiver.url)
+    server.start()
+    try:
+        operator = Operator(server=server, name="sited", key=key)
+        chargers = [await operator.add_charger() for _ in range(2)]
+        for charger in chargers:
+            await wait_for_probe(await online(simulators, server, charger, smart_charging=True))
+
+        def shares() -> dict[str, float] | None:
+            """The allocations of the newest site.allocation event."""
+            for event in reversed(receiver.events()):
+                if event["type"] == "site.allocation":
+                    allocations = event["data"]["allocations"]
+                    return {a["transaction_uuid"]: a["allocated_a"] for a in allocations}
+            return None
+
+        async with operator.client() as client:
+            site = await make(
+                client, max_current_a=20, chargers=[c.charge_point_id for c in chargers]
+            )
+            first = await open_session(client, chargers[0].port)
+            alone = {first["transaction_uuid"]: 20.0}
+            await until(lambda: shares() == alone, timeout=30)
+            second = await open_session(client, chargers[1].port)
+            both = {first["transaction_uuid"]: 10.0, second["transaction_uuid"]: 10.0}
+            await until(lambda: shares() == both, timeout=30)
+        sites = {
+            e["data"]["site_uuid"] for e in receiver.events() if e["type"] == "site.allocation"
+        }
+        assert sites == {site["site_uuid"]}
+    finally:
+        server.stop()
+        await receiver.stop()
+
+
+async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/lease.db"
+    await upgrade(url)
+    await provisioning.create_api_key(Settings(database_url=url), "leased")
+    engine = create_engine(url)
+    now = utcnow()
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            operator = await operator_store.get_or_create_operator(session, "leased", now)
+            session.add(
+                Site(
+                    site_uuid=str(uuid.uuid4()),
+                    operator_id=operator.id,
+                    name="S",
+                    max_current_a=10,
+                    phases=3,
+                    voltage=230,
+                    created_at=now,
+                )
+            )
+
+        async def claim(node: str, at: datetime) -> list[int]:
+            async with session_factory(engine)() as session, session.begin():
+                held = await site_store.claim_roots(session, node, at, at + LEASE)
+                return [site.id for site in held]
+
+        assert len(await claim("a", now)) == 1
+        assert await claim("b", now + LEASE / 2) == []  # a holds it
+        assert len(await claim("a", now + LEASE / 2)) == 1  # a renews
+        assert await claim("b", now + LEASE) == []  # renewed: still a's
+        later = now + LEASE * 2
+        assert len(await claim("b", later)) == 1  # a stopped renewing: b takes over
+        assert await claim("a", later) == []
+    finally:
+        await engine.dispose()
