@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chargegate.bus import Topic
 from chargegate.domain.cursors import RowMark
 from chargegate.domain.errors import Conflict, InvalidArgument, NotFound
 from chargegate.domain.fleet import WebhooksRequest
@@ -227,7 +228,9 @@ async def modify(rt: Runtime, operator_id: int, site_uuid: str, patch: SitePatch
             await _set_members(session, operator_id, site, patch.members)
         await session.flush()
         (view,) = await _views(session, [site])
-        return view
+    # A new limit or new members are shared again now, not at the balancer's next pass.
+    rt.bus.wake(Topic.BALANCE)
+    return view
 
 
 async def delete(rt: Runtime, operator_id: int, site_uuid: str) -> None:
