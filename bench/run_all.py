@@ -24,6 +24,8 @@ RESULTS = BENCH / "results"
 BENCHMARKS = [
     ("heartbeats.py", "heartbeats.md", 300),
     ("start_latency.py", "start_latency.md", 600),
+    # Start to new TxProfiles at every charger of a 200-charger site.
+    ("balancer.py", "balancer.md", 600),
     # API requests per second and latency on SQLite and PostgreSQL.
     ("api.py", "api.md", 900),
     # The server's CPU per authenticated API request.

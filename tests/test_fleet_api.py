@@ -422,6 +422,7 @@ async def test_a_sessions_key_is_refused_everywhere_but_the_seeds_endpoints(
                 .replace("{reservation_uuid}", str(uuid.uuid4()))
                 .replace("{id_tag}", "CARD-1")
                 .replace("{webhook_id}", "1")
+                .replace("{site_uuid}", str(uuid.uuid4()))
             )
             answer = await sessions.request(method, concrete, json={})
             if path in SEED_PATHS:

@@ -77,6 +77,7 @@ class Target:
     tokens: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
     reservations: dict[bool, list[str]] = field(default_factory=lambda: {False: [], True: []})
     webhooks: list[str] = field(default_factory=list)
+    sites: list[str] = field(default_factory=list)
     statuses: dict[tuple[bool, str], set[int]] = field(default_factory=dict)
 
 
@@ -155,6 +156,8 @@ def test_document_describes_every_endpoint(target: Target) -> None:
         "/1.2/chargers/{charge_point_id}",
         "/1.2/webhooks",
         "/1.2/webhooks/{webhook_id}",
+        "/1.2/sites",
+        "/1.2/sites/{site_uuid}",
     }
     assert document["components"]["securitySchemes"]["apiKey"] == {
         "type": "apiKey",
@@ -174,14 +177,23 @@ def test_document_describes_every_endpoint(target: Target) -> None:
     assert "stg_input" in {p["name"] for p in queue["parameters"]}
     create = document["paths"]["/1.2/transactions"]["post"]
     body = create["requestBody"]["content"]["application/json"]["schema"]
-    assert {"port_uuid", "expires", "invoice_id", "stg", "id_tag"} == set(body["properties"])
+    assert {"port_uuid", "expires", "invoice_id", "stg", "id_tag", "priority"} == set(
+        body["properties"]
+    )
     docs = httpx.get(f"{target.server.api}/docs", timeout=10)
     assert docs.status_code == 200 and "/1.2/openapi.json" in docs.text
 
 
 # Lists without a sandbox copy: the seed's ports, and the operator's chargers and webhooks
 # (real equipment and real endpoints, which `stg` requests never reach).
-NO_SANDBOX = {"/1.2/ports", "/1.2/chargers", "/1.2/chargers/{charge_point_id}", "/1.2/webhooks"}
+NO_SANDBOX = {
+    "/1.2/ports",
+    "/1.2/chargers",
+    "/1.2/chargers/{charge_point_id}",
+    "/1.2/webhooks",
+    "/1.2/sites",
+    "/1.2/sites/{site_uuid}",
+}
 
 
 def _time(offset_s: int) -> str:
@@ -198,6 +210,7 @@ def _aim(case: Any, target: Target, staging: bool, pick: int, ahead_s: int) -> N
         ("id_tag", target.tokens[staging]),
         ("reservation_uuid", target.reservations[staging]),
         ("webhook_id", target.webhooks),
+        ("site_uuid", target.sites),
     ):
         if name in params and pool:
             # Newest first: small picks (hypothesis favours them) reach live sessions.
@@ -242,6 +255,8 @@ CARD = "FUZZ-CARD"
 def _remember(target: Target, staging: bool, case: Any, response: httpx.Response) -> None:
     if response.status_code == 201 and case.path == "/1.2/tokens":
         target.tokens[staging].append(response.json()["id_tag"])
+    elif response.status_code == 201 and case.path == "/1.2/sites":
+        target.sites.append(response.json()["site_uuid"])
     elif response.status_code == 201 and case.path == "/1.2/webhooks":
         target.webhooks.append(str(response.json()["id"]))
     elif response.status_code == 201 and case.path == "/1.2/transactions":
@@ -289,7 +304,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 33
+    assert len(operations) == 38
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -346,6 +361,8 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 200 in reached["PATCH /1.2/chargers/{charge_point_id}"], reached
     assert 201 in reached["POST /1.2/webhooks"], reached
     assert 204 in reached["DELETE /1.2/webhooks/{webhook_id}"], reached
+    assert 201 in reached["POST /1.2/sites"], reached
+    assert 200 in reached["GET /1.2/sites/{site_uuid}"], reached
 
 
 # 32 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.

@@ -30,6 +30,7 @@ from chargegate.api.pages import BrowserHeaders
 from chargegate.api.reservations import router as reservations_router
 from chargegate.api.routes import commands_router, router
 from chargegate.api.settings import router as settings_router
+from chargegate.api.sites import router as sites_router
 from chargegate.api.tokens import IMPORT_PATH
 from chargegate.api.tokens import router as tokens_router
 from chargegate.api.webhooks import router as webhooks_router
@@ -45,6 +46,7 @@ from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
+from chargegate.services.site_balancer import SiteBalancer
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(dispatcher.run(), name="dispatcher"),
             asyncio.create_task(Scheduler(runtime).run(), name="scheduler"),
             asyncio.create_task(WebhookSender(runtime).run(), name="webhooks"),
+            asyncio.create_task(SiteBalancer(runtime).run(), name="site-balancer"),
         ]
         try:
             yield
@@ -177,6 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(configuration_router)
     app.include_router(charging_profiles_router)
     app.include_router(reservations_router)
+    app.include_router(sites_router)
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

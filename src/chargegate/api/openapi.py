@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from chargegate.api.openapi_schemas import SCHEMAS, STG, UTC_TIME, UUID
 from chargegate.domain.charging_profiles import LIMIT_MAX
 from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
-from chargegate.domain.validation import INVOICE_ID_MAX
+from chargegate.domain.validation import INVOICE_ID_MAX, PRIORITY_MAX
 
 _ERRORS = {
     400: "Invalid arguments (the message says which and how)",
@@ -143,6 +143,13 @@ CREATE = Doc(
                     "exclusiveMinimum": 0,
                     "maximum": LIMIT_MAX,
                     "description": "A limit in W for the session; not with max_current_a",
+                },
+                "priority": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "maximum": PRIORITY_MAX,
+                    "description": "On a site with too little room for every session, higher "
+                    "priorities get room first (then earlier arrivals); default 0",
                 },
             },
             ["port_uuid", "expires"],

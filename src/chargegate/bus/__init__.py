@@ -15,6 +15,7 @@ class Topic(StrEnum):
     DISPATCH = "dispatch"
     SCHEDULE = "schedule"
     WEBHOOKS = "webhooks"
+    BALANCE = "balance"
 
 
 Evicted = Callable[[str, int], Awaitable[None]]

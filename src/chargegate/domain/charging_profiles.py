@@ -23,10 +23,12 @@ E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
 
 # The stack levels of TxProfiles (docs/smart-charging.md): a start's own TxProfile (the fail-safe
-# cut at expires, with the session's limit) is at START_STACK_LEVEL; the operator's (and a load
-# balancer's) go above it, and end at expires, so that the cut shows then.
+# cut at expires, with the session's limit) is at START_STACK_LEVEL; a site balancer's above it;
+# the operator's above both. Each ends at expires, so that the cut shows then. Levels of their
+# own: one TxProfile replaces another of the same level and purpose.
 START_STACK_LEVEL = 1
-TX_STACK_LEVEL_MIN = START_STACK_LEVEL + 1
+BALANCER_STACK_LEVEL = START_STACK_LEVEL + 1
+TX_STACK_LEVEL_MIN = BALANCER_STACK_LEVEL + 1
 # An OCPP integer: ids, stack levels, seconds.
 INT_MAX = 2**31 - 1
 # A limit no charger has: 1 MA or 1 GW would still fit; this bounds typos, not hardware.
@@ -189,7 +191,8 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
     if purpose is Purpose.TX and stack_level is not None and stack_level < TX_STACK_LEVEL_MIN:
         raise InvalidArgument(
             f"A TxProfile's stack_level is {TX_STACK_LEVEL_MIN} or more: level "
-            f"{START_STACK_LEVEL} holds the start's own profile (its fail-safe cut at expires)"
+            f"{START_STACK_LEVEL} holds the start's own profile (its fail-safe cut at expires), "
+            f"level {BALANCER_STACK_LEVEL} a site balancer's"
         )
     if stack_level is None:
         stack_level = TX_STACK_LEVEL_MIN if purpose is Purpose.TX else 0

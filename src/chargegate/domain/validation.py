@@ -20,6 +20,8 @@ from chargegate.domain.times import TimeFormatError, format_api, parse_utc
 
 INVOICE_ID_MAX = 255
 LIMIT_ALL_ABOVE = 2**31 - 1
+# A start's priority on its site (0, the default, to this).
+PRIORITY_MAX = 100
 _INT = re.compile(r"-?\d+")
 
 
@@ -33,6 +35,8 @@ class CreateRequest:
     id_tag: str | None = None
     # A limit for the session (max_current_a or max_power_w), carried as its TxProfile.
     limit: ChargingLimit | None = None
+    # Its place in its site's queue for room (services.sites): higher first.
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,7 @@ CREATE_FIELDS = (
     "id_tag",
     "max_current_a",
     "max_power_w",
+    "priority",
 )
 
 
@@ -216,7 +221,16 @@ def parse_create(body: Mapping[str, object], now: datetime) -> CreateRequest:
         staging=parse_staging(body),
         id_tag=None if body.get("id_tag") is None else _driver_id_tag(body["id_tag"]),
         limit=charging_profiles.start_limit(body),
+        priority=_priority(body.get("priority")),
     )
+
+
+def _priority(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PRIORITY_MAX:
+        raise InvalidArgument(f"priority must be an integer from 0 to {PRIORITY_MAX}")
+    return value
 
 
 def _driver_id_tag(value: object) -> str:

@@ -38,6 +38,8 @@ class EventType(StrEnum):
     # words it).
     CHARGER_FIRMWARE_STATUS = "charger.firmware_status"
     CHARGER_DIAGNOSTICS_STATUS = "charger.diagnostics_status"
+    # A site's balancer gave its open sessions new allocations (services.site_balancer).
+    SITE_ALLOCATION = "site.allocation"
 
 
 class DeliveryStatus(StrEnum):

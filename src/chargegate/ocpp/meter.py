@@ -8,11 +8,13 @@ resend it. A MeterValues message carries nothing but readings, and is refused in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from chargegate.domain.charger_input import SkippedReading, reading_wh
 from chargegate.domain.errors import UnusableReading
+from chargegate.domain.sites import Draw
 from chargegate.metrics import METER_READINGS_SKIPPED
 
 ENERGY = "Energy.Active.Import.Register"
@@ -69,3 +71,53 @@ def _counted(reading: int | SkippedReading) -> int | None:
         METER_READINGS_SKIPPED.labels(reading.value).inc()
         return None
     return reading
+
+
+CURRENT = "Current.Import"
+POWER = "Power.Active.Import"
+# Beyond any charger: a reading past these is a broken meter, and not kept.
+_DRAW_MAX = {CURRENT: 10_000.0, POWER: 10_000_000.0}
+
+
+def draw(meter_values: Sequence[Mapping[str, Any]]) -> Draw | None:
+    """Current.Import (A per phase: the highest phase when only phases are given) and
+    Power.Active.Import (W, all phases), from the newest readings that say them; unusable
+    values are left out (they never refuse a message)."""
+    found: dict[str, float] = {}
+    for meter_value in meter_values:
+        phases: dict[str, list[float]] = {CURRENT: [], POWER: []}
+        totals: dict[str, float] = {}
+        for sampled in meter_value.get("sampledValue", []):
+            measurand = sampled.get("measurand")
+            if measurand not in _DRAW_MAX:
+                continue
+            value = _draw_value(sampled, measurand)
+            if value is None:
+                continue
+            if sampled.get("phase"):
+                phases[measurand].append(value)
+            else:
+                totals[measurand] = value
+        if CURRENT not in totals and phases[CURRENT]:
+            totals[CURRENT] = max(phases[CURRENT])
+        if POWER not in totals and phases[POWER]:
+            totals[POWER] = sum(phases[POWER])
+        found.update(totals)
+    if not found:
+        return None
+    return Draw(current_a=found.get(CURRENT), power_w=found.get(POWER))
+
+
+def _draw_value(sampled: Mapping[str, Any], measurand: str) -> float | None:
+    unit_of_measure = sampled.get("unitOfMeasure", {})
+    unit = sampled.get("unit", unit_of_measure.get("unit"))
+    multiplier = unit_of_measure.get("multiplier", 0)
+    try:
+        value = float(str(sampled.get("value"))) * 10 ** int(multiplier)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if unit == "kW":
+        value *= 1000
+    if not math.isfinite(value) or not 0 <= value <= _DRAW_MAX[measurand]:
+        return None
+    return float(round(value, 1))

@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.command_params import check_ports, check_version, ports_named, to_json
+from chargegate.domain.charging_profiles import Purpose, SetProfileParams
+from chargegate.domain.command_params import (
+    CommandParams,
+    check_ports,
+    check_version,
+    ports_named,
+    to_json,
+)
+from chargegate.domain.errors import Conflict
 from chargegate.domain.states import (
     ChargerAction,
     CommandStatus,
@@ -37,6 +45,7 @@ from chargegate.services.views import QueuedView
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
+from chargegate.store import sites as site_store
 from chargegate.store.commands import Claimed
 from chargegate.store.models import Charger, Command, QueueItem
 
@@ -63,6 +72,7 @@ async def send(
         if ports_named(request.params):
             ports = await charger_store.charger_ports(session, charger.id)
             check_ports(request.params, charge_point_id, {p.connector_id for p in ports})
+        await _check_balanced(session, charger.id, request.params)
         params = await charging_profiles.with_transaction(session, charger, request.params)
         item = await enqueue(
             session,
@@ -83,6 +93,19 @@ async def send(
         await claim.answered(queued)
     rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
     return queued
+
+
+async def _check_balanced(session: AsyncSession, charger_id: int, params: CommandParams) -> None:
+    """A site's balancer alone sets its sessions' TxProfiles: an operator's, a level above,
+    would let a session draw more than its share of the site's limit."""
+    if not isinstance(params, SetProfileParams) or params.purpose is not Purpose.TX:
+        return
+    if await site_store.connector_under_a_site(session, charger_id, params.port):
+        raise Conflict(
+            f"port {params.port} is on a site: its balancer sets its sessions' TxProfiles; "
+            "limit a session with max_current_a or max_power_w at its start, or lower the site's"
+            " limit"
+        )
 
 
 async def enqueue(

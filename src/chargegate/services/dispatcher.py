@@ -208,7 +208,11 @@ def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
             charger_transaction_id=transaction.charger_transaction_id,
             expires_at=transaction.expires_at,
             fail_safe=fail_safe.carried(row.action, row.smart_charging, transaction.expires_at),
-            fail_safe_limit_a=limit_a,
+            # Under a site the fail-safe carries the balancer's allocation (0 A at a start:
+            # the session waits until the balancer has lowered the others to make room).
+            fail_safe_limit_a=limit_a
+            if transaction.allocated_a is None
+            else transaction.allocated_a,
             limit=transaction.limit,
         ),
         reservation=None

@@ -31,6 +31,7 @@ from chargegate.services.views import QueuedView, StartedView, TransactionView, 
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
+from chargegate.store import sites as site_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -73,6 +74,11 @@ async def create(
             expires_at=request.expires,
             limit_unit=None if request.limit is None else request.limit.unit,
             limit_value=None if request.limit is None else request.limit.value,
+            priority=request.priority,
+            # Under a site a start goes out at 0 A; the balancer then gives it room.
+            allocated_a=0.0
+            if await site_store.port_under_a_site(session, port.port_uuid)
+            else None,
         )
         session.add(transaction)
         await session.flush()

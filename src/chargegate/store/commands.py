@@ -106,6 +106,8 @@ class ClaimedTransaction:
     profile_until: datetime | None
     # The session's own limit (its TxProfile's until expires_at).
     limit: ChargingLimit | None = None
+    # Its site balancer's allocation (services.site_balancer), None: not under a site.
+    allocated_a: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,7 @@ async def claim_due(
                 Transaction.profile_until,
                 Transaction.limit_unit,
                 Transaction.limit_value,
+                Transaction.allocated_a,
                 Reservation.id.label("reservation_id"),
                 Reservation.id_tag.label("reserved_for"),
                 Reservation.parent_id_tag,
@@ -257,6 +260,7 @@ async def claim_due(
                     limit=None
                     if row.limit_unit is None or row.limit_value is None
                     else ChargingLimit(RateUnit(row.limit_unit), row.limit_value),
+                    allocated_a=row.allocated_a,
                 ),
                 reservation=None
                 if row.reservation_id is None

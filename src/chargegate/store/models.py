@@ -229,6 +229,17 @@ class Transaction(Base):
     # The start's limit (API max_current_a: A, max_power_w: W), carried in its TxProfile.
     limit_unit: Mapped[RateUnit | None] = mapped_column(StoredEnum(RateUnit, 1))
     limit_value: Mapped[float | None] = mapped_column(Float)
+    # Who gets room first on a site's circuits (higher first, then arrival).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The site balancer's last allocation (A per phase; 0: waiting for room), and the charger's
+    # last measured draw (MeterValues Current.Import, Power.Active.Import).
+    allocated_a: Mapped[float | None] = mapped_column(Float)
+    # A lowering sent and not yet answered: the allocation it sets, and its command. Until it is
+    # answered the session still counts at allocated_a (services.site_balancer).
+    allocation_pending_a: Mapped[float | None] = mapped_column(Float)
+    allocation_command_id: Mapped[int | None] = mapped_column(Integer)
+    measured_current_a: Mapped[float | None] = mapped_column(Float)
+    measured_power_w: Mapped[float | None] = mapped_column(Float)
 
 
 class QueueItem(Base):
@@ -464,3 +475,48 @@ class ReportPart(Base):
     # {"reportData": the charger's words, "entries": [[key, value, readonly], ...] as read}.
     data: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class Site(Base):
+    """A site's grid connection (no parent) or a circuit inside one (a feeder): a limit that the
+    sessions on the chargers and ports under it share (services.sites, domain.balancer)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Exactly one is set: A per phase, or W over all phases.
+    max_current_a: Mapped[float | None] = mapped_column(Float)
+    max_power_w: Mapped[float | None] = mapped_column(Float)
+    phases: Mapped[int] = mapped_column(Integer)
+    voltage: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    # A site's (root's) balancer: the node that runs it, until when (a lease it renews).
+    balancer_node: Mapped[str | None] = mapped_column(String(64))
+    balancer_until: Mapped[datetime | None]
+
+
+class SiteMember(Base):
+    """A charger (port_uuid None: all its ports) or a single port under a site or circuit."""
+
+    __tablename__ = "site_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
+    port_uuid: Mapped[str | None] = mapped_column(ForeignKey("ports.port_uuid"), unique=True)
+
+
+class SiteAllocation(Base):
+    """One decision of a site's balancer: every open session's allocation from `at` on."""
+
+    __tablename__ = "site_allocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    at: Mapped[datetime]
+    # {transaction_uuid: A per phase}
+    amps: Mapped[dict[str, Any]]

@@ -10,7 +10,7 @@ from chargegate.domain.reports import BootReport
 from chargegate.domain.times import utcnow
 from chargegate.ocpp import file_transfers
 from chargegate.ocpp.common import boot_accepted, shared_handlers
-from chargegate.ocpp.meter import energy_wh, register_wh
+from chargegate.ocpp.meter import draw, energy_wh, register_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v16 import orders
@@ -21,6 +21,7 @@ from chargegate.services import (
     charger_reservations,
     charger_transactions,
     connectors,
+    site_meter,
     stops,
 )
 from chargegate.services.runtime import Runtime
@@ -104,6 +105,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_transactions.meter_reading(
                 rt, charge_point_id, payload["transactionId"], reading
             )
+        measured = draw(payload["meterValue"])
+        if measured is not None and "transactionId" in payload:
+            await site_meter.session_draw(rt, charge_point_id, payload["transactionId"], measured)
         return {}
 
     return {

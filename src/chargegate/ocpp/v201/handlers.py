@@ -16,7 +16,7 @@ from chargegate.domain.times import utcnow
 from chargegate.domain.tokens import INVALID
 from chargegate.ocpp import file_transfers
 from chargegate.ocpp.common import acknowledge, boot_accepted, shared_handlers
-from chargegate.ocpp.meter import energy_wh
+from chargegate.ocpp.meter import draw, energy_wh
 from chargegate.ocpp.payloads import timestamp
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.ocpp.v201.id_token_info import id_token_info
@@ -27,6 +27,7 @@ from chargegate.services import (
     charger_reports,
     charger_reservations,
     charger_transactions,
+    site_meter,
 )
 from chargegate.services.runtime import Runtime
 
@@ -119,6 +120,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_transactions.meter_reading(
                 rt, charge_point_id, charger_transaction_id, energy
             )
+        measured = draw(payload.get("meterValue", []))
+        if payload["eventType"] == TransactionEventEnumType.updated and measured is not None:
+            await site_meter.session_draw(rt, charge_point_id, charger_transaction_id, measured)
         if token is None:
             return {}
         found = await authorization.at_start(rt, charge_point_id, token, answer)
@@ -141,6 +145,9 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         await charger_transactions.port_meter_reading(
             rt, charge_point_id, payload["evseId"], energy_wh(payload["meterValue"], refuse=True)
         )
+        measured = draw(payload["meterValue"])
+        if measured is not None:
+            await site_meter.port_draw(rt, charge_point_id, payload["evseId"], measured)
         return {}
 
     async def notify_report(payload: Payload) -> Payload:
