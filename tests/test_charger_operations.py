@@ -95,32 +95,6 @@ async def test_unlock_connector(
         ]
 
 
-async def test_a_port_the_charger_does_not_have(
-    shared_server: Server, op: Operator, simulators: Simulators
-) -> None:
-    """Each param naming a port is checked against the charger's ports: a 400 naming it, and
-    nothing queued or sent (the command after them is the first the charger gets)."""
-    charger = await op.add_charger(2)
-    cp = charger.charge_point_id
-    sim = await online(simulators, shared_server, charger)
-    v16 = simulators.ocpp_version == "1.6"
-    refused = [
-        ("unlock_connector", {"port": 3}, "port 3"),
-        ("change_availability", {"port": 7, "operative": False}, "port 7"),
-        ("trigger_message", {"message": "StatusNotification", "port": 4}, "port 4"),
-    ]
-    if not v16:
-        refused.append(("reset", {"type": "immediate", "evse": 5}, "evse 5"))
-    async with op.client() as client:
-        for action, params, named in refused:
-            message = await queued_error(client, cp, action, **params)
-            assert message == f"{named}: charger {cp} has no such port (its ports: 1, 2)"
-        unlocked = await done(client, cp, "unlock_connector", port=2)
-        assert unlocked["result"] == {"status": "Unlocked"}, unlocked
-    asked = {"UnlockConnector", "ChangeAvailability", "TriggerMessage", "Reset"}
-    assert [name for name, _ in sim.received if name in asked] == ["UnlockConnector"]
-
-
 async def test_change_availability(
     shared_server: Server, op: Operator, simulators: Simulators
 ) -> None:

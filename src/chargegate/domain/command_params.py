@@ -7,7 +7,7 @@ an arm in each match below (and in each version's ocpp/*/orders.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -324,46 +324,6 @@ def check_version(action: ChargerAction, params: CommandParams, subprotocol: str
     why = version_refuses(params, subprotocol)
     if why is not None:
         raise InvalidArgument(f"{action} on an {version_name(subprotocol)} charger: {why}")
-
-
-def ports_named(params: CommandParams) -> tuple[tuple[str, int], ...]:
-    """The ports (1.6 connectors, 2.0.1 EVSEs) a command names, by param; port 0 (the whole
-    charger) is none."""
-    match params:
-        case UnlockParams(port=port):
-            return (("port", port),)
-        case (
-            AvailabilityParams(port=port)
-            | TriggerParams(port=port)
-            | SetProfileParams(port=port)
-            | ClearProfileParams(port=port)
-            | CompositeParams(port=port)
-        ):
-            return (("port", port),) if port else ()
-        case ResetParams(evse=evse):
-            return () if evse is None else (("evse", evse),)
-        case (
-            None
-            | DataTransferParams()
-            | FirmwareParams()
-            | DiagnosticsParams()
-            | GetConfigurationParams()
-            | ChangeConfigurationParams()
-        ):
-            return ()
-        case _:
-            assert_never(params)
-
-
-def check_ports(params: CommandParams, charge_point_id: str, ports: Collection[int]) -> None:
-    """InvalidArgument naming the port when the command names one the charger does not have
-    (as registered): the charger would only refuse it, or act on another."""
-    for name, port in ports_named(params):
-        if port not in ports:
-            has = ", ".join(str(p) for p in sorted(ports)) or "none"
-            raise InvalidArgument(
-                f"{name} {port}: charger {charge_point_id} has no such port (its ports: {has})"
-            )
 
 
 def idempotent(action: ChargerAction) -> bool:

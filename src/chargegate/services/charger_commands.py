@@ -12,13 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
 from chargegate.domain.charging_profiles import Purpose, SetProfileParams
-from chargegate.domain.command_params import (
-    CommandParams,
-    check_ports,
-    check_version,
-    ports_named,
-    to_json,
-)
+from chargegate.domain.command_params import CommandParams, check_version, to_json
 from chargegate.domain.errors import Conflict
 from chargegate.domain.states import (
     ChargerAction,
@@ -42,7 +36,6 @@ from chargegate.services.commands import offline_reason
 from chargegate.services.idempotency import Earlier, Idempotency
 from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueuedView
-from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
 from chargegate.store import sites as site_store
@@ -69,9 +62,6 @@ async def send(
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
         check_version(request.action, request.params, charger.ocpp_version)
-        if ports_named(request.params):
-            ports = await charger_store.charger_ports(session, charger.id)
-            check_ports(request.params, charge_point_id, {p.connector_id for p in ports})
         await _check_balanced(session, charger.id, request.params)
         params = await charging_profiles.with_transaction(session, charger, request.params)
         item = await enqueue(
