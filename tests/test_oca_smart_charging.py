@@ -291,7 +291,11 @@ async def test_tc_067_clear_charging_profile(op: Operator, kind: str, version: s
         if cp.sim is not None:
             # Clearing all took the start's own TxProfile too: chargegate sends it again.
             sim = cp.sim
-            await sim.wait_until(lambda: sim.applied_limit(1) == 32.0)
+            await sim.wait_until(lambda: sim.applied_limit(1) is not None)
+            again = sim.requests("SetChargingProfile")[-1][
+                "csChargingProfiles" if cp.v16 else "chargingProfile"
+            ]
+            assert again["stackLevel"] == 1 and again["chargingProfilePurpose"] == "TxProfile"
         clears = cp.calls("ClearChargingProfile")
         if cp.v16:
             assert clears == [

@@ -174,7 +174,15 @@ def test_document_describes_every_endpoint(target: Target) -> None:
     assert "stg_input" in {p["name"] for p in queue["parameters"]}
     create = document["paths"]["/1.2/transactions"]["post"]
     body = create["requestBody"]["content"]["application/json"]["schema"]
-    assert {"port_uuid", "expires", "invoice_id", "stg", "id_tag"} == set(body["properties"])
+    assert {
+        "port_uuid",
+        "expires",
+        "invoice_id",
+        "stg",
+        "id_tag",
+        "max_current_a",
+        "max_power_w",
+    } == set(body["properties"])
     docs = httpx.get(f"{target.server.api}/docs", timeout=10)
     assert docs.status_code == 200 and "/1.2/openapi.json" in docs.text
 
@@ -289,7 +297,7 @@ def fuzz(target: Target, staging: bool) -> None:
     operations = [
         result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()
     ]
-    assert len(operations) == 33
+    assert len(operations) == 34
     # Starts first, so that the later operations have real ids to aim at.
     operations.sort(key=lambda operation: operation.method != "post")
     for operation in operations:
@@ -317,7 +325,7 @@ def _reached(target: Target, staging: bool) -> dict[str, set[int]]:
     return {op: codes for (stg, op), codes in target.statuses.items() if stg is staging}
 
 
-# 32 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+# 34 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
 @pytest.mark.timeout(300)
 def test_production_calls_match_document(target: Target) -> None:
     fuzz(target, staging=False)
@@ -348,7 +356,7 @@ def test_production_calls_match_document(target: Target) -> None:
     assert 204 in reached["DELETE /1.2/webhooks/{webhook_id}"], reached
 
 
-# 32 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
+# 34 operations, 50 requests each: about two minutes on PostgreSQL on a busy machine.
 @pytest.mark.timeout(300)
 def test_staging_calls_match_document(target: Target) -> None:
     fuzz(target, staging=True)
