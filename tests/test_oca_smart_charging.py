@@ -82,6 +82,11 @@ async def command(
     return await poll_queue(client, queue_uuid)
 
 
+async def set_profile(client: httpx.AsyncClient, charger: Charger, **params: Any) -> Payload:
+    """set_charging_profile, which the charger accepts."""
+    return accepted(await command(client, charger, "set_charging_profile", **params))
+
+
 def accepted(item: Payload) -> Payload:
     assert item["status"] == "SUCCESS", item
     assert item["result"]["status"] == "Accepted", item
@@ -105,16 +110,13 @@ async def test_tc_056_tx_default_profile(op: Operator, kind: str, version: str) 
     the charger applies it on the port."""
     charger = await op.add_charger()
     async with station(op, charger, kind, version) as cp, op.client() as client:
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose="TxDefaultProfile",
-                port=1,
-                unit="A",
-                periods=[{"start_s": 0, "limit": 16}, {"start_s": 3600, "limit": 10}],
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose="TxDefaultProfile",
+            port=1,
+            unit="A",
+            periods=[{"start_s": 0, "limit": 16}, {"start_s": 3600, "limit": 10}],
         )
         profile = cp.profile_sent()
         assert profile["chargingProfilePurpose"] == "TxDefaultProfile", profile
@@ -132,20 +134,17 @@ async def test_tc_057_tx_profile(op: Operator, kind: str, version: str) -> None:
     async with station(op, charger, kind, version) as cp, op.client() as client:
         created = await open_session(client, charger.port)
         session = (await client.get(f"/transactions/{created['transaction_uuid']}")).json()
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose="TxProfile",
-                port=1,
-                unit="A",
-                limit=10,
-                valid_from=iso(-5),
-                valid_to=iso(3600),
-                start_schedule=iso(-5),
-                duration_s=3600,
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose="TxProfile",
+            port=1,
+            unit="A",
+            limit=10,
+            valid_from=iso(-5),
+            valid_to=iso(3600),
+            start_schedule=iso(-5),
+            duration_s=3600,
         )
         profile = cp.profile_sent()
         assert profile["chargingProfilePurpose"] == "TxProfile", profile
@@ -210,15 +209,12 @@ async def test_tc_066_get_composite_schedule(op: Operator, kind: str, version: s
     charger's schedule is the queue item's result."""
     charger = await op.add_charger()
     async with station(op, charger, kind, version) as cp, op.client() as client:
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose=max_purpose(version),
-                unit="W",
-                limit=11000,
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose=max_purpose(version),
+            unit="W",
+            limit=11000,
         )
         answer = accepted(
             await command(
@@ -237,44 +233,35 @@ async def test_tc_067_clear_charging_profile(op: Operator, kind: str, version: s
     charger = await op.add_charger()
     async with station(op, charger, kind, version) as cp, op.client() as client:
         created = await open_session(client, charger.port)
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose=max_purpose(version),
-                unit="A",
-                limit=32,
-                stack_level=3,
-                profile_id=101,
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose=max_purpose(version),
+            unit="A",
+            limit=32,
+            stack_level=3,
+            profile_id=101,
         )
         first = cp.profile_sent()
         assert cp.calls("SetChargingProfile")[-1]["connectorId" if cp.v16 else "evseId"] == 0
         assert first["stackLevel"] == 3 and "transactionId" not in first, first
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose="TxDefaultProfile",
-                port=1,
-                unit="A",
-                limit=16,
-                profile_id=102,
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose="TxDefaultProfile",
+            port=1,
+            unit="A",
+            limit=16,
+            profile_id=102,
         )
-        accepted(
-            await command(
-                client,
-                charger,
-                "set_charging_profile",
-                purpose="TxProfile",
-                port=1,
-                unit="A",
-                limit=8,
-                profile_id=103,
-            )
+        await set_profile(
+            client,
+            charger,
+            purpose="TxProfile",
+            port=1,
+            unit="A",
+            limit=8,
+            profile_id=103,
         )
         if cp.sim is not None:
             assert cp.sim.applied_limit(1) == 8.0
@@ -291,7 +278,11 @@ async def test_tc_067_clear_charging_profile(op: Operator, kind: str, version: s
         if cp.sim is not None:
             # Clearing all took the start's own TxProfile too: chargegate sends it again.
             sim = cp.sim
-            await sim.wait_until(lambda: sim.applied_limit(1) == 32.0)
+            await sim.wait_until(lambda: sim.applied_limit(1) is not None)
+            again = sim.requests("SetChargingProfile")[-1][
+                "csChargingProfiles" if cp.v16 else "chargingProfile"
+            ]
+            assert again["stackLevel"] == 1 and again["chargingProfilePurpose"] == "TxProfile"
         clears = cp.calls("ClearChargingProfile")
         if cp.v16:
             assert clears == [

@@ -15,6 +15,7 @@ from chargegate.api.streaming import json_array
 from chargegate.domain.fleet import parse_webhooks
 from chargegate.domain.roles import Role
 from chargegate.domain.times import format_api
+from chargegate.domain.validation import parse_staging
 from chargegate.services import charging_profiles
 from chargegate.services.charging_profiles import ProfileView
 
@@ -30,9 +31,12 @@ router = roles.router(Role.OPERATOR)
 async def list_charging_profiles(
     charge_point_id: str, request: Request, operator: Operator, rt: Rt
 ) -> Response:
-    # A page (limit, cursor), as the webhooks' list takes it.
-    arguments = parse_webhooks(await get_arguments(request))
-    listing = await charging_profiles.listing(rt, operator, charge_point_id, arguments)
+    # A page (limit, cursor), as the webhooks' list takes it; the profiles are the charger's
+    # own, the same seen from the sandbox.
+    arguments = await get_arguments(request)
+    parse_staging(arguments)
+    page = parse_webhooks({name: value for name, value in arguments.items() if name != "stg"})
+    listing = await charging_profiles.listing(rt, operator, charge_point_id, page)
     return json_array(listing, profile_body)
 
 

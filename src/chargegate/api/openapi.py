@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from chargegate.api.openapi_schemas import SCHEMAS, STG, UTC_TIME, UUID
-from chargegate.domain.charging_profiles import LIMIT_MAX
 from chargegate.domain.id_tags import ID_TAG_16_MAX, ID_TAG_CHARACTERS, ID_TAG_MAX
+from chargegate.domain.profile_values import LIMIT_MAX
 from chargegate.domain.validation import INVOICE_ID_MAX, PRIORITY_MAX
 
 _ERRORS = {

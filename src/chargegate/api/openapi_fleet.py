@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chargegate.api.openapi import BODY_TOO, NEXT_CURSOR, PAGE_QUERY, Doc, _body, _json, _query
+from chargegate.api.openapi import (
+    BODY_TOO,
+    NEXT_CURSOR,
+    PAGE_QUERY,
+    STG_QUERY,
+    Doc,
+    _body,
+    _json,
+    _query,
+)
 from chargegate.api.openapi import responses as _responses
 from chargegate.api.openapi_configuration import CONFIGURATION
 from chargegate.api.openapi_file_transfers import FILE_TRANSFERS
@@ -193,22 +202,31 @@ WEBHOOK_CREATE = Doc(
     },
 )
 WEBHOOK_LIST = _listed(WEBHOOK, "Newest first")
-PROFILE_LIST = _listed(
-    _object(
+_PROFILE = _object(
+    {
+        "profile_id": {"type": "integer", "description": "The OCPP chargingProfileId"},
+        "port": {"type": "integer", "description": "0: the whole charger"},
+        "purpose": {"type": "string"},
+        "stack_level": {"type": "integer"},
+        "params": {"type": "object", "description": "The set_charging_profile params it took"},
+        "set": SHOWN_TIME,
+    }
+)
+PROFILE_LIST = Doc(
+    responses=responses(
         {
-            "profile_id": {"type": "integer", "description": "The OCPP chargingProfileId"},
-            "port": {"type": "integer", "description": "0: the whole charger"},
-            "purpose": {"type": "string"},
-            "stack_level": {"type": "integer"},
-            "params": {
-                "type": "object",
-                "description": "The set_charging_profile params it was set with",
-            },
-            "set": SHOWN_TIME,
-        }
+            200: {
+                **_json(
+                    {"type": "array", "items": _PROFILE},
+                    "The ChargePointMax / ChargingStationMax and TxDefault profiles the charger "
+                    "accepted and nobody cleared since, newest id first (re-sent after each boot)",
+                ),
+                "headers": NEXT_CURSOR,
+            }
+        },
+        404,
     ),
-    "The ChargePointMax / ChargingStationMax and TxDefault profiles the charger accepted and "
-    "has not cleared, newest id first (re-sent after each boot)",
+    extra={"description": BODY_TOO, "parameters": [*PAGE_QUERY, STG_QUERY]},
 )
 WEBHOOK_DELETE = Doc(
     responses=responses({204: {"description": "Removed: its undelivered events are dropped"}}, 404),

@@ -7,14 +7,13 @@ from typing import Any
 
 from chargegate.api.openapi_schemas import UTC_TIME
 from chargegate.domain.charging_profiles import (
-    INT_MAX,
-    LIMIT_MAX,
     PERIODS_MAX,
     Kind,
     Purpose,
     RateUnit,
     Recurrency,
 )
+from chargegate.domain.profile_values import INT_MAX, LIMIT_MAX
 
 _WHOLE: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": INT_MAX}
 _PURPOSE: dict[str, Any] = {

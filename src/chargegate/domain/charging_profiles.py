@@ -11,16 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
 
 from chargegate.domain import file_transfers
 from chargegate.domain.errors import InvalidArgument
+from chargegate.domain.profile_values import (
+    choice_of,
+    limit_value,
+    required,
+    transaction_text,
+    whole,
+)
 
 # 2.0.1 takes at most 3 periods' worth of detail per schedule at many stations, but the spec's
 # own bound is the charger's ChargingScheduleMaxPeriods; 1.6 chargers often take 24 (hourly).
 PERIODS_MAX = 48
-E = TypeVar("E", bound=StrEnum)
-T = TypeVar("T")
 
 # The stack levels of TxProfiles (docs/smart-charging.md): a start's own TxProfile (the fail-safe
 # cut at expires, with the session's limit) is at START_STACK_LEVEL; a site balancer's above it;
@@ -29,10 +33,6 @@ T = TypeVar("T")
 START_STACK_LEVEL = 1
 BALANCER_STACK_LEVEL = START_STACK_LEVEL + 1
 TX_STACK_LEVEL_MIN = BALANCER_STACK_LEVEL + 1
-# An OCPP integer: ids, stack levels, seconds.
-INT_MAX = 2**31 - 1
-# A limit no charger has: 1 MA or 1 GW would still fit; this bounds typos, not hardware.
-LIMIT_MAX = 10_000_000.0
 
 
 class Purpose(StrEnum):
@@ -163,7 +163,7 @@ def start_limit(body: Mapping[str, object]) -> ChargingLimit | None:
     name, unit = ("max_current_a", RateUnit.AMPS)
     if power is not None:
         name, unit = ("max_power_w", RateUnit.WATTS)
-    value = _limit(current if power is None else power, name)
+    value = limit_value(current if power is None else power, name)
     if value <= 0:
         raise InvalidArgument(f"{name} must be more than 0 (a session that may not charge)")
     return ChargingLimit(unit, value)
@@ -173,12 +173,12 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
     if ("limit" in raw) == ("periods" in raw):
         raise InvalidArgument("Give either limit (one value from the start) or periods")
     periods = (
-        (Period(0, _limit(raw.get("limit"), "limit")),)
+        (Period(0, limit_value(raw.get("limit"), "limit")),)
         if "limit" in raw
         else _periods(raw.get("periods"))
     )
-    kind = _enum(raw, "kind", Kind) or Kind.ABSOLUTE
-    recurrency = _enum(raw, "recurrency", Recurrency)
+    kind = choice_of(raw, "kind", Kind) or Kind.ABSOLUTE
+    recurrency = choice_of(raw, "recurrency", Recurrency)
     start = file_transfers.optional_time(raw, "start_schedule")
     if (kind is Kind.RECURRING) != (recurrency is not None):
         raise InvalidArgument("recurrency is given with kind Recurring, and only then")
@@ -186,8 +186,8 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
         raise InvalidArgument("A Recurring profile needs its start_schedule")
     if kind is Kind.RELATIVE and start is not None:
         raise InvalidArgument("A Relative profile starts with charging: no start_schedule")
-    purpose = _required(_enum(raw, "purpose", Purpose), "purpose", Purpose)
-    stack_level = _int(raw, "stack_level", 0)
+    purpose = required(choice_of(raw, "purpose", Purpose), "purpose", Purpose)
+    stack_level = whole(raw, "stack_level", 0)
     if purpose is Purpose.TX and stack_level is not None and stack_level < TX_STACK_LEVEL_MIN:
         raise InvalidArgument(
             f"A TxProfile's stack_level is {TX_STACK_LEVEL_MIN} or more: level "
@@ -198,18 +198,18 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
         stack_level = TX_STACK_LEVEL_MIN if purpose is Purpose.TX else 0
     params = SetProfileParams(
         purpose=purpose,
-        unit=_required(_enum(raw, "unit", RateUnit), "unit", RateUnit),
+        unit=required(choice_of(raw, "unit", RateUnit), "unit", RateUnit),
         periods=periods,
-        port=_int(raw, "port", 0) or 0,
+        port=whole(raw, "port", 0) or 0,
         stack_level=stack_level,
-        profile_id=_int(raw, "profile_id", 1),
+        profile_id=whole(raw, "profile_id", 1),
         kind=kind,
         recurrency=recurrency,
         start_schedule=start,
-        duration_s=_int(raw, "duration_s", 1),
+        duration_s=whole(raw, "duration_s", 1),
         valid_from=file_transfers.optional_time(raw, "valid_from"),
         valid_to=file_transfers.optional_time(raw, "valid_to"),
-        transaction_id=_transaction(raw.get("transaction_id")),
+        transaction_id=transaction_text(raw.get("transaction_id")),
     )
     return _check_set(params)
 
@@ -233,18 +233,18 @@ def _check_set(params: SetProfileParams) -> SetProfileParams:
 
 def parse_clear(raw: Mapping[str, object]) -> ClearProfileParams:
     return ClearProfileParams(
-        profile_id=_int(raw, "profile_id", 1),
-        port=_int(raw, "port", 0),
-        purpose=_enum(raw, "purpose", Purpose),
-        stack_level=_int(raw, "stack_level", 0),
+        profile_id=whole(raw, "profile_id", 1),
+        port=whole(raw, "port", 0),
+        purpose=choice_of(raw, "purpose", Purpose),
+        stack_level=whole(raw, "stack_level", 0),
     )
 
 
 def parse_composite(raw: Mapping[str, object]) -> CompositeParams:
     return CompositeParams(
-        duration_s=_required(_int(raw, "duration_s", 1), "duration_s", None),
-        port=_int(raw, "port", 0) or 0,
-        unit=_enum(raw, "unit", RateUnit),
+        duration_s=required(whole(raw, "duration_s", 1), "duration_s", None),
+        port=whole(raw, "port", 0) or 0,
+        unit=choice_of(raw, "unit", RateUnit),
     )
 
 
@@ -272,9 +272,9 @@ def _periods(value: object) -> tuple[Period, ...]:
         if not isinstance(item, Mapping) or set(item) - {"start_s", "limit", "phases"}:
             raise InvalidArgument(f"periods[{index}] takes start_s, limit and phases")
         period = Period(
-            start_s=_required(_int(item, "start_s", 0), f"periods[{index}].start_s", None),
-            limit=_limit(item.get("limit"), f"periods[{index}].limit"),
-            phases=_int(item, "phases", 1),
+            start_s=required(whole(item, "start_s", 0), f"periods[{index}].start_s", None),
+            limit=limit_value(item.get("limit"), f"periods[{index}].limit"),
+            phases=whole(item, "phases", 1),
         )
         if period.phases is not None and period.phases > 3:
             raise InvalidArgument(f"periods[{index}].phases must be 1, 2 or 3")
@@ -284,48 +284,3 @@ def _periods(value: object) -> tuple[Period, ...]:
     if periods[0].start_s != 0:
         raise InvalidArgument("The first period starts the schedule: start_s 0")
     return tuple(periods)
-
-
-def _limit(value: object, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (0 <= value <= LIMIT_MAX)
-    ):
-        raise InvalidArgument(f"{name} must be a number from 0 to {LIMIT_MAX:g}")
-    # OCPP limits carry one decimal.
-    return round(float(value), 1)
-
-
-def _int(raw: Mapping[str, object], name: str, minimum: int) -> int | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
-        raise InvalidArgument(f"{name} must be a whole number of at least {minimum}")
-    return value
-
-
-def _transaction(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not 0 < len(value) <= 36:
-        raise InvalidArgument("transaction_id must be text of 1 to 36 characters")
-    return value
-
-
-def _enum(raw: Mapping[str, object], name: str, kind: type[E]) -> E | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    members = {member.value: member for member in kind}
-    if not isinstance(value, str) or value not in members:
-        raise InvalidArgument(f"{name} must be one of: {', '.join(members)}")
-    return members[value]
-
-
-def _required(value: T | None, name: str, kind: type[StrEnum] | None) -> T:
-    if value is None:
-        named = "" if kind is None else f" (one of: {', '.join(member.value for member in kind)})"
-        raise InvalidArgument(f"Missing param: {name}{named}")
-    return value

@@ -182,9 +182,8 @@ def _still_needed(row: Claimed) -> bool:
         case TransactionAction.START:
             return state == TransactionState.PENDING
         case TransactionAction.PROFILE:
-            return fail_safe.out_of_date(
-                state, row.transaction.profile_until, row.transaction.expires_at
-            )
+            transaction = row.transaction
+            return fail_safe.unsent(state, transaction.profile_until, transaction.expires_at)
         case TransactionAction.STOP | TransactionAction.RECONCILE:
             return state == TransactionState.OPEN
         case _:

@@ -34,6 +34,14 @@ def out_of_date(
     )
 
 
+def unsent(
+    state: TransactionState, profile_until: datetime | None, expires_at: datetime | None
+) -> bool:
+    """Whether a queued TxProfile update still has work to do: the charger holds no profile
+    ending at the expiry (an older one, or none since a clear took it)."""
+    return state == TransactionState.OPEN and profile_until != expires_at
+
+
 def taken(transaction: Transaction, order: TransactionOrder) -> None:
     """The charger accepted a command that carried the profile: it now ends at that expiry."""
     if order.fail_safe:
@@ -64,6 +72,8 @@ async def cleared(
     for transaction in await tx_store.holding_profiles(session, charger_id):
         if profile_id is not None and profile_id != transaction.id:
             continue
+        # No longer held: the update goes out even for an expiry that has not moved.
+        transaction.profile_until = None
         if await command_store.has_outstanding(session, transaction.id, TransactionAction.PROFILE):
             continue
         command_store.add_command(

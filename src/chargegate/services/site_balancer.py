@@ -27,13 +27,13 @@ from chargegate.bus import Topic
 from chargegate.domain import balancer
 from chargegate.domain.charging_profiles import (
     BALANCER_STACK_LEVEL,
-    INT_MAX,
     Period,
     Purpose,
     RateUnit,
     SetProfileParams,
 )
 from chargegate.domain.command_params import to_json
+from chargegate.domain.profile_values import INT_MAX
 from chargegate.domain.states import ChargerAction, CommandStatus
 from chargegate.domain.times import utcnow
 from chargegate.domain.webhooks import EventType
