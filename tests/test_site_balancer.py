@@ -200,6 +200,17 @@ async def test_decisions_go_out_as_webhooks(tmp_path: Path, simulators: Simulato
             e["data"]["site_uuid"] for e in receiver.events() if e["type"] == "site.allocation"
         }
         assert sites == {site["site_uuid"]}
+        # The dashboard's site panel draws the same decisions over time; only for their operator.
+        other = await provisioning.create_api_key(server.settings, "not-sited")
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as plain:
+            panel = await plain.get("/dashboard/api/sites", headers={"x-api-key": key})
+            assert panel.status_code == 200, panel.text
+            [shown] = panel.json()
+            assert shown["site_uuid"] == site["site_uuid"] and shown["max_current_a"] == 20
+            totals = [(p["total_a"], p["sessions"], p["waiting"]) for p in shown["allocations"]]
+            assert totals[0] == (20.0, 1, 0) and totals[-1] == (20.0, 2, 0), totals
+            theirs = await plain.get("/dashboard/api/sites", headers={"x-api-key": other})
+            assert theirs.json() == []
     finally:
         server.stop()
         await receiver.stop()
