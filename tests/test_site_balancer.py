@@ -33,6 +33,7 @@ from support import (
     Server,
     Simulators,
     eventually,
+    expire_in,
     online,
     open_session,
     stop_session,
@@ -200,6 +201,17 @@ async def test_decisions_go_out_as_webhooks(tmp_path: Path, simulators: Simulato
             e["data"]["site_uuid"] for e in receiver.events() if e["type"] == "site.allocation"
         }
         assert sites == {site["site_uuid"]}
+        # The dashboard's site panel draws the same decisions over time; only for their operator.
+        other = await provisioning.create_api_key(server.settings, "not-sited")
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as plain:
+            panel = await plain.get("/dashboard/api/sites", headers={"x-api-key": key})
+            assert panel.status_code == 200, panel.text
+            [shown] = panel.json()
+            assert shown["site_uuid"] == site["site_uuid"] and shown["max_current_a"] == 20
+            totals = [(p["total_a"], p["sessions"], p["waiting"]) for p in shown["allocations"]]
+            assert totals[0] == (20.0, 1, 0) and totals[-1] == (20.0, 2, 0), totals
+            theirs = await plain.get("/dashboard/api/sites", headers={"x-api-key": other})
+            assert theirs.json() == []
     finally:
         server.stop()
         await receiver.stop()
@@ -240,3 +252,30 @@ async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
         assert await claim("a", later) == []
     finally:
         await engine.dispose()
+
+
+def last_zero_at(request: dict[str, Any]) -> int:
+    """When the TxProfile's schedule goes to 0 A, in seconds from its start (either version)."""
+    profile = request.get("csChargingProfiles") or request["chargingProfile"]
+    schedule = profile["chargingSchedule"]
+    periods = (schedule[0] if isinstance(schedule, list) else schedule)["chargingSchedulePeriod"]
+    assert periods[-1]["limit"] == 0, periods
+    return int(periods[-1]["startPeriod"])
+
+
+async def test_an_extended_session_gets_its_profile_to_the_new_expiry(
+    shared_server: Server, op: Operator, simulators: Simulators
+) -> None:
+    charger = await op.add_charger()
+    sim = await online(simulators, shared_server, charger, smart_charging=True)
+    await wait_for_probe(sim)
+    async with op.client() as client:
+        await make(client, max_current_a=20, chargers=[charger.charge_point_id])
+        created = await open_session(client, charger.port, expires=600)
+        await sim.wait_until(lambda: draw(sim) == 20)
+        [first] = sim.requests("SetChargingProfile")
+        assert 500 < last_zero_at(first) <= 600
+        await expire_in(client, created["transaction_uuid"], 3600)
+        await sim.wait_until(lambda: len(sim.requests("SetChargingProfile")) > 1)
+        assert 3500 < last_zero_at(sim.requests("SetChargingProfile")[-1]) <= 3600
+        assert draw(sim) == 20

@@ -13,6 +13,7 @@ from chargegate.api.auth import Operator
 from chargegate.api.pages import PAGE_HEADERS, Assets
 from chargegate.domain.roles import Role
 from chargegate.services import dashboard as dashboard_service
+from chargegate.services import site_history
 
 router = roles.router(Role.OPERATOR, prefix="", include_in_schema=False)
 _STATIC = resources.files("chargegate.api").joinpath("static")
@@ -40,3 +41,8 @@ async def asset(name: str) -> Response:
 @router.get("/dashboard/api/overview")
 async def overview(operator: Operator, rt: Rt) -> dict[str, Any]:
     return await dashboard_service.overview(rt, operator)
+
+
+@router.get("/dashboard/api/sites")
+async def sites(operator: Operator, rt: Rt) -> list[dict[str, Any]]:
+    return await site_history.sites(rt, operator)

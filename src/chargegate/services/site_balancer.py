@@ -144,6 +144,7 @@ async def balance(session: AsyncSession, rt: Runtime, site: Site) -> Outcome:
     after = {uuid: allocation.amps[uuid] for uuid in managed}
     steps = balancer.plan(before, after)
     now = utcnow()
+    resent = False
     if steps.lowers:
         for change in steps.lowers:
             row = rows[change.session]
@@ -154,8 +155,15 @@ async def balance(session: AsyncSession, rt: Runtime, site: Site) -> Outcome:
         for change in steps.raises:
             await _send(session, rt, rows[change.session], change.after, now)
             rows[change.session].transaction.allocated_a = float(change.after)
+        raised = {change.session for change in steps.raises}
+        for uuid in sorted(managed - raised):
+            transaction = rows[uuid].transaction
+            if transaction.allocation_until not in (None, transaction.expires_at):
+                # The same allocation to a new expiry: neither a lowering nor a raise.
+                await _send(session, rt, rows[uuid], after[uuid], now)
+                resent = True
     if not steps.lowers and not steps.raises:
-        return Outcome.SETTLED
+        return Outcome.SENT if resent else Outcome.SETTLED
     decided = {uuid: float(amps) for uuid, amps in sorted(allocation.amps.items())}
     await site_store.record(session, site.id, now, decided)
     await webhooks.emit(
@@ -212,6 +220,7 @@ async def _send(
         connector_id=row.port.connector_id,
         params=to_json(profile(row, amps, now)),
     )
+    row.transaction.allocation_until = row.transaction.expires_at
     command = await command_store.for_queue_item(session, item.queue_uuid)
     assert command is not None, "enqueue added it"
     return command.id

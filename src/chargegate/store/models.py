@@ -238,6 +238,9 @@ class Transaction(Base):
     # answered the session still counts at allocated_a (services.site_balancer).
     allocation_pending_a: Mapped[float | None] = mapped_column(Float)
     allocation_command_id: Mapped[int | None] = mapped_column(Integer)
+    # The expiry the balancer's TxProfile ends at (0 A from then on): a PATCHed expiry is sent
+    # again, or the session would be cut at the old one.
+    allocation_until: Mapped[datetime | None]
     measured_current_a: Mapped[float | None] = mapped_column(Float)
     measured_power_w: Mapped[float | None] = mapped_column(Float)
 

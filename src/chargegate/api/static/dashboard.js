@@ -159,6 +159,43 @@ async function refresh() {
   }
   show(true);
   render(await response.json());
+  await refreshSites(key);
+}
+
+// A line of the site's allocated total over its limit: the balancer's decisions, oldest first.
+function sparkline(points, limit) {
+  const svg = document.createElementNS(SVG, "svg");
+  const width = 240, height = 40;
+  svg.setAttribute("width", String(width)); svg.setAttribute("height", String(height));
+  const top = Math.max(1, limit || 0, ...points.map((p) => p.total_a));
+  const xy = points.map((p, i) => [
+    points.length > 1 ? (i / (points.length - 1)) * width : width / 2,
+    height - (p.total_a / top) * (height - 4) - 2,
+  ]);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "));
+  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#2a7ab8");
+  svg.appendChild(line);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = points.map((p) => `${p.at} UTC: ${p.total_a} A`).join("\n");
+  svg.appendChild(title);
+  return svg;
+}
+
+async function refreshSites(key) {
+  const response = await fetch("/dashboard/api/sites", { headers: { "x-api-key": key } });
+  if (!response.ok) return;
+  const table = $("sites"); table.replaceChildren();
+  row(table, ["Site", "Limit", "Allocated now", "Charging / waiting", "Over time"], true);
+  for (const site of await response.json()) {
+    const last = site.allocations[site.allocations.length - 1];
+    const limit = site.max_current_a !== null ? `${site.max_current_a} A` : `${site.max_power_w} W`;
+    row(table, [
+      site.name, limit, last ? `${last.total_a} A` : "-",
+      last ? `${last.sessions} / ${last.waiting}` : "-",
+      sparkline(site.allocations, site.max_current_a),
+    ]);
+  }
 }
 
 function show(app) {

@@ -53,6 +53,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("measured_power_w", sa.Float(), nullable=True))
         batch.add_column(sa.Column("allocation_pending_a", sa.Float(), nullable=True))
         batch.add_column(sa.Column("allocation_command_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("allocation_until", sa.DateTime(), nullable=True))
     op.create_table(
         "site_allocations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -66,6 +67,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("site_allocations")
     with op.batch_alter_table("transactions") as batch:
+        batch.drop_column("allocation_until")
         batch.drop_column("allocation_command_id")
         batch.drop_column("allocation_pending_a")
         batch.drop_column("measured_power_w")
