@@ -5,13 +5,13 @@ Walked from the document, so that a new endpoint without them fails here."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from pathlib import Path
 
 from fastapi import FastAPI
 
-import test_tenant_isolation
 from chargegate.config import Settings
 from chargegate.server import create_app
 from test_fleet_api import SEED_PATHS, authenticated_routes
@@ -19,8 +19,8 @@ from test_fleet_api import SEED_PATHS, authenticated_routes
 README = Path(__file__).parent.parent / "README.md"
 METHODS = {"get", "post", "patch", "put", "delete"}
 
-# Which test in tests/test_tenant_isolation.py probes which operations with another operator's
-# key (its records 404, its lists without them).
+# Which test probes which operations with another operator's key (its records 404, its lists
+# without them): in tests/test_tenant_isolation.py, or `module::test` in another module.
 ISOLATION: dict[str, list[tuple[str, str]]] = {
     "test_foreign_cursors_and_the_port_list_show_only_own_data": [
         ("GET", "/1.2/transactions"),
@@ -53,6 +53,16 @@ ISOLATION: dict[str, list[tuple[str, str]]] = {
     ],
     "test_each_webhook_receives_its_own_operator_events_only": [
         ("POST", "/1.2/webhooks"),
+    ],
+    "test_sites::test_another_operators_key_gets_404_and_a_sessions_key_403": [
+        ("POST", "/1.2/sites"),
+        ("GET", "/1.2/sites"),
+        ("GET", "/1.2/sites/{site_uuid}"),
+        ("PATCH", "/1.2/sites/{site_uuid}"),
+        ("DELETE", "/1.2/sites/{site_uuid}"),
+    ],
+    "test_charging_profiles::test_profiles_of_another_operator_and_a_sessions_key": [
+        ("GET", "/1.2/chargers/{charge_point_id}/charging_profiles"),
     ],
     "test_an_import_of_foreign_cards_touches_only_the_importers_own": [
         ("GET", "/1.2/tokens"),
@@ -140,7 +150,9 @@ def test_every_operation_has_a_tenant_isolation_test() -> None:
     probed = [operation for operations in ISOLATION.values() for operation in operations]
     assert set(probed) == operations(), "add the new endpoint's isolation test to ISOLATION"
     for name in ISOLATION:
-        assert callable(getattr(test_tenant_isolation, name, None)), name
+        module, _, test = name.rpartition("::")
+        found = getattr(importlib.import_module(module or "test_tenant_isolation"), test, None)
+        assert callable(found), name
 
 
 def test_every_operation_is_in_the_role_test() -> None:

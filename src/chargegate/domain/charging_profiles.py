@@ -169,6 +169,16 @@ def start_limit(body: Mapping[str, object]) -> ChargingLimit | None:
     return ChargingLimit(unit, value)
 
 
+def check_operators(params: SetProfileParams) -> None:
+    """An operator's TxProfile goes above chargegate's own (the start's, a site balancer's)."""
+    if params.purpose is Purpose.TX and params.stack_level < TX_STACK_LEVEL_MIN:
+        raise InvalidArgument(
+            f"A TxProfile's stack_level is {TX_STACK_LEVEL_MIN} or more: level "
+            f"{START_STACK_LEVEL} holds the start's own profile (its fail-safe cut at expires), "
+            f"level {BALANCER_STACK_LEVEL} a site balancer's"
+        )
+
+
 def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
     if ("limit" in raw) == ("periods" in raw):
         raise InvalidArgument("Give either limit (one value from the start) or periods")
@@ -188,12 +198,6 @@ def parse_set(raw: Mapping[str, object]) -> SetProfileParams:
         raise InvalidArgument("A Relative profile starts with charging: no start_schedule")
     purpose = required(choice_of(raw, "purpose", Purpose), "purpose", Purpose)
     stack_level = whole(raw, "stack_level", 0)
-    if purpose is Purpose.TX and stack_level is not None and stack_level < TX_STACK_LEVEL_MIN:
-        raise InvalidArgument(
-            f"A TxProfile's stack_level is {TX_STACK_LEVEL_MIN} or more: level "
-            f"{START_STACK_LEVEL} holds the start's own profile (its fail-safe cut at expires), "
-            f"level {BALANCER_STACK_LEVEL} a site balancer's"
-        )
     if stack_level is None:
         stack_level = TX_STACK_LEVEL_MIN if purpose is Purpose.TX else 0
     params = SetProfileParams(

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
-from chargegate.domain.charging_profiles import Purpose, SetProfileParams
+from chargegate.domain.charging_profiles import Purpose, SetProfileParams, check_operators
 from chargegate.domain.command_params import CommandParams, check_version, to_json
 from chargegate.domain.errors import Conflict
 from chargegate.domain.states import (
@@ -62,7 +62,7 @@ async def send(
             return claim
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
         check_version(request.action, request.params, charger.ocpp_version)
-        await _check_balanced(session, charger.id, request.params)
+        await _check_profile(session, charger.id, request.params)
         params = await charging_profiles.with_transaction(session, charger, request.params)
         item = await enqueue(
             session,
@@ -85,11 +85,13 @@ async def send(
     return queued
 
 
-async def _check_balanced(session: AsyncSession, charger_id: int, params: CommandParams) -> None:
-    """A site's balancer alone sets its sessions' TxProfiles: an operator's, a level above,
-    would let a session draw more than its share of the site's limit."""
+async def _check_profile(session: AsyncSession, charger_id: int, params: CommandParams) -> None:
+    """An operator's TxProfile: above chargegate's own, and none for a port on a site, whose
+    balancer alone sets its sessions' TxProfiles (an operator's, a level above, would let a
+    session draw more than its share of the site's limit)."""
     if not isinstance(params, SetProfileParams) or params.purpose is not Purpose.TX:
         return
+    check_operators(params)
     if await site_store.connector_under_a_site(session, charger_id, params.port):
         raise Conflict(
             f"port {params.port} is on a site: its balancer sets its sessions' TxProfiles; "
