@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
+import chargegate
 from support import (
     POSTGRES_URL,
     Charger,
@@ -21,6 +23,15 @@ from support import (
 
 # Under CI every test runs: one that skips (a missing tool or service) fails the run instead.
 STRICT = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile chargegate's sources once, before the workers start: where the environment sets
+    PYTHONDONTWRITEBYTECODE, every server and CLI process of the run (some 500) would compile
+    them again, a tenth of a server's start-up (that setting stops Python writing bytecode, not
+    reading it)."""
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(Path(chargegate.__file__).parent, quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
+import functools
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -40,7 +45,7 @@ from chargegate.domain.times import utcnow
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, session_factory
-from chargegate.store.migrate import upgrade_sync
+from chargegate.store.migrate import upgrade, upgrade_sync
 
 # Short timings so that timeouts and expiries can be tested in seconds.
 TEST_ENV = {
@@ -92,6 +97,12 @@ def _listening(pid: int, port: int) -> bool:
     return False
 
 
+def _accepts(port: int) -> bool:
+    """Whether a TCP connection to 127.0.0.1:`port` is accepted (by whichever process)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -131,13 +142,15 @@ def _admin_dsn() -> str:
     return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
 
 
-def fresh_postgres_database() -> str:
+def fresh_postgres_database(template: str | None = None) -> str:
+    """A new database of this run: empty, or a copy of the database named `template`."""
     name = f"cg_test_{uuid.uuid4().hex[:12]}"
+    copied = f' TEMPLATE "{template}"' if template else ""
 
     async def create() -> None:
         connection = await asyncpg.connect(_admin_dsn())
         try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            await connection.execute(f'CREATE DATABASE "{name}"{copied}')
         finally:
             await connection.close()
 
@@ -145,6 +158,41 @@ def fresh_postgres_database() -> str:
     created_databases.append(name)
     assert POSTGRES_URL is not None
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+# Migrating a new database takes a server's tests longer than anything else they set up (on
+# PostgreSQL, most of a second of DDL): each test process migrates one database the first time it
+# needs one, and a server's database starts as a copy of it. tests/test_migrations.py still
+# migrates empty databases, and every server still runs its own migration check at start.
+@functools.cache
+def _postgres_template() -> str:
+    url = fresh_postgres_database()
+    _in_thread(lambda: upgrade(url))
+    return url.rsplit("/", 1)[1]
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    directory = Path(tempfile.mkdtemp(prefix="chargegate-template-"))
+    atexit.register(shutil.rmtree, directory, True)
+    path = directory / "migrated.db"
+    _in_thread(lambda: upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+def migrated_database(workdir: Path) -> str:
+    """The URL of a migrated database for a server in `workdir`: a new one on PostgreSQL; on
+    SQLite its file there, copied from the migrated template unless it exists already (another
+    server of the same workdir, or a restart, keeps its data)."""
+    if POSTGRES_URL:
+        return fresh_postgres_database(template=_postgres_template())
+    path = workdir / "chargegate.db"
+    if not path.exists():
+        # SQLite's backup copies a consistent database, whatever its write-ahead log holds.
+        source, copy = sqlite3.connect(_sqlite_template()), sqlite3.connect(path)
+        with contextlib.closing(source), contextlib.closing(copy):
+            source.backup(copy)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 def drop_postgres_databases() -> None:
@@ -159,6 +207,7 @@ def drop_postgres_databases() -> None:
     if POSTGRES_URL and created_databases:
         _in_thread(drop)
         created_databases.clear()
+        _postgres_template.cache_clear()
 
 
 @dataclass
@@ -174,11 +223,7 @@ class Server:
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            self.database_url = (
-                fresh_postgres_database()
-                if POSTGRES_URL
-                else f"sqlite+aiosqlite:///{self.workdir / 'chargegate.db'}"
-            )
+            self.database_url = migrated_database(self.workdir)
 
     @property
     def base_url(self) -> str:
@@ -243,12 +288,16 @@ class Server:
                 if "address already in use" in self.log().lower():
                     return False
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                self.probe()
-                if _listening(self.process.pid, self.port):
-                    return True
-            except httpx.TransportError:
-                pass
+            # Until something listens on the port, a refused connect is all a check costs: an
+            # HTTP probe builds a client (and its TLS context) each time, which on a loaded
+            # machine took as much CPU as the server it was waiting for.
+            if _accepts(self.port):
+                try:
+                    self.probe()
+                    if _listening(self.process.pid, self.port):
+                        return True
+                except httpx.TransportError:
+                    pass
             time.sleep(0.05)
         raise RuntimeError(f"server did not come up:\n{self.log()}")
 
