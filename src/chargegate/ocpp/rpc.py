@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import ocpp.messages
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
-from ocpp.messages import Call, CallResult, get_validator, validate_payload
+from ocpp.messages import get_validator
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
 
@@ -24,6 +24,7 @@ from chargegate.domain.charger_input import storable_text
 from chargegate.domain.errors import ChargegateError, OutOfRange
 from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
 from chargegate.ocpp.incoming import SUSPECT_INTEGER, SUSPECT_TEXT, beyond_int32, clean_strings
+from chargegate.ocpp.validation import validate_call, validate_result
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class RpcSession:
             if self._closed:
                 raise TransportClosed(f"{self.name}: connection closed")
             unique_id = str(uuid.uuid4())
-            await validate_payload(Call(unique_id, action, payload), self._version)
+            await validate_call(unique_id, action, payload, self._version)
             OCPP_MESSAGES.labels(action, "out").inc()
             future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = future
@@ -142,7 +143,7 @@ class RpcSession:
             finally:
                 self._pending.pop(unique_id, None)
         try:
-            await validate_payload(CallResult(unique_id, result, action), self._version)
+            await validate_result(unique_id, action, result, self._version)
         except OCPPError as exc:
             raise CallFailed(exc.code, f"invalid {action} response: {exc.details}") from None
         return result
@@ -221,7 +222,7 @@ class RpcSession:
             await self._send_error(unique_id, code, f"Action {action} is not supported")
             return
         try:
-            await validate_payload(Call(unique_id, action, payload), self._version)
+            await validate_call(unique_id, action, payload, self._version)
         except OCPPError as exc:
             cause = exc.details.get("cause") if isinstance(exc.details, dict) else None
             await self._send_error(unique_id, exc.code, f"{action}: {cause or exc.description}")
@@ -241,7 +242,7 @@ class RpcSession:
         try:
             with OCPP_HANDLING.labels(action).time():
                 result = await handler(payload)
-            await validate_payload(CallResult(unique_id, result, action), self._version)
+            await validate_result(unique_id, action, result, self._version)
         except InvalidPayload as exc:
             await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")
             return
