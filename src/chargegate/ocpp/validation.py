@@ -18,6 +18,8 @@ from typing import Any
 
 from ocpp.messages import Call, CallResult, MessageType, get_validator, validate_payload
 
+from chargegate.domain.errors import ChargegateError
+
 Check = Callable[[Any], bool]
 
 # Schemas of 1.6 actions that the library parses with decimal.Decimal (their multipleOf), left
@@ -33,7 +35,7 @@ _ANNOTATIONS = frozenset(
 )
 
 
-class Unsupported(Exception):
+class Unsupported(ChargegateError):
     """The schema uses something these checks do not cover."""
 
 
