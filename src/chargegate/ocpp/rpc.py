@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 # validates every frame (see docs/decisions/).
 ocpp.messages.ASYNC_VALIDATION = False
 
+# Made once: json.dumps and json.loads build a new encoder or decoder per call when given any
+# option. NaN, Infinity and -Infinity parse as the floats they name (see _on_frame).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder(parse_constant=float).decode
+
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[Payload]]
 
@@ -152,7 +157,7 @@ class RpcSession:
         return result
 
     async def _send(self, frame: list[Any]) -> None:
-        await self._transport.send(json.dumps(frame, separators=(",", ":")))
+        await self._transport.send(_encode(frame))
 
     async def _send_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
@@ -169,7 +174,7 @@ class RpcSession:
             # 1e999 (JSON) parses as infinity anyway: a non-finite number where the schema wants
             # an integer or a string fails validation; one in a meter value is a reading that
             # ocpp.meter skips, so that a station's Ended event still closes its transaction.
-            frame = json.loads(raw, parse_constant=float)
+            frame = _decode(raw)
         except (ValueError, RecursionError):
             # RecursionError: nesting deeper than the parser goes, such as 30,000 "[" in a frame
             # within the size limit. Uncaught, it dropped the socket without a close frame.
