@@ -39,6 +39,7 @@ from chargegate.bus.local import LocalBus
 from chargegate.config import Settings
 from chargegate.domain.auto_registration import AutoRegistration, auto_registration
 from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
+from chargegate.ocpp.asgi import ChargerSockets
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.api_keys import ApiGuard
@@ -166,6 +167,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestContext)
     app.add_middleware(BrowserHeaders)
+    # Last, so outermost: chargers' sockets skip the API's middleware and router.
+    app.add_middleware(ChargerSockets, endpoint=OcppEndpoint(runtime, registry))
     metrics.track_connections(lambda: len(registry))
     errors.install(app)
     openapi.install(app)
@@ -184,7 +187,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)
-    app.add_api_websocket_route("/ocpp/{charge_point_id}", OcppEndpoint(runtime, registry))
     roles.require_declared(app, operator_id)
     return app
 

@@ -55,9 +55,8 @@ def format_api(value: datetime | None) -> str | None:
 
 
 def format_ocpp(value: datetime) -> str:
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
+    # isoformat rather than strftime: every Heartbeat's answer is one, and it costs a third.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:

@@ -246,12 +246,20 @@ class OcppEndpoint:
     async def _serve(self, websocket: WebSocket, charge_point_id: str, version: Version) -> None:
         settings = self._rt.settings
         transport = StarletteTransport(websocket, self._messages[charge_point_id])
-        booted = asyncio.Event()
+        # Started by the first boot rather than waiting for it: a task and an event per
+        # connection for as long as it lasts cost more memory than the rest of our session.
+        probe: asyncio.Task[None] | None = None
+
+        def booted() -> None:
+            nonlocal probe
+            if probe is None:
+                probe = asyncio.create_task(self._probe(charge_point_id, session, version))
+
         session = RpcSession(
             name=charge_point_id,
             subprotocol=version.subprotocol,
             transport=transport,
-            handlers=version.handlers(self._rt, charge_point_id, booted.set),
+            handlers=version.handlers(self._rt, charge_point_id, booted),
             call_timeout=settings.call_timeout_s,
         )
         try:
@@ -272,23 +280,20 @@ class OcppEndpoint:
             # The charger came back on a new socket; the old one is half-open at best.
             await replaced.socket.close(REPLACED, "replaced by a newer connection")
         log.info("charger connected", extra={"charge_point_id": charge_point_id, "epoch": epoch})
-        probe = asyncio.create_task(self._probe(charge_point_id, session, version, booted))
         try:
             await session.serve()
         except TransportClosed:
             pass
         finally:
-            probe.cancel()
+            if probe is not None:
+                probe.cancel()
             self._registry.detach(charge_point_id, epoch)
             await charger_reports.disconnected(self._rt, charge_point_id, epoch)
             log.info("charger disconnected", extra={"charge_point_id": charge_point_id})
 
-    async def _probe(
-        self, charge_point_id: str, session: RpcSession, version: Version, booted: asyncio.Event
-    ) -> None:
+    async def _probe(self, charge_point_id: str, session: RpcSession, version: Version) -> None:
         """After boot, ask whether the charger takes charging profiles (for the fail-safe) and
         whether it has a local authorization list (which is then brought in sync)."""
-        await booted.wait()
         try:
             probed = await version.probe(session)
         except (CallFailed, TimeoutError, TransportClosed):

@@ -8,28 +8,37 @@ charger is applied in the order the charger sent it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import ocpp.messages
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
-from ocpp.messages import Call, CallResult, get_validator, validate_payload
+from ocpp.messages import get_validator
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
+from prometheus_client.metrics import Counter, Histogram
 
 from chargegate.domain.charger_input import storable_text
 from chargegate.domain.errors import ChargegateError, OutOfRange
 from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
 from chargegate.ocpp.incoming import SUSPECT_INTEGER, SUSPECT_TEXT, beyond_int32, clean_strings
+from chargegate.ocpp.validation import validate_call, validate_result
 
 log = logging.getLogger(__name__)
 
 # Validate inline rather than in the library's thread pool: measured faster, and it still
 # validates every frame (see docs/decisions/).
 ocpp.messages.ASYNC_VALIDATION = False
+
+# Made once: json.dumps and json.loads build a new encoder or decoder per call when given any
+# option. NaN, Infinity and -Infinity parse as the floats they name (see _on_frame).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder(parse_constant=float).decode
 
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[Payload]]
@@ -132,8 +141,8 @@ class RpcSession:
             if self._closed:
                 raise TransportClosed(f"{self.name}: connection closed")
             unique_id = str(uuid.uuid4())
-            await validate_payload(Call(unique_id, action, payload), self._version)
-            OCPP_MESSAGES.labels(action, "out").inc()
+            await validate_call(unique_id, action, payload, self._version)
+            _counter(action, "out").inc()
             future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = future
             try:
@@ -142,13 +151,13 @@ class RpcSession:
             finally:
                 self._pending.pop(unique_id, None)
         try:
-            await validate_payload(CallResult(unique_id, result, action), self._version)
+            await validate_result(unique_id, action, result, self._version)
         except OCPPError as exc:
             raise CallFailed(exc.code, f"invalid {action} response: {exc.details}") from None
         return result
 
     async def _send(self, frame: list[Any]) -> None:
-        await self._transport.send(json.dumps(frame, separators=(",", ":")))
+        await self._transport.send(_encode(frame))
 
     async def _send_error(
         self, unique_id: str, code: str, description: str, details: Payload | None = None
@@ -165,7 +174,7 @@ class RpcSession:
             # 1e999 (JSON) parses as infinity anyway: a non-finite number where the schema wants
             # an integer or a string fails validation; one in a meter value is a reading that
             # ocpp.meter skips, so that a station's Ended event still closes its transaction.
-            frame = json.loads(raw, parse_constant=float)
+            frame = _decode(raw)
         except (ValueError, RecursionError):
             # RecursionError: nesting deeper than the parser goes, such as 30,000 "[" in a frame
             # within the size limit. Uncaught, it dropped the socket without a close frame.
@@ -215,13 +224,13 @@ class RpcSession:
         action, payload = frame[2], frame[3]
         handler = self._handlers.get(action)
         # Unknown actions are counted under one label: chargers must not mint label values.
-        OCPP_MESSAGES.labels(action if handler else "unknown", "in").inc()
+        _counter(action if handler else "unknown", "in").inc()
         if handler is None:
             code = "NotSupported" if _known_action(action, self._version) else "NotImplemented"
             await self._send_error(unique_id, code, f"Action {action} is not supported")
             return
         try:
-            await validate_payload(Call(unique_id, action, payload), self._version)
+            await validate_call(unique_id, action, payload, self._version)
         except OCPPError as exc:
             cause = exc.details.get("cause") if isinstance(exc.details, dict) else None
             await self._send_error(unique_id, exc.code, f"{action}: {cause or exc.description}")
@@ -239,9 +248,12 @@ class RpcSession:
             )
             return
         try:
-            with OCPP_HANDLING.labels(action).time():
+            began = time.perf_counter()
+            try:
                 result = await handler(payload)
-            await validate_payload(CallResult(unique_id, result, action), self._version)
+            finally:
+                _handling(action).observe(time.perf_counter() - began)
+            await validate_result(unique_id, action, result, self._version)
         except InvalidPayload as exc:
             await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")
             return
@@ -268,6 +280,18 @@ class RpcSession:
         32 bits, so the value breaks the field's data type, as a string over its maxLength does
         (which the ocpp library reports as TypeConstraintViolation too)."""
         return beyond_int32(payload, get_validator(CALL, action, self._version).schema)
+
+
+# A metric's child per label value, looked up once: labels() costs more than the increment.
+# Bounded: actions are those we send or have handlers for, plus "unknown".
+@functools.cache
+def _counter(action: str, direction: str) -> Counter:
+    return OCPP_MESSAGES.labels(action, direction)
+
+
+@functools.cache
+def _handling(action: str) -> Histogram:
+    return OCPP_HANDLING.labels(action)
 
 
 def _known_action(action: str, version: str) -> bool:
