@@ -26,7 +26,7 @@ from chargegate.domain.states import ChargerAction
 from chargegate.domain.times import utcnow
 from chargegate.services import fail_safe, operator_chargers
 from chargegate.services.commands import Order, Reply
-from chargegate.services.listing import Keyset, Listing, open_listing
+from chargegate.services.listing import Listing, by_row_id, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import charging_profiles as profile_store
@@ -132,30 +132,13 @@ async def listing(
         charger = await operator_chargers.find(session, operator_id, charge_point_id)
     charger_id = charger.id
 
-    async def rows(
-        session: AsyncSession, after: RowMark | None, through: RowMark | None, size: int
-    ) -> list[ChargingProfile]:
-        return list(
-            await profile_store.listed(
-                session,
-                charger_id,
-                size,
-                None if after is None else after.row_id,
-                None if through is None else through.row_id,
-            )
-        )
-
-    async def page_end(session: AsyncSession) -> RowMark | None:
-        after = None if request.after is None else request.after.row_id
-        found = await profile_store.page_end(session, charger_id, request.limit, after)
-        return None if found is None else RowMark(found)
-
-    keyset = Keyset(
-        rows=rows,
-        page_end=page_end,
-        mark=lambda row: RowMark(row.profile_id),
-        start=request.after,
-        limit=request.limit,
+    keyset = by_row_id(
+        profile_store.listed,
+        profile_store.page_end,
+        charger_id,
+        lambda row: row.profile_id,
+        request.after,
+        request.limit,
     )
     async with rt.reads() as session:
         return await open_listing(rt, session, keyset, _view)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from chargegate.domain.cursors import RowMark
 from chargegate.services.runtime import Runtime
 from chargegate.store.database import AsyncSession
 
@@ -42,6 +43,43 @@ class Keyset(Generic[Row, M]):
     # The client's cursor, and its limit (0: all).
     start: M | None
     limit: int
+
+
+# One owner's rows by id: (session, owner, size, after id, through id) -> the rows; and the id
+# of a full page's last row, (session, owner, limit, after id) -> id or None.
+ListedById = Callable[[AsyncSession, int, int, int | None, int | None], Awaitable[Sequence[Row]]]
+PageEndById = Callable[[AsyncSession, int, int, int | None], Awaitable[int | None]]
+
+
+def by_row_id(
+    listed: ListedById[Row],
+    page_end: PageEndById,
+    owner: int,
+    row_id: Callable[[Row], int],
+    start: RowMark | None,
+    limit: int,
+) -> Keyset[Row, RowMark]:
+    """The keyset of a list in the order of its rows' ids, cursors being those ids."""
+
+    async def rows(
+        session: AsyncSession, after: RowMark | None, through: RowMark | None, size: int
+    ) -> Sequence[Row]:
+        return await listed(
+            session,
+            owner,
+            size,
+            None if after is None else after.row_id,
+            None if through is None else through.row_id,
+        )
+
+    async def end(session: AsyncSession) -> RowMark | None:
+        after = None if start is None else start.row_id
+        found = await page_end(session, owner, limit, after)
+        return None if found is None else RowMark(found)
+
+    return Keyset(
+        rows=rows, page_end=end, mark=lambda row: RowMark(row_id(row)), start=start, limit=limit
+    )
 
 
 @dataclass(frozen=True, slots=True)

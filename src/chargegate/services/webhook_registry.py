@@ -13,7 +13,7 @@ from chargegate.domain.times import utcnow
 from chargegate.domain.webhook_targets import BadTarget
 from chargegate.services import webhook_targets
 from chargegate.services import webhooks as webhook_service
-from chargegate.services.listing import Keyset, Listing, open_listing
+from chargegate.services.listing import Listing, by_row_id, open_listing
 from chargegate.services.runtime import Runtime
 from chargegate.store import webhooks as webhook_store
 from chargegate.store.database import AsyncSession
@@ -63,30 +63,13 @@ async def add(rt: Runtime, operator_id: int, url: str) -> WebhookView:
 async def list_webhooks(
     rt: Runtime, operator_id: int, request: WebhooksRequest
 ) -> Listing[Webhook, WebhookView, RowMark]:
-    async def rows(
-        session: AsyncSession, after: RowMark | None, through: RowMark | None, size: int
-    ) -> list[Webhook]:
-        return list(
-            await webhook_store.listed(
-                session,
-                operator_id,
-                size,
-                None if after is None else after.row_id,
-                None if through is None else through.row_id,
-            )
-        )
-
-    async def page_end(session: AsyncSession) -> RowMark | None:
-        after = None if request.after is None else request.after.row_id
-        found = await webhook_store.page_end(session, operator_id, request.limit, after)
-        return None if found is None else RowMark(found)
-
-    keyset = Keyset(
-        rows=rows,
-        page_end=page_end,
-        mark=lambda webhook: RowMark(webhook.id),
-        start=request.after,
-        limit=request.limit,
+    keyset = by_row_id(
+        webhook_store.listed,
+        webhook_store.page_end,
+        operator_id,
+        lambda webhook: webhook.id,
+        request.after,
+        request.limit,
     )
     async with rt.reads() as session:
         return await open_listing(rt, session, keyset, _view)
