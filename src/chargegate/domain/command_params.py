@@ -8,7 +8,7 @@ an arm in each match below (and in each version's ocpp/*/orders.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar, assert_never
@@ -228,11 +228,11 @@ def _as_json(value: Any) -> dict[str, Any]:
 
 def _stored(value: object) -> object:
     # Times as the API takes them, so that parse_params reads them back; a profile's periods
-    # as the list of objects the API takes.
+    # as the list of objects the API takes; a list of keys as a list.
     if isinstance(value, datetime):
         return format_ocpp(value)
     if isinstance(value, tuple):
-        return [_as_json(item) for item in value]
+        return [_as_json(item) if is_dataclass(item) else item for item in value]
     return value
 
 
