@@ -148,6 +148,15 @@ def configuration_set(version: str, cp: str) -> Any:
     }
 
 
+class Having(dict[str, Any]):
+    """Equal to any answer holding these fields (one whose other fields hold times)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict) and all(other.get(k) == v for k, v in self.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def diagnostics_file(version: str, cp: str) -> Any:
     name = f"{cp}-diagnostics.log"
     return {"fileName": name} if version == V16 else {"status": "Accepted", "filename": name}
@@ -202,12 +211,29 @@ CASES = [
         },
         configuration_set,
     ),
+    Case(
+        ChargerAction.SET_CHARGING_PROFILE,
+        {
+            V16: {"purpose": "ChargePointMaxProfile", "unit": "A", "limit": 20},
+            V201: {"purpose": "ChargingStationMaxProfile", "unit": "A", "limit": 20},
+        },
+        answered("Accepted"),
+        {"smart_charging": True},
+    ),
+    Case(
+        ChargerAction.GET_COMPOSITE_SCHEDULE,
+        same({"port": 1, "duration_s": 60}),
+        lambda version, cp: Having(status="Accepted"),
+        {"smart_charging": True},
+    ),
 ]
 
 
 def test_every_action_has_a_case() -> None:
-    """A new action joins this module, or this fails (send_local_list is its own test below)."""
-    covered = {case.action for case in CASES} | {ChargerAction.SEND_LOCAL_LIST}
+    """A new action joins this module, or this fails (send_local_list and
+    clear_charging_profile are tests of their own below)."""
+    own = {ChargerAction.SEND_LOCAL_LIST, ChargerAction.CLEAR_CHARGING_PROFILE}
+    covered = {case.action for case in CASES} | own
     assert covered == set(ChargerAction)
 
 
@@ -220,6 +246,19 @@ async def test_an_action_posted_to_the_other_node(
     assert done["status"] == "SUCCESS", done
     assert done["result"] == case.result(setup.version, setup.charger.charge_point_id), done
     assert setup.sim.connections >= 1
+
+
+async def test_clear_charging_profile_posted_to_the_other_node(
+    charger_on_a: Callable[..., Any],
+) -> None:
+    """A profile set through node B, then cleared through it, over node A."""
+    setup: Setup = await charger_on_a(smart_charging=True)
+    purpose = "ChargePointMaxProfile" if setup.v16 else "ChargingStationMaxProfile"
+    limit = {"purpose": purpose, "unit": "A", "limit": 20, "profile_id": 7}
+    done = await setup.command(ChargerAction.SET_CHARGING_PROFILE, limit)
+    assert done["status"] == "SUCCESS", done
+    done = await setup.command(ChargerAction.CLEAR_CHARGING_PROFILE, {"profile_id": 7})
+    assert done["status"] == "SUCCESS" and done["result"] == {"status": "Accepted"}, done
 
 
 async def test_send_local_list_posted_to_the_other_node(charger_on_a: Callable[..., Any]) -> None:
