@@ -53,19 +53,21 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_worker(settings: Settings, host: str, port: int, sock: socket.socket, index: int) -> None:
+def _run_worker(
+    settings: Settings, host: str, port: int, sock: socket.socket, index: int, supervisor: int
+) -> None:
+    _leave_with_the_supervisor(supervisor)
     from chargegate.server import uvicorn_server
 
     settings.node_id = worker_node_id(settings.node_id, index)
     logs.configure(settings.log_level)
-    _leave_with_the_supervisor()
     uvicorn_server(settings, host, port).run(sockets=[sock])
 
 
-def _leave_with_the_supervisor() -> None:
+def _leave_with_the_supervisor(supervisor: int) -> None:
     """A supervisor killed outright (kill -9) cannot pass anything on: its workers see it gone
-    and drain, rather than serving on as orphans no one restarts or stops."""
-    supervisor = os.getppid()
+    and drain, rather than serving on as orphans no one restarts or stops. Its pid is given, not
+    read here: one killed while this worker was still starting would be read as the new parent."""
 
     def watch() -> None:
         while os.getppid() == supervisor:
@@ -120,7 +122,7 @@ class Supervisor:
     def _start(self, sock: socket.socket, index: int) -> BaseProcess:
         worker = self._context.Process(
             target=_run_worker,
-            args=(self._settings, self._host, self._port, sock, index),
+            args=(self._settings, self._host, self._port, sock, index, os.getpid()),
             name=worker_node_id(self._settings.node_id, index),
         )
         worker.start()
