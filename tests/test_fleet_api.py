@@ -313,6 +313,9 @@ async def test_ports_sessions_disable_and_delete(server: Server, simulators: Sim
         assert_error(await client.delete(f"/chargers/{cp_id}"), 404)
         assert (await client.get("/chargers")).json() == []
         assert (await client.get("/ports")).json() == []
+        # Nor does the dashboard count its ports as ones it did not show.
+        page = await client.get(f"{server.base_url}/dashboard/api/overview")
+        assert page.json()["chargers"] == [] and page.json()["not_shown"]["ports"] == 0
         assert await admitted(server, cp_id, password) == 403
         past = await client.get(f"/transactions/{created['transaction_uuid']}")
         assert past.status_code == 200 and past.json()["state"] == "Closed"

@@ -64,7 +64,11 @@ async def port_count(session: AsyncSession, operator_id: int) -> int:
         select(func.count())
         .select_from(Port)
         .join(Charger, Charger.id == Port.charger_id)
-        .where(Charger.operator_id == operator_id)
+        .where(
+            Charger.operator_id == operator_id,
+            Charger.deleted_at.is_(None),
+            Port.removed_at.is_(None),
+        )
     )
     return int(found or 0)
 
