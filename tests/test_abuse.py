@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain import credentials
 from support import Operator, Server, assert_error, eventually, metric
+from test_charger_robustness import masked_text_frame
 
 API_KEY_CHECKS = 'chargegate_slow_checks_total{what="api_key"}'
 PASSWORD_CHECKS = 'chargegate_slow_checks_total{what="charger_password"}'
@@ -260,3 +262,78 @@ async def test_a_client_gone_mid_body_is_no_server_error(op: Operator) -> None:
     await eventually(answered)
     assert "unhandled error" not in server.log()
     assert await metric(server, gone.replace('"400"', '"500"')) == 0
+
+
+# -- one charger's burst --------------------------------------------------------------------------
+
+# Three bursts stay within the default allowance (200 at once).
+BURST_FRAMES = 60
+
+
+async def raw_login(
+    server: Server, cp_id: str, password: str, address: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A charger's socket past its 101, spoken to in bare frames."""
+    reader, writer = await open_socket(server, address)
+    token = base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET /ocpp/{cp_id} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: Basic {token}\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    # Its first call answered: the connection is set up on the server's side.
+    writer.write(masked_text_frame('[2, "hb", "Heartbeat", {}]'))
+    answer = await asyncio.wait_for(reader.read(65536), 30)
+    assert b'"currentTime"' in answer, answer
+    return reader, writer
+
+
+async def answers_before_a_neighbours(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, neighbour: ClientConnection
+) -> int:
+    """Sends BURST_FRAMES Heartbeats in one write, then the neighbour's one: how many of the
+    burst's answers had arrived when the neighbour's did."""
+    received = bytearray()
+    answered = 0
+
+    async def count() -> None:
+        nonlocal answered
+        while answered < BURST_FRAMES:
+            chunk = await reader.read(65536)
+            assert chunk, "the burst's socket was closed"
+            received.extend(chunk)
+            answered = received.count(b'"currentTime"')
+
+    counting = asyncio.create_task(count())
+    burst = (masked_text_frame(f'[2, "f{n}", "Heartbeat", {{}}]') for n in range(BURST_FRAMES))
+    writer.write(b"".join(burst))
+    await writer.drain()
+    await neighbour.send('[2, "n", "Heartbeat", {}]')
+    await asyncio.wait_for(neighbour.recv(), 30)
+    at_neighbours = answered
+    await asyncio.wait_for(counting, 30)
+    return at_neighbours
+
+
+async def test_a_burst_from_one_charger_does_not_hold_up_another(server: Server) -> None:
+    """Frames that arrive together on one socket used to be handled in one go (a Heartbeat waits
+    on nothing), so every other socket of the node waited for the whole burst: within its burst
+    allowance one charger could stall all others for as long as it liked, reconnect, and do it
+    again. Each frame now gives the others their turn. A burst is sent three times: the
+    neighbour must overtake it at least once (the test's own reading may lag on a loaded
+    machine); before, its answer always came after the burst's last."""
+    op = await server.operator()
+    flooder = await op.add_charger(password="flooder-pw")
+    neighbour = await op.add_charger(password="neighbour-pw")
+    async with charger_login(server, neighbour.charge_point_id, "neighbour-pw", "127.0.0.8") as ws:
+        await heartbeat(ws)
+        reader, writer = await raw_login(server, flooder.charge_point_id, "flooder-pw", "127.0.0.9")
+        try:
+            counts = [await answers_before_a_neighbours(reader, writer, ws) for _ in range(3)]
+        finally:
+            writer.close()
+    assert min(counts) < BURST_FRAMES // 2, counts

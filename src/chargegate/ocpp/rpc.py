@@ -129,6 +129,9 @@ class RpcSession:
         try:
             while True:
                 await self._on_frame(await self._transport.recv())
+                # Frames that arrived together would otherwise be handled in one go (most wait
+                # on nothing), and every other socket of the node would wait for the burst.
+                await asyncio.sleep(0)
         finally:
             self._closed = True
             for future in self._pending.values():
