@@ -102,8 +102,9 @@ def check_fair(shares: list[dict[str, Any]], limit: float) -> None:
         assert (len(given) + 1) * MIN_A > limit, (shares, limit)
 
 
-# 250 steps take about 140 s on a 2-core machine shared by a dozen loaded processes.
-@pytest.mark.timeout(400)
+# 250 steps took 160 s on SQLite and 280-360 s on PostgreSQL on a 2-core machine shared by a
+# dozen loaded processes (load average 22-30).
+@pytest.mark.timeout(600)
 async def test_site_limit_holds_across_random_changes(
     shared_server: Server, op: Operator, simulators: Simulators
 ) -> None:
