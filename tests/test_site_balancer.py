@@ -3,20 +3,22 @@ versions): sampling every charger's applied limit, a site's limit is never excee
 random starts, stops, disconnects and limit changes, and once settled no session is starved
 while another has more than an equal share.
 
-CHARGEGATE_BALANCER_STEPS sets the number of random steps per version (the issue asks for 500
-in all; the default keeps a run short)."""
+CHARGEGATE_BALANCER_STEPS sets the number of random steps per version: by default 250, the
+issue's 500 in all across the two versions."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from chargegate import provisioning
 from chargegate.config import Settings
@@ -32,7 +34,6 @@ from support import (
     Operator,
     Server,
     Simulators,
-    eventually,
     expire_in,
     online,
     open_session,
@@ -42,7 +43,7 @@ from test_offline_and_fail_safe import wait_for_probe
 from test_sites import make
 from test_webhooks import Receiver, hooked_server, until
 
-STEPS = int(os.environ.get("CHARGEGATE_BALANCER_STEPS", "30"))
+STEPS = int(os.environ.get("CHARGEGATE_BALANCER_STEPS", "250"))
 CHARGERS = 6
 MIN_A = 6.0
 
@@ -75,17 +76,19 @@ class Sampler:
 
 
 async def settled(client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]) -> None:
-    """Wait until every online charger applies what the site shows for its session."""
-
-    async def check() -> bool:
+    """Wait until every online charger applies what the site shows for its session. Looked at
+    often: the balancer reacts within milliseconds, and hundreds of steps wait for it."""
+    deadline = time.monotonic() + 60
+    while True:
         shown = (await client.get(path)).json()
-        for share in shown["sessions"]:
-            sim = sims[share["charge_point_id"]]
-            if sim.online and abs(draw(sim) - share["allocated_a"]) > 1e-6:
-                return False
-        return True
-
-    await eventually(check, timeout=60)
+        if all(
+            not sims[share["charge_point_id"]].online
+            or abs(draw(sims[share["charge_point_id"]]) - share["allocated_a"]) <= 1e-6
+            for share in shown["sessions"]
+        ):
+            return
+        assert time.monotonic() < deadline, f"the site did not settle: {shown}"
+        await asyncio.sleep(0.02)
 
 
 def check_fair(shares: list[dict[str, Any]], limit: float) -> None:
@@ -99,6 +102,9 @@ def check_fair(shares: list[dict[str, Any]], limit: float) -> None:
         assert (len(given) + 1) * MIN_A > limit, (shares, limit)
 
 
+# 250 steps took 160 s on SQLite and 280-360 s on PostgreSQL on a 2-core machine shared by a
+# dozen loaded processes (load average 22-30).
+@pytest.mark.timeout(600)
 async def test_site_limit_holds_across_random_changes(
     shared_server: Server, op: Operator, simulators: Simulators
 ) -> None:

@@ -112,12 +112,23 @@ def capacity(circuit: Circuit) -> Fraction:
     return circuit.max_power_w
 
 
+_ONE = Fraction(1)
+
+
 def weight(circuit: Circuit, session: Session) -> Fraction:
     """What 1 A of the session costs the circuit. Per phase, a session counts in full: we do
     not know which phase a single-phase car is wired to."""
     if circuit.max_current_a is not None:
-        return Fraction(1)
+        return _ONE
     return circuit.voltage * min(session.phases, circuit.phases)
+
+
+def _cost(circuit: Circuit, session: Session, amps: Fraction) -> Fraction:
+    """What `amps` of the session cost the circuit (a Fraction made only when it must be: a
+    pass over a site of hundreds of sessions is mostly this arithmetic)."""
+    if circuit.max_current_a is not None:
+        return amps
+    return weight(circuit, session) * amps
 
 
 def counted(session: Session) -> Fraction:
@@ -139,7 +150,8 @@ def order(sessions: Iterable[Session]) -> list[Session]:
 
 
 def _floor_step(amps: Fraction) -> Fraction:
-    return Fraction(int(amps / STEP)) * STEP
+    assert amps >= 0, amps
+    return Fraction(amps.numerator * STEP.denominator // amps.denominator, STEP.denominator)
 
 
 class _Books:
@@ -152,13 +164,12 @@ class _Books:
 
     def fits(self, session: Session, amps: Fraction) -> bool:
         return all(
-            self.used[c.id] + weight(c, session) * amps <= capacity(c)
-            for c in self.paths[session.id]
+            self.used[c.id] + _cost(c, session, amps) <= capacity(c) for c in self.paths[session.id]
         )
 
     def add(self, session: Session, amps: Fraction) -> None:
         for circuit in self.paths[session.id]:
-            self.used[circuit.id] += weight(circuit, session) * amps
+            self.used[circuit.id] += _cost(circuit, session, amps)
 
 
 def allocate(
@@ -193,9 +204,10 @@ def _fill(books: _Books, admitted: list[Session], amps: dict[str, Fraction]) -> 
     """Raise one common level over the admitted sessions; a session stops rising at its maximum
     or when a circuit it is under is full (water filling). Big common jumps first, then the
     last 0.1 A steps one session at a time."""
-    rising = [s for s in admitted if _floor_step(s.max_a) > amps[s.id]]
+    top = {s.id: _floor_step(s.max_a) for s in admitted}
+    rising = [s for s in admitted if top[s.id] > amps[s.id]]
     while rising:
-        jump = _common_jump(books, rising, amps)
+        jump = _common_jump(books, rising, amps, top)
         blocked: set[str] = set()
         if jump:
             for session in rising:
@@ -211,12 +223,17 @@ def _fill(books: _Books, admitted: list[Session], amps: dict[str, Fraction]) -> 
                     amps[session.id] += STEP
                 else:
                     blocked.add(session.id)
-        rising = [s for s in rising if s.id not in blocked and amps[s.id] < _floor_step(s.max_a)]
+        rising = [s for s in rising if s.id not in blocked and amps[s.id] < top[s.id]]
 
 
-def _common_jump(books: _Books, rising: list[Session], amps: Mapping[str, Fraction]) -> Fraction:
+def _common_jump(
+    books: _Books,
+    rising: list[Session],
+    amps: Mapping[str, Fraction],
+    top: Mapping[str, Fraction],
+) -> Fraction:
     """The largest step (a multiple of 0.1 A) every rising session can take at once."""
-    jump = min(_floor_step(s.max_a) - amps[s.id] for s in rising)
+    jump = min(top[s.id] - amps[s.id] for s in rising)
     cost: dict[str, Fraction] = {}
     for session in rising:
         for circuit in books.paths[session.id]:

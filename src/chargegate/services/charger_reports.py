@@ -23,13 +23,17 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     if epoch is None:
         raise LookupError(f"charger {charge_point_id!r} is not registered")
     rt.node.writes.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
-    rt.bus.wake(Topic.DISPATCH)
+    # Its sessions under a site are managed again (and counted as such).
+    rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
     return epoch
 
 
 async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
     async with rt.sessions() as session, session.begin():
         await charger_store.release_connection(session, charge_point_id, epoch, utcnow())
+    # Its sessions under a site keep their allocation counted; an unanswered lowering of it
+    # no longer holds its site's raises back.
+    rt.bus.wake(Topic.BALANCE)
 
 
 async def booted(rt: Runtime, report: BootReport) -> None:

@@ -98,7 +98,7 @@ async def transaction_started(
             )
             foreign.charger_transaction_id = charger_transaction_id
             answer = StartAnswer(foreign.id, accepted=False)
-    rt.bus.wake(Topic.SCHEDULE, Topic.DISPATCH)
+    rt.bus.wake(Topic.SCHEDULE, Topic.DISPATCH, Topic.BALANCE)
     return answer
 
 
@@ -132,6 +132,7 @@ async def transaction_stopped(
                     await outcomes.close_transaction(
                         session, transaction, at, meter_stop_wh, f"charger:{reason}", utcnow()
                     )
+            rt.bus.wake(Topic.BALANCE)
             return
         except DBAPIError as exc:
             if attempt == TIE_ATTEMPTS or not lost_a_tie(exc):

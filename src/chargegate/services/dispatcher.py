@@ -35,6 +35,17 @@ from chargegate.store.commands import Claimed
 
 log = logging.getLogger(__name__)
 
+# The answers that may change what a site's balancer decides: a profile's (a lowering answered
+# lets the raises go), and those that may open or close a session.
+_BALANCED: frozenset[object] = frozenset(
+    {
+        ChargerAction.SET_CHARGING_PROFILE,
+        TransactionAction.START,
+        TransactionAction.STOP,
+        TransactionAction.RECONCILE,
+    }
+)
+
 
 class Dispatcher:
     def __init__(self, rt: Runtime, link: ChargerLink) -> None:
@@ -150,6 +161,8 @@ class Dispatcher:
     async def _write(self, batch: list[tuple[Claim, Reply | str]]) -> None:
         async with self._rt.sessions() as session, session.begin():
             await command_answers.write(session, batch, utcnow(), self._rt.settings)
+        if any(claim.order.action in _BALANCED for claim, _ in batch):
+            self._rt.bus.wake(Topic.BALANCE)
 
     async def finish_in_flight(self, timeout: float) -> None:
         """Let commands already being sent get their answers (graceful shutdown)."""

@@ -63,7 +63,8 @@ class Scheduler:
                 STOPS_RETRYING.set(await due_store.stops_retrying(session))
                 self._gauge_at = now
         if stops:
-            self._rt.bus.wake(Topic.DISPATCH)
+            # A stop step may have closed a session under a site.
+            self._rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
         if postponed:
             # A postponed deadline is already past: look again shortly, not in a tight loop.
             return now + RECHECK

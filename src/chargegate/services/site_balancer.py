@@ -1,10 +1,11 @@
 """The site balancer: keeps every open session under a site within every circuit's limit by
 sending TxProfiles (set_charging_profile through the outbox), lowering before raising.
 
-One node runs a site's balancer at a time (a lease on the site's row, renewed each pass; a node
-that dies lets it run out and another takes over). Each pass recomputes from the database, so
-starts, stops, limit changes, lost chargers and meter updates are all seen at the next pass,
-and a pass after a crash or a takeover picks up where the last one was:
+One node runs a site's balancer at a time (a lease on the site's row, renewed half-way; a node
+that dies lets it run out and another takes over). Each pass recomputes from the database, and
+what changes a site wakes it (starts, stops, limit changes, chargers lost or back, answers to
+its profiles; the measured load is shown, not balanced on), so a pass after a crash or a
+takeover picks up where the last one was:
 
 - a session counts at `allocated_a`, the most its charger may have been told (a start under a
   site is sent with a fail-safe limit of 0 A, so a new session counts at 0 until raised);
@@ -53,9 +54,15 @@ STACK_LEVEL = BALANCER_STACK_LEVEL
 # below are left to operator profiles (their command ids).
 PROFILE_ID_BASE = 1_000_000_000
 LEASE = timedelta(seconds=10)
-POLL_S = 0.5
-# While lowerings are unanswered: look again soon, to raise as soon as they are.
-IN_FLIGHT_POLL_S = 0.05
+# A holder renews its lease once half of it has run, so a pass at least every third of it
+# renews in time.
+RENEW_WITHIN = LEASE / 2
+# The balancer is woken by what changes a site (sessions, connections, answers to its
+# profiles, site edits); this poll is the safety net (a lost wake-up, a holder that died).
+POLL_S = LEASE.total_seconds() / 3
+# While lowerings are unanswered: their answers wake the balancer, and this poll covers an
+# answer written on a node without a broker to wake this one.
+IN_FLIGHT_POLL_S = 0.25
 
 
 class SiteBalancer:
@@ -73,14 +80,11 @@ class SiteBalancer:
 
     async def tick(self) -> bool:
         """One pass over the sites this node balances; True if a lowering is unanswered."""
-        now = utcnow()
-        node_id = self._rt.settings.node_id
-        async with self._rt.sessions() as session, session.begin():
-            roots = await site_store.claim_roots(session, node_id, now, now + LEASE)
         busy, sent = False, False
-        for root in roots:
+        node_id = self._rt.settings.node_id
+        for root in await self._roots(node_id):
             async with self._rt.sessions() as session, session.begin():
-                site = await session.get(Site, root.id, with_for_update=True)
+                site = await session.get(Site, root, with_for_update=True)
                 if site is None or site.balancer_node != node_id:
                     continue
                 outcome = await balance(session, self._rt, site)
@@ -89,6 +93,24 @@ class SiteBalancer:
         if sent:
             self._rt.bus.wake(Topic.DISPATCH)
         return busy
+
+    async def _roots(self, node_id: str) -> list[int]:
+        """The ids of the sites this node balances, claimed or renewed only when one is free,
+        run out, or half through its lease here: most passes write nothing for it."""
+        now = utcnow()
+        async with self._rt.reads() as session:
+            leases = await site_store.leases(session)
+        if not any(_to_claim(lease, node_id, now) for lease in leases):
+            return [lease.site_id for lease in leases if lease.node_id == node_id]
+        async with self._rt.sessions() as session, session.begin():
+            held = await site_store.claim_roots(session, node_id, now, now + LEASE)
+        return [site.id for site in held]
+
+
+def _to_claim(lease: site_store.Lease, node_id: str, now: datetime) -> bool:
+    if lease.node_id is None or lease.until is None or lease.until < now:
+        return True
+    return lease.node_id == node_id and lease.until - now < RENEW_WITHIN
 
 
 class Outcome(enum.Enum):

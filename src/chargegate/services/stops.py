@@ -11,6 +11,7 @@ from typing import Literal, assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.bus import Topic
 from chargegate.config import Settings
 from chargegate.domain.errors import Conflict
 from chargegate.domain.states import (
@@ -221,6 +222,7 @@ async def connector_reported(
         transaction = await due_store.stopping_on_connector(session, charge_point_id, connector_id)
         if transaction is not None:
             await outcomes.close_not_running(session, transaction, at, utcnow())
+    rt.bus.wake(Topic.BALANCE)
 
 
 def _stopping(transaction: Transaction) -> bool:

@@ -206,7 +206,8 @@ async def modify(
                 await stops.abandon(session, transaction, item, now)
             queued = QueuedView(item.queue_uuid)
         await claim.answered(queued)
-    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    # A new expiry under a site is a new balancer profile.
+    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE, Topic.BALANCE)
     return queued
 
 

@@ -140,6 +140,22 @@ async def live(session: AsyncSession, site_ids: Sequence[int]) -> list[LiveRow]:
     return [LiveRow(*row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    site_id: int
+    node_id: str | None
+    until: datetime | None
+
+
+async def leases(session: AsyncSession) -> list[Lease]:
+    """Every root's balancer lease: a read, so that a node with nothing to claim or renew
+    writes nothing (roots are few)."""
+    rows = await session.execute(
+        select(Site.id, Site.balancer_node, Site.balancer_until).where(Site.parent_id.is_(None))
+    )
+    return [Lease(*row) for row in rows]
+
+
 async def claim_roots(
     session: AsyncSession, node_id: str, now: datetime, until: datetime
 ) -> Sequence[Site]:
