@@ -70,7 +70,13 @@
 //                           SmartChargingCtrlr.Enabled): SetChargingProfile as the spec allows
 //                           (TxProfile only on a running transaction, the whole charger's on 0),
 //                           ClearChargingProfile by id or criteria (Unknown when none matched),
-//                           GetCompositeSchedule (the lowest first-period limit that applies)
+//                           GetCompositeSchedule (the lowest first-period limit that applies);
+//                           a start's chargingProfile is its transaction's TxProfile; a
+//                           transaction's TxProfiles end with it
+//   --profile-answer=STATUS with --smart-charging: every SetChargingProfile is answered STATUS
+//                           (1.6 Rejected or NotSupported, 2.0.1 Rejected) and nothing is
+//                           taken, nor a start's profile: a station that reports smart charging
+//                           but cannot apply the profiles
 //   --password=P            HTTP Basic auth with this password (security profile 1); none
 //                           by default
 // The protocol defaults to 1.6; the charger offers only that one subprotocol. In 2.0.1 each
@@ -79,7 +85,11 @@
 //
 // Output: one JSON object per line on stdout, each with "event" and "at" (ISO 8601 UTC) fields:
 //   connected, ready, send, result, callFailed, call, reply, transactionStarted, metered,
-//   transactionStopped, rebooted, note, refused (an expected CALLERROR), disconnect, exit; and the failures strictValidationFailure,
+//   transactionStopped, rebooted, note, refused (an expected CALLERROR), disconnect, exit,
+//   applied (--smart-charging: a connector's limit changed: connectorId, limitA (the first
+//   period's limit in A of the profiles in force as the spec stacks them; null: none, it may
+//   draw maxA), maxA, charging (a transaction runs), atMs (epoch ms, sub-ms, to order events
+//   of several chargers)); and the failures strictValidationFailure,
 //   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error, and
 //   (2.0.1) unwantedChargingProfile: a RequestStartTransaction carried a chargingProfile
 //   although this station reported SmartChargingCtrlr.Enabled = false.
@@ -128,6 +138,7 @@ let firmwareVersion = '2.2';
 let rebooting = false;
 const triggerStatus = options.get('trigger') ?? 'Accepted';
 const smartCharging = options.has('smart-charging');
+const profileAnswer = options.get('profile-answer');
 // reservationId -> connector id (0: the charger as a whole) of the reservations held.
 const reservations = new Map();
 const [baseUrl, chargePointId, connectorArg, protocolArg] = positional;
@@ -305,6 +316,7 @@ async function startSession(connector, idTag, reservationId) {
     });
     if (started === null) return;
     connector.tx = { transactionId: started.transactionId, idTag, meterStart };
+    startProfile(connector);
     emit('transactionStarted', {
         connectorId: connector.id,
         transactionId: started.transactionId,
@@ -378,6 +390,7 @@ async function stopSession(connector, reason) {
         ],
     });
     connector.tx = null;
+    transactionEnded(connector);
     emit('transactionStopped', {
         connectorId: connector.id,
         transactionId,
@@ -514,6 +527,7 @@ async function startSession201(connector, idToken, remoteStartId, transactionId,
     }
     const meterStart = connector.meterWh;
     connector.tx = { transactionId, idToken, remoteStartId, meterStart, seqNo: 0 };
+    startProfile(connector);
     // Without a remoteStartId the driver's card began it, held to the reader.
     const remote = remoteStartId !== undefined;
     const started = await transactionEvent(connector, 'Started', remote ? 'RemoteStart' : 'Authorized', {
@@ -604,6 +618,7 @@ async function stopSession201(connector, reason) {
         },
     );
     connector.tx = null;
+    transactionEnded(connector);
     emit('transactionStopped', {
         connectorId: connector.id,
         transactionId,
@@ -657,6 +672,7 @@ function answerStop(params, stop) {
             transactionId: connector.tx.transactionId,
         });
         connector.tx = null;
+        transactionEnded(connector);
         connector.status = 'Available';
         return { status: 'Accepted' };
     }
@@ -874,6 +890,7 @@ function handleV16() {
             return { status: 'Rejected' };
         }
         connector.status = 'Preparing'; // claimed now, so a second start is refused
+        connector.startProfile = params.chargingProfile;
         afterReply(() => startSession(connector, params.idTag));
         return { status: 'Accepted' };
     });
@@ -956,6 +973,7 @@ function handleV201() {
             return { status: 'Rejected' };
         }
         connector.status = 'Occupied'; // claimed now, so a second start is refused
+        connector.startProfile = params.chargingProfile;
         const transactionId = randomUUID();
         const begin = () =>
             startSession201(connector, params.idToken, params.remoteStartId, transactionId);
@@ -1068,16 +1086,85 @@ function handleV201() {
 
 // --- Smart charging (--smart-charging) ---------------------------------------------------
 
-const profiles = new Map(); // id -> { port, purpose, stackLevel, unit, limit }
+const profiles = new Map(); // id -> { port, purpose, stackLevel, unit, limit, phases }
+// What a port draws when no profile limits it, and the volts a W limit is converted at.
+const MAX_A = 32;
+const VOLTS = 230;
+const CHARGER_MAX = ['ChargePointMaxProfile', 'ChargingStationMaxProfile'];
+
+function keep(id, port, profile) {
+    const schedule = Array.isArray(profile.chargingSchedule)
+        ? profile.chargingSchedule[0]
+        : profile.chargingSchedule;
+    const first = schedule.chargingSchedulePeriod[0];
+    profiles.set(id, {
+        port,
+        purpose: profile.chargingProfilePurpose,
+        stackLevel: profile.stackLevel,
+        unit: schedule.chargingRateUnit,
+        limit: first.limit,
+        phases: first.numberPhases ?? 3,
+    });
+}
+
+// The limit of the highest stack level among `purposes` on the port (or 0), in A.
+function topLimitA(purposes, port) {
+    const found = [...profiles.values()].filter(
+        (kept) => purposes.includes(kept.purpose) && (kept.port === port || kept.port === 0),
+    );
+    if (!found.length) return null;
+    found.sort((a, b) => b.stackLevel - a.stackLevel || (b.port === port) - (a.port === port));
+    const top = found[0];
+    return top.unit === 'A' ? top.limit : top.limit / (VOLTS * top.phases);
+}
+
+// A TxProfile replaces the TxDefaultProfile while its transaction runs; the whole charger's
+// maximum caps both.
+function appliedA(connector) {
+    let own = connector.tx ? topLimitA(['TxProfile'], connector.id) : null;
+    if (own === null) own = topLimitA(['TxDefaultProfile'], connector.id);
+    const limits = [topLimitA(CHARGER_MAX, 0), own].filter((limit) => limit !== null);
+    return limits.length ? Math.min(...limits) : null;
+}
+
+function reportApplied() {
+    if (!smartCharging) return;
+    for (const connector of connectors.values()) {
+        const limitA = appliedA(connector);
+        const charging = Boolean(connector.tx);
+        const key = `${limitA}|${charging}`;
+        if (connector.lastApplied === key) continue;
+        connector.lastApplied = key;
+        const atMs = performance.timeOrigin + performance.now();
+        emit('applied', { connectorId: connector.id, limitA, maxA: MAX_A, charging, atMs });
+    }
+}
+
+// The profile a start carried becomes its transaction's TxProfile.
+function startProfile(connector) {
+    const profile = connector.startProfile;
+    connector.startProfile = undefined;
+    if (profile !== undefined && smartCharging && profileAnswer === undefined) {
+        keep(profile.chargingProfileId ?? profile.id, connector.id, profile);
+    }
+    reportApplied();
+}
+
+function transactionEnded(connector) {
+    for (const [held, kept] of profiles) {
+        if (kept.port === connector.id && kept.purpose === 'TxProfile') profiles.delete(held);
+    }
+    reportApplied();
+}
 
 function handleSmartCharging() {
     const v16 = version === '1.6';
     const portOf = (params) => (v16 ? params.connectorId : params.evseId);
     handled('SetChargingProfile', (params) => {
+        if (profileAnswer !== undefined) return { status: profileAnswer };
         const port = portOf(params);
         const profile = v16 ? params.csChargingProfiles : params.chargingProfile;
         const id = v16 ? profile.chargingProfileId : profile.id;
-        const schedule = v16 ? profile.chargingSchedule : profile.chargingSchedule[0];
         const purpose = profile.chargingProfilePurpose;
         const whole = purpose === 'ChargePointMaxProfile' || purpose === 'ChargingStationMaxProfile';
         if (port !== 0 && !connectors.has(port)) return { status: 'Rejected' };
@@ -1097,13 +1184,8 @@ function handleSmartCharging() {
                 profiles.delete(held);
             }
         }
-        profiles.set(id, {
-            port,
-            purpose,
-            stackLevel: profile.stackLevel,
-            unit: schedule.chargingRateUnit,
-            limit: schedule.chargingSchedulePeriod[0].limit,
-        });
+        keep(id, port, profile);
+        reportApplied();
         return { status: 'Accepted' };
     });
     handled('ClearChargingProfile', (params) => {
@@ -1124,6 +1206,7 @@ function handleSmartCharging() {
                 cleared += 1;
             }
         }
+        reportApplied();
         return { status: cleared ? 'Accepted' : 'Unknown' };
     });
     handled('GetCompositeSchedule', (params) => {

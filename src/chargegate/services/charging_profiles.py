@@ -5,6 +5,7 @@ cleared). docs/smart-charging.md."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
 from chargegate.domain.charging_profiles import (
+    BALANCER_STACK_LEVEL,
     START_STACK_LEVEL,
     ClearProfileParams,
     Purpose,
@@ -32,7 +34,24 @@ from chargegate.store import chargers as charger_store
 from chargegate.store import charging_profiles as profile_store
 from chargegate.store import commands as command_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.models import Charger, ChargingProfile, Command
+from chargegate.store.models import Charger, ChargingProfile, Command, Transaction
+
+log = logging.getLogger(__name__)
+
+
+async def _running(
+    session: AsyncSession, charger: Charger, connector_id: int
+) -> tuple[Transaction, str] | None:
+    """The transaction running on a port, and how a TxProfile names it (1.6: our id, 2.0.1:
+    the charger's); None when none runs (or the charger has not named it yet)."""
+    ports = await charger_store.charger_ports(session, charger.id)
+    port = next((p for p in ports if p.connector_id == connector_id), None)
+    transaction = None if port is None else await tx_store.open_on_port(session, port.port_uuid)
+    if transaction is None:
+        return None
+    v16 = charger.ocpp_version == OCPP16
+    named = str(transaction.id) if v16 else transaction.charger_transaction_id
+    return None if named is None else (transaction, named)
 
 
 async def with_transaction(
@@ -46,20 +65,14 @@ async def with_transaction(
         or params.transaction_id is not None
     ):
         return params
-    ports = await charger_store.charger_ports(session, charger.id)
-    port = next((p for p in ports if p.connector_id == params.port), None)
-    transaction = None if port is None else await tx_store.open_on_port(session, port.port_uuid)
-    named = None
-    if transaction is not None:
-        v16 = charger.ocpp_version == OCPP16
-        named = str(transaction.id) if v16 else transaction.charger_transaction_id
-    if named is None:
+    running = await _running(session, charger, params.port)
+    if running is None:
         raise Conflict(
             f"Port {params.port} of charger {charger.charge_point_id} has no running "
             "transaction: a TxProfile is for one (start a transaction, or set a "
             "TxDefaultProfile)"
         )
-    assert transaction is not None
+    transaction, named = running
     # It ends at the session's expiry, where the start's fail-safe cut (below it) takes over.
     valid_to = params.valid_to or transaction.expires_at
     return replace(params, transaction_id=named, valid_to=valid_to)
@@ -88,6 +101,7 @@ _KEPT = frozenset({Purpose.CHARGE_POINT_MAX, Purpose.CHARGING_STATION_MAX, Purpo
 async def answered(session: AsyncSession, command: Command, order: Order, reply: Reply) -> None:
     """What the charger's answer to a profile command changes in the profiles we keep."""
     if not reply.accepted:
+        await _refused(session, command, order.params, reply)
         return
     params = order.params
     if isinstance(params, SetProfileParams) and params.purpose in _KEPT:
@@ -142,3 +156,29 @@ async def listing(
     )
     async with rt.reads() as session:
         return await open_listing(rt, session, keyset, _view)
+
+
+async def _refused(
+    session: AsyncSession, command: Command, params: CommandParams, reply: Reply
+) -> None:
+    """A charger that refuses the site balancer's TxProfile for the transaction it runs cannot
+    take profiles, whatever it reported: until it boots again (and is asked again) the balancer
+    counts its sessions at their maximum rather than at a share it does not apply."""
+    if (
+        not isinstance(params, SetProfileParams)
+        or params.purpose is not Purpose.TX
+        or params.stack_level != BALANCER_STACK_LEVEL
+    ):
+        return
+    charger = await session.get(Charger, command.charger_id)
+    if charger is None or not charger.smart_charging:
+        return
+    running = await _running(session, charger, params.port)
+    if running is not None and running[1] == params.transaction_id:
+        charger.smart_charging = False
+        log.warning(
+            "charger %s refused the site allocation (%s): counted at its maximum until it "
+            "boots again",
+            charger.charge_point_id,
+            reply.detail,
+        )

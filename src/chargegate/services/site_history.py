@@ -1,5 +1,6 @@
 """A site's allocation over time, for the dashboard's site panel: the balancer's recorded
-decisions (services.site_balancer) of the last hours."""
+decisions (services.site_balancer) of the last hours, and each open session's share now (as
+GET /1.2/sites/<uuid> shows it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from chargegate.domain.times import format_api, utcnow
+from chargegate.services import sites as site_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import sites as site_store
 
@@ -24,6 +26,7 @@ async def sites(rt: Runtime, operator_id: int) -> list[dict[str, Any]]:
         shown = []
         for site in sorted(roots, key=lambda s: s.name):
             decisions = list(await site_store.history(session, site.id, since))[-POINTS_MAX:]
+            now = await site_service.get(rt, operator_id, site.site_uuid)
             shown.append(
                 {
                     "site_uuid": site.site_uuid,
@@ -38,6 +41,14 @@ async def sites(rt: Runtime, operator_id: int) -> list[dict[str, Any]]:
                             "waiting": sum(1 for amps in decision.amps.values() if amps == 0),
                         }
                         for decision in decisions
+                    ],
+                    "sessions": [
+                        {
+                            "charge_point_id": share.charge_point_id,
+                            "allocated_a": share.allocated_a,
+                            "waiting": share.waiting,
+                        }
+                        for share in now.sessions or ()
                     ],
                 }
             )

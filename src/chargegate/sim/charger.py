@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import websockets
+from ocpp.v16.enums import ChargingProfileStatus, ChargingRateUnitType
 from websockets.asyncio.client import ClientConnection, connect
 
 from chargegate.domain.times import utcnow
@@ -73,8 +74,8 @@ class SimulatedCharger:
         accept_remote_start: bool = True,
         ev_plugged_in: bool = True,
         smart_charging: bool = False,
-        smart_charging_refusal: str | None = "Rejected",
-        rate_units: frozenset[str] = frozenset({"A", "W"}),
+        smart_charging_refusal: str | None = ChargingProfileStatus.rejected,
+        rate_units: frozenset[str] = frozenset(ChargingRateUnitType),
         keeps_profiles: bool = True,
         max_current_a: float = 32.0,
         stop_delay_s: float = 0.0,
@@ -344,7 +345,7 @@ class SimulatedCharger:
             for connector in self.connectors.values():
                 if connector.transaction_id is None or connector.status == "Finishing":
                     continue
-                limit_w = self.applied_limit(connector.connector_id, "W")
+                limit_w = self.applied_limit(connector.connector_id, ChargingRateUnitType.watts)
                 if limit_w == 0:
                     if connector.status != "SuspendedEVSE":
                         await self.set_status(connector, "SuspendedEVSE")
@@ -356,7 +357,7 @@ class SimulatedCharger:
                 self.enqueue(self.dialect.metered(connector), durable=True)
 
     def applied_limit(
-        self, connector_id: int, unit: str = "A", at: datetime | None = None
+        self, connector_id: int, unit: str = ChargingRateUnitType.amps, at: datetime | None = None
     ) -> float | None:
         """The limit its profiles set on a connector (0: the whole charger) now or `at`, in A
         or W: the lower of the charger's maximum profile and the transaction's (TxProfile, else
@@ -376,7 +377,9 @@ class SimulatedCharger:
         """Its own maximum, where no profile limits it (three phases, as OCPP assumes)."""
         phases = charging_profiles.PHASES
         volts = self.charging_profiles.voltage_v
-        return self.max_current_a if unit == "A" else self.max_current_a * volts * phases
+        if unit == ChargingRateUnitType.amps:
+            return self.max_current_a
+        return self.max_current_a * volts * phases
 
     async def set_status(self, connector: Connector, status: str) -> None:
         connector.status = status

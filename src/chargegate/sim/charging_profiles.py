@@ -12,13 +12,20 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ocpp.v16.enums import ChargingProfileKindType as Kind
+from ocpp.v16.enums import ChargingProfilePurposeType as Purpose
+from ocpp.v16.enums import ChargingRateUnitType as RateUnit
+from ocpp.v16.enums import RecurrencyKind
+from ocpp.v201.enums import ChargingProfilePurposeEnumType as Purpose201
+
 from chargegate.domain.times import parse_ocpp
 from chargegate.ocpp.rpc import Payload
 
-CHARGER_MAX = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
-TX_DEFAULT = "TxDefaultProfile"
-TX = "TxProfile"
-_REPEATS = {"Daily": timedelta(days=1), "Weekly": timedelta(weeks=1)}
+# Both versions' words are the same but for the whole charger's limit.
+CHARGER_MAX = frozenset({Purpose.charge_point_max_profile, Purpose201.charging_station_max_profile})
+TX_DEFAULT = Purpose.tx_default_profile
+TX = Purpose.tx_profile
+_REPEATS = {RecurrencyKind.daily: timedelta(days=1), RecurrencyKind.weekly: timedelta(weeks=1)}
 # OCPP's numberPhases when a period leaves it out.
 PHASES = 3
 
@@ -126,7 +133,7 @@ class Profiles:
         self.installed = [p for p in self.installed if not (p.port == port and p.purpose == TX)]
 
     def limit(
-        self, port: int, at: datetime, started_at: datetime | None, unit: str = "A"
+        self, port: int, at: datetime, started_at: datetime | None, unit: str = RateUnit.amps
     ) -> float | None:
         """The limit on a port at `at`, in `unit` (None: no profile limits it). Port 0: the whole
         charger's own. `started_at`: its transaction's start (None: none runs)."""
@@ -180,10 +187,10 @@ class Profiles:
         self, profile: Installed, at: datetime, started_at: datetime | None
     ) -> float | None:
         match profile.kind:
-            case "Relative":
+            case Kind.relative:
                 # From the start of charging (from now, while none runs).
                 return 0.0 if started_at is None else (at - started_at).total_seconds()
-            case "Recurring":
+            case Kind.recurring:
                 if profile.start_schedule is None or profile.recurrency not in _REPEATS:
                     return None
                 cycle = _REPEATS[profile.recurrency]
@@ -196,7 +203,7 @@ class Profiles:
         if given == wanted:
             return limit
         per_amp = self.voltage_v * phases
-        return round(limit * per_amp if wanted == "W" else limit / per_amp, 1)
+        return round(limit * per_amp if wanted == RateUnit.watts else limit / per_amp, 1)
 
     def composite(
         self,
@@ -223,9 +230,10 @@ class Profiles:
         end = start + timedelta(seconds=duration_s)
         for profile in self.installed:
             origin = profile.start_schedule or profile.received_at
-            if profile.kind == "Relative":
+            if profile.kind == Kind.relative:
                 origin = started_at or start
-            cycle = _REPEATS.get(profile.recurrency or "") if profile.kind == "Recurring" else None
+            recurring = profile.kind == Kind.recurring
+            cycle = _REPEATS.get(profile.recurrency or "") if recurring else None
             if cycle is not None:
                 # The cycle that is running at `start`, and those after it in the window.
                 origin += cycle * ((start - origin) // cycle)

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ocpp.v16.enums import (
+    Action,
+    ChargingProfileStatus,
+    ChargingRateUnitType,
+    ClearChargingProfileStatus,
+    GetCompositeScheduleStatus,
+)
+
 from chargegate.domain.times import format_ocpp, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.sim.charging_profiles import CHARGER_MAX, TX, TX_DEFAULT, read
 
 if TYPE_CHECKING:
     from chargegate.sim.charger import SimulatedCharger
+
+# The answers are worded with 1.6's enums: 2.0.1's (ChargingProfileStatusEnumType,
+# ClearChargingProfileStatusEnumType, GenericStatusEnumType) use the same words, and so do the
+# actions.
 
 # The purposes a charger takes in SetChargingProfile (2.0.1's ChargingStationExternalConstraints
 # are the station's own to set).
@@ -44,7 +56,7 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
     v16 = sim.dialect.subprotocol == "ocpp1.6"
 
     async def set_charging_profile(payload: Payload) -> Payload:
-        sim.received.append(("SetChargingProfile", payload))
+        sim.received.append((Action.set_charging_profile, payload))
         if not sim.smart_charging:
             await sim.notify()
             return {"status": sim.smart_charging_refusal}
@@ -52,10 +64,11 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         taken = take(sim, port, payload["csChargingProfiles" if v16 else "chargingProfile"])
         # After taking it: a test waiting for the limit it makes sees it at once.
         await sim.notify()
-        return {"status": "Accepted" if taken else "Rejected"}
+        status = ChargingProfileStatus.accepted if taken else ChargingProfileStatus.rejected
+        return {"status": status}
 
     async def clear_charging_profile(payload: Payload) -> Payload:
-        sim.received.append(("ClearChargingProfile", payload))
+        sim.received.append((Action.clear_charging_profile, payload))
         criteria = payload if v16 else payload.get("chargingProfileCriteria", {})
         cleared = sim.smart_charging and sim.charging_profiles.clear(
             payload.get("id" if v16 else "chargingProfileId"),
@@ -64,15 +77,18 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
             criteria.get("stackLevel"),
         )
         await sim.notify()
-        return {"status": "Accepted" if cleared else "Unknown"}
+        status = (
+            ClearChargingProfileStatus.accepted if cleared else ClearChargingProfileStatus.unknown
+        )
+        return {"status": status}
 
     async def get_composite_schedule(payload: Payload) -> Payload:
-        sim.received.append(("GetCompositeSchedule", payload))
+        sim.received.append((Action.get_composite_schedule, payload))
         await sim.notify()
         port = int(payload["connectorId" if v16 else "evseId"])
         if not sim.smart_charging or (port != 0 and port not in sim.connectors):
-            return {"status": "Rejected"}
-        unit = payload.get("chargingRateUnit", "A")
+            return {"status": GetCompositeScheduleStatus.rejected}
+        unit = payload.get("chargingRateUnit", ChargingRateUnitType.amps)
         now = utcnow()
         duration = int(payload["duration"])
         periods = sim.charging_profiles.composite(
@@ -82,18 +98,19 @@ def handlers(sim: SimulatedCharger) -> dict[str, Handler]:
         if v16:
             schedule.update(startSchedule=format_ocpp(now), chargingSchedulePeriod=periods)
             return {
-                "status": "Accepted",
+                "status": GetCompositeScheduleStatus.accepted,
                 "connectorId": port,
                 "scheduleStart": format_ocpp(now),
                 "chargingSchedule": schedule,
             }
         schedule.update(evseId=port, scheduleStart=format_ocpp(now))
-        return {"status": "Accepted", "schedule": {**schedule, "chargingSchedulePeriod": periods}}
+        schedule["chargingSchedulePeriod"] = periods
+        return {"status": GetCompositeScheduleStatus.accepted, "schedule": schedule}
 
     if not sim.smart_charging and sim.smart_charging_refusal is None:
         return {}
     return {
-        "SetChargingProfile": set_charging_profile,
-        "ClearChargingProfile": clear_charging_profile,
-        "GetCompositeSchedule": get_composite_schedule,
+        Action.set_charging_profile: set_charging_profile,
+        Action.clear_charging_profile: clear_charging_profile,
+        Action.get_composite_schedule: get_composite_schedule,
     }

@@ -186,13 +186,15 @@ async function refreshSites(key) {
   const response = await fetch("/dashboard/api/sites", { headers: { "x-api-key": key } });
   if (!response.ok) return;
   const table = $("sites"); table.replaceChildren();
-  row(table, ["Site", "Limit", "Allocated now", "Charging / waiting", "Over time"], true);
+  row(table, ["Site", "Limit", "Allocated now", "Charging / waiting", "Sessions now", "Over time"], true);
   for (const site of await response.json()) {
     const last = site.allocations[site.allocations.length - 1];
     const limit = site.max_current_a !== null ? `${site.max_current_a} A` : `${site.max_power_w} W`;
     row(table, [
       site.name, limit, last ? `${last.total_a} A` : "-",
       last ? `${last.sessions} / ${last.waiting}` : "-",
+      site.sessions.map((s) => `${s.charge_point_id}: ${s.waiting ? "waiting" : `${s.allocated_a} A`}`)
+        .join("; ") || "-",
       sparkline(site.allocations, site.max_current_a),
     ]);
   }
