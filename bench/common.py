@@ -134,7 +134,7 @@ async def start_server(
             *command, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     async with httpx.AsyncClient() as client:
-        for _ in range(400):
+        for _ in range(1200):
             if server.returncode is not None:
                 raise RuntimeError(f"chargegate serve exited early; see {log}")
             try:
@@ -143,7 +143,7 @@ async def start_server(
             except httpx.TransportError:
                 await asyncio.sleep(0.05)
     server.kill()
-    raise RuntimeError(f"chargegate serve did not answer within 20 s; see {log}")
+    raise RuntimeError(f"chargegate serve did not answer within 60 s; see {log}")
 
 
 async def stop_server(server: asyncio.subprocess.Process) -> None:

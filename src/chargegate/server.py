@@ -47,6 +47,7 @@ from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
+from chargegate.services.shared_writes import SharedWrites
 from chargegate.services.site_balancer import SiteBalancer
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "charger_password", settings.charger_password_checks_at_once
             ),
             writes=ReportWrites(sessions),
+            api_writes=SharedWrites(sessions),
             auto_registration=registration,
             bootstrap_hash=(
                 hash_password(settings.auto_register_secret)

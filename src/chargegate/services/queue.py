@@ -11,7 +11,6 @@ from chargegate.services.runtime import Runtime
 from chargegate.services.views import QueueItemView, queue_item_view
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store.models import Transaction
 
 STAGING_FAILURE = "Staging: failure simulated by stg_input=Failure; no charger was contacted"
 
@@ -23,9 +22,12 @@ async def inspect(
     resolves = request.staging and request.staging_input not in (None, StagingInput.IN_PROGRESS)
     now = utcnow()
     async with (rt.sessions if resolves else rt.reads)() as session, session.begin():
-        item = await queue_store.queue_item(session, operator_id, queue_uuid, request.staging)
-        if item is None:
+        found = await queue_store.queue_item_and_transaction(
+            session, operator_id, queue_uuid, request.staging
+        )
+        if found is None:
             raise NotFound(f"Queue item {queue_uuid} not found")
+        item, transaction = found
         succeed = request.staging_input is StagingInput.SUCCESS
         resolving = resolves and item.status == QueueStatus.IN_PROGRESS
         if item.transaction_id is None:
@@ -39,7 +41,6 @@ async def inspect(
                         session, command, command.action, succeed, STAGING_FAILURE, now
                     )
             return queue_item_view(item, None, command)
-        transaction = await session.get(Transaction, item.transaction_id)
         if transaction is None:
             raise NotFound(f"Queue item {queue_uuid} has no transaction")
         if resolving:

@@ -11,6 +11,7 @@ from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.times import utcnow
 from chargegate.services.report_writes import ReportWrites
+from chargegate.services.shared_writes import SharedWrites
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.store.database import SessionFactory
 
@@ -21,6 +22,8 @@ class NodeState:
     password_checks: SlowChecks
     # Boots, status changes and last-seen times, written in groups (see charger_reports).
     writes: ReportWrites
+    # The API's starts, committed together when they arrive together.
+    api_writes: SharedWrites
     auto_registration: AutoRegistration = AutoRegistration.OFF
     # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
     # reconnect storm of them needs one scrypt check, not one each).

@@ -42,67 +42,77 @@ async def create(
     request: CreateRequest,
     once: Idempotency[StartedView] | None = None,
 ) -> StartedView | Earlier:
-    """The start, or (sent again with its Idempotency-Key) the request that made it."""
+    """The start, or (sent again with its Idempotency-Key) the request that made it; committed
+    with the other starts that arrive meanwhile (services.shared_writes)."""
+    started = await rt.node.api_writes.run(partial(_create, rt, operator_id, request, once))
+    if not isinstance(started, Earlier):
+        rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+    return started
+
+
+async def _create(
+    rt: Runtime,
+    operator_id: int,
+    request: CreateRequest,
+    once: Idempotency[StartedView] | None,
+    session: AsyncSession,
+) -> StartedView | Earlier:
     now = utcnow()
-    async with rt.sessions() as session, session.begin():
-        claim = await idempotency.claim(session, operator_id, once)
-        if isinstance(claim, Earlier):
-            return claim
-        found = await charger_store.operator_port(
-            session, operator_id, request.port_uuid, for_update=True
+    claim = await idempotency.claim(session, operator_id, once)
+    if isinstance(claim, Earlier):
+        return claim
+    found = await charger_store.operator_port(
+        session, operator_id, request.port_uuid, for_update=True
+    )
+    if found is None:
+        raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
+    port, charger = found
+    active = await tx_store.active_on_port(session, port.port_uuid, request.staging)
+    if active is not None:
+        raise Conflict(
+            f"Port {port.port_uuid} is busy with transaction {active.transaction_uuid} "
+            f"({active.state}); stop it (PATCH state: closed) before starting another"
         )
-        if found is None:
-            raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
-        port, charger = found
-        active = await tx_store.active_on_port(session, port.port_uuid, request.staging)
-        if active is not None:
-            raise Conflict(
-                f"Port {port.port_uuid} is busy with transaction {active.transaction_uuid} "
-                f"({active.state}); stop it (PATCH state: closed) before starting another"
+    if request.id_tag is not None:
+        await _one_live_start_per_tag(session, charger.id, request.id_tag, request.staging)
+    transaction = Transaction(
+        transaction_uuid=str(uuid.uuid4()),
+        operator_id=operator_id,
+        port_uuid=port.port_uuid,
+        staging=request.staging,
+        state=TransactionState.PENDING,
+        invoice_id=request.invoice_id,
+        id_tag=request.id_tag or new_id_tag(),
+        created_at=now,
+        expires_at=request.expires,
+        limit_unit=None if request.limit is None else request.limit.unit,
+        limit_value=None if request.limit is None else request.limit.value,
+        priority=request.priority,
+        # Under a site a start goes out at 0 A; the balancer then gives it room.
+        allocated_a=0.0 if await site_store.port_under_a_site(session, port.port_uuid) else None,
+    )
+    session.add(transaction)
+    await session.flush()
+    item = _new_item(transaction, QueueKind.START)
+    if not request.staging:
+        item.deadline_at = now + timedelta(seconds=rt.settings.start_timeout_s)
+    session.add(item)
+    await session.flush()
+    if not request.staging:
+        if charger.connected_node is None:
+            await outcomes.fail_start(
+                session, transaction, offline_reason(charger.charge_point_id, "the start"), now
             )
-        if request.id_tag is not None:
-            await _one_live_start_per_tag(session, charger.id, request.id_tag, request.staging)
-        transaction = Transaction(
-            transaction_uuid=str(uuid.uuid4()),
-            operator_id=operator_id,
-            port_uuid=port.port_uuid,
-            staging=request.staging,
-            state=TransactionState.PENDING,
-            invoice_id=request.invoice_id,
-            id_tag=request.id_tag or new_id_tag(),
-            created_at=now,
-            expires_at=request.expires,
-            limit_unit=None if request.limit is None else request.limit.unit,
-            limit_value=None if request.limit is None else request.limit.value,
-            priority=request.priority,
-            # Under a site a start goes out at 0 A; the balancer then gives it room.
-            allocated_a=0.0
-            if await site_store.port_under_a_site(session, port.port_uuid)
-            else None,
-        )
-        session.add(transaction)
-        await session.flush()
-        item = _new_item(transaction, QueueKind.START)
-        if not request.staging:
-            item.deadline_at = now + timedelta(seconds=rt.settings.start_timeout_s)
-        session.add(item)
-        await session.flush()
-        if not request.staging:
-            if charger.connected_node is None:
-                await outcomes.fail_start(
-                    session, transaction, offline_reason(charger.charge_point_id, "the start"), now
-                )
-            else:
-                command_store.add_command(
-                    session,
-                    charger_id=charger.id,
-                    transaction_id=transaction.id,
-                    action=TransactionAction.START,
-                    now=now,
-                )
-        started = StartedView(transaction.transaction_uuid, item.queue_uuid)
-        await claim.answered(started)
-    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)
+        else:
+            command_store.add_command(
+                session,
+                charger_id=charger.id,
+                transaction_id=transaction.id,
+                action=TransactionAction.START,
+                now=now,
+            )
+    started = StartedView(transaction.transaction_uuid, item.queue_uuid)
+    await claim.answered(started)
     return started
 
 

@@ -16,16 +16,23 @@ from chargegate.store.chunks import lock_rows
 from chargegate.store.models import QueueItem, Transaction
 
 
-async def queue_item(
+async def queue_item_and_transaction(
     session: AsyncSession, operator_id: int, queue_uuid: str, staging: bool
-) -> QueueItem | None:
-    return await session.scalar(
-        select(QueueItem).where(
-            QueueItem.queue_uuid == queue_uuid,
-            QueueItem.operator_id == operator_id,
-            QueueItem.staging == staging,
+) -> tuple[QueueItem, Transaction | None] | None:
+    """The queue item and its transaction (None for a command's item), in one query: apps
+    poll queue items, and every query is a round trip to the driver."""
+    row = (
+        await session.execute(
+            select(QueueItem, Transaction)
+            .outerjoin(Transaction, Transaction.id == QueueItem.transaction_id)
+            .where(
+                QueueItem.queue_uuid == queue_uuid,
+                QueueItem.operator_id == operator_id,
+                QueueItem.staging == staging,
+            )
         )
-    )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def open_queue_item(
