@@ -10,6 +10,7 @@ from chargegate.config import Settings
 from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.times import utcnow
+from chargegate.services.charger_lookups import ChargerLookups
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.store.database import SessionFactory
@@ -21,6 +22,8 @@ class NodeState:
     password_checks: SlowChecks
     # Boots, status changes and last-seen times, written in groups (see charger_reports).
     writes: ReportWrites
+    # Charger rows for handshakes and boots, read in groups.
+    lookups: ChargerLookups
     auto_registration: AutoRegistration = AutoRegistration.OFF
     # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
     # reconnect storm of them needs one scrypt check, not one each).
