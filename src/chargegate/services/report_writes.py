@@ -76,20 +76,34 @@ async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]
 
 
 async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:
-    # In charge point id order, so that batches on two nodes never lock the same rows in
-    # opposite orders; the sort is stable, so one charger's claims keep their order (the later
-    # connection gets the newer epoch).
-    ordered = sorted(batch, key=lambda claim: claim.charge_point_id)
+    """A statement or two per round, each charger at most once a round: a charger that
+    connected twice within the batch is claimed again in a later round, so its later connection
+    gets the newer epoch."""
+    rounds: list[list[Claim]] = []
+    times: dict[str, int] = {}
+    for claim in batch:
+        seen = times.get(claim.charge_point_id, 0)
+        times[claim.charge_point_id] = seen + 1
+        if seen == len(rounds):
+            rounds.append([])
+        rounds[seen].append(claim)
+    epochs: list[dict[str, int]] = []
     async with sessions() as session, session.begin():
-        epochs = [
-            await charger_store.claim_connection(
-                session, claim.charge_point_id, claim.node_id, claim.ocpp_version, claim.at
-            )
-            for claim in ordered
-        ]
+        for claims in rounds:
+            found: dict[str, int] = {}
+            for version in sorted({claim.ocpp_version for claim in claims}):
+                found |= await charger_store.claim_connections(
+                    session,
+                    [claim.charge_point_id for claim in claims if claim.ocpp_version == version],
+                    claims[0].node_id,
+                    version,
+                    max(claim.at for claim in claims),
+                )
+            epochs.append(found)
     # Only once committed: a batch rolled back and written again one by one sets them anew.
-    for claim, epoch in zip(ordered, epochs, strict=True):
-        claim.epoch = epoch
+    for claims, found in zip(rounds, epochs, strict=True):
+        for claim in claims:
+            claim.epoch = found.get(claim.charge_point_id)
 
 
 async def _write_reports(
