@@ -267,7 +267,7 @@ async def claim_connections(
             .returning(Charger.charge_point_id, Charger.connection_epoch)
             .execution_options(synchronize_session=False)
         )
-        found.update((cp, epoch) for cp, epoch in rows.tuples())
+        found.update((cp, epoch) for cp, epoch in rows)
     return found
 
 
