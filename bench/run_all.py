@@ -34,6 +34,9 @@ BENCHMARKS = [
     ("cross_node_latency.py", "cross_node.md", 300),
     # Connected chargers held and message throughput against a baseline CSMS.
     ("chargers.py", "chargers.md", 1500),
+    # Reconnect storm of both OCPP versions, then a realistic load (issue 16 points 1 and 6):
+    # SQLite's ceiling, PostgreSQL with 1 and N workers, and two nodes with Redis.
+    ("storm.py", "storm.md", 7200),
     # 10 minutes alone and 10 under hostile load (issue 12), plus hashing and connecting.
     ("soak.py", "soak.md", 2400),
 ]

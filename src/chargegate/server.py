@@ -43,6 +43,7 @@ from chargegate.ocpp.asgi import ChargerSockets
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.api_keys import ApiGuard
+from chargegate.services.charger_lookups import ChargerLookups
 from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             ),
             writes=ReportWrites(sessions),
             api_writes=SharedWrites(sessions),
+            lookups=ChargerLookups(session_factory(reader)),
             auto_registration=registration,
             bootstrap_hash=(
                 hash_password(settings.auto_register_secret)

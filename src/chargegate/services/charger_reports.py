@@ -8,6 +8,7 @@ from chargegate.bus import Topic
 from chargegate.domain.reports import BootReport, StatusReport
 from chargegate.domain.times import utcnow
 from chargegate.services import connectors
+from chargegate.services.report_writes import Claim
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 
@@ -16,10 +17,9 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     """Returns the connection epoch: only the holder of the newest epoch may send."""
     rt.node.writes.forget(charge_point_id)
     now = utcnow()
-    async with rt.sessions() as session, session.begin():
-        epoch = await charger_store.claim_connection(
-            session, charge_point_id, rt.settings.node_id, ocpp_version, now
-        )
+    claim = Claim(charge_point_id, rt.settings.node_id, ocpp_version, now)
+    await rt.node.writes.claims.add(claim)
+    epoch = claim.epoch
     if epoch is None:
         raise LookupError(f"charger {charge_point_id!r} is not registered")
     rt.node.writes.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
@@ -38,13 +38,14 @@ async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
 
 async def booted(rt: Runtime, report: BootReport) -> None:
     """Stores vendor, model, serial number and firmware version when they change. A reconnect
-    storm is thousands of boots at once: reading (beside the writer) instead of writing keeps
-    the writer for what matters."""
-    async with rt.reads() as session:
-        known = await charger_store.registered(session, report.charge_point_id)
-        stored = (known.vendor, known.model, known.serial_number, known.firmware_version)
-        if stored == report.identity:
-            return
+    storm is thousands of boots at once: reading (beside the writer, many chargers at once)
+    instead of writing keeps the writer for what matters."""
+    known = await rt.node.lookups.get(report.charge_point_id)
+    if known is None:
+        raise LookupError(f"charger {report.charge_point_id!r} is not registered")
+    stored = (known.vendor, known.model, known.serial_number, known.firmware_version)
+    if stored == report.identity:
+        return
     await rt.node.writes.reports.add(report)
 
 

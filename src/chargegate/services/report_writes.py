@@ -3,6 +3,7 @@ grouped, and this node's memory of what it wrote: one object per node, built in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -19,6 +20,18 @@ from chargegate.store.models import Charger, Port
 
 # The (status, error code) stored for each (charger, connector).
 StatusesWritten = dict[tuple[str, int], tuple[str | None, str | None]]
+
+
+@dataclass(slots=True)
+class Claim:
+    """This node takes a charger's socket. `epoch` is the new connection epoch once written
+    (None: the charger is not registered, or disabled or deleted since its handshake)."""
+
+    charge_point_id: str
+    node_id: str
+    ocpp_version: str
+    at: datetime
+    epoch: int | None = None
 
 
 class ReportWrites:
@@ -42,6 +55,14 @@ class ReportWrites:
             describe=lambda report: {"charge_point_id": report.charge_point_id},
         )
 
+        # Connection epochs: after a restart every charger reconnects at once, and one commit
+        # each would queue them all behind the single SQLite writer (or the pool).
+        self.claims: GroupCommit[Claim] = GroupCommit(
+            partial(_write_claims, sessions),
+            "connection_claims",
+            describe=lambda claim: {"charge_point_id": claim.charge_point_id},
+        )
+
     def forget(self, charge_point_id: str) -> None:
         """The charger connected here again: while it was connected elsewhere, its statuses
         were stored by another node."""
@@ -52,6 +73,37 @@ class ReportWrites:
 async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]]) -> None:
     async with sessions() as session, session.begin():
         await charger_store.mark_seen(session, batch)
+
+
+async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:
+    """A statement or two per round, each charger at most once a round: a charger that
+    connected twice within the batch is claimed again in a later round, so its later connection
+    gets the newer epoch."""
+    rounds: list[list[Claim]] = []
+    times: dict[str, int] = {}
+    for claim in batch:
+        seen = times.get(claim.charge_point_id, 0)
+        times[claim.charge_point_id] = seen + 1
+        if seen == len(rounds):
+            rounds.append([])
+        rounds[seen].append(claim)
+    epochs: list[dict[str, int]] = []
+    async with sessions() as session, session.begin():
+        for claims in rounds:
+            found: dict[str, int] = {}
+            for version in sorted({claim.ocpp_version for claim in claims}):
+                found |= await charger_store.claim_connections(
+                    session,
+                    [claim.charge_point_id for claim in claims if claim.ocpp_version == version],
+                    claims[0].node_id,
+                    version,
+                    max(claim.at for claim in claims),
+                )
+            epochs.append(found)
+    # Only once committed: a batch rolled back and written again one by one sets them anew.
+    for claims, found in zip(rounds, epochs, strict=True):
+        for claim in claims:
+            claim.epoch = found.get(claim.charge_point_id)
 
 
 async def _write_reports(

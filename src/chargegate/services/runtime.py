@@ -10,6 +10,7 @@ from chargegate.config import Settings
 from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.times import utcnow
+from chargegate.services.charger_lookups import ChargerLookups
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.shared_writes import SharedWrites
 from chargegate.services.slow_checks import SlowChecks
@@ -24,6 +25,8 @@ class NodeState:
     writes: ReportWrites
     # The API's starts, committed together when they arrive together.
     api_writes: SharedWrites
+    # Charger rows for handshakes and boots, read in groups.
+    lookups: ChargerLookups
     auto_registration: AutoRegistration = AutoRegistration.OFF
     # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
     # reconnect storm of them needs one scrypt check, not one each).

@@ -239,6 +239,38 @@ async def claim_connection(
     return epoch
 
 
+async def claim_connections(
+    session: AsyncSession,
+    charge_point_ids: Collection[str],
+    node_id: str,
+    ocpp_version: str,
+    now: datetime,
+) -> dict[str, int]:
+    """claim_connection for many chargers (each id once) in a statement per chunk: the new
+    epochs by charge point id, without the unknown, disabled or deleted ones."""
+    found: dict[str, int] = {}
+    for chunk in chunks(sorted(charge_point_ids)):
+        rows = await session.execute(
+            update(Charger)
+            .where(
+                Charger.charge_point_id.in_(chunk),
+                Charger.disabled.is_(False),
+                Charger.deleted_at.is_(None),
+            )
+            .values(
+                connection_epoch=Charger.connection_epoch + 1,
+                connected_node=node_id,
+                connected_at=now,
+                last_seen_at=now,
+                ocpp_version=ocpp_version,
+            )
+            .returning(Charger.charge_point_id, Charger.connection_epoch)
+            .execution_options(synchronize_session=False)
+        )
+        found.update((cp, epoch) for cp, epoch in rows)
+    return found
+
+
 async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]]) -> None:
     """Sets last_seen_at of many chargers: (charge_point_id, time) pairs."""
     # On the session's connection (Core): through the ORM, an UPDATE with many parameter sets
