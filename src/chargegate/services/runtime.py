@@ -19,7 +19,7 @@ from chargegate.store.database import SessionFactory
 class NodeState:
     # Charger password checks (scrypt), on threads of their own.
     password_checks: SlowChecks
-    # Boots, status changes and last-seen times, written in groups (see charger_reports).
+    # Boots, status changes, stops and last-seen times, written in groups (see charger_reports).
     writes: ReportWrites
     auto_registration: AutoRegistration = AutoRegistration.OFF
     # The hash auto-registered chargers get, of the bootstrap secret (one for all of them, so a
