@@ -5,7 +5,10 @@ it twice is the same as once."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from chargegate.store.database import create_engine
+from chargegate.store.models import Command
 from support import RESTART_ENV, Operator, Server, Simulators, iso, online, poll_queue
 from test_charger_commands import queued
 
@@ -94,3 +97,45 @@ async def test_in_doubt_after_a_crash(server: Server, simulators: Simulators) ->
     assert resent["status"] == "SUCCESS" and resent["result"] == {"status": "Accepted"}
     assert sims[1].count("ClearCache") == 2
     assert sims[0].count("Reset") == 1
+
+
+async def test_a_stored_command_that_no_longer_parses_fails_alone(
+    server: Server, simulators: Simulators
+) -> None:
+    """A command whose stored params no longer parse (written by another version, or edited by
+    hand), claimed in one pass with good ones: its own queue item fails, saying why, and the
+    good ones on either side of it reach the charger."""
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    cp = charger.charge_point_id
+    async with operator.client() as client:
+        before = await queued(client, cp, action="clear_cache", expires=iso(60))
+        bad = await queued(client, cp, action="clear_cache", expires=iso(60))
+        after = await queued(
+            client, cp, action="unlock_connector", params={"port": 1}, expires=iso(60)
+        )
+        engine = create_engine(server.database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(Command).where(Command.queue_uuid == bad).values(params={"pw": "s3cr3t"})
+                )
+        finally:
+            await engine.dispose()
+        sim = await online(simulators, server, charger)
+        cleared = await poll_queue(client, before)
+        unlocked = await poll_queue(client, after)
+        failed = await poll_queue(client, bad)
+    assert cleared["status"] == "SUCCESS", cleared
+    assert unlocked["status"] == "SUCCESS", unlocked
+    assert failed == {
+        "id": bad,
+        "status": "FAILURE",
+        "command": "clear_cache",
+        "reason": f"clear_cache was not sent to charger {cp}: its stored params no longer parse "
+        "(Unknown param(s): pw. clear_cache takes no params)",
+    }, failed
+    assert sim.count("ClearCache") == 1
+    log = server.log()
+    assert log.count("params do not parse") == 1, log
+    assert "s3cr3t" not in log and "dispatcher pass failed" not in log

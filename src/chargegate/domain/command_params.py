@@ -236,9 +236,17 @@ def _stored(value: object) -> object:
     return value
 
 
-def from_json(action: ChargerAction, stored: Mapping[str, object] | None) -> CommandParams:
-    """Params as the outbox stored them (validated when they came in)."""
-    return parse_params(action, stored or {})
+def from_json(action: ChargerAction, stored: object) -> CommandParams:
+    """Params as the outbox stored them (validated when they came in); InvalidArgument if they
+    no longer parse (written by another version, or edited by hand), naming what is wrong."""
+    if stored is None:
+        stored = {}
+    if not isinstance(stored, Mapping):
+        raise InvalidArgument("the stored params are not an object")
+    try:
+        return parse_params(action, stored)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise InvalidArgument(f"the stored params do not parse ({type(exc).__name__})") from exc
 
 
 def version_has(action: ChargerAction, subprotocol: str) -> bool:

@@ -31,3 +31,16 @@ class StatusReport:
 
 
 ChargerReport = BootReport | StatusReport
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """A charger's StopTransaction (1.6) or TransactionEvent Ended (2.0.1)."""
+
+    charge_point_id: str
+    # The charger's transaction id: our id (1.6) or its own (2.0.1).
+    reference: int | str
+    meter_stop_wh: int | None
+    at: datetime
+    # The charger's reason (Local when it left it out).
+    reason: str

@@ -201,6 +201,24 @@ async def fail_in_doubt(session: AsyncSession, claimed: Sequence[Claimed], now: 
         await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
 
 
+async def fail_unreadable(
+    session: AsyncSession, unreadable: Sequence[tuple[Claimed, str]], now: datetime
+) -> None:
+    """Commands whose stored params no longer parse (`why`): never sent, their queue items
+    fail, saying so. One whose item another write holds is left to that write."""
+    for row, why in unreadable:
+        if row.queue_uuid is None:
+            continue
+        item = await queue_store.lock_if_free(session, row.queue_uuid)
+        if item is None or item.status != QueueStatus.IN_PROGRESS:
+            continue
+        reason = (
+            f"{row.action} was not sent to charger {row.charge_point_id}: its stored params "
+            f"no longer parse ({why})"
+        )
+        await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
+
+
 async def _give_up(
     session: AsyncSession, item: QueueItem, command: Command | None, now: datetime, reason: str
 ) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
+from chargegate.domain.reports import StopReport
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import utcnow
 from chargegate.domain.tokens import Verdict
@@ -113,25 +114,11 @@ async def transaction_stopped(
     """`reason`: the charger's (Local when it left it out). Always succeeds: a charger must
     never be left retrying a stop. A deadlock with the stop's own command answer (both touch
     the transaction and its commands) is run again."""
+    stop = StopReport(charge_point_id, reference, meter_stop_wh, at, reason)
     for attempt in range(1, TIE_ATTEMPTS + 1):
         try:
-            async with rt.sessions() as session, session.begin():
-                charger = await charger_store.registered(session, charge_point_id)
-                transaction = await tx_store.charger_transaction_by_id(
-                    session, charger.id, reference
-                )
-                if transaction is None:
-                    log.warning(
-                        "stop for an unknown transaction",
-                        extra={"charge_point_id": charge_point_id, "transaction": reference},
-                    )
-                elif transaction.state != TransactionState.OPEN:
-                    outcomes.complete_stop(transaction, at, meter_stop_wh, reason)
-                else:
-                    transaction.charger_stop_reason = reason
-                    await outcomes.close_transaction(
-                        session, transaction, at, meter_stop_wh, f"charger:{reason}", utcnow()
-                    )
+            # Durable once this returns, grouped with the stops other chargers report.
+            await rt.node.writes.stops.add(stop)
             rt.bus.wake(Topic.BALANCE)
             return
         except DBAPIError as exc:

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import assert_never
 
 from chargegate.bus import Topic
-from chargegate.domain.command_params import from_json, idempotent
+from chargegate.domain.command_params import CommandParams, from_json, idempotent
+from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.local_lists import Plan
 from chargegate.domain.states import (
     ChargerAction,
@@ -97,20 +98,37 @@ class Dispatcher:
                     needed.append(row)
                 else:
                     overtaken.append(row.command_id)
-            await command_store.cancel(session, overtaken + [row.command_id for row in doubtful])
+            # A row whose params no longer parse fails its own command, never the whole pass.
+            params, unreadable = _read_params(needed)
+            needed = [row for row in needed if row.command_id in params]
+            await command_store.cancel(
+                session,
+                overtaken + [row.command_id for row in doubtful + [bad for bad, _ in unreadable]],
+            )
             await charger_commands.fail_in_doubt(session, doubtful, utcnow())
+            await charger_commands.fail_unreadable(session, unreadable, utcnow())
             # A sync reads the tokens now, as it goes out, so that it carries every change.
             plans = {
                 row.command_id: await local_lists.plan(session, row.charge_point_id)
                 for row in needed
                 if row.action is ChargerAction.SEND_LOCAL_LIST
             }
+        for row, why in unreadable:
+            log.error(
+                "a stored command's params do not parse: it fails, unsent",
+                extra={"command_id": row.command_id, "action": row.action, "why": why},
+            )
         return [
             Claim(
                 command_id=row.command_id,
                 charge_point_id=row.charge_point_id,
                 epoch=row.epoch,
-                order=_order(row, settings.tx_profile_limit_a, plans.get(row.command_id)),
+                order=_order(
+                    row,
+                    settings.tx_profile_limit_a,
+                    plans.get(row.command_id),
+                    params[row.command_id],
+                ),
                 queue_uuid=row.queue_uuid,
             )
             for row in needed
@@ -203,14 +221,31 @@ def _still_needed(row: Claimed) -> bool:
             assert_never(action)
 
 
-def _order(row: Claimed, limit_a: float, local_list: Plan | None) -> Order:
+def _read_params(
+    rows: list[Claimed],
+) -> tuple[dict[int, CommandParams], list[tuple[Claimed, str]]]:
+    """Each row's params by command, and the rows whose stored params do not parse, with why."""
+    params: dict[int, CommandParams] = {}
+    unreadable: list[tuple[Claimed, str]] = []
+    for row in rows:
+        if not isinstance(row.action, ChargerAction):
+            params[row.command_id] = None
+            continue
+        try:
+            params[row.command_id] = from_json(row.action, row.params)
+        except InvalidArgument as exc:
+            unreadable.append((row, exc.message))
+    return params, unreadable
+
+
+def _order(row: Claimed, limit_a: float, local_list: Plan | None, params: CommandParams) -> Order:
     action, transaction, reservation = row.action, row.transaction, row.reservation
     return Order(
         action=action,
         issued_at=utcnow(),
         connector_id=row.connector_id,
         local_list=local_list,
-        params=from_json(action, row.params) if isinstance(action, ChargerAction) else None,
+        params=params,
         command_id=row.command_id,
         transaction=None
         if transaction is None

@@ -9,11 +9,12 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.reports import BootReport, ChargerReport, StatusReport
+from chargegate.domain.reports import BootReport, ChargerReport, StatusReport, StopReport
 from chargegate.domain.times import format_api
 from chargegate.domain.webhooks import EventType
 from chargegate.services import webhooks
 from chargegate.services.group_commit import GroupCommit
+from chargegate.services.stop_writes import write_stops
 from chargegate.store import chargers as charger_store
 from chargegate.store.database import SessionFactory
 from chargegate.store.models import Charger, Port
@@ -54,13 +55,18 @@ class ReportWrites:
             "charger_reports",
             describe=lambda report: {"charge_point_id": report.charge_point_id},
         )
-
         # Connection epochs: after a restart every charger reconnects at once, and one commit
         # each would queue them all behind the single SQLite writer (or the pool).
         self.claims: GroupCommit[Claim] = GroupCommit(
             partial(_write_claims, sessions),
             "connection_claims",
             describe=lambda claim: {"charge_point_id": claim.charge_point_id},
+        )
+        # Stop reports (an expiry wave's come all at once).
+        self.stops: GroupCommit[StopReport] = GroupCommit(
+            partial(write_stops, sessions),
+            "stop_reports",
+            describe=lambda stop: {"charge_point_id": stop.charge_point_id},
         )
 
     def forget(self, charge_point_id: str) -> None:

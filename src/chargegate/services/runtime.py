@@ -21,7 +21,7 @@ from chargegate.store.database import SessionFactory
 class NodeState:
     # Charger password checks (scrypt), on threads of their own.
     password_checks: SlowChecks
-    # Boots, status changes and last-seen times, written in groups (see charger_reports).
+    # Boots, status changes, stops and last-seen times, written in groups (see charger_reports).
     writes: ReportWrites
     # The API's starts, committed together when they arrive together.
     api_writes: SharedWrites
