@@ -108,6 +108,15 @@ def test_format_ocpp() -> None:
     )
 
 
+def test_ocpp_now_is_format_ocpp_of_now() -> None:
+    for _ in range(2000):  # across a second's boundary or two, reformatted there
+        before = datetime.now(UTC).replace(microsecond=0)
+        text = times.ocpp_now()
+        after = datetime.now(UTC)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text)
+        assert before <= times.parse_ocpp(text) <= after
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -456,6 +465,16 @@ def test_a_reserved_token_given_back_is_spent_only_on_failure() -> None:
     bucket.give_back()
     bucket.give_back()  # never above the burst
     assert bucket.take() and bucket.take() and not bucket.take()
+
+
+def test_a_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=2.0, burst=3, clock=lambda: now[0])
+    assert all(bucket.take() for _ in range(3)) and not bucket.take()
+    now[0] = 0.75  # 1.5 tokens
+    assert bucket.take() and not bucket.take()
+    now[0] = 100.0  # full again, and no more
+    assert all(bucket.take() for _ in range(3)) and not bucket.take()
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,15 @@ from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     Counter,
     Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
+
+from chargegate.call_metrics import CallMetrics
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # A `_created` timestamp beside every series doubles the output and no dashboard reads it.
@@ -20,17 +23,10 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 CONNECTED_CHARGERS = Gauge(
     "chargegate_connected_chargers", "Chargers whose WebSocket this node holds"
 )
-OCPP_MESSAGES = Counter(
-    "chargegate_ocpp_messages_total",
-    "OCPP CALLs by action; direction 'in' from chargers, 'out' to chargers",
-    ["action", "direction"],
+OCPP_CALLS = CallMetrics(
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 )
-OCPP_HANDLING = Histogram(
-    "chargegate_ocpp_call_seconds",
-    "Time to handle a charger's CALL (database work included), by action",
-    ["action"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+REGISTRY.register(OCPP_CALLS)
 API_LATENCY = Histogram(
     "chargegate_api_request_seconds",
     "API request handling time by route template, method and status code",

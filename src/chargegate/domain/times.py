@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from chargegate.domain.errors import ChargegateError
@@ -52,6 +53,26 @@ def format_api(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime(API_FORMAT)
+
+
+class _OcppNow:
+    """The time now as `format_ocpp` writes it, for the answer to every Heartbeat: the seconds'
+    part is formatted once a second, only the milliseconds every call."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._text}.{int((now - second) * 1000):03d}Z"
+
+
+ocpp_now = _OcppNow()
 
 
 def format_ocpp(value: datetime) -> str:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
+from chargegate.ocpp.channel import ChargerSocket
 from chargegate.ocpp.endpoint import OcppEndpoint
 
 # As Starlette's router matches `/ocpp/{charge_point_id}`: one non-empty path segment.
@@ -29,6 +29,6 @@ class ChargerSockets:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and (match := _PATH.fullmatch(scope["path"])):
-            await self._endpoint(WebSocket(scope, receive, send), match[1])
+            await self._endpoint(ChargerSocket(scope, receive, send), match[1])
             return
         await self.app(scope, receive, send)

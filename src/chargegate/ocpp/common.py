@@ -17,7 +17,7 @@ from ocpp.v201.enums import Action as Action201
 from chargegate.domain.command_params import DataTransferParams
 from chargegate.domain.configuration import ConfigRead
 from chargegate.domain.local_lists import Capabilities
-from chargegate.domain.times import format_ocpp, utcnow
+from chargegate.domain.times import format_ocpp, ocpp_now, utcnow
 from chargegate.ocpp.rpc import Handler, Payload
 from chargegate.services import charger_reports
 from chargegate.services.runtime import Runtime
@@ -56,7 +56,7 @@ def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:
 def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
     async def heartbeat(payload: Payload) -> Payload:
         await charger_reports.seen(rt, charge_point_id)
-        return {"currentTime": format_ocpp(utcnow())}
+        return {"currentTime": ocpp_now()}
 
     async def data_transfer(payload: Payload) -> Payload:
         # We define no vendor extensions; saying so lets the charger stop retrying.

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 
 from starlette.responses import JSONResponse
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from chargegate.domain.addresses import client_host, client_key
 from chargegate.domain.identity import (
@@ -25,6 +24,7 @@ from chargegate.domain.identity import (
     check_charge_point_id,
 )
 from chargegate.domain.rate import KeyedBuckets, TokenBucket
+from chargegate.ocpp.channel import POLICY_VIOLATION, Channel, ChargerSocket
 from chargegate.ocpp.client_cert import scope_common_names
 from chargegate.ocpp.common import NOT_PROBED
 from chargegate.ocpp.connections import REPLACED, Connection, ConnectionRegistry, Superseded
@@ -41,8 +41,7 @@ from chargegate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Close codes (RFC 6455): 1008 policy violation, 1013 try again later (this node is draining).
-POLICY_VIOLATION = 1008
+# Close code (RFC 6455): try again later (this node is draining).
 TRY_AGAIN_LATER = 1013
 
 
@@ -77,40 +76,6 @@ async def _answer(
     )
 
 
-class StarletteTransport:
-    """A charger's socket; a charger that floods us is cut off rather than served."""
-
-    def __init__(self, websocket: WebSocket, limit: TokenBucket) -> None:
-        self._websocket = websocket
-        self._limit = limit
-
-    async def recv(self) -> str:
-        try:
-            message = await self._websocket.receive()
-        except (WebSocketDisconnect, RuntimeError) as exc:
-            raise TransportClosed(str(exc)) from None
-        if message["type"] == "websocket.disconnect":
-            raise TransportClosed(f"closed with code {message.get('code')}")
-        if not self._limit.take():
-            await self.close(POLICY_VIOLATION, "message rate limit exceeded")
-            raise TransportClosed("message rate limit exceeded")
-        text = message.get("text")
-        if text is None:
-            data = message.get("bytes") or b""
-            text = data.decode("utf-8", errors="replace")
-        return str(text)
-
-    async def send(self, text: str) -> None:
-        try:
-            await self._websocket.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            raise TransportClosed(str(exc)) from None
-
-    async def close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(RuntimeError, OSError):
-            await self._websocket.close(code, reason)
-
-
 class OcppEndpoint:
     def __init__(self, rt: Runtime, registry: ConnectionRegistry) -> None:
         self._rt = rt
@@ -128,7 +93,7 @@ class OcppEndpoint:
         # one. Only ids that passed the handshake get a bucket, and only so many are kept.
         self._messages = KeyedBuckets(settings.charger_rate_per_s, settings.charger_burst)
 
-    async def __call__(self, websocket: WebSocket, charge_point_id: str) -> None:
+    async def __call__(self, websocket: ChargerSocket, charge_point_id: str) -> None:
         if self._rt.node.draining:
             await websocket.close(TRY_AGAIN_LATER)
             return
@@ -243,9 +208,11 @@ class OcppEndpoint:
         )
         await websocket.close(POLICY_VIOLATION)
 
-    async def _serve(self, websocket: WebSocket, charge_point_id: str, version: Version) -> None:
+    async def _serve(
+        self, websocket: ChargerSocket, charge_point_id: str, version: Version
+    ) -> None:
         settings = self._rt.settings
-        transport = StarletteTransport(websocket, self._messages[charge_point_id])
+        transport = Channel(websocket, self._messages[charge_point_id])
         # Started by the first boot rather than waiting for it: a task and an event per
         # connection for as long as it lasts cost more memory than the rest of our session.
         probe: asyncio.Task[None] | None = None

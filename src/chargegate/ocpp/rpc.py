@@ -8,7 +8,6 @@ charger is applied in the order the charger sent it.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
@@ -21,11 +20,10 @@ from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import get_validator
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
-from prometheus_client.metrics import Counter, Histogram
 
 from chargegate.domain.charger_input import storable_text
 from chargegate.domain.errors import ChargegateError, OutOfRange
-from chargegate.metrics import OCPP_HANDLING, OCPP_MESSAGES
+from chargegate.metrics import OCPP_CALLS
 from chargegate.ocpp.incoming import SUSPECT_INTEGER, SUSPECT_TEXT, beyond_int32, clean_strings
 from chargegate.ocpp.validation import validate_call, validate_result
 
@@ -145,7 +143,7 @@ class RpcSession:
                 raise TransportClosed(f"{self.name}: connection closed")
             unique_id = str(uuid.uuid4())
             await validate_call(unique_id, action, payload, self._version)
-            _counter(action, "out").inc()
+            OCPP_CALLS.messages[action, "out"] += 1
             future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = future
             try:
@@ -227,7 +225,7 @@ class RpcSession:
         action, payload = frame[2], frame[3]
         handler = self._handlers.get(action)
         # Unknown actions are counted under one label: chargers must not mint label values.
-        _counter(action if handler else "unknown", "in").inc()
+        OCPP_CALLS.messages[action if handler else "unknown", "in"] += 1
         if handler is None:
             code = "NotSupported" if _known_action(action, self._version) else "NotImplemented"
             await self._send_error(unique_id, code, f"Action {action} is not supported")
@@ -255,7 +253,7 @@ class RpcSession:
             try:
                 result = await handler(payload)
             finally:
-                _handling(action).observe(time.perf_counter() - began)
+                OCPP_CALLS.observe(action, time.perf_counter() - began)
             await validate_result(unique_id, action, result, self._version)
         except InvalidPayload as exc:
             await self._send_error(unique_id, "FormatViolation", f"{action}: {exc}")
@@ -283,18 +281,6 @@ class RpcSession:
         32 bits, so the value breaks the field's data type, as a string over its maxLength does
         (which the ocpp library reports as TypeConstraintViolation too)."""
         return beyond_int32(payload, get_validator(CALL, action, self._version).schema)
-
-
-# A metric's child per label value, looked up once: labels() costs more than the increment.
-# Bounded: actions are those we send or have handlers for, plus "unknown".
-@functools.cache
-def _counter(action: str, direction: str) -> Counter:
-    return OCPP_MESSAGES.labels(action, direction)
-
-
-@functools.cache
-def _handling(action: str) -> Histogram:
-    return OCPP_HANDLING.labels(action)
 
 
 def _known_action(action: str, version: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chargegate.bus import Topic
 from chargegate.domain.reports import BootReport, StatusReport
@@ -57,7 +57,7 @@ async def seen(rt: Runtime, charge_point_id: str) -> None:
     now = utcnow()
     writes = rt.node.writes
     last = writes.seen_written.get(charge_point_id)
-    if last is not None and now - last < timedelta(seconds=rt.settings.seen_write_interval_s):
+    if last is not None and (now - last).total_seconds() < rt.settings.seen_write_interval_s:
         return
     writes.seen_written[charge_point_id] = now
     await writes.seen.add((charge_point_id, now))
