@@ -25,7 +25,6 @@ import contextlib
 import json
 import math
 import os
-import queue
 import re
 import resource
 import shutil
@@ -33,14 +32,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import UNLIMITED, cpu_seconds, rss_kb
+from common import UNLIMITED, NodeControl, cpu_seconds, rss_kb
 
 BENCH = Path(__file__).parent
 RESULTS = BENCH / "results"
@@ -122,55 +120,14 @@ class Server:
         self._log_file.close()
 
 
-class Load:
-    """One node load.mjs process in --control mode; its JSON lines arrive on a queue."""
+class Load(NodeControl):
+    """One node load.mjs process in --control mode."""
 
     def __init__(self, url: str, mode: str, prefix: str, start: int, count: int, extra: list[str]):
         command = ["node", str(LOAD), "--control", "--hist", "--url", url, "--mode", mode]
         command += ["--prefix", prefix, "--from", str(start), "--count", str(count), *extra]
+        super().__init__(command, "load.mjs")
         self.count = count
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with contextlib.suppress(json.JSONDecodeError):
-                self.lines.put(json.loads(line))
-        self.lines.put({"event": "eof"})
-
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line["event"] == event:
-                return line
-            if line["event"] == "eof":
-                raise RuntimeError(f"load.mjs exited (code {self.proc.poll()}) awaiting {event}")
-        raise RuntimeError(f"load.mjs: no {event} within {timeout:.0f}s")
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-
-    def quit(self) -> None:
-        self.send("quit")
-        with contextlib.suppress(BrokenPipeError, OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @dataclass

@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -255,3 +258,52 @@ async def start_chargers(
             await group.quit()
         raise RuntimeError(f"{failed} chargers could not connect")
     return groups
+
+
+class NodeControl:
+    """A node load generator driven over stdin; the JSON lines it prints arrive on a queue."""
+
+    def __init__(self, command: list[str], name: str) -> None:
+        self.name = name
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(json.JSONDecodeError):
+                self.lines.put(json.loads(line))
+        self.lines.put({"event": "eof"})
+
+    def expect(self, event: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line["event"] == event:
+                return line
+            if line["event"] == "eof":
+                raise RuntimeError(f"{self.name} exited (code {self.proc.poll()}) awaiting {event}")
+        raise RuntimeError(f"{self.name}: no {event} within {timeout:.0f} s")
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+
+    def quit(self) -> None:
+        self.send("quit")
+        with contextlib.suppress(BrokenPipeError, OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -30,15 +30,12 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import json
 import math
 import os
-import queue
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
@@ -46,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, UNLIMITED, database, free_port, postgres_available
+from common import RESULTS, UNLIMITED, NodeControl, database, free_port, postgres_available
 
 from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
 from chargegate.domain.times import utcnow
@@ -212,52 +209,14 @@ class Node:
             self.proc.wait(10)
 
 
-class Load:
-    """One storm.mjs process; its JSON lines arrive on a queue."""
+class Load(NodeControl):
+    """One storm.mjs process."""
 
     def __init__(self, url: str, first: int, count: int, options: list[str]) -> None:
         command = ["node", str(STORM_JS), "--url", url, "--prefix", PREFIX]
         command += ["--from", str(first), "--count", str(count), *options]
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(command, "storm.mjs")
         self.expect("started", 60)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with contextlib.suppress(json.JSONDecodeError):
-                self.lines.put(json.loads(line))
-        self.lines.put({"event": "eof"})
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self.proc.stdin.write(command + "\n")
-            self.proc.stdin.flush()
-
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line["event"] == event:
-                return line
-            if line["event"] == "eof":
-                raise RuntimeError(f"storm.mjs exited (code {self.proc.poll()}) awaiting {event}")
-        raise RuntimeError(f"storm.mjs: no {event} within {timeout:.0f} s")
-
-    def quit(self) -> None:
-        self.send("quit")
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @dataclass

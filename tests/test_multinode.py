@@ -299,9 +299,10 @@ async def test_two_nodes_claiming_one_charger_at_once_get_epochs_of_their_own(
 
     async def claim(node: str) -> int | None:
         async with sessions() as session, session.begin():
-            return await charger_store.claim_connection(
-                session, charger.charge_point_id, node, "ocpp1.6", utcnow()
+            claimed = await charger_store.claim_connections(
+                session, [charger.charge_point_id], node, "ocpp1.6", utcnow()
             )
+            return claimed.get(charger.charge_point_id)
 
     async def someone_waits_for_a_lock() -> bool:
         async with engine.connect() as connection:
@@ -315,9 +316,11 @@ async def test_two_nodes_claiming_one_charger_at_once_get_epochs_of_their_own(
 
     try:
         async with sessions() as first, first.begin():
-            on_a = await charger_store.claim_connection(
-                first, charger.charge_point_id, "a", "ocpp1.6", utcnow()
-            )
+            on_a = (
+                await charger_store.claim_connections(
+                    first, [charger.charge_point_id], "a", "ocpp1.6", utcnow()
+                )
+            ).get(charger.charge_point_id)
             on_b = asyncio.create_task(claim("b"))
             await eventually(someone_waits_for_a_lock)
         assert on_a is not None

@@ -6,7 +6,7 @@
 // Usage: node dashboard_check.mjs <base url> <api key> <screenshot.png> [wait for text]
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
+import { launchBrowser, openDashboard } from './browser.mjs';
 import { framed, policyReport, watch } from './watch.mjs';
 
 const [baseUrl, key, screenshot, waitFor] = process.argv.slice(2);
@@ -14,16 +14,11 @@ if (!baseUrl || !key || !screenshot) {
     process.stderr.write('usage: dashboard_check.mjs <base url> <api key> <screenshot.png> [text]\n');
     process.exit(64);
 }
-const browser = await chromium.launch({
-    executablePath: process.env.CHARGEGATE_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const seen = await watch(page);
-    await page.goto(`${baseUrl}/dashboard`);
-    await page.fill('#key', key);
-    await page.click('button[type=submit]');
+    await openDashboard(page, baseUrl, key);
     const signedIn = await Promise.race([
         page.waitForSelector('#app:not([hidden]) #chargers td', { timeout: 10000 }).then(() => true),
         page.waitForSelector('#login-error:not(:empty)', { timeout: 10000 }).then(() => false),

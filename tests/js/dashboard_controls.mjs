@@ -8,7 +8,7 @@
 //            "afterRefresh"?: true (click only after the page has refreshed its data once more)}]
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
+import { launchBrowser, openDashboard } from './browser.mjs';
 import { policyReport, watch } from './watch.mjs';
 
 const [baseUrl, key, stepsJson, secondKey] = process.argv.slice(2);
@@ -16,15 +16,10 @@ if (!baseUrl || !key || !stepsJson || !secondKey) {
     process.stderr.write('usage: dashboard_controls.mjs <base url> <api key> <steps> <key>\n');
     process.exit(64);
 }
-const browser = await chromium.launch({
-    executablePath: process.env.CHARGEGATE_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 
 async function signIn(page, apiKey) {
-    await page.goto(`${baseUrl}/dashboard`);
-    await page.fill('#key', apiKey);
-    await page.click('button[type=submit]');
+    await openDashboard(page, baseUrl, apiKey);
     return Promise.race([
         page.waitForSelector('#app:not([hidden]) #chargers td', { timeout: 10000 }).then(() => true),
         page.waitForSelector('#login-error:not(:empty)', { timeout: 10000 }).then(() => false),

@@ -8,7 +8,7 @@
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launchBrowser, openDashboard } from './browser.mjs';
 import { watch } from './watch.mjs';
 
 const [baseUrl, key] = process.argv.slice(2);
@@ -16,16 +16,11 @@ if (!baseUrl || !key) {
     process.stderr.write('usage: dashboard_sites.mjs <base url> <api key>\n');
     process.exit(64);
 }
-const browser = await chromium.launch({
-    executablePath: process.env.CHARGEGATE_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const seen = await watch(page);
-    await page.goto(`${baseUrl}/dashboard`);
-    await page.fill('#key', key);
-    await page.click('button[type=submit]');
+    await openDashboard(page, baseUrl, key);
     await page.waitForSelector('#app:not([hidden]) #sites td', { timeout: 20000 });
     process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
     for await (const wanted of createInterface({ input: process.stdin })) {

@@ -5,7 +5,7 @@
 // Usage: node docs_check.mjs <base url> <screenshot.png>
 // Env: CHARGEGATE_CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
+import { launchBrowser } from './browser.mjs';
 import { framed, policyReport, watch } from './watch.mjs';
 
 const [baseUrl, screenshot] = process.argv.slice(2);
@@ -13,10 +13,7 @@ if (!baseUrl || !screenshot) {
     process.stderr.write('usage: docs_check.mjs <base url> <screenshot.png>\n');
     process.exit(64);
 }
-const browser = await chromium.launch({
-    executablePath: process.env.CHARGEGATE_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-});
+const browser = await launchBrowser();
 try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const seen = await watch(page);

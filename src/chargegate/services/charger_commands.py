@@ -184,38 +184,53 @@ def _why_overdue(command: Command | None, charge_point_id: str | None, timeout_s
 
 async def fail_in_doubt(session: AsyncSession, claimed: Sequence[Claimed], now: datetime) -> None:
     """Commands sent before a crash, whose answer never came, and which are not the same done
-    twice (domain.command_params.idempotent): their queue items fail, saying so. One whose
-    item another write holds (its deadline failing it) is left to that write."""
-    for row in claimed:
-        if row.queue_uuid is None:
-            continue
-        item = await queue_store.lock_if_free(session, row.queue_uuid)
-        if item is None or item.status != QueueStatus.IN_PROGRESS:
-            continue
-        reason = (
-            f"chargegate went down while {row.action} was being sent to charger "
-            f"{row.charge_point_id}, before its answer came: it may or may not have been carried "
-            f"out. It is not sent again, since {row.action} twice is not the same as once; check "
-            "the charger before sending it again"
-        )
-        await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
+    twice (domain.command_params.idempotent): their queue items fail, saying so."""
+    await _fail_unsent(
+        session,
+        [
+            (
+                row,
+                f"chargegate went down while {row.action} was being sent to charger "
+                f"{row.charge_point_id}, before its answer came: it may or may not have been "
+                f"carried out. It is not sent again, since {row.action} twice is not the same as "
+                "once; check the charger before sending it again",
+            )
+            for row in claimed
+        ],
+        now,
+    )
 
 
 async def fail_unreadable(
     session: AsyncSession, unreadable: Sequence[tuple[Claimed, str]], now: datetime
 ) -> None:
     """Commands whose stored params no longer parse (`why`): never sent, their queue items
-    fail, saying so. One whose item another write holds is left to that write."""
-    for row, why in unreadable:
+    fail, saying so."""
+    await _fail_unsent(
+        session,
+        [
+            (
+                row,
+                f"{row.action} was not sent to charger {row.charge_point_id}: its stored params "
+                f"no longer parse ({why})",
+            )
+            for row, why in unreadable
+        ],
+        now,
+    )
+
+
+async def _fail_unsent(
+    session: AsyncSession, failing: Sequence[tuple[Claimed, str]], now: datetime
+) -> None:
+    """Each command's queue item fails with its reason; one whose item another write holds
+    (its deadline failing it) is left to that write."""
+    for row, reason in failing:
         if row.queue_uuid is None:
             continue
         item = await queue_store.lock_if_free(session, row.queue_uuid)
         if item is None or item.status != QueueStatus.IN_PROGRESS:
             continue
-        reason = (
-            f"{row.action} was not sent to charger {row.charge_point_id}: its stored params "
-            f"no longer parse ({why})"
-        )
         await outcomes.resolve(session, item, QueueStatus.FAILURE, now, reason)
 
 

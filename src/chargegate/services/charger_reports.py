@@ -22,7 +22,7 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     epoch = claim.epoch
     if epoch is None:
         raise LookupError(f"charger {charge_point_id!r} is not registered")
-    rt.node.writes.seen_written[charge_point_id] = now  # claim_connection wrote last_seen_at
+    rt.node.writes.seen_written[charge_point_id] = now  # claim_connections wrote last_seen_at
     # Its sessions under a site are managed again (and counted as such).
     rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
     return epoch

@@ -212,33 +212,6 @@ async def operator_ports(
     return [(port, charger) for port, charger in rows]
 
 
-async def claim_connection(
-    session: AsyncSession, charge_point_id: str, node_id: str, ocpp_version: str, now: datetime
-) -> int | None:
-    """Record that `node_id` now holds the charger's socket; returns the new connection epoch
-    (None for an unknown charger, or one disabled or deleted since its handshake began)."""
-    # One statement that counts up in the database: two nodes claiming at once each get an epoch
-    # of their own (read, add one and write back would give both the same one on PostgreSQL).
-    epoch: int | None = await session.scalar(
-        update(Charger)
-        .where(
-            Charger.charge_point_id == charge_point_id,
-            Charger.disabled.is_(False),
-            Charger.deleted_at.is_(None),
-        )
-        .values(
-            connection_epoch=Charger.connection_epoch + 1,
-            connected_node=node_id,
-            connected_at=now,
-            last_seen_at=now,
-            ocpp_version=ocpp_version,
-        )
-        .returning(Charger.connection_epoch)
-        .execution_options(synchronize_session=False)
-    )
-    return epoch
-
-
 async def claim_connections(
     session: AsyncSession,
     charge_point_ids: Collection[str],
@@ -246,8 +219,11 @@ async def claim_connections(
     ocpp_version: str,
     now: datetime,
 ) -> dict[str, int]:
-    """claim_connection for many chargers (each id once) in a statement per chunk: the new
-    epochs by charge point id, without the unknown, disabled or deleted ones."""
+    """Record that `node_id` now holds these chargers' sockets (each id once), in a statement
+    per chunk: the new connection epochs by charge point id, without the unknown chargers and
+    those disabled or deleted since their handshake began."""
+    # One statement that counts up in the database: two nodes claiming at once each get an epoch
+    # of their own (read, add one and write back would give both the same one on PostgreSQL).
     found: dict[str, int] = {}
     for chunk in chunks(sorted(charge_point_ids)):
         rows = await session.execute(
