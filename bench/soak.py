@@ -106,6 +106,8 @@ class Phase:
 
     name: str
     latencies: list[float] = field(default_factory=list)
+    # The same, by what was asked: "GET /queue/{id}" for the API client, the action for chargers.
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
     statuses: Counter[str] = field(default_factory=Counter)
     created: int = 0
     opened: int = 0
@@ -150,6 +152,7 @@ class Client:
                 await asyncio.sleep(0.5)
                 continue
             phase.latencies.append(time.perf_counter() - began)
+            phase.by_kind.setdefault(f"{method} {route}", []).append(phase.latencies[-1])
             phase.statuses[f"{method} {route} {response.status_code}"] += 1
             if response.status_code == 429 and attempt < 4:
                 await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
@@ -287,7 +290,10 @@ async def charger_report(groups: list[Chargers], phase: Phase | None) -> dict[st
         for name in ("stops", "remoteStarts", "startTransactions"):
             merged[name].update(report[name])
         if phase is not None:
-            phase.round_trips += [value / 1000 for value in report["roundTrips"]]
+            for action, trips in report["roundTrips"].items():
+                seconds = [value / 1000 for value in trips]
+                phase.round_trips += seconds
+                phase.by_kind.setdefault(action, []).extend(seconds)
             phase.charger_errors.update(report["errors"])
     return merged
 
@@ -612,6 +618,10 @@ def report(args: argparse.Namespace, baseline: Phase, attacked: Phase, end: End)
             "|---|---|---|---|---|---|",
             latency_row(f"API requests ({len(api[0])} + {len(api[1])})", *api),
             latency_row(f"charger round trips ({len(trips[0])} + {len(trips[1])})", *trips),
+            *(
+                latency_row(f"- {kind}", baseline.by_kind[kind], attacked.by_kind.get(kind, []))
+                for kind in sorted(baseline.by_kind)
+            ),
             "",
             f"CPU, in cores busy on average (of {os.cpu_count()}): server"
             f" {cores(baseline.server_cpu, baseline)} in the baseline,"

@@ -19,7 +19,7 @@
 //            [--address-base 127.1] [--period 0]
 // Prints {"event":"ready","connected":n,"failed":n} once every charger has booted, then obeys
 // stdin lines: "report" prints {"event":"report","open":n,"stops":{"<txId>":[ms,...]},
-// "remoteStarts":{"<idTag>":n},"startTransactions":{"<idTag>":n},"roundTrips":[ms,...],
+// "remoteStarts":{"<idTag>":n},"startTransactions":{"<idTag>":n},"roundTrips":{"<action>":[ms,...]},
 // "errors":{kind:n},"disconnects":n}, round trips and errors since the previous report;
 // "quit" (or stdin closing) disconnects and exits. It never asserts anything.
 
@@ -54,7 +54,7 @@ const now = () => new Date().toISOString();
 const stops = {};
 const remoteStarts = {};
 const startTransactions = {};
-let roundTrips = [];
+let roundTrips = {};
 let errors = {};
 let disconnects = 0;
 let quitting = false;
@@ -69,7 +69,7 @@ async function timed(client, action, params) {
     const began = performance.now();
     try {
         await client.call(action, params);
-        roundTrips.push(Math.round((performance.now() - began) * 100) / 100);
+        (roundTrips[action] ??= []).push(Math.round((performance.now() - began) * 100) / 100);
     } catch (error) {
         const kind = error?.rpcErrorCode ?? error?.name ?? 'Error';
         errors[kind] = (errors[kind] ?? 0) + 1;
@@ -211,7 +211,7 @@ lines.on('line', (line) => {
             event: 'report', open, stops, remoteStarts, startTransactions, roundTrips, errors,
             disconnects,
         });
-        roundTrips = [];
+        roundTrips = {};
         errors = {};
     }
     if (line.trim() === 'quit') quit();
