@@ -3,10 +3,11 @@ once after a restart, then a realistic load, on SQLite (one process), PostgreSQL
 --workers N`) and two nodes on PostgreSQL + Redis holding twice one node's chargers.
 
 The chargers are bench/js/storm.mjs processes (npm ocpp-rpc, independent of chargegate's code),
-half OCPP 1.6 and half 2.0.1, each logging in with its own password (scrypt-hashed, as
-`chargers add` stores them; the hashes are cached under ~/.cache/chargegate-bench, since hashing
-20,000 takes minutes). No process holds more than --per-process chargers (the file descriptor
-limit per process is 20,000 here).
+half OCPP 1.6 and half 2.0.1, each logging in with its own password in the form chargegate
+generates (cgp-..., stored as SHA-256 as `chargers add` stores them); with --chosen-passwords,
+passwords a person chose instead (scrypt, hashed afresh each run: minutes for 20,000), to compare.
+No process holds more than --per-process chargers (the file descriptor limit per process is
+20,000 here).
 
 Per configuration: the chargers connect all at once to a fresh server (first boot), the server
 is restarted (SIGTERM, then started again) and all reconnect at once (the storm: seconds from
@@ -21,7 +22,8 @@ node figure is followed by the cross-node start latency (bench/cross_node_latenc
 Figures are printed as Markdown and written to bench/results/storm.md; nothing is asserted.
 
     .venv/bin/python bench/storm.py [--quick] [--chargers 20000] [--sqlite-steps 5000,10000,19000]
-        [--configs sqlite,pg1,pg2,two] [--workers 2] [--window 120] [--no-passwords]
+        [--configs sqlite,pg1,pg2,two] [--workers 2] [--window 120]
+        [--no-passwords | --chosen-passwords]
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import math
 import os
 import signal
@@ -45,7 +46,12 @@ from typing import Any
 
 from common import RESULTS, UNLIMITED, NodeControl, database, free_port, postgres_available
 
-from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password
+from chargegate.domain.credentials import (
+    GENERATED_PASSWORD_PREFIX,
+    INSECURE_NO_PASSWORD,
+    hash_charger_password,
+    is_generated_password,
+)
 from chargegate.domain.times import utcnow
 from chargegate.store import chargers as charger_store
 from chargegate.store import operators as operator_store
@@ -54,9 +60,10 @@ from chargegate.store.models import Charger
 
 BENCH = Path(__file__).parent
 STORM_JS = BENCH / "js" / "storm.mjs"
-CACHE = Path.home() / ".cache" / "chargegate-bench"
-# A fixed bench secret, so that cached hashes stay valid between runs.
-SECRET = "storm-bench-secret-"
+# Charger n logs in with <secret>n (bench/js/storm.mjs). Not random as generated ones are: the
+# form alone decides how the server checks them.
+GENERATED_SECRET = f"{GENERATED_PASSWORD_PREFIX}storm-bench-"
+CHOSEN_SECRET = "storm-bench-secret-"
 PREFIX = "STORM-"
 BOOT_LIMIT_S = 60.0
 P99_LIMIT_MS = 100.0
@@ -67,19 +74,20 @@ def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-def password_hashes(count: int) -> list[str]:
-    """scrypt hashes of SECRET<n>, n < count, from the cache where possible."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cache = CACHE / f"storm-{hashlib.sha256(SECRET.encode()).hexdigest()[:8]}.txt"
-    known = cache.read_text().split() if cache.exists() else []
-    if len(known) < count:
-        say(f"hashing {count - len(known)} charger passwords (scrypt), cached in {cache}")
-        with ProcessPoolExecutor() as pool:
-            known += pool.map(
-                hash_password, [f"{SECRET}{n}" for n in range(len(known), count)], chunksize=32
-            )
-        cache.write_text("\n".join(known))
-    return known[:count]
+def secret(args: argparse.Namespace) -> str | None:
+    if args.no_passwords:
+        return None
+    return CHOSEN_SECRET if args.chosen_passwords else GENERATED_SECRET
+
+
+def password_hashes(count: int, prefix: str) -> list[str]:
+    """What `chargers add` stores for <prefix>n, n < count."""
+    passwords = [f"{prefix}{n}" for n in range(count)]
+    if is_generated_password(prefix):
+        return [hash_charger_password(p) for p in passwords]
+    say(f"hashing {count} chosen charger passwords (scrypt)")
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(hash_charger_password, passwords, chunksize=32))
 
 
 async def provision(url: str, count: int, connectors: int, hashes: list[str] | None) -> None:
@@ -309,7 +317,8 @@ def run_config(
     servers = [Node(url, workers, f"storm-{n}", log, broker=nodes > 1) for n in range(nodes)]
     options = ["--connectors", str(args.connectors), "--period", str(args.period)]
     options += ["--session-rate", str(args.session_rate), "--max-runtime", str(args.max_runtime)]
-    options += [] if args.no_passwords else ["--password", SECRET]
+    prefix = secret(args)
+    options += [] if prefix is None else ["--password", prefix]
     loads: list[Load] = []
     try:
         for server in servers:
@@ -366,7 +375,8 @@ def measure_config(
 ) -> Outcome:
     workdir = Path(tempfile.mkdtemp(prefix="chargegate-storm-"))
     log = workdir / "server.log"
-    hashes = None if args.no_passwords else password_hashes(chargers)
+    prefix = secret(args)
+    hashes = None if prefix is None else password_hashes(chargers, prefix)
 
     async def setup_and_run() -> Outcome:
         async with database(kind, workdir) as url:
@@ -444,7 +454,13 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--per-process", type=int, default=5000)
     parser.add_argument("--boot-timeout", type=float, default=600.0)
     parser.add_argument("--max-runtime", type=float, default=3600.0)
-    parser.add_argument("--no-passwords", action="store_true", help="passwordless chargers")
+    passwords = parser.add_mutually_exclusive_group()
+    passwords.add_argument("--no-passwords", action="store_true", help="passwordless chargers")
+    passwords.add_argument(
+        "--chosen-passwords",
+        action="store_true",
+        help="passwords a person chose (scrypt) instead of generated ones (SHA-256)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "storm.md")
     args = parser.parse_args()
     if args.quick:
@@ -480,7 +496,11 @@ def main() -> None:
     for name, (label, chargers, nodes, workers) in pg.items():
         if name in configs and has_pg:
             outcomes.append(measure_config(args, label, "postgresql", chargers, nodes, workers))
-    passwords = "no passwords" if args.no_passwords else "each with its own password (scrypt)"
+    passwords = {
+        None: "no passwords",
+        CHOSEN_SECRET: "each with its own chosen password (scrypt)",
+        GENERATED_SECRET: "each with its own generated password (SHA-256)",
+    }[secret(args)]
     text = [
         "### Reconnect storm (issue 16, points 1 and 6)",
         "",

@@ -126,6 +126,56 @@ async def test_guessing_the_password_of_a_charger_seen_here_costs_no_check(
     assert await metric(plain_server, PASSWORD_CHECKS) - before == 0
 
 
+async def stored_hash(server: Server, cp_id: str) -> str | None:
+    engine = create_engine(server.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            charger = await charger_store.get_charger(session, cp_id)
+            assert charger is not None
+            return charger.password_hash
+    finally:
+        await engine.dispose()
+
+
+async def test_a_generated_password_is_stored_fast_and_checked_without_scrypt(
+    plain_server: Server,
+) -> None:
+    """Every handshake used to cost a scrypt check, so 20,000 chargers reconnecting after a
+    restart needed over 1,000 CPU-seconds. A generated password is 192 random bits, stored as
+    SHA-256 and checked without the scrypt pool; a chosen one stays scrypt. Which check runs
+    follows from the password sent alone, so neither tells which ids exist. Counted, not timed."""
+    op = await plain_server.operator()
+    generated_id, chosen_id = (f"CP-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    added = await provisioning.add_charger(plain_server.settings, generated_id, op.name, 1, None)
+    password = added["password"]
+    assert password.startswith("cgp-") and len(password) <= 40, password
+    assert password.removeprefix("cgp-").replace("-", "").replace("_", "").isalnum()
+    generated_hash = await stored_hash(plain_server, generated_id)
+    assert generated_hash is not None and generated_hash.startswith("sha256$")
+    assert password not in generated_hash
+    await op.add_charger(password="chosen-password", cp_id=chosen_id)
+    chosen_hash = await stored_hash(plain_server, chosen_id)
+    assert chosen_hash is not None and chosen_hash.startswith("scrypt$")
+    unknown_id = f"CP-nobody-{uuid.uuid4().hex[:6]}"
+    a_guess = "cgp-" + "A" * 32
+
+    async def checks_for(cp_id: str, sent: str, status: int) -> float:
+        before = await metric(plain_server, PASSWORD_CHECKS)
+        assert await handshake(f"{plain_server.ws_url}/{cp_id}", **basic(cp_id, sent)) == status
+        return await metric(plain_server, PASSWORD_CHECKS) - before
+
+    assert await checks_for(generated_id, password, 101) == 0
+    # A wrong password of the generated form: no scrypt, known id, scrypt row or unknown id.
+    assert await checks_for(generated_id, a_guess, 403) == 0
+    assert await checks_for(chosen_id, a_guess, 403) == 0
+    assert await checks_for(unknown_id, a_guess, 403) == 0
+    # Any other password: one scrypt check, whichever row (or none) it meets.
+    assert await checks_for(generated_id, "chosen-password", 403) == 1
+    assert await checks_for(unknown_id, "chosen-password", 403) == 1
+    assert await checks_for(chosen_id, "chosen-password", 101) == 1
+    assert await checks_for(generated_id, password, 101) == 0
+
+
 async def test_a_charger_gets_a_password_unless_passwordless_is_asked_for(tmp_path: Path) -> None:
     """A charger added without a password used to be open to anyone who knew its id. Now it
     gets a generated one; only one added with the explicit opt-out is open, and the server
@@ -160,6 +210,11 @@ def test_auto_registration_without_a_secret_must_be_asked_for_by_name(tmp_path: 
     short = Server(workdir=tmp_path, extra_env={"CHARGEGATE_AUTO_REGISTER_SECRET": "short"})
     started = cli(short, "serve", "--port", "0", "--auto-register")
     assert started.returncode == 2 and "at least 16" in started.stderr, started.stderr
+    # Typed by people and stored as scrypt, so not in the form checked fast.
+    generated_form = {"CHARGEGATE_AUTO_REGISTER_SECRET": "cgp-fleet-bootstrap-secret"}
+    reserved = Server(workdir=tmp_path, extra_env=generated_form)
+    started = cli(reserved, "serve", "--port", "0", "--auto-register")
+    assert started.returncode == 2 and "may not start with 'cgp-'" in started.stderr, started.stderr
 
 
 async def test_auto_registration_takes_the_bootstrap_secret(tmp_path: Path) -> None:

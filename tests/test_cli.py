@@ -55,7 +55,9 @@ def test_commands_work_on_a_fresh_database(tmp_path: Path) -> None:
         stored = db.execute("SELECT key_hash FROM api_keys").fetchall()
         assert stored and key not in stored[0][0]
         ((password_hash,),) = db.execute("SELECT password_hash FROM chargers").fetchall()
-        assert password_hash.startswith("scrypt$") and password not in password_hash
+        # Generated: SHA-256 is enough for 192 random bits (a chosen one would be scrypt).
+        assert password.startswith("cgp-") and password_hash.startswith("sha256$")
+        assert password not in password_hash
 
 
 def test_key_from_cli_works_against_server(tmp_path: Path) -> None:
@@ -95,6 +97,10 @@ def test_a_passwordless_charger_must_be_asked_for_by_name(tmp_path: Path) -> Non
     """`--password ""` used to register a charger anyone could connect as."""
     empty = chargegate(tmp_path, "chargers", "add", "CP-E", "--operator", "acme", "--password", "")
     assert empty.returncode == 2 and "empty password" in empty.stderr, empty.stderr
+    # The generated form is checked fast (services.admission): nobody may choose it.
+    chosen = ["--operator", "acme", "--password", "cgp-x"]
+    mine = chargegate(tmp_path, "chargers", "add", "CP-E", *chosen)
+    assert mine.returncode == 2 and "may not start with 'cgp-'" in mine.stderr, mine.stderr
     both = ["--password", "pw-1234", "--insecure-no-password"]
     clash = chargegate(tmp_path, "chargers", "add", "CP-E", "--operator", "acme", *both)
     assert clash.returncode == 2 and "exclude each other" in clash.stderr, clash.stderr
@@ -111,7 +117,8 @@ def test_a_passwordless_charger_must_be_asked_for_by_name(tmp_path: Path) -> Non
     assert renewed.returncode == 0 and "shown once" in renewed.stderr, renewed.stderr
     with sqlite3.connect(tmp_path / "cli.db") as db:
         (stored,) = db.execute("SELECT password_hash FROM chargers").fetchone()
-    assert stored.startswith("scrypt$") and renewed.stdout.strip() not in stored
+    password = renewed.stdout.strip()
+    assert password.startswith("cgp-") and stored.startswith("sha256$") and password not in stored
     unknown = chargegate(tmp_path, "chargers", "new-password", "CP-nobody")
     assert unknown.returncode == 1 and "not registered" in unknown.stderr
 

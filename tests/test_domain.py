@@ -511,6 +511,25 @@ def test_password_matches_refuses_malformed_hashes(stored: str) -> None:
     assert credentials.password_matches("anything", stored) is False
 
 
+def test_generated_passwords_fit_ocpp_and_are_stored_fast() -> None:
+    """OCPP 2.0.1 BasicAuthPassword (passwordString) and the 1.6 security whitepaper's
+    AuthorizationKey: at most 40 characters; 2.0.1 allows alphanumerics and *-_=:+|@."""
+    passwords = {credentials.new_charger_password() for _ in range(50)}
+    assert len(passwords) == 50
+    for password in passwords:
+        assert re.fullmatch(r"cgp-[A-Za-z0-9_-]{32}", password), password
+        stored = credentials.hash_charger_password(password)
+        assert stored.startswith("sha256$") and password not in stored
+        assert credentials.generated_password_matches(password, stored)
+        assert not credentials.generated_password_matches(password + "x", stored)
+        # An unknown id: no.
+        assert not credentials.generated_password_matches(password, None)
+    # A scrypt row (a chosen password, or one generated before the cgp- form): no, even for the
+    # password it hashes, as the form alone decides the check.
+    assert not credentials.generated_password_matches(password, credentials.hash_password(password))
+    assert credentials.hash_charger_password("chosen by a person").startswith("scrypt$")
+
+
 def test_id_tag_fits_ocpp() -> None:
     tags = {credentials.new_id_tag() for _ in range(50)}
     assert len(tags) == 50

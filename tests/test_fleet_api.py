@@ -169,6 +169,7 @@ BAD_CREATES: list[Any] = [
     {"charge_point_id": "CP-ok", "connectors": 1, "password": "tab\there"},
     {"charge_point_id": "CP-ok", "connectors": 1, "password": "p" * 129},
     {"charge_point_id": "CP-ok", "connectors": 1, "password": 12345678},
+    {"charge_point_id": "CP-ok", "connectors": 1, "password": "cgp-" + "a" * 32},
     {"charge_point_id": "CP-ok", "connectors": 1, "ocpp_version": "1.5"},
     {"charge_point_id": "CP-ok", "connectors": 1, "owner": "someone"},
 ]
@@ -179,6 +180,7 @@ BAD_PATCHES: list[Any] = [
     {"disabled": "yes"},
     {"password": ""},
     {"password": 5},
+    {"password": "cgp-chosen-by-a-person"},
     {"disabled": True, "owner": "x"},
     # All or nothing: a good change beside a bad one is not made either.
     {"disabled": True, "connectors": 99},
@@ -194,6 +196,8 @@ async def test_bad_input_is_400_and_changes_nothing(op: Operator) -> None:
         cp_id = added["charge_point_id"]
         for body in BAD_PATCHES:
             assert_error(await client.patch(f"/chargers/{cp_id}", json=body), 400)
+        reserved = await client.patch(f"/chargers/{cp_id}", json={"password": "cgp-mine"})
+        assert "may not start with 'cgp-'" in assert_error(reserved, 400)
         assert await charger(client, cp_id) == added
         for path in ("/chargers/has:colon", f"/chargers/{'C' * 49}"):
             assert_error(await client.get(path), 400)
@@ -332,6 +336,7 @@ async def test_the_strict_charger_logs_in_with_a_password_the_api_made(
 ) -> None:
     async with op.client() as client:
         added = await add(client, connectors=1)
+        assert added["password"].startswith("cgp-")  # checked fast (services.admission)
         node = NodeCharger(
             shared_server, as_charger(added), dialect, f"--password={added['password']}"
         )

@@ -19,6 +19,7 @@ from chargegate.api.openapi import responses as _responses
 from chargegate.api.openapi_configuration import CONFIGURATION
 from chargegate.api.openapi_file_transfers import FILE_TRANSFERS
 from chargegate.api.openapi_schemas import SHOWN_TIME, UUID
+from chargegate.domain.credentials import GENERATED_PASSWORD_PREFIX
 from chargegate.domain.fleet import CONNECTORS_MAX, PASSWORD_MAX, URL_MAX, OcppVersion
 from chargegate.domain.identity import CHARGE_POINT_ID_MAX
 
@@ -33,8 +34,10 @@ _PASSWORD = {
     "type": "string",
     "minLength": 1,
     "maxLength": PASSWORD_MAX,
-    "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
-    "description": "Its HTTP Basic auth password (OCPP security profiles 1 and 2)",
+    "pattern": f"^(?!{GENERATED_PASSWORD_PREFIX})[^\\u0000-\\u001f\\u007f]*$",
+    "description": "Its HTTP Basic auth password (OCPP security profiles 1 and 2). May not "
+    f"start with `{GENERATED_PASSWORD_PREFIX}`, the form of generated passwords, which are "
+    "stored as SHA-256 rather than scrypt",
 }
 _TEXT = {"type": ["string", "null"]}
 _PORT = {
@@ -102,7 +105,8 @@ _WITH_PASSWORD = _object(
     _CHARGER_FIELDS,
     password={
         "type": "string",
-        "description": "The generated password: shown once (only its hash is kept)",
+        "description": f"The generated password, `{GENERATED_PASSWORD_PREFIX}` and 32 "
+        "characters of A-Z a-z 0-9 - _: shown once (only its hash is kept)",
     },
 )
 _WEBHOOK_FIELDS: dict[str, Any] = {

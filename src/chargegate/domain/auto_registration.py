@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from chargegate.domain.credentials import GENERATED_PASSWORD_PREFIX, is_generated_password
 from chargegate.domain.errors import ChargegateError
 
 # A bootstrap secret is typed into every unit's configuration: long enough not to be guessed
@@ -37,6 +38,13 @@ def auto_registration(enabled: bool, secret: str | None, insecure: bool) -> Auto
         if len(secret) < SECRET_MIN_LENGTH:
             raise AutoRegistrationMisconfigured(
                 f"CHARGEGATE_AUTO_REGISTER_SECRET must be at least {SECRET_MIN_LENGTH} characters"
+            )
+        if is_generated_password(secret):
+            # A generated-form password is checked against a fast hash only; this one is
+            # typed by people into every unit, so it stays scrypt and may not take that form.
+            raise AutoRegistrationMisconfigured(
+                f"CHARGEGATE_AUTO_REGISTER_SECRET may not start with {GENERATED_PASSWORD_PREFIX!r}"
+                ": that prefix is kept for the charger passwords chargegate generates"
             )
         return AutoRegistration.BOOTSTRAP_SECRET
     if insecure:

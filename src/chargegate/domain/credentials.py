@@ -82,9 +82,45 @@ INSECURE_NO_PASSWORD = "insecure-no-password"
 DUMMY_PASSWORD_HASH = f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${'00' * 16}${'00' * 64}"
 
 
+# What every password chargegate generates starts with, and a person may not choose: the form
+# alone (what the charger sends, never its row) decides which check a handshake costs.
+GENERATED_PASSWORD_PREFIX = "cgp-"
+_FAST_SCHEME = "sha256$"
+
+
 def new_charger_password() -> str:
-    """A charger password for whoever sets up the unit: 192 random bits, typeable."""
-    return secrets.token_urlsafe(24)
+    """A charger password for whoever sets up the unit: 192 random bits, typeable. 36
+    characters of A-Z a-z 0-9 - _, within what OCPP lets a charger take (2.0.1 BasicAuthPassword
+    and the 1.6 security whitepaper's AuthorizationKey: at most 40 characters)."""
+    return GENERATED_PASSWORD_PREFIX + secrets.token_urlsafe(24)
+
+
+def is_generated_password(password: str) -> bool:
+    return password.startswith(GENERATED_PASSWORD_PREFIX)
+
+
+def hash_charger_password(password: str) -> str:
+    """The hash a charger's row keeps. A generated password carries 192 random bits: like an
+    API key (`hash_api_key`), no guessing reverses its SHA-256, and scrypt would only cost every
+    handshake tens of milliseconds of CPU (a reconnect storm of 20,000 chargers, minutes). A
+    password a person chose may be guessable, so it stays scrypt."""
+    return _fast_hash(password) if is_generated_password(password) else hash_password(password)
+
+
+def _fast_hash(password: str) -> str:
+    return _FAST_SCHEME + _digest(password)
+
+
+# What a generated-form password is compared against when the row has no fast hash (an unknown
+# id, a scrypt row, none): no SHA-256 hex digest equals it, and comparing costs the same.
+_NO_FAST_HASH = _FAST_SCHEME + "-" * 64
+
+
+def generated_password_matches(password: str, stored: str | None) -> bool:
+    """Whether a password in the generated form matches `stored`, in constant time and without
+    scrypt, whatever `stored` is: the cost depends only on what the charger sent."""
+    fast = stored if stored is not None and stored.startswith(_FAST_SCHEME) else _NO_FAST_HASH
+    return hmac.compare_digest(_fast_hash(password), fast)
 
 
 def password_matches(password: str, stored: str) -> bool:

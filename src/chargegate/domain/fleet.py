@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from chargegate.domain.charger_input import is_plain_text
+from chargegate.domain.credentials import GENERATED_PASSWORD_PREFIX, is_generated_password
 from chargegate.domain.cursors import ChargerMark, RowMark
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.identity import InvalidChargePointId, check_charge_point_id
@@ -44,6 +45,13 @@ def check_password(password: str) -> str:
     if len(password) > PASSWORD_MAX or not is_plain_text(password):
         raise BadChargerPassword(
             f"password must be at most {PASSWORD_MAX} characters, without control characters"
+        )
+    if is_generated_password(password):
+        # The form decides how a handshake checks a password (services.admission): a chosen one
+        # in it would be stored fast and could be guessed offline from its hash.
+        raise BadChargerPassword(
+            f"a password may not start with {GENERATED_PASSWORD_PREFIX!r}: that prefix is kept "
+            "for the passwords chargegate generates (leave it out to have one generated)"
         )
     return password
 

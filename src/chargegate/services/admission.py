@@ -4,11 +4,13 @@ A charger proves its id with a password (HTTP Basic auth, OCPP security profiles
 TLS client certificate whose subject CN is that id (profile 3). A charger registered without a
 password is admitted to anyone only when it was registered so on purpose (`INSECURE_NO_PASSWORD`).
 
-Timing must not tell which ids exist: any password sent costs one scrypt check (against the
-charger's hash, the bootstrap secret's, or a dummy one), whether or not the id is known; a
-handshake without a password costs none, known id or not. A password known to be wrong (another
-one matched that hash on this node) is refused without a check, as late as a check would be:
-guessing the passwords of connected chargers then costs the node no CPU.
+Timing must not tell which ids exist, so what a check costs depends only on what the charger
+sent. A password in the form chargegate generates costs one SHA-256 (against the charger's fast
+hash, or a dummy one: unknown id, scrypt row); any other password costs one scrypt check (against
+the charger's hash, the bootstrap secret's, or a dummy one); none sent costs nothing. Known id or
+not, each costs the same. A password known to be wrong (another one matched that scrypt hash
+on this node) is refused without a check, as late as a check would be: guessing the passwords of
+connected chargers then costs the node no CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import (
     DUMMY_PASSWORD_HASH,
     INSECURE_NO_PASSWORD,
+    generated_password_matches,
+    is_generated_password,
     is_scrypt_hash,
     password_matches,
 )
@@ -187,13 +191,18 @@ async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None
 
 
 async def _password_ok(rt: Runtime, password: str | None, stored: str | None) -> bool:
-    """Whether `password` matches `stored`; a password sent costs one scrypt check however it
-    ends (unless this hash was matched before), none sent costs nothing."""
+    """Whether `password` matches `stored`; a password sent costs one check of its form's kind
+    however it ends (a scrypt one spared when this hash was matched before), none sent costs
+    nothing."""
     if password is None:
         return False
+    if is_generated_password(password):
+        # Fast enough for the event loop: a reconnect storm costs no scrypt at all.
+        return generated_password_matches(password, stored)
     if stored is None or not is_scrypt_hash(stored):
-        # No hash to match (unknown id, or a charger admitted by certificate only): the same
-        # work as a wrong password, then no.
+        # No scrypt hash to match (unknown id, a charger admitted by certificate only, or a
+        # generated password's fast hash, which no other form matches): the same work as a
+        # wrong password, then no.
         await rt.node.password_checks.run(password_matches, password, DUMMY_PASSWORD_HASH)
         return False
     cache = rt.node.passwords

@@ -15,7 +15,11 @@ from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
-from chargegate.domain.credentials import INSECURE_NO_PASSWORD, hash_password, new_charger_password
+from chargegate.domain.credentials import (
+    INSECURE_NO_PASSWORD,
+    hash_charger_password,
+    new_charger_password,
+)
 from chargegate.domain.cursors import ChargerMark
 from chargegate.domain.errors import Conflict
 from chargegate.domain.fleet import BadChargerPassword, ChargerCreate, ChargerPatch, ChargersRequest
@@ -128,7 +132,9 @@ async def register(
                 session,
                 charge_point_id=charge_point_id,
                 operator_id=operator_id,
-                password_hash=INSECURE_NO_PASSWORD if secret is None else hash_password(secret),
+                password_hash=(
+                    INSECURE_NO_PASSWORD if secret is None else hash_charger_password(secret)
+                ),
                 now=utcnow(),
             )
     except IntegrityError:
@@ -146,7 +152,7 @@ def set_password(charger: Charger, password: str | None) -> str | None:
     """The charger's new password (None: a generated one, returned); the old one stops working
     at its next handshake (a socket open now stays open)."""
     secret = new_charger_password() if password is None else password
-    charger.password_hash = hash_password(secret)
+    charger.password_hash = hash_charger_password(secret)
     return secret if password is None else None
 
 
