@@ -526,10 +526,19 @@ def id_tag_status(answer: dict[str, Any]) -> str:
 
 
 async def open_session(
-    client: httpx.AsyncClient, port_uuid: str, expires: float | str = 600, **extra: Any
+    client: httpx.AsyncClient,
+    port_uuid: str,
+    expires: float | str = 600,
+    *,
+    reached: Callable[[], Awaitable[None]] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Start on a port whose charger is online and wait until the transaction is Open."""
+    """Start on a port whose charger is online and wait until the transaction is Open.
+    `reached`: waits for the charger's side of it, so that the queue is read once it is done
+    rather than polled meanwhile (where a test starts hundreds of sessions)."""
     created = await start_session(client, port_uuid, expires, **extra)
+    if reached is not None:
+        await reached()
     body = await poll_queue(client, created["queue_uuid"])
     assert body.get("state") == "Open", body
     return created
@@ -545,10 +554,17 @@ async def expire_in(client: httpx.AsyncClient, transaction_uuid: str, seconds: f
     return expires
 
 
-async def stop_session(client: httpx.AsyncClient, transaction_uuid: str) -> dict[str, Any]:
-    """PATCH the transaction closed and wait until its stop is done; returns that body."""
+async def stop_session(
+    client: httpx.AsyncClient,
+    transaction_uuid: str,
+    reached: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """PATCH the transaction closed and wait until its stop is done; returns that body.
+    `reached`: as for open_session."""
     stop = await client.patch(f"/transactions/{transaction_uuid}", json={"state": "closed"})
     assert stop.status_code == 202, stop.text
+    if reached is not None:
+        await reached()
     return await poll_queue(client, stop.json()["id"], timeout=60)
 
 

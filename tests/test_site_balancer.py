@@ -58,6 +58,12 @@ def draw(sim: SimulatedCharger) -> float:
     return sim.max_current_a if limit is None else min(limit, sim.max_current_a)
 
 
+async def reaches(sim: SimulatedCharger, status: str) -> None:
+    """Wait until the charger's port shows `status`: Charging once the server has answered its
+    start, Available once it has answered its stop."""
+    await sim.wait_until(lambda: sim.connectors[1].status == status)
+
+
 class Sampler:
     """Sums every charger's draw every few milliseconds against the limit in force."""
 
@@ -77,18 +83,21 @@ class Sampler:
             await asyncio.sleep(0.005)
 
 
-async def settled(client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]) -> None:
-    """Wait until every online charger applies what the site shows for its session. Looked at
-    often: the balancer reacts within milliseconds, and hundreds of steps wait for it."""
+async def settled(
+    client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]
+) -> dict[str, Any]:
+    """Wait until every online charger applies what the site shows for its session; returns
+    what the site showed then. Looked at often: the balancer reacts within milliseconds, and
+    hundreds of steps wait for it."""
     deadline = time.monotonic() + 60
     while True:
-        shown = (await client.get(path)).json()
+        shown: dict[str, Any] = (await client.get(path)).json()
         if all(
             not sims[share["charge_point_id"]].online
             or abs(draw(sims[share["charge_point_id"]]) - share["allocated_a"]) <= 1e-6
             for share in shown["sessions"]
         ):
-            return
+            return shown
         assert time.monotonic() < deadline, f"the site did not settle: {shown}"
         await asyncio.sleep(0.02)
 
@@ -134,8 +143,11 @@ async def test_site_limit_holds_across_random_changes(
                 choice = rng.choice(["start"] * 4 + ["stop"] * 2 + ["disconnect", "limit"])
                 if choice == "start" and idle:
                     charger = rng.choice(idle)
-                    if sims[charger.charge_point_id].online:
-                        created = await open_session(client, charger.port)
+                    sim = sims[charger.charge_point_id]
+                    if sim.online:
+                        created = await open_session(
+                            client, charger.port, reached=lambda sim=sim: reaches(sim, "Charging")
+                        )
                         running[charger.charge_point_id] = created["transaction_uuid"]
                 elif choice == "stop" and live:
                     charger = rng.choice(live)
@@ -143,7 +155,11 @@ async def test_site_limit_holds_across_random_changes(
                     if not sim.online:
                         sim.start()
                         await sim.wait_until(lambda sim=sim: sim.online)
-                    await stop_session(client, running.pop(charger.charge_point_id))
+                    await stop_session(
+                        client,
+                        running.pop(charger.charge_point_id),
+                        lambda sim=sim: reaches(sim, "Available"),
+                    )
                 elif choice == "disconnect" and live:
                     # Offline for a while: its allocation stays counted; then it comes back.
                     sim = sims[rng.choice(live).charge_point_id]
@@ -159,9 +175,8 @@ async def test_site_limit_holds_across_random_changes(
                     patched = await client.patch(path, json={"max_current_a": new})
                     assert patched.status_code == 200, patched.text
                     limit = new
-                await settled(client, path, sims)
+                shown = await settled(client, path, sims)
                 sampler.bound = limit
-                shown = (await client.get(path)).json()
                 check_fair(shown["sessions"], limit)
                 waited += any(s["waiting"] for s in shown["sessions"])
                 shared += sum(not s["waiting"] for s in shown["sessions"]) > 1
