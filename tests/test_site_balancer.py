@@ -14,7 +14,7 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ import pytest
 from chargegate import provisioning
 from chargegate.config import Settings
 from chargegate.domain.times import utcnow
-from chargegate.services.site_balancer import LEASE
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store import operators as operator_store
 from chargegate.store import sites as site_store
@@ -241,6 +240,7 @@ async def test_decisions_go_out_as_webhooks(tmp_path: Path, simulators: Simulato
 
 
 async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
+    lease = timedelta(seconds=Settings().site_lease_s)
     url = f"sqlite+aiosqlite:///{tmp_path}/lease.db"
     await upgrade(url)
     await provisioning.create_api_key(Settings(database_url=url), "leased")
@@ -263,14 +263,14 @@ async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
 
         async def claim(node: str, at: datetime) -> list[int]:
             async with session_factory(engine)() as session, session.begin():
-                held = await site_store.claim_roots(session, node, at, at + LEASE)
+                held = await site_store.claim_roots(session, node, at, at + lease)
                 return [site.id for site in held]
 
         assert len(await claim("a", now)) == 1
-        assert await claim("b", now + LEASE / 2) == []  # a holds it
-        assert len(await claim("a", now + LEASE / 2)) == 1  # a renews
-        assert await claim("b", now + LEASE) == []  # renewed: still a's
-        later = now + LEASE * 2
+        assert await claim("b", now + lease / 2) == []  # a holds it
+        assert len(await claim("a", now + lease / 2)) == 1  # a renews
+        assert await claim("b", now + lease) == []  # renewed: still a's
+        later = now + lease * 2
         assert len(await claim("b", later)) == 1  # a stopped renewing: b takes over
         assert await claim("a", later) == []
     finally:
