@@ -31,6 +31,7 @@ from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from chargegate.store.models import Site
 from support import (
+    MANY_STARTS_ENV,
     POSTGRES_URL,
     Operator,
     Server,
@@ -44,6 +45,7 @@ from test_offline_and_fail_safe import wait_for_probe
 from test_sites import make
 from test_webhooks import Receiver, hooked_server, until
 
+SHARED_SERVER_ENV = MANY_STARTS_ENV
 STEPS = int(os.environ.get("CHARGEGATE_BALANCER_STEPS", "250" if POSTGRES_URL is None else "50"))
 CHARGERS = 6
 MIN_A = 6.0
@@ -86,8 +88,9 @@ async def settled(
     client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]
 ) -> dict[str, Any]:
     """Wait until every online charger applies what the site shows for its session; returns
-    what the site showed then. Looked at often: the balancer reacts within milliseconds, and
-    hundreds of steps wait for it."""
+    what the site showed then. The site is read again as soon as a charger's draw changes
+    (the balancer reacts within milliseconds, and hundreds of steps wait for it), and at least
+    every 50 ms for what changes on the server only (a lowering's answer recorded)."""
     deadline = time.monotonic() + 60
     while True:
         shown: dict[str, Any] = (await client.get(path)).json()
@@ -98,7 +101,11 @@ async def settled(
         ):
             return shown
         assert time.monotonic() < deadline, f"the site did not settle: {shown}"
-        await asyncio.sleep(0.02)
+        drawn = [draw(sim) for sim in sims.values()]
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+            if [draw(sim) for sim in sims.values()] != drawn:
+                break
 
 
 def check_fair(shares: list[dict[str, Any]], limit: float) -> None:
