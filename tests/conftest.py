@@ -64,9 +64,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for a module of tests that each use their own operator."""
-    with Server(workdir=tmp_path_factory.mktemp("shared")).running() as instance:
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server for a module of tests that each use their own operator, with the settings
+    of the module's SHARED_SERVER_ENV if it has one."""
+    env: dict[str, str] = getattr(request.module, "SHARED_SERVER_ENV", {})
+    workdir = tmp_path_factory.mktemp("shared")
+    with Server(workdir=workdir, extra_env=env).running() as instance:
         yield instance
 
 

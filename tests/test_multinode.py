@@ -30,8 +30,8 @@ from support import (
     Server,
     eventually,
     free_port,
-    fresh_postgres_database,
     iso,
+    migrated_database,
     poll_queue,
     poll_transaction,
     start_session,
@@ -58,9 +58,15 @@ needs_redis = pytest.mark.skipif(
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path, broker_url: str | None, poll_s: float = 1.0) -> None:
-        database_url = fresh_postgres_database()
-        env = {"CHARGEGATE_POLL_INTERVAL_S": str(poll_s)}
+    def __init__(
+        self,
+        tmp_path: Path,
+        broker_url: str | None,
+        poll_s: float = 1.0,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        database_url = migrated_database(tmp_path)
+        env = {"CHARGEGATE_POLL_INTERVAL_S": str(poll_s), **(extra_env or {})}
         if broker_url:
             env["CHARGEGATE_BROKER_URL"] = broker_url
         self.a, self.b = (
@@ -110,8 +116,13 @@ class Cluster:
         return sim
 
 
-async def cluster(tmp_path: Path, broker_url: str | None, poll_s: float = 1.0) -> Cluster:
-    nodes = Cluster(tmp_path, broker_url, poll_s)
+async def cluster(
+    tmp_path: Path,
+    broker_url: str | None,
+    poll_s: float = 1.0,
+    extra_env: dict[str, str] | None = None,
+) -> Cluster:
+    nodes = Cluster(tmp_path, broker_url, poll_s, extra_env)
     await nodes.start()
     return nodes
 

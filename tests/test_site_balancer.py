@@ -14,7 +14,7 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ import pytest
 from chargegate import provisioning
 from chargegate.config import Settings
 from chargegate.domain.times import utcnow
-from chargegate.services.site_balancer import LEASE
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store import operators as operator_store
 from chargegate.store import sites as site_store
@@ -32,6 +31,7 @@ from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 from chargegate.store.models import Site
 from support import (
+    MANY_STARTS_ENV,
     POSTGRES_URL,
     Operator,
     Server,
@@ -45,6 +45,7 @@ from test_offline_and_fail_safe import wait_for_probe
 from test_sites import make
 from test_webhooks import Receiver, hooked_server, until
 
+SHARED_SERVER_ENV = MANY_STARTS_ENV
 STEPS = int(os.environ.get("CHARGEGATE_BALANCER_STEPS", "250" if POSTGRES_URL is None else "50"))
 CHARGERS = 6
 MIN_A = 6.0
@@ -56,6 +57,12 @@ def draw(sim: SimulatedCharger) -> float:
         return 0.0
     limit = sim.applied_limit(1)
     return sim.max_current_a if limit is None else min(limit, sim.max_current_a)
+
+
+async def reaches(sim: SimulatedCharger, status: str) -> None:
+    """Wait until the charger's port shows `status`: Charging once the server has answered its
+    start, Available once it has answered its stop."""
+    await sim.wait_until(lambda: sim.connectors[1].status == status)
 
 
 class Sampler:
@@ -77,20 +84,28 @@ class Sampler:
             await asyncio.sleep(0.005)
 
 
-async def settled(client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]) -> None:
-    """Wait until every online charger applies what the site shows for its session. Looked at
-    often: the balancer reacts within milliseconds, and hundreds of steps wait for it."""
+async def settled(
+    client: httpx.AsyncClient, path: str, sims: dict[str, SimulatedCharger]
+) -> dict[str, Any]:
+    """Wait until every online charger applies what the site shows for its session; returns
+    what the site showed then. The site is read again as soon as a charger's draw changes
+    (the balancer reacts within milliseconds, and hundreds of steps wait for it), and at least
+    every 50 ms for what changes on the server only (a lowering's answer recorded)."""
     deadline = time.monotonic() + 60
     while True:
-        shown = (await client.get(path)).json()
+        shown: dict[str, Any] = (await client.get(path)).json()
         if all(
             not sims[share["charge_point_id"]].online
             or abs(draw(sims[share["charge_point_id"]]) - share["allocated_a"]) <= 1e-6
             for share in shown["sessions"]
         ):
-            return
+            return shown
         assert time.monotonic() < deadline, f"the site did not settle: {shown}"
-        await asyncio.sleep(0.02)
+        drawn = [draw(sim) for sim in sims.values()]
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+            if [draw(sim) for sim in sims.values()] != drawn:
+                break
 
 
 def check_fair(shares: list[dict[str, Any]], limit: float) -> None:
@@ -134,8 +149,11 @@ async def test_site_limit_holds_across_random_changes(
                 choice = rng.choice(["start"] * 4 + ["stop"] * 2 + ["disconnect", "limit"])
                 if choice == "start" and idle:
                     charger = rng.choice(idle)
-                    if sims[charger.charge_point_id].online:
-                        created = await open_session(client, charger.port)
+                    sim = sims[charger.charge_point_id]
+                    if sim.online:
+                        created = await open_session(
+                            client, charger.port, reached=lambda sim=sim: reaches(sim, "Charging")
+                        )
                         running[charger.charge_point_id] = created["transaction_uuid"]
                 elif choice == "stop" and live:
                     charger = rng.choice(live)
@@ -143,7 +161,11 @@ async def test_site_limit_holds_across_random_changes(
                     if not sim.online:
                         sim.start()
                         await sim.wait_until(lambda sim=sim: sim.online)
-                    await stop_session(client, running.pop(charger.charge_point_id))
+                    await stop_session(
+                        client,
+                        running.pop(charger.charge_point_id),
+                        lambda sim=sim: reaches(sim, "Available"),
+                    )
                 elif choice == "disconnect" and live:
                     # Offline for a while: its allocation stays counted; then it comes back.
                     sim = sims[rng.choice(live).charge_point_id]
@@ -159,9 +181,8 @@ async def test_site_limit_holds_across_random_changes(
                     patched = await client.patch(path, json={"max_current_a": new})
                     assert patched.status_code == 200, patched.text
                     limit = new
-                await settled(client, path, sims)
+                shown = await settled(client, path, sims)
                 sampler.bound = limit
-                shown = (await client.get(path)).json()
                 check_fair(shown["sessions"], limit)
                 waited += any(s["waiting"] for s in shown["sessions"])
                 shared += sum(not s["waiting"] for s in shown["sessions"]) > 1
@@ -226,6 +247,7 @@ async def test_decisions_go_out_as_webhooks(tmp_path: Path, simulators: Simulato
 
 
 async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
+    lease = timedelta(seconds=Settings().site_lease_s)
     url = f"sqlite+aiosqlite:///{tmp_path}/lease.db"
     await upgrade(url)
     await provisioning.create_api_key(Settings(database_url=url), "leased")
@@ -248,14 +270,14 @@ async def test_one_node_balances_a_site_at_a_time(tmp_path: Path) -> None:
 
         async def claim(node: str, at: datetime) -> list[int]:
             async with session_factory(engine)() as session, session.begin():
-                held = await site_store.claim_roots(session, node, at, at + LEASE)
+                held = await site_store.claim_roots(session, node, at, at + lease)
                 return [site.id for site in held]
 
         assert len(await claim("a", now)) == 1
-        assert await claim("b", now + LEASE / 2) == []  # a holds it
-        assert len(await claim("a", now + LEASE / 2)) == 1  # a renews
-        assert await claim("b", now + LEASE) == []  # renewed: still a's
-        later = now + LEASE * 2
+        assert await claim("b", now + lease / 2) == []  # a holds it
+        assert len(await claim("a", now + lease / 2)) == 1  # a renews
+        assert await claim("b", now + lease) == []  # renewed: still a's
+        later = now + lease * 2
         assert len(await claim("b", later)) == 1  # a stopped renewing: b takes over
         assert await claim("a", later) == []
     finally:

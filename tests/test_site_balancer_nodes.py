@@ -14,7 +14,7 @@ from sqlalchemy import select
 from chargegate.sim.charger import SimulatedCharger
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.models import Site
-from support import Charger, Server, eventually, iso, poll_queue, start_session
+from support import MANY_STARTS_ENV, Charger, Server, eventually, iso, poll_queue, start_session
 from test_multinode import REDIS_URL, Cluster, client_for, cluster, needs_redis
 from test_site_balancer import Sampler, settled
 from test_site_balancer_strict import probed
@@ -23,6 +23,9 @@ from test_sites import make
 pytestmark = [pytest.mark.postgres_only, needs_redis]
 
 LIMIT = 24.0
+# A short lease, so that the take-over comes within seconds of the kill; still long enough
+# that a node renews it in time on a loaded machine (half-way, from passes a third of it apart).
+NODE_ENV = {**MANY_STARTS_ENV, "CHARGEGATE_SITE_LEASE_S": "3"}
 
 
 async def smart_charger_on(nodes: Cluster, server: Server, charger: Charger) -> SimulatedCharger:
@@ -40,7 +43,7 @@ async def smart_charger_on(nodes: Cluster, server: Server, charger: Charger) -> 
 async def test_a_site_split_across_two_nodes_is_taken_over_when_its_node_dies(
     tmp_path: Path,
 ) -> None:
-    nodes = await cluster(tmp_path, REDIS_URL)
+    nodes = await cluster(tmp_path, REDIS_URL, extra_env=NODE_ENV)
     engine = create_engine(nodes.a.database_url)
     sampling: asyncio.Task[None] | None = None
     try:

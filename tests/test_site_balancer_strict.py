@@ -18,12 +18,22 @@ from sqlalchemy import select
 from chargegate.domain.charging_profiles import BALANCER_STACK_LEVEL
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.models import Charger as ChargerRow
-from support import Charger, Operator, Server, eventually, iso, poll_queue, stop_session
+from support import (
+    MANY_STARTS_ENV,
+    Charger,
+    Operator,
+    Server,
+    eventually,
+    iso,
+    poll_queue,
+    stop_session,
+)
 from test_independent_charger import V16, V201, Dialect, NodeCharger, running
 from test_sites import make
 
 pytestmark = pytest.mark.parametrize("dialect", [V16, V201], ids=["ocpp1.6", "ocpp2.0.1"])
 
+SHARED_SERVER_ENV = MANY_STARTS_ENV
 # Room for two sessions at the 6 A minimum, not for three.
 LIMIT = 16.0
 # Long enough that the profiles' cut at the expiry never shows during a test.

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = 300
     # Safety net: how often the outbox and scheduler look at the database without a wake-up.
     poll_interval_s: float = 2.0
+    # How long a node holds a site's balancer without renewing it: when a node dies, another
+    # takes its sites over within this long (plus a third of it, its own poll).
+    site_lease_s: float = 10.0
     # Webhook deliveries: the first retry waits this long, each next one twice as long (to 1 h).
     webhook_retry_base_s: float = 5.0
     # A webhook POST's whole life (resolving, connecting, sending, the answer): a receiver

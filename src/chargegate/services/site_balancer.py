@@ -53,13 +53,6 @@ STACK_LEVEL = BALANCER_STACK_LEVEL
 # The balancer's profile of a transaction has one id, so each new one replaces the last; ids
 # below are left to operator profiles (their command ids).
 PROFILE_ID_BASE = 1_000_000_000
-LEASE = timedelta(seconds=10)
-# A holder renews its lease once half of it has run, so a pass at least every third of it
-# renews in time.
-RENEW_WITHIN = LEASE / 2
-# The balancer is woken by what changes a site (sessions, connections, answers to its
-# profiles, site edits); this poll is the safety net (a lost wake-up, a holder that died).
-POLL_S = LEASE.total_seconds() / 3
 # While lowerings are unanswered: their answers wake the balancer, and this poll covers an
 # answer written on a node without a broker to wake this one.
 IN_FLIGHT_POLL_S = 0.25
@@ -68,15 +61,20 @@ IN_FLIGHT_POLL_S = 0.25
 class SiteBalancer:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
+        self._lease = timedelta(seconds=rt.settings.site_lease_s)
 
     async def run(self) -> None:
+        # The balancer is woken by what changes a site (sessions, connections, answers to its
+        # profiles, site edits); this poll is the safety net (a lost wake-up, a holder that
+        # died), and a pass at least every third of the lease renews it in time.
+        poll_s = self._lease.total_seconds() / 3
         while True:
             try:
                 busy = await self.tick()
             except Exception:
                 log.exception("site balancer pass failed; retrying")
                 busy = False
-            await self._rt.bus.wait(Topic.BALANCE, IN_FLIGHT_POLL_S if busy else POLL_S)
+            await self._rt.bus.wait(Topic.BALANCE, IN_FLIGHT_POLL_S if busy else poll_s)
 
     async def tick(self) -> bool:
         """One pass over the sites this node balances; True if a lowering is unanswered."""
@@ -100,17 +98,19 @@ class SiteBalancer:
         now = utcnow()
         async with self._rt.reads() as session:
             leases = await site_store.leases(session)
-        if not any(_to_claim(lease, node_id, now) for lease in leases):
+        if not any(_to_claim(lease, node_id, now, self._lease) for lease in leases):
             return [lease.site_id for lease in leases if lease.node_id == node_id]
         async with self._rt.sessions() as session, session.begin():
-            held = await site_store.claim_roots(session, node_id, now, now + LEASE)
+            held = await site_store.claim_roots(session, node_id, now, now + self._lease)
         return [site.id for site in held]
 
 
-def _to_claim(lease: site_store.Lease, node_id: str, now: datetime) -> bool:
+def _to_claim(lease: site_store.Lease, node_id: str, now: datetime, length: timedelta) -> bool:
+    """Whether the site is free, run out, or (held here) half through its lease: a holder
+    renews half-way, so a pass at least every third of the lease renews in time."""
     if lease.node_id is None or lease.until is None or lease.until < now:
         return True
-    return lease.node_id == node_id and lease.until - now < RENEW_WITHIN
+    return lease.node_id == node_id and lease.until - now < length / 2
 
 
 class Outcome(enum.Enum):
