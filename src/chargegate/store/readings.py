@@ -1,9 +1,9 @@
 """A charger's meter readings for one of its open transactions, written in one statement.
 
 MeterValues are the message a fleet sends most (every charging connector, every sample
-interval): reading the charger and the transaction before writing cost two more round trips to
-the database each, and the energy register and the measured draw were two transactions. The
-statements are built once, so each reading only binds its values to SQLAlchemy's compiled form.
+interval), so a reading is one round trip to the database: no read of the charger or the
+transaction first, the energy register and the measured draw together. The statements are built
+once, so each reading only binds its values to SQLAlchemy's compiled form.
 """
 
 from __future__ import annotations
