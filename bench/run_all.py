@@ -30,6 +30,8 @@ BENCHMARKS = [
     ("api.py", "api.md", 900),
     # The server's CPU per authenticated API request.
     ("request_cost.py", "request_cost.md", 300),
+    # The server's CPU per MeterValues inside a transaction.
+    ("meter_values.py", "meter_values.md", 300),
     ("expiry.py", "expiry.md", 2400),  # SQLite, then PostgreSQL
     ("cross_node_latency.py", "cross_node.md", 300),
     # Connected chargers held and message throughput against a baseline CSMS.

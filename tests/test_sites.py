@@ -21,7 +21,9 @@ from support import (
     eventually,
     online,
     open_session,
+    raw_charger,
     start_report,
+    transactions,
 )
 
 
@@ -239,6 +241,41 @@ async def test_measured_load_comes_from_meter_values_v16(
         # Only phases: the highest phase's current.
         await raw.call("MeterValues", {**meter, "meterValue": readings("12.0", "8", phases=True)})
         assert await measured(client, path) == (12.0, 8000.0, 8000)
+
+
+def energy(wh: int) -> dict[str, Any]:
+    return {"measurand": "Energy.Active.Import.Register", "value": str(wh), "unit": "Wh"}
+
+
+async def test_a_reading_keeps_energy_and_draw_together_on_its_own_chargers_transaction(
+    op: Operator, raw16: tuple[RawCharger, Charger]
+) -> None:
+    """One MeterValues carries the energy register and the draw, written together; a value it
+    leaves out stays as it was; another charger naming this transaction's id changes nothing."""
+    raw, charger = raw16
+    await accepted_cards(op, "CARD-MIX")
+    async with op.client() as client, raw_charger(op, "ocpp1.6") as (other, _):
+        site = await make(client, chargers=[charger.charge_point_id])
+        path = f"/sites/{site['site_uuid']}"
+        action, start = start_report("ocpp1.6", 1, "CARD-MIX", NOW, meter_wh=1000)
+        transaction_id = (await raw.call(action, start))["transactionId"]
+        [session] = await transactions(client, charger.port)
+        tx_path = f"/transactions/{session['transaction_uuid']}"
+
+        both = readings("15.5", "10.7")
+        both[0]["sampledValue"].append(energy(1500))
+        meter = {"connectorId": 1, "transactionId": transaction_id}
+        await raw.call("MeterValues", {**meter, "meterValue": both})
+        assert await measured(client, path) == (15.5, 10700.0, 10700)
+        assert (await client.get(tx_path)).json()["energy_wh"] == 500
+
+        stranger = readings("31.0", "21")
+        stranger[0]["sampledValue"].append(energy(9000))
+        await other.call("MeterValues", {**meter, "meterValue": stranger})
+        only_energy = [{"timestamp": NOW, "sampledValue": [energy(1700)]}]
+        await raw.call("MeterValues", {**meter, "meterValue": only_energy})
+        assert (await client.get(tx_path)).json()["energy_wh"] == 700
+        assert await measured(client, path) == (15.5, 10700.0, 10700)
 
 
 async def test_measured_load_comes_from_meter_values_v201(

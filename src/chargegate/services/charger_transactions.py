@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
 from chargegate.domain.reports import StopReport
+from chargegate.domain.sites import Draw
 from chargegate.domain.states import TransactionOrigin, TransactionState
 from chargegate.domain.times import utcnow
 from chargegate.domain.tokens import Verdict
@@ -19,6 +20,7 @@ from chargegate.domain.webhooks import EventType
 from chargegate.services import connectors, outcomes, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
+from chargegate.store import readings as reading_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.database import failure_kind, lost_a_tie
 from chargegate.store.models import Charger, Transaction
@@ -131,30 +133,53 @@ async def transaction_stopped(
 
 
 async def meter_reading(
-    rt: Runtime, charge_point_id: str, reference: int | str, energy_wh: int
+    rt: Runtime,
+    charge_point_id: str,
+    reference: int | str,
+    energy_wh: int | None,
+    draw: Draw | None,
 ) -> None:
+    """A reading for a transaction (1.6 transactionId, 2.0.1 the charger's transactionId), kept
+    while it is open: its energy register, and what it draws (Current.Import,
+    Power.Active.Import), the measured load a site shows (services.sites)."""
+    if energy_wh is None and draw is None:
+        return
     async with rt.sessions() as session, session.begin():
-        charger = await charger_store.registered(session, charge_point_id)
-        transaction = await tx_store.charger_transaction_by_id(session, charger.id, reference)
-        if transaction is not None and transaction.state == TransactionState.OPEN:
-            transaction.meter_last_wh = energy_wh
+        await reading_store.record_reading(
+            session,
+            charge_point_id,
+            reference,
+            energy_wh=energy_wh,
+            current_a=None if draw is None else draw.current_a,
+            power_w=None if draw is None else draw.power_w,
+        )
 
 
 async def port_meter_reading(
-    rt: Runtime, charge_point_id: str, connector_id: int, energy_wh: int | None
+    rt: Runtime,
+    charge_point_id: str,
+    connector_id: int,
+    energy_wh: int | None,
+    draw: Draw | None,
 ) -> None:
-    """A reading for a port rather than a transaction (2.0.1 MeterValues). The station's own
-    (EVSE 0) readings are not kept. Raises UnknownConnector for an EVSE that is not (and may
-    not become) a port."""
+    """A reading for a port rather than a transaction (2.0.1 MeterValues), kept on its open
+    transaction as meter_reading keeps it. The station's own (EVSE 0) readings are not kept.
+    Raises UnknownConnector for an EVSE that is not (and may not become) a port."""
     await connectors.require(rt, charge_point_id, connector_id, station=True)
-    if energy_wh is None or connector_id == connectors.STATION:
+    if (energy_wh is None and draw is None) or connector_id == connectors.STATION:
         return
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
         port = await charger_store.ensure_port(session, charger, connector_id)
         transaction = await tx_store.open_on_port(session, port.port_uuid)
-        if transaction is not None:
+        if transaction is None:
+            return
+        if energy_wh is not None:
             transaction.meter_last_wh = energy_wh
+        if draw is not None and draw.current_a is not None:
+            transaction.measured_current_a = draw.current_a
+        if draw is not None and draw.power_w is not None:
+            transaction.measured_power_w = draw.power_w
 
 
 async def _requested(

@@ -48,12 +48,13 @@ def taken(transaction: Transaction, order: TransactionOrder) -> None:
         transaction.profile_until = order.expires_at
 
 
-async def move(session: AsyncSession, transaction: Transaction, now: datetime) -> None:
-    """If the charger holds a TxProfile ending at an old expiry, queue its update."""
+async def move(session: AsyncSession, transaction: Transaction, now: datetime) -> bool:
+    """If the charger holds a TxProfile ending at an old expiry, queue its update; True if
+    that queued a command."""
     if not out_of_date(
         transaction.state, transaction.profile_until, transaction.expires_at
     ) or await command_store.has_outstanding(session, transaction.id, TransactionAction.PROFILE):
-        return
+        return False
     charger = await tx_store.transaction_charger(session, transaction)
     command_store.add_command(
         session,
@@ -62,6 +63,7 @@ async def move(session: AsyncSession, transaction: Transaction, now: datetime) -
         action=TransactionAction.PROFILE,
         now=now,
     )
+    return True
 
 
 async def cleared(

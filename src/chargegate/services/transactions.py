@@ -208,16 +208,18 @@ async def modify(
                     "its expiry can no longer be changed"
                 )
             transaction.expires_at = request.expires
-            await fail_safe.move(session, transaction, now)
+            commanded = await fail_safe.move(session, transaction, now)
             queued = None
         else:
             item = await _request_stop(session, transaction, now, rt.settings)
             if request.force:
                 await stops.abandon(session, transaction, item, now)
+            commanded = True
             queued = QueuedView(item.queue_uuid)
         await claim.answered(queued)
-    # A new expiry under a site is a new balancer profile.
-    rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE, Topic.BALANCE)
+    # A new expiry under a site is a new balancer profile. Most extends queue no command: a
+    # dispatcher pass for them would find nothing to send.
+    rt.bus.wake(Topic.SCHEDULE, Topic.BALANCE, *([Topic.DISPATCH] if commanded else []))
     return queued
 
 

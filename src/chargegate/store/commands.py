@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -141,6 +141,85 @@ class Claimed:
     in_doubt: bool = False
 
 
+# The claim's statements, built once: a pass runs them at every wake-up (each start, stop and
+# answer), and building these trees again each time cost more than running them. Values are
+# bound at execution; `ids` expands to one chunk's ids.
+_RELEASE_EXPIRED = (
+    update(Command)
+    .where(
+        Command.status == CommandStatus.SENDING,
+        Command.lease_until < bindparam("now"),
+        # This node's own claims are in flight, or their answers wait to be written: under load
+        # that can outlast the lease, and must not send the command a second time. A restart
+        # releases them (release_node_claims).
+        Command.claimed_by != bindparam("node_id"),
+    )
+    .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
+)
+_EARLIER_SYNC = exists().where(
+    _EARLIER.charger_id == Command.charger_id,
+    _EARLIER.action == ChargerAction.SEND_LOCAL_LIST,
+    _EARLIER.status.in_(_OUTSTANDING),
+    _EARLIER.id < Command.id,
+)
+_DUE = (
+    select(Command.id)
+    .join(Charger, Command.charger_id == Charger.id)
+    .where(
+        Charger.connected_node == bindparam("node_id"),
+        Command.status == CommandStatus.PENDING,
+        or_(Command.in_doubt.is_(False), Charger.connected_at <= bindparam("settled_since")),
+        or_(Command.action != ChargerAction.SEND_LOCAL_LIST, ~_EARLIER_SYNC),
+    )
+    .order_by(Command.id)
+    .limit(CLAIM_BATCH)
+    .with_for_update(of=Command, skip_locked=True)
+)
+_CLAIM = (
+    update(Command)
+    .where(Command.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=CommandStatus.SENDING,
+        claimed_by=bindparam("claimer", type_=Command.claimed_by.type),
+        lease_until=bindparam("lease_end", type_=Command.lease_until.type),
+        attempts=Command.attempts + 1,
+    )
+)
+_CLAIMED = (
+    select(
+        Command.id,
+        Command.action,
+        Charger.charge_point_id,
+        Charger.connection_epoch,
+        Charger.smart_charging,
+        func.coalesce(Port.connector_id, Command.connector_id).label("connector_id"),
+        Command.queue_uuid,
+        Command.params,
+        Command.in_doubt,
+        Transaction.id.label("transaction_id"),
+        Transaction.state,
+        Transaction.id_tag,
+        Transaction.charger_transaction_id,
+        Transaction.expires_at,
+        Transaction.profile_until,
+        Transaction.limit_unit,
+        Transaction.limit_value,
+        Transaction.allocated_a,
+        Reservation.id.label("reservation_id"),
+        Reservation.id_tag.label("reserved_for"),
+        Reservation.parent_id_tag,
+        Reservation.token_type,
+        Reservation.expires_at.label("reserved_until"),
+    )
+    .join(Charger, Command.charger_id == Charger.id)
+    .outerjoin(Transaction, Command.transaction_id == Transaction.id)
+    .outerjoin(Reservation, Command.reservation_id == Reservation.id)
+    .outerjoin(Port, Transaction.port_uuid == Port.port_uuid)
+    .where(Command.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Command.id)
+)
+
+
 async def claim_due(
     session: AsyncSession, node_id: str, now: datetime, lease: timedelta, settle: timedelta
 ) -> list[Claimed]:
@@ -157,86 +236,18 @@ async def claim_due(
     Set-based statements rather than one ORM object per row: an expiry wave claims thousands
     of commands at once, and each is on the path to a charger that must stop on time.
     """
-    await session.execute(
-        update(Command)
-        .where(
-            Command.status == CommandStatus.SENDING,
-            Command.lease_until < now,
-            # This node's own claims are in flight, or their answers wait to be written: under
-            # load that can outlast the lease, and must not send the command a second time. A
-            # restart releases them (release_node_claims).
-            Command.claimed_by != node_id,
-        )
-        .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
-    )
-    earlier_sync = exists().where(
-        _EARLIER.charger_id == Command.charger_id,
-        _EARLIER.action == ChargerAction.SEND_LOCAL_LIST,
-        _EARLIER.status.in_(_OUTSTANDING),
-        _EARLIER.id < Command.id,
-    )
-    due = (
-        select(Command.id)
-        .join(Charger, Command.charger_id == Charger.id)
-        .where(
-            Charger.connected_node == node_id,
-            Command.status == CommandStatus.PENDING,
-            or_(Command.in_doubt.is_(False), Charger.connected_at <= now - settle),
-            or_(Command.action != ChargerAction.SEND_LOCAL_LIST, ~earlier_sync),
-        )
-        .order_by(Command.id)
-        .limit(CLAIM_BATCH)
-        .with_for_update(of=Command, skip_locked=True)
-    )
-    ids = list(await session.scalars(due))
+    connection = await session.connection()
+    await connection.execute(_RELEASE_EXPIRED, {"now": now, "node_id": node_id})
+    due = await connection.execute(_DUE, {"node_id": node_id, "settled_since": now - settle})
+    ids = list(due.scalars())
     if not ids:
         return []
     claimed = []
     for chunk in chunks(ids):
-        await session.execute(
-            update(Command)
-            .where(Command.id.in_(chunk))
-            .values(
-                status=CommandStatus.SENDING,
-                claimed_by=node_id,
-                lease_until=now + lease,
-                attempts=Command.attempts + 1,
-            ),
-            execution_options={"synchronize_session": False},
+        await connection.execute(
+            _CLAIM, {"ids": list(chunk), "claimer": node_id, "lease_end": now + lease}
         )
-        rows = await session.execute(
-            select(
-                Command.id,
-                Command.action,
-                Charger.charge_point_id,
-                Charger.connection_epoch,
-                Charger.smart_charging,
-                func.coalesce(Port.connector_id, Command.connector_id).label("connector_id"),
-                Command.queue_uuid,
-                Command.params,
-                Command.in_doubt,
-                Transaction.id.label("transaction_id"),
-                Transaction.state,
-                Transaction.id_tag,
-                Transaction.charger_transaction_id,
-                Transaction.expires_at,
-                Transaction.profile_until,
-                Transaction.limit_unit,
-                Transaction.limit_value,
-                Transaction.allocated_a,
-                Reservation.id.label("reservation_id"),
-                Reservation.id_tag.label("reserved_for"),
-                Reservation.parent_id_tag,
-                Reservation.token_type,
-                Reservation.expires_at.label("reserved_until"),
-            )
-            .join(Charger, Command.charger_id == Charger.id)
-            .outerjoin(Transaction, Command.transaction_id == Transaction.id)
-            .outerjoin(Reservation, Command.reservation_id == Reservation.id)
-            .outerjoin(Port, Transaction.port_uuid == Port.port_uuid)
-            .where(Command.id.in_(chunk))
-            .order_by(Command.id)
-        )
+        rows = await connection.execute(_CLAIMED, {"ids": list(chunk)})
         claimed += [
             Claimed(
                 command_id=row.id,

@@ -21,7 +21,6 @@ from chargegate.services import (
     charger_reservations,
     charger_transactions,
     connectors,
-    site_meter,
     stops,
 )
 from chargegate.services.runtime import Runtime
@@ -101,13 +100,10 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
         # Readings go by transaction, but a connector that is not a port is refused all the same.
         await connectors.require(rt, charge_point_id, payload["connectorId"], station=True)
         reading = energy_wh(payload["meterValue"], refuse=True)
-        if reading is not None and "transactionId" in payload:
+        if "transactionId" in payload:
             await charger_transactions.meter_reading(
-                rt, charge_point_id, payload["transactionId"], reading
+                rt, charge_point_id, payload["transactionId"], reading, draw(payload["meterValue"])
             )
-        measured = draw(payload["meterValue"])
-        if measured is not None and "transactionId" in payload:
-            await site_meter.session_draw(rt, charge_point_id, payload["transactionId"], measured)
         return {}
 
     return {

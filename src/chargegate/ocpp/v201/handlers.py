@@ -27,7 +27,6 @@ from chargegate.services import (
     charger_reports,
     charger_reservations,
     charger_transactions,
-    site_meter,
 )
 from chargegate.services.runtime import Runtime
 
@@ -116,13 +115,14 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
             await charger_reservations.used(
                 rt, charge_point_id, payload["reservationId"], answer.transaction_id
             )
-        if payload["eventType"] == TransactionEventEnumType.updated and energy is not None:
+        if payload["eventType"] == TransactionEventEnumType.updated:
             await charger_transactions.meter_reading(
-                rt, charge_point_id, charger_transaction_id, energy
+                rt,
+                charge_point_id,
+                charger_transaction_id,
+                energy,
+                draw(payload.get("meterValue", [])),
             )
-        measured = draw(payload.get("meterValue", []))
-        if payload["eventType"] == TransactionEventEnumType.updated and measured is not None:
-            await site_meter.session_draw(rt, charge_point_id, charger_transaction_id, measured)
         if token is None:
             return {}
         found = await authorization.at_start(rt, charge_point_id, token, answer)
@@ -143,11 +143,12 @@ def build(rt: Runtime, charge_point_id: str, on_boot: Callable[[], None]) -> dic
 
     async def meter_values(payload: Payload) -> Payload:
         await charger_transactions.port_meter_reading(
-            rt, charge_point_id, payload["evseId"], energy_wh(payload["meterValue"], refuse=True)
+            rt,
+            charge_point_id,
+            payload["evseId"],
+            energy_wh(payload["meterValue"], refuse=True),
+            draw(payload["meterValue"]),
         )
-        measured = draw(payload["meterValue"])
-        if measured is not None:
-            await site_meter.port_draw(rt, charge_point_id, payload["evseId"], measured)
         return {}
 
     async def notify_report(payload: Payload) -> Payload:
