@@ -42,6 +42,8 @@ class Scheduler:
             timeout = poll
             if next_at is not None:
                 timeout = min(poll, max(0.0, (next_at - utcnow()).total_seconds()))
+            # The topic is a flag, not a count: however many wake-ups came during the pass, they
+            # cause one more pass.
             await self._rt.bus.wait(Topic.SCHEDULE, timeout)
 
     async def tick(self) -> datetime | None:
