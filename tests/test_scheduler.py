@@ -22,9 +22,15 @@ IDLE = 'chargegate_scheduler_passes_total{kind="idle"}'
 WRITE = 'chargegate_scheduler_passes_total{kind="write"}'
 
 
-# Deadlines far enough away that a loaded machine meets them: nothing falls due unless the test
-# makes it.
-@pytest.mark.server_env({"CHARGEGATE_START_TIMEOUT_S": "120", "CHARGEGATE_STOP_CONFIRM_S": "120"})
+# Deadlines and answers' timeouts far enough away that a loaded machine meets them: nothing
+# falls due unless the test makes it.
+@pytest.mark.server_env(
+    {
+        "CHARGEGATE_START_TIMEOUT_S": "120",
+        "CHARGEGATE_STOP_CONFIRM_S": "120",
+        "CHARGEGATE_CALL_TIMEOUT_S": "60",
+    }
+)
 async def test_wake_ups_with_nothing_due_take_no_write_pass(
     server: Server, simulators: Simulators
 ) -> None:
@@ -40,7 +46,7 @@ async def test_wake_ups_with_nothing_due_take_no_write_pass(
                 f"/chargers/{charger.charge_point_id}/commands", json={"action": "clear_cache"}
             )
             assert queued.status_code == 202, queued.text
-            done = await poll_queue(client, queued.json()["id"])
+            done = await poll_queue(client, queued.json()["id"], timeout=90)
             assert done["status"] == "SUCCESS", done
         await stop_session(client, session["transaction_uuid"])
         idle = await metric(server, IDLE)
