@@ -61,7 +61,7 @@ async def test_wake_ups_with_nothing_due_take_no_write_pass(
 
         # Something due: an expiry. The write pass acts on it.
         expiring = await open_session(client, charger.port_uuids[1])
-        await expire_in(client, expiring["transaction_uuid"], 1)
+        await expire_in(client, expiring["transaction_uuid"], 5)
         closed = await poll_transaction(
             client, expiring["transaction_uuid"], lambda t: t["state"] == "Closed", timeout=60
         )
