@@ -55,6 +55,12 @@ STOPS_RETRYING = Gauge(
     "chargegate_stops_retrying",
     "Open transactions with a stop that did not take and is being retried (all nodes)",
 )
+SCHEDULER_PASSES = Counter(
+    "chargegate_scheduler_passes_total",
+    "Scheduler passes: `idle` (nothing due, seen on a read) and `write` (something due, acted "
+    "on in a write transaction)",
+    ["kind"],
+)
 
 METER_READINGS_SKIPPED = Counter(
     "chargegate_meter_readings_skipped_total",

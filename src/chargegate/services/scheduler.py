@@ -11,14 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.bus import Topic
 from chargegate.domain.states import TransactionAction
 from chargegate.domain.times import utcnow
-from chargegate.metrics import STOPS_RETRYING
+from chargegate.metrics import SCHEDULER_PASSES, STOPS_RETRYING
 from chargegate.services import charger_commands, outcomes, reservation_outcomes
 from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store import reservations as reservation_store
 from chargegate.store import transactions as tx_store
 
 log = logging.getLogger(__name__)
@@ -43,11 +42,40 @@ class Scheduler:
             timeout = poll
             if next_at is not None:
                 timeout = min(poll, max(0.0, (next_at - utcnow()).total_seconds()))
+            # The topic is a flag, not a count: however many wake-ups came during the pass, they
+            # cause one more pass.
             await self._rt.bus.wait(Topic.SCHEDULE, timeout)
 
     async def tick(self) -> datetime | None:
         """Act on everything due now; return when something is next due."""
         now = utcnow()
+        # Most wake-ups find nothing due: asking on a reader leaves the writer (on SQLite the
+        # one connection every write queues for) to the writes that have work.
+        async with self._rt.reads() as session:
+            next_at = await due_store.next_due(session)
+            if self._gauge_at is None or now - self._gauge_at >= timedelta(
+                seconds=self._rt.settings.poll_interval_s
+            ):
+                STOPS_RETRYING.set(await due_store.stops_retrying(session))
+                self._gauge_at = now
+        if next_at is None or next_at > now:
+            SCHEDULER_PASSES.labels("idle").inc()
+            return next_at
+        SCHEDULER_PASSES.labels("write").inc()
+        # What the read saw due, another node may have acted on since: the write pass finds it
+        # again under its locks, or finds nothing.
+        stops, postponed = await self._act(now)
+        if stops:
+            # A stop step may have closed a session under a site.
+            self._rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
+        if postponed:
+            # A postponed deadline is already past: look again shortly, not in a tight loop.
+            return now + RECHECK
+        # Look again at once: the read finds when the next thing is due.
+        return now
+
+    async def _act(self, now: datetime) -> tuple[int, bool]:
+        """The write pass: returns how many stops it sent and whether it postponed a start."""
         settings = self._rt.settings
         async with self._rt.sessions() as session, session.begin():
             stops = await self._expire(session, now)
@@ -55,20 +83,7 @@ class Scheduler:
             postponed = await self._fail_overdue_starts(session, now)
             await charger_commands.fail_overdue(session, now, settings.command_timeout_s)
             await reservation_outcomes.expire_due(session, now)
-            due = [await due_store.next_due(session), await reservation_store.next_expiry(session)]
-            next_at = min((at for at in due if at is not None), default=None)
-            if self._gauge_at is None or now - self._gauge_at >= timedelta(
-                seconds=settings.poll_interval_s
-            ):
-                STOPS_RETRYING.set(await due_store.stops_retrying(session))
-                self._gauge_at = now
-        if stops:
-            # A stop step may have closed a session under a site.
-            self._rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
-        if postponed:
-            # A postponed deadline is already past: look again shortly, not in a tight loop.
-            return now + RECHECK
-        return next_at
+        return stops, postponed
 
     async def _expire(self, session: AsyncSession, now: datetime) -> int:
         for transaction in await due_store.due_staging_expiries(session, now):

@@ -1,22 +1,19 @@
 """What the scheduler finds due: expiries, stop steps, pending starts past their expiry, and
-when something is next due."""
+when anything (start and command deadlines and reservations' expiries included) is next due."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.states import (
-    QueueKind,
-    QueueStatus,
-    StopState,
-    TransactionState,
-)
+from chargegate.domain.states import QueueKind, StopState, TransactionState
+from chargegate.store import queue_items, reservations
 from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Port, QueueItem, Transaction
+from chargegate.store.models import Charger, Port, QueueItem, Reservation, Transaction
 
 
 def _expiring() -> tuple[ColumnElement[bool], ...]:
@@ -152,38 +149,42 @@ async def stopping_on_connector(
     )
 
 
+def _pending_expiring() -> tuple[ColumnElement[bool], ...]:
+    """Real transactions still waiting for their charger to start, which fail at their
+    expiry."""
+    return (Transaction.state == TransactionState.PENDING, Transaction.staging.is_(False))
+
+
 async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Transaction]:
     return (
         await session.scalars(
             select(Transaction)
-            .where(
-                Transaction.state == TransactionState.PENDING,
-                Transaction.staging.is_(False),
-                Transaction.expires_at <= now,
-            )
+            .where(*_pending_expiring(), Transaction.expires_at <= now)
             .with_for_update(skip_locked=True)
         )
     ).all()
 
 
+def _earliest_due() -> Select[tuple[Any]]:
+    """The earliest time at which the scheduler has something to do: the same conditions as
+    the write pass's queries, so that the two agree."""
+    earliest = union_all(
+        select(func.min(Transaction.expires_at).label("at")).where(*_expiring()),
+        select(func.min(Transaction.expires_at)).where(*_pending_expiring()),
+        select(func.min(Transaction.stop_retry_at)).where(*_stopping()),
+        select(func.min(QueueItem.deadline_at)).where(*queue_items.awaiting(QueueKind.START)),
+        select(func.min(QueueItem.deadline_at)).where(*queue_items.awaiting(QueueKind.COMMAND)),
+        select(func.min(Reservation.expires_at)).where(*reservations.expiring()),
+    ).subquery()
+    return select(func.min(earliest.c.at))
+
+
+# Built once: it runs on every wake-up of the scheduler, and building it costs more CPU than
+# SQLite takes to answer it.
+_EARLIEST_DUE = _earliest_due()
+
+
 async def next_due(session: AsyncSession) -> datetime | None:
-    """The earliest time at which the scheduler has something to do."""
-    expiry = await session.scalar(select(func.min(Transaction.expires_at)).where(*_expiring()))
-    pending_expiry = await session.scalar(
-        select(func.min(Transaction.expires_at)).where(
-            Transaction.state == TransactionState.PENDING, Transaction.staging.is_(False)
-        )
-    )
-    stop_step = await session.scalar(
-        select(func.min(Transaction.stop_retry_at)).where(*_stopping())
-    )
-    deadline = await session.scalar(
-        select(func.min(QueueItem.deadline_at)).where(
-            QueueItem.kind.in_((QueueKind.START, QueueKind.COMMAND)),
-            QueueItem.status == QueueStatus.IN_PROGRESS,
-        )
-    )
-    candidates = [
-        value for value in (expiry, pending_expiry, stop_step, deadline) if value is not None
-    ]
-    return min(candidates) if candidates else None
+    """When something is next due: at or before now, the scheduler's write pass has work."""
+    at: datetime | None = await session.scalar(_EARLIEST_DUE)
+    return at

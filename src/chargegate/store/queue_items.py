@@ -47,12 +47,13 @@ async def open_queue_item(
     )
 
 
+def awaiting(kind: QueueKind) -> tuple[ColumnElement[bool], ...]:
+    """Queue items of this kind that fail once past their `deadline_at`."""
+    return (QueueItem.kind == kind, QueueItem.status == QueueStatus.IN_PROGRESS)
+
+
 def _overdue(kind: QueueKind, now: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (
-        QueueItem.kind == kind,
-        QueueItem.status == QueueStatus.IN_PROGRESS,
-        QueueItem.deadline_at <= now,
-    )
+    return (*awaiting(kind), QueueItem.deadline_at <= now)
 
 
 async def overdue_commands(session: AsyncSession, now: datetime) -> Sequence[QueueItem]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import RowMark
@@ -80,24 +80,20 @@ async def charger_reservation(
     )
 
 
+def expiring() -> tuple[ColumnElement[bool], ...]:
+    """Reservations that expire at their `expires_at`."""
+    return (Reservation.state.in_(_HOLDING),)
+
+
 async def due_expiries(session: AsyncSession, now: datetime) -> Sequence[Reservation]:
     return (
         await session.scalars(
             select(Reservation)
-            .where(Reservation.state.in_(_HOLDING), Reservation.expires_at <= now)
+            .where(*expiring(), Reservation.expires_at <= now)
             .order_by(Reservation.id)
             .with_for_update(skip_locked=True)
         )
     ).all()
-
-
-async def next_expiry(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(Reservation.expires_at)
-        .where(Reservation.state.in_(_HOLDING))
-        .order_by(Reservation.expires_at)
-        .limit(1)
-    )
 
 
 async def for_command(session: AsyncSession, command: Command) -> Reservation | None:
