@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
-from chargegate.services.group_commit import DeadLetter, GroupCommit
+from chargegate.services.group_commit import TIE_ATTEMPTS, DeadLetter, GroupCommit
 from chargegate.store.database import permanent_failure
 
 
@@ -135,3 +135,42 @@ def wrapped(orig: Exception, kind: type[DBAPIError] = DBAPIError) -> DBAPIError:
 )
 def test_what_fails_for_good(error: Exception, for_good: bool) -> None:
     assert permanent_failure(error) is for_good
+
+
+async def test_an_item_that_loses_a_tie_is_written_again_by_the_group_alone() -> None:
+    """PostgreSQL rolls one of two deadlocked transactions back; run again, it passes. The
+    group commit is where that happens (its callers do not retry), a bounded number of times."""
+    ties = {"tie": 2, "always": 99}
+    tried: list[list[str]] = []
+
+    async def write(batch: list[str]) -> None:
+        tried.append(batch)
+        for item in batch:
+            if ties.get(item):
+                ties[item] -= 1
+                raise wrapped(Orig("40P01"))
+
+    group = GroupCommit(write, "test_ties")
+    await group.add("tie")  # the batch, then alone twice: the second time it passes
+    assert tried == [["tie"]] * 3
+    tried.clear()
+    with pytest.raises(DBAPIError):
+        await group.add("always")
+    assert tried == [["always"]] * (1 + TIE_ATTEMPTS)
+    assert dead_letters("test_ties") == 0  # a tie is not the item's fault
+
+
+async def test_an_item_whose_caller_is_gone_is_written_all_the_same() -> None:
+    """The API's caller goes away when its client hangs up: what it asked for is still done."""
+    store = Store()
+    group = GroupCommit(store.write, "test")
+    store.gate.clear()
+    first = asyncio.create_task(group.add("a"))
+    await store.writing.wait()
+    gone = asyncio.create_task(group.add("b"))
+    await asyncio.sleep(0)  # "b" is waiting for the next write
+    gone.cancel()
+    store.gate.set()
+    await first
+    await group.flush()
+    assert store.batches == [["a"], ["b"]]
