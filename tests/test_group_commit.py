@@ -31,12 +31,21 @@ class Store:
         self.batches.append(batch)
 
 
-async def test_items_added_during_a_write_go_together_in_the_next() -> None:
-    store = Store()
-    group = GroupCommit(store.write, "test")
+async def held_at_first_write(
+    store: Store, what: str, *, keep_failed: bool = False
+) -> tuple[GroupCommit[str], asyncio.Task[None]]:
+    """A group whose first write ("a") is held at the store's gate: what is added meanwhile
+    waits for the next write."""
+    group = GroupCommit(store.write, what, keep_failed=keep_failed)
     store.gate.clear()
     first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()  # "a" is being written, held at the gate
+    await store.writing.wait()
+    return group, first
+
+
+async def test_items_added_during_a_write_go_together_in_the_next() -> None:
+    store = Store()
+    group, first = await held_at_first_write(store, "test")
     others = [asyncio.create_task(group.add(item)) for item in ("b", "c", "d")]
     await asyncio.sleep(0)
     store.gate.set()
@@ -46,10 +55,7 @@ async def test_items_added_during_a_write_go_together_in_the_next() -> None:
 
 async def test_a_failed_item_fails_its_own_caller_only() -> None:
     store = Store()
-    group = GroupCommit(store.write, "test")
-    store.gate.clear()
-    first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()
+    group, first = await held_at_first_write(store, "test")
     good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
     await asyncio.sleep(0)
     store.gate.set()
@@ -86,10 +92,7 @@ async def test_an_item_refused_for_good_is_dropped_even_where_failures_are_kept(
     ever, and every batch after it would fall back to one write per item. It is dropped instead:
     counted, and DeadLetter raised in its own caller, which decides what happens instead."""
     store = Store()
-    group = GroupCommit(store.write, "test_refused", keep_failed=True)
-    store.gate.clear()
-    first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()
+    group, first = await held_at_first_write(store, "test_refused", keep_failed=True)
     good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
     await asyncio.sleep(0)
     store.gate.set()
@@ -163,10 +166,7 @@ async def test_an_item_that_loses_a_tie_is_written_again_by_the_group_alone() ->
 async def test_an_item_whose_caller_is_gone_is_written_all_the_same() -> None:
     """The API's caller goes away when its client hangs up: what it asked for is still done."""
     store = Store()
-    group = GroupCommit(store.write, "test")
-    store.gate.clear()
-    first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()
+    group, first = await held_at_first_write(store, "test")
     gone = asyncio.create_task(group.add("b"))
     await asyncio.sleep(0)  # "b" is waiting for the next write
     gone.cancel()
