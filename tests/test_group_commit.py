@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
-from chargegate.services.group_commit import DeadLetter, GroupCommit
+from chargegate.services.group_commit import TIE_ATTEMPTS, DeadLetter, GroupCommit
 from chargegate.store.database import permanent_failure
 
 
@@ -31,12 +31,21 @@ class Store:
         self.batches.append(batch)
 
 
-async def test_items_added_during_a_write_go_together_in_the_next() -> None:
-    store = Store()
-    group = GroupCommit(store.write, "test")
+async def held_at_first_write(
+    store: Store, what: str, *, keep_failed: bool = False
+) -> tuple[GroupCommit[str], asyncio.Task[None]]:
+    """A group whose first write ("a") is held at the store's gate: what is added meanwhile
+    waits for the next write."""
+    group = GroupCommit(store.write, what, keep_failed=keep_failed)
     store.gate.clear()
     first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()  # "a" is being written, held at the gate
+    await store.writing.wait()
+    return group, first
+
+
+async def test_items_added_during_a_write_go_together_in_the_next() -> None:
+    store = Store()
+    group, first = await held_at_first_write(store, "test")
     others = [asyncio.create_task(group.add(item)) for item in ("b", "c", "d")]
     await asyncio.sleep(0)
     store.gate.set()
@@ -46,10 +55,7 @@ async def test_items_added_during_a_write_go_together_in_the_next() -> None:
 
 async def test_a_failed_item_fails_its_own_caller_only() -> None:
     store = Store()
-    group = GroupCommit(store.write, "test")
-    store.gate.clear()
-    first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()
+    group, first = await held_at_first_write(store, "test")
     good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
     await asyncio.sleep(0)
     store.gate.set()
@@ -86,10 +92,7 @@ async def test_an_item_refused_for_good_is_dropped_even_where_failures_are_kept(
     ever, and every batch after it would fall back to one write per item. It is dropped instead:
     counted, and DeadLetter raised in its own caller, which decides what happens instead."""
     store = Store()
-    group = GroupCommit(store.write, "test_refused", keep_failed=True)
-    store.gate.clear()
-    first = asyncio.create_task(group.add("a"))
-    await store.writing.wait()
+    group, first = await held_at_first_write(store, "test_refused", keep_failed=True)
     good, bad = asyncio.create_task(group.add("b")), asyncio.create_task(group.add("bad"))
     await asyncio.sleep(0)
     store.gate.set()
@@ -135,3 +138,39 @@ def wrapped(orig: Exception, kind: type[DBAPIError] = DBAPIError) -> DBAPIError:
 )
 def test_what_fails_for_good(error: Exception, for_good: bool) -> None:
     assert permanent_failure(error) is for_good
+
+
+async def test_an_item_that_loses_a_tie_is_written_again_by_the_group_alone() -> None:
+    """PostgreSQL rolls one of two deadlocked transactions back; run again, it passes. The
+    group commit is where that happens (its callers do not retry), a bounded number of times."""
+    ties = {"tie": 2, "always": 99}
+    tried: list[list[str]] = []
+
+    async def write(batch: list[str]) -> None:
+        tried.append(batch)
+        for item in batch:
+            if ties.get(item):
+                ties[item] -= 1
+                raise wrapped(Orig("40P01"))
+
+    group = GroupCommit(write, "test_ties")
+    await group.add("tie")  # the batch, then alone twice: the second time it passes
+    assert tried == [["tie"]] * 3
+    tried.clear()
+    with pytest.raises(DBAPIError):
+        await group.add("always")
+    assert tried == [["always"]] * (1 + TIE_ATTEMPTS)
+    assert dead_letters("test_ties") == 0  # a tie is not the item's fault
+
+
+async def test_an_item_whose_caller_is_gone_is_written_all_the_same() -> None:
+    """The API's caller goes away when its client hangs up: what it asked for is still done."""
+    store = Store()
+    group, first = await held_at_first_write(store, "test")
+    gone = asyncio.create_task(group.add("b"))
+    await asyncio.sleep(0)  # "b" is waiting for the next write
+    gone.cancel()
+    store.gate.set()
+    await first
+    await group.flush()
+    assert store.batches == [["a"], ["b"]]

@@ -43,18 +43,18 @@ from chargegate.ocpp.asgi import ChargerSockets
 from chargegate.ocpp.connections import ConnectionRegistry
 from chargegate.ocpp.endpoint import OcppEndpoint
 from chargegate.services.api_keys import ApiGuard
+from chargegate.services.api_writes import ApiWrites
 from chargegate.services.charger_lookups import ChargerLookups
 from chargegate.services.dispatcher import Dispatcher
 from chargegate.services.report_writes import ReportWrites
 from chargegate.services.runtime import NodeState, Runtime
 from chargegate.services.scheduler import Scheduler
-from chargegate.services.shared_writes import SharedWrites
 from chargegate.services.site_balancer import SiteBalancer
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
-from chargegate.store.database import create_engine, create_reader, session_factory
+from chargegate.store.database import create_engine, create_reader, is_sqlite, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "charger_password", settings.charger_password_checks_at_once
             ),
             writes=ReportWrites(sessions),
-            api_writes=SharedWrites(sessions),
+            # Shared transactions pay where there is one writer; on a pool they serialise.
+            api_writes=ApiWrites(sessions, shared=is_sqlite(settings.database_url)),
             lookups=ChargerLookups(session_factory(reader)),
             auto_registration=registration,
             bootstrap_hash=(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Topic
@@ -22,13 +20,7 @@ from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 from chargegate.store import readings as reading_store
 from chargegate.store import transactions as tx_store
-from chargegate.store.database import failure_kind, lost_a_tie
 from chargegate.store.models import Charger, Transaction
-
-log = logging.getLogger(__name__)
-
-# How often a stop report that lost a deadlock is run again.
-TIE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,22 +106,12 @@ async def transaction_stopped(
     reason: str,
 ) -> None:
     """`reason`: the charger's (Local when it left it out). Always succeeds: a charger must
-    never be left retrying a stop. A deadlock with the stop's own command answer (both touch
-    the transaction and its commands) is run again."""
+    never be left retrying a stop. A deadlock with another write (the stop's own command
+    answer: both touch the transaction and its commands) is run again by the group commit."""
     stop = StopReport(charge_point_id, reference, meter_stop_wh, at, reason)
-    for attempt in range(1, TIE_ATTEMPTS + 1):
-        try:
-            # Durable once this returns, grouped with the stops other chargers report.
-            await rt.node.writes.stops.add(stop)
-            rt.bus.wake(Topic.BALANCE)
-            return
-        except DBAPIError as exc:
-            if attempt == TIE_ATTEMPTS or not lost_a_tie(exc):
-                raise
-            log.warning(
-                "a stop report lost a tie with another write; running it again",
-                extra={"charge_point_id": charge_point_id, "error": failure_kind(exc)},
-            )
+    # Durable once this returns, grouped with the stops other chargers report.
+    await rt.node.writes.stops.add(stop)
+    rt.bus.wake(Topic.BALANCE)
 
 
 async def meter_reading(

@@ -14,11 +14,15 @@ from typing import Generic, TypeVar
 
 from chargegate.domain.errors import ChargegateError
 from chargegate.metrics import GROUP_COMMIT_DEAD_LETTERS
-from chargegate.store.database import failure_kind, permanent_failure
+from chargegate.store.database import failure_kind, lost_a_tie, permanent_failure
 
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
+
+# How often an item written on its own is run again when PostgreSQL rolled it back to break a
+# tie (a deadlock, a serialization failure) with another transaction.
+TIE_ATTEMPTS = 3
 
 
 class DeadLetter(ChargegateError):
@@ -32,11 +36,16 @@ class GroupCommit(Generic[Item]):
     `add` returns once its item is written. The items that arrive during a write all go in the
     next one, so a batch grows with the load instead of each caller writing its own (callers
     taking turns on a lock would write one small batch each). A batch that fails is written
-    item by item. An item that still fails for good (database.permanent_failure) is a dead
-    letter: logged without its values, counted, dropped, and DeadLetter raised in its caller;
-    retried, it would fail every batch it joins for ever. An item that fails otherwise (the
-    database is unreachable) raises its error in its caller, or, with `keep_failed`, is kept for
-    the next write (started by `flush`, a retry loop of the owner's) and never dropped.
+    item by item, and an item that loses a tie with another transaction (database.lost_a_tie)
+    is written again, up to TIE_ATTEMPTS times: the one place a write is retried, so neither
+    `write` nor a caller retries. An item that still fails for good (database.permanent_failure)
+    is a dead letter: logged without its values, counted, dropped, and DeadLetter raised in its
+    caller; retried, it would fail every batch it joins for ever. An item that fails otherwise
+    (the database is unreachable) raises its error in its caller, or, with `keep_failed`, is
+    kept for the next write (started by `flush`, a retry loop of the owner's) and never dropped.
+
+    A caller cancelled while it waits (its client hung up) leaves its item to be written with
+    the others: what it asked for happens, or fails, as if it had stayed.
     """
 
     def __init__(
@@ -111,11 +120,19 @@ class GroupCommit(Generic[Item]):
         return kept
 
     async def _write_one(self, item: Item) -> Exception | None:
-        try:
-            await self._write([item])
-        except Exception as exc:
-            return exc
-        return None
+        attempt = 1
+        while True:
+            try:
+                await self._write([item])
+                return None
+            except Exception as exc:
+                if attempt == TIE_ATTEMPTS or not lost_a_tie(exc):
+                    return exc
+                log.warning(
+                    "an item lost a tie with another write; writing it again",
+                    extra={"what": self._what, "error": failure_kind(exc), **self._describe(item)},
+                )
+            attempt += 1
 
     def _dead_letter(self, item: Item, error: Exception) -> DeadLetter:
         kind = failure_kind(error)

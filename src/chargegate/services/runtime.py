@@ -10,9 +10,9 @@ from chargegate.config import Settings
 from chargegate.domain.auto_registration import AutoRegistration
 from chargegate.domain.credentials import PasswordCache
 from chargegate.domain.times import utcnow
+from chargegate.services.api_writes import ApiWrites
 from chargegate.services.charger_lookups import ChargerLookups
 from chargegate.services.report_writes import ReportWrites
-from chargegate.services.shared_writes import SharedWrites
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.store.database import SessionFactory
 
@@ -23,8 +23,8 @@ class NodeState:
     password_checks: SlowChecks
     # Boots, status changes, stops and last-seen times, written in groups (see charger_reports).
     writes: ReportWrites
-    # The API's starts, committed together when they arrive together.
-    api_writes: SharedWrites
+    # The API's starts, committed together when they arrive together (on SQLite).
+    api_writes: ApiWrites
     # Charger rows for handshakes and boots, read in groups.
     lookups: ChargerLookups
     auto_registration: AutoRegistration = AutoRegistration.OFF

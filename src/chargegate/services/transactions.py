@@ -43,7 +43,7 @@ async def create(
     once: Idempotency[StartedView] | None = None,
 ) -> StartedView | Earlier:
     """The start, or (sent again with its Idempotency-Key) the request that made it; committed
-    with the other starts that arrive meanwhile (services.shared_writes)."""
+    with the other starts that arrive meanwhile on SQLite (services.api_writes)."""
     started = await rt.node.api_writes.run(partial(_create, rt, operator_id, request, once))
     if not isinstance(started, Earlier):
         rt.bus.wake(Topic.DISPATCH, Topic.SCHEDULE)

@@ -1,5 +1,6 @@
-"""Starts sent at once share one write transaction (services.shared_writes): each still gets its
-own answer, an error in one undoes only that one, and every 201 is committed."""
+"""Starts sent at once (services.api_writes: one shared write transaction on SQLite, one each on
+PostgreSQL): each still gets its own answer, an error in one undoes only that one, and every 201
+is committed."""
 
 from __future__ import annotations
 
