@@ -44,7 +44,9 @@ async def test_scheduled_stop_survives_kill(server: Server, simulators: Simulato
 
         await sim.wait_until(lambda: sim.stop_requests == 1, timeout=60)
         late = datetime.now(UTC) - api_time(expires[:19])
-        assert timedelta(0) <= late < timedelta(seconds=10), late
+        # Not before its expiry; the bound after it only has to survive a loaded machine's
+        # restart, as the scheduler also polls every 2 s.
+        assert timedelta(0) <= late < timedelta(seconds=30), late
         closed = await poll_transaction(
             client, created["transaction_uuid"], lambda tx: tx["state"] == "Closed"
         )
