@@ -13,7 +13,8 @@ from chargegate.store.database import permanent_failure
 
 
 class Store:
-    """Records each write's batch; a write that contains a "bad" item fails as a whole."""
+    """Records each write's batch; a write that contains a "bad" item fails as a whole (for
+    good), one that contains "down" fails as if the database were unreachable."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -28,6 +29,8 @@ class Store:
         self.tried.append(batch)
         if "bad" in batch:
             raise ValueError("bad item")
+        if "down" in batch:
+            raise ConnectionRefusedError()
         self.batches.append(batch)
 
 
@@ -174,3 +177,18 @@ async def test_an_item_whose_caller_is_gone_is_written_all_the_same() -> None:
     await first
     await group.flush()
     assert store.batches == [["a"], ["b"]]
+
+
+async def test_an_item_nobody_waits_for_is_written_and_its_failure_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store()
+    group, first = await held_at_first_write(store, "test")
+    for item in ("b", "bad", "down"):
+        group.put(item)
+    store.gate.set()
+    await first
+    await group.flush()
+    assert store.batches == [["a"], ["b"]]
+    assert "dropped an item the database refuses for good" in caplog.text
+    assert "an item nobody waits for was not written" in caplog.text

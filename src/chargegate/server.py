@@ -147,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.close()
             await registry.close_all(GOING_AWAY, "server shutting down")
+            await runtime.node.writes.seen.flush()
             await bus.close()
             await engine.dispose()
             await reader.dispose()

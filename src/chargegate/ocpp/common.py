@@ -55,7 +55,7 @@ def boot_accepted(rt: Runtime, on_boot: Callable[[], None]) -> Payload:
 
 def shared_handlers(rt: Runtime, charge_point_id: str) -> dict[str, Handler]:
     async def heartbeat(payload: Payload) -> Payload:
-        await charger_reports.seen(rt, charge_point_id)
+        charger_reports.seen(rt, charge_point_id)
         return {"currentTime": ocpp_now()}
 
     async def data_transfer(payload: Payload) -> Payload:

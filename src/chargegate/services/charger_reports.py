@@ -49,18 +49,19 @@ async def booted(rt: Runtime, report: BootReport) -> None:
     await rt.node.writes.reports.add(report)
 
 
-async def seen(rt: Runtime, charge_point_id: str) -> None:
+def seen(rt: Runtime, charge_point_id: str) -> None:
     """A heartbeat. Whether a charger is online comes from its socket, so `last_seen_at` is
     only informative: it is written at most once a minute per charger (by default), and the
     writes of many chargers go together in one transaction, which takes the database write per
-    heartbeat off the hottest path there is."""
+    heartbeat off the hottest path there is. Nor does the heartbeat's answer wait for that
+    write: on SQLite's single writer it would queue behind every other write."""
     now = utcnow()
     writes = rt.node.writes
     last = writes.seen_written.get(charge_point_id)
     if last is not None and (now - last).total_seconds() < rt.settings.seen_write_interval_s:
         return
     writes.seen_written[charge_point_id] = now
-    await writes.seen.add((charge_point_id, now))
+    writes.seen.put((charge_point_id, now))
 
 
 async def status_changed(

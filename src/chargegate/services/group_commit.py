@@ -46,6 +46,9 @@ class GroupCommit(Generic[Item]):
 
     A caller cancelled while it waits (its client hung up) leaves its item to be written with
     the others: what it asked for happens, or fails, as if it had stayed.
+
+    `put` adds an item nobody waits for: for writes whose answer must not queue behind the
+    writer (what is only informative); its failures are logged, never raised.
     """
 
     def __init__(
@@ -62,7 +65,8 @@ class GroupCommit(Generic[Item]):
         self._keep_failed = keep_failed
         # What identifies a dead letter in its log line (ids, never the values written).
         self._describe = describe
-        self._pending: list[tuple[Item, asyncio.Future[None]]] = []
+        # An item's future settles its caller; None when nobody waits (`put`).
+        self._pending: list[tuple[Item, asyncio.Future[None] | None]] = []
         self._writer: asyncio.Task[None] | None = None
         GROUP_COMMIT_DEAD_LETTERS.labels(what)  # present (as 0) before the first one
 
@@ -71,6 +75,10 @@ class GroupCommit(Generic[Item]):
         self._pending.append((item, done))
         self._start()
         await done
+
+    def put(self, item: Item) -> None:
+        self._pending.append((item, None))
+        self._start()
 
     async def flush(self) -> None:
         """Returns once everything added so far has had a write attempt."""
@@ -84,7 +92,7 @@ class GroupCommit(Generic[Item]):
             self._writer = asyncio.create_task(self._write_all(), name=f"write {self._what}")
 
     async def _write_all(self) -> None:
-        kept: list[tuple[Item, asyncio.Future[None]]] = []
+        kept: list[tuple[Item, asyncio.Future[None] | None]] = []
         while self._pending:
             batch, self._pending = self._pending, []
             kept += await self._write_batch(batch)
@@ -93,8 +101,8 @@ class GroupCommit(Generic[Item]):
             self._pending = kept + self._pending
 
     async def _write_batch(
-        self, batch: list[tuple[Item, asyncio.Future[None]]]
-    ) -> list[tuple[Item, asyncio.Future[None]]]:
+        self, batch: list[tuple[Item, asyncio.Future[None] | None]]
+    ) -> list[tuple[Item, asyncio.Future[None] | None]]:
         """Writes the batch and settles its callers; returns the failed items to keep."""
         try:
             await self._write([item for item, _ in batch])
@@ -112,7 +120,13 @@ class GroupCommit(Generic[Item]):
             elif error is not None and self._keep_failed:
                 kept.append((item, done))
                 error = None
-            if not done.done():  # its caller may have been cancelled meanwhile
+            if done is None:
+                if error is not None and not isinstance(error, DeadLetter):
+                    log.warning(
+                        "an item nobody waits for was not written",
+                        extra={"what": self._what, "error": failure_kind(error)},
+                    )
+            elif not done.done():  # its caller may have been cancelled meanwhile
                 if error is None:
                     done.set_result(None)
                 else:

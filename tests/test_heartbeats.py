@@ -1,0 +1,68 @@
+"""A Heartbeat's answer does not wait for the database: `last_seen_at` is informative (whether
+a charger is online comes from its socket), and on SQLite its write would queue behind every
+other write on the one writer."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from support import Server, eventually, raw_charger
+
+
+@contextlib.asynccontextmanager
+async def holding_the_writer(server: Server, charge_point_id: str) -> AsyncIterator[None]:
+    """A transaction of the test's own that keeps the server from writing the charger's row:
+    on SQLite the database's write lock, on PostgreSQL the row's lock."""
+    url = server.database_url
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            yield
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        return
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            locked = await connection.fetch(
+                "SELECT 1 FROM chargers WHERE charge_point_id = $1 FOR UPDATE", charge_point_id
+            )
+            assert locked
+            yield
+    finally:
+        await connection.close()
+
+
+@pytest.mark.server_env({"CHARGEGATE_SEEN_WRITE_INTERVAL_S": "0"})
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_heartbeat_is_answered_while_its_write_waits(
+    server: Server, subprotocol: str
+) -> None:
+    operator = await server.operator()
+    async with raw_charger(operator, subprotocol) as (raw, charger), operator.client() as client:
+        path = f"/chargers/{charger.charge_point_id}"
+        connected = (await client.get(path)).json()["last_seen"]
+        assert connected is not None
+
+        # The API shows whole seconds: a heartbeat a second later is told from the connection.
+        async def next_second() -> bool:
+            return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S") > connected
+
+        await eventually(next_second)
+        async with holding_the_writer(server, charger.charge_point_id):
+            answer = await raw.call("Heartbeat", {})  # within RawCharger's 10 s
+            assert answer["currentTime"]
+            assert (await client.get(path)).json()["last_seen"] == connected
+
+        async def written() -> bool:
+            return str((await client.get(path)).json()["last_seen"]) > connected
+
+        await eventually(written)
