@@ -61,6 +61,12 @@ SCHEDULER_PASSES = Counter(
     "on in a write transaction)",
     ["kind"],
 )
+DISPATCHER_PASSES = Counter(
+    "chargegate_dispatcher_passes_total",
+    "Dispatcher passes: `idle` (nothing to claim, seen on a read) and `claim` (commands to "
+    "claim or leases to release, in a write transaction)",
+    ["kind"],
+)
 
 METER_READINGS_SKIPPED = Counter(
     "chargegate_meter_readings_skipped_total",

@@ -18,7 +18,7 @@ from chargegate.domain.states import (
     TransactionState,
 )
 from chargegate.domain.times import utcnow
-from chargegate.metrics import EXPIRY_DELAY
+from chargegate.metrics import DISPATCHER_PASSES, EXPIRY_DELAY
 from chargegate.services import charger_commands, command_answers, fail_safe, local_lists
 from chargegate.services.command_answers import UNSTORABLE_ANSWER, Claim
 from chargegate.services.commands import (
@@ -86,8 +86,17 @@ class Dispatcher:
         settings = self._rt.settings
         lease = timedelta(seconds=settings.call_timeout_s * 2)
         settle = timedelta(seconds=settings.resend_settle_s)
+        now = utcnow()
+        async with self._rt.reads() as session:
+            found = await command_store.claimable(session, settings.node_id, now, settle)
+        if not (found.expired or found.due):
+            DISPATCHER_PASSES.labels("idle").inc()
+            return []
+        DISPATCHER_PASSES.labels("claim").inc()
         async with self._rt.sessions() as session, session.begin():
-            rows = await command_store.claim_due(session, settings.node_id, utcnow(), lease, settle)
+            rows = await command_store.claim_due(
+                session, settings.node_id, now, lease, settle, found
+            )
             needed: list[Claimed] = []
             overtaken: list[int] = []
             doubtful: list[Claimed] = []

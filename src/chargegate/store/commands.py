@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -144,16 +144,17 @@ class Claimed:
 # The claim's statements, built once: a pass runs them at every wake-up (each start, stop and
 # answer), and building these trees again each time cost more than running them. Values are
 # bound at execution; `ids` expands to one chunk's ids.
+_LEASE_EXPIRED = and_(
+    Command.status == CommandStatus.SENDING,
+    Command.lease_until < bindparam("now"),
+    # This node's own claims are in flight, or their answers wait to be written: under load
+    # that can outlast the lease, and must not send the command a second time. A restart
+    # releases them (release_node_claims).
+    Command.claimed_by != bindparam("node_id"),
+)
 _RELEASE_EXPIRED = (
     update(Command)
-    .where(
-        Command.status == CommandStatus.SENDING,
-        Command.lease_until < bindparam("now"),
-        # This node's own claims are in flight, or their answers wait to be written: under load
-        # that can outlast the lease, and must not send the command a second time. A restart
-        # releases them (release_node_claims).
-        Command.claimed_by != bindparam("node_id"),
-    )
+    .where(_LEASE_EXPIRED)
     .values(status=CommandStatus.PENDING, lease_until=None, in_doubt=True)
 )
 _EARLIER_SYNC = exists().where(
@@ -162,7 +163,7 @@ _EARLIER_SYNC = exists().where(
     _EARLIER.status.in_(_OUTSTANDING),
     _EARLIER.id < Command.id,
 )
-_DUE = (
+_DUE_HERE = (
     select(Command.id)
     .join(Charger, Command.charger_id == Charger.id)
     .where(
@@ -171,19 +172,26 @@ _DUE = (
         or_(Command.in_doubt.is_(False), Charger.connected_at <= bindparam("settled_since")),
         or_(Command.action != ChargerAction.SEND_LOCAL_LIST, ~_EARLIER_SYNC),
     )
-    .order_by(Command.id)
-    .limit(CLAIM_BATCH)
-    .with_for_update(of=Command, skip_locked=True)
 )
+_CLAIMABLE = select(select(Command.id).where(_LEASE_EXPIRED).exists(), _DUE_HERE.exists())
+# The due commands claimed in the statement that finds them (one round trip, not two).
 _CLAIM = (
     update(Command)
-    .where(Command.id.in_(bindparam("ids", expanding=True)))
+    .where(
+        Command.id.in_(
+            _DUE_HERE.order_by(Command.id)
+            .limit(CLAIM_BATCH)
+            .with_for_update(of=Command, skip_locked=True)
+            .correlate(None)
+        )
+    )
     .values(
         status=CommandStatus.SENDING,
         claimed_by=bindparam("claimer", type_=Command.claimed_by.type),
         lease_until=bindparam("lease_end", type_=Command.lease_until.type),
         attempts=Command.attempts + 1,
     )
+    .returning(Command.id)
 )
 _CLAIMED = (
     select(
@@ -220,10 +228,38 @@ _CLAIMED = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Claimable:
+    """What a claim would find, as a read (beside SQLite's one writer) tells: most wake-ups
+    find nothing, and then need no write transaction."""
+
+    # Another node's claims whose lease ran out, to be released (and sent again).
+    expired: bool
+    # Commands waiting for chargers connected here.
+    due: bool
+
+
+async def claimable(
+    session: AsyncSession, node_id: str, now: datetime, settle: timedelta
+) -> Claimable:
+    row = (
+        await session.execute(
+            _CLAIMABLE, {"now": now, "node_id": node_id, "settled_since": now - settle}
+        )
+    ).one()
+    return Claimable(expired=bool(row[0]), due=bool(row[1]))
+
+
 async def claim_due(
-    session: AsyncSession, node_id: str, now: datetime, lease: timedelta, settle: timedelta
+    session: AsyncSession,
+    node_id: str,
+    now: datetime,
+    lease: timedelta,
+    settle: timedelta,
+    found: Claimable,
 ) -> list[Claimed]:
-    """Claim the pending commands for chargers connected to this node.
+    """Claim the pending commands for chargers connected to this node; `found` is what a read
+    just before found, and what it did not find is not looked for again.
 
     A command in doubt (sent, then its sender crashed) waits until its charger has been
     connected for `settle`: a charger flushes what it queued while we were away (such as the
@@ -237,16 +273,24 @@ async def claim_due(
     of commands at once, and each is on the path to a charger that must stop on time.
     """
     connection = await session.connection()
-    await connection.execute(_RELEASE_EXPIRED, {"now": now, "node_id": node_id})
-    due = await connection.execute(_DUE, {"node_id": node_id, "settled_since": now - settle})
-    ids = list(due.scalars())
+    if found.expired:
+        await connection.execute(_RELEASE_EXPIRED, {"now": now, "node_id": node_id})
+    elif not found.due:
+        return []
+    due = await connection.execute(
+        _CLAIM,
+        {
+            "node_id": node_id,
+            "settled_since": now - settle,
+            "claimer": node_id,
+            "lease_end": now + lease,
+        },
+    )
+    ids = sorted(due.scalars())
     if not ids:
         return []
     claimed = []
     for chunk in chunks(ids):
-        await connection.execute(
-            _CLAIM, {"ids": list(chunk), "claimer": node_id, "lease_end": now + lease}
-        )
         rows = await connection.execute(_CLAIMED, {"ids": list(chunk)})
         claimed += [
             Claimed(
