@@ -21,6 +21,7 @@ from chargegate.store import chargers as charger_store
 from chargegate.store import readings as reading_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import Charger, Transaction
+from chargegate.store.readings import OnPort
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +118,13 @@ async def transaction_stopped(
 async def meter_reading(
     rt: Runtime,
     charge_point_id: str,
-    reference: int | str,
+    reference: int | str | OnPort,
     energy_wh: int | None,
     draw: Draw | None,
 ) -> None:
-    """A reading for a transaction (1.6 transactionId, 2.0.1 the charger's transactionId), kept
-    while it is open: its energy register, and what it draws (Current.Import,
-    Power.Active.Import), the measured load a site shows (services.sites)."""
+    """A reading for a transaction (1.6 transactionId, 2.0.1 the charger's transactionId, or
+    the one open on a port), kept while it is open: its energy register, and what it draws
+    (Current.Import, Power.Active.Import), the measured load a site shows (services.sites)."""
     if energy_wh is None and draw is None:
         return
     async with rt.sessions() as session, session.begin():
@@ -148,20 +149,8 @@ async def port_meter_reading(
     transaction as meter_reading keeps it. The station's own (EVSE 0) readings are not kept.
     Raises UnknownConnector for an EVSE that is not (and may not become) a port."""
     await connectors.require(rt, charge_point_id, connector_id, station=True)
-    if (energy_wh is None and draw is None) or connector_id == connectors.STATION:
-        return
-    async with rt.sessions() as session, session.begin():
-        charger = await charger_store.registered(session, charge_point_id)
-        port = await charger_store.ensure_port(session, charger, connector_id)
-        transaction = await tx_store.open_on_port(session, port.port_uuid)
-        if transaction is None:
-            return
-        if energy_wh is not None:
-            transaction.meter_last_wh = energy_wh
-        if draw is not None and draw.current_a is not None:
-            transaction.measured_current_a = draw.current_a
-        if draw is not None and draw.power_w is not None:
-            transaction.measured_power_w = draw.power_w
+    if connector_id != connectors.STATION:
+        await meter_reading(rt, charge_point_id, OnPort(connector_id), energy_wh, draw)
 
 
 async def _requested(

@@ -8,7 +8,8 @@ once, so each reading only binds its values to SQLAlchemy's compiled form.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, Float, Integer, String, Update, bindparam, func, or_, select
 from sqlalchemy import update as update_of
@@ -16,24 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import TransactionState
 from chargegate.store.models import Charger, Port, Transaction
+from chargegate.store.transactions import newest_on_charger
+
+# The reporting charger's row id, by the id it connected with.
+_CHARGER = (
+    select(Charger.id)
+    .where(Charger.charge_point_id == bindparam("charge_point_id", type_=String))
+    .scalar_subquery()
+)
 
 
-def _reading(reference_matches: ColumnElement[bool]) -> Update:
-    # The newest match, as the lookup by reference picks it: a station may reuse its own
-    # transaction ids over time.
-    newest = (
-        select(Transaction.id)
-        .join(Port, Transaction.port_uuid == Port.port_uuid)
-        .join(Charger, Charger.id == Port.charger_id)
-        .where(
-            Charger.charge_point_id == bindparam("charge_point_id", type_=String),
-            Transaction.staging.is_(False),
-            reference_matches,
-        )
-        .order_by(Transaction.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+def _reading(*matches: ColumnElement[bool]) -> Update:
+    newest = newest_on_charger(_CHARGER, *matches).with_only_columns(Transaction.id)
     # A value the message does not carry (None) leaves the stored one as it is.
     energy = func.coalesce(bindparam("energy_wh", type_=Integer), Transaction.meter_last_wh)
     current = func.coalesce(bindparam("current_a", type_=Float), Transaction.measured_current_a)
@@ -41,7 +36,7 @@ def _reading(reference_matches: ColumnElement[bool]) -> Update:
     return (
         update_of(Transaction)
         .where(
-            Transaction.id == newest,
+            Transaction.id == newest.scalar_subquery(),
             Transaction.state == TransactionState.OPEN,
             # A repeated reading is not a write (no row lock, no WAL page on SQLite).
             or_(
@@ -59,23 +54,45 @@ _BY_OUR_ID = _reading(Transaction.id == bindparam("reference", type_=Integer))
 _BY_CHARGER_ID = _reading(
     Transaction.charger_transaction_id == bindparam("reference", type_=String)
 )
+# By its port (2.0.1 MeterValues name an EVSE, not a transaction): the open one there.
+_BY_PORT = _reading(
+    Port.connector_id == bindparam("reference", type_=Integer),
+    Transaction.state == TransactionState.OPEN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OnPort:
+    """A reading for the transaction open on a port (2.0.1 MeterValues name an EVSE)."""
+
+    connector_id: int
 
 
 async def record_reading(
     session: AsyncSession,
     charge_point_id: str,
-    reference: int | str,
+    reference: int | str | OnPort,
     *,
     energy_wh: int | None,
     current_a: float | None,
     power_w: float | None,
 ) -> None:
-    """Keeps the readings given (None: not read) on the charger's transaction `reference` if it
-    is open; a reference to no open transaction of this charger changes nothing."""
-    statement = _BY_CHARGER_ID if isinstance(reference, str) else _BY_OUR_ID
+    """Keeps the readings given (None: not read) on the charger's transaction `reference` (our
+    id, the 2.0.1 station's own id, or the one open on a port) if it is open; a reference to no
+    open transaction of this charger changes nothing."""
+    bound: int | str
+    match reference:
+        case OnPort(connector_id):
+            statement, bound = _BY_PORT, connector_id
+        case str():
+            statement, bound = _BY_CHARGER_ID, reference
+        case int():
+            statement, bound = _BY_OUR_ID, reference
+        case _:
+            assert_never(reference)
     values: dict[str, Any] = {
         "charge_point_id": charge_point_id,
-        "reference": reference,
+        "reference": bound,
         "energy_wh": energy_wh,
         "current_a": current_a,
         "power_w": power_w,

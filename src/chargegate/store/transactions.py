@@ -155,16 +155,21 @@ async def live_start_with_tag(
     )
 
 
-def _on_charger(charger_id: int, *conditions: Any) -> Select[Transaction]:
+def newest_on_charger(charger_id: int | ColumnElement[int], *conditions: Any) -> Select[Any]:
+    """The newest (non-staging) transaction of a charger that meets `conditions`: the one a
+    charger's report names, as a station may reuse its own transaction ids over time."""
     return (
         select(Transaction)
         .join(Port, Transaction.port_uuid == Port.port_uuid)
         .where(Port.charger_id == charger_id, Transaction.staging.is_(False), *conditions)
         .order_by(Transaction.id.desc())
         .limit(1)
-        # A charger's report and an API request about the same transaction take turns.
-        .with_for_update(of=Transaction)
     )
+
+
+def _on_charger(charger_id: int, *conditions: Any) -> Select[Transaction]:
+    # A charger's report and an API request about the same transaction take turns.
+    return newest_on_charger(charger_id, *conditions).with_for_update(of=Transaction)
 
 
 async def charger_transaction_by_tag(
