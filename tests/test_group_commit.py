@@ -192,3 +192,13 @@ async def test_an_item_nobody_waits_for_is_written_and_its_failure_only_logged(
     assert store.batches == [["a"], ["b"]]
     assert "dropped an item the database refuses for good" in caplog.text
     assert "an item nobody waits for was not written" in caplog.text
+
+
+async def test_items_that_trickle_in_share_a_write_when_the_writer_lingers() -> None:
+    store = Store()
+    group = GroupCommit(store.write, "test", linger=60)
+    group.put("a")
+    await asyncio.sleep(0)  # the writer has started, and waits for more
+    group.put("b")
+    await group.flush()  # without waiting out the minute
+    assert store.batches == [["a", "b"]]

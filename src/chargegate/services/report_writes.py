@@ -35,6 +35,9 @@ class Claim:
     epoch: int | None = None
 
 
+SEEN_LINGER_S = 1.0
+
+
 class ReportWrites:
     def __init__(self, sessions: SessionFactory) -> None:
         # When this node last wrote each charger's last_seen_at.
@@ -42,11 +45,13 @@ class ReportWrites:
         # The status this node last stored for each port: chargers repeat unchanged
         # StatusNotifications, which then cost no write.
         self.statuses_written: StatusesWritten = {}
-        # Heartbeats' last_seen_at, many chargers' in one transaction.
+        # Heartbeats' last_seen_at, many chargers' in one transaction: nobody waits for them,
+        # so they gather for a second rather than take the writer each as it comes.
         self.seen: GroupCommit[tuple[str, datetime]] = GroupCommit(
             partial(_write_seen, sessions),
             "last_seen",
             describe=lambda seen: {"charge_point_id": seen[0]},
+            linger=SEEN_LINGER_S,
         )
         # Boots and status changes: a fleet coming online for the first time sends thousands of
         # each within seconds.
