@@ -281,6 +281,9 @@ async def test_a_reading_keeps_energy_and_draw_together_on_its_own_chargers_tran
 async def test_measured_load_comes_from_meter_values_v201(
     op: Operator, raw201: tuple[RawCharger, Charger]
 ) -> None:
+    """2.0.1 readings come in the transaction's own events, or in MeterValues that name an EVSE
+    rather than a transaction: kept on the one open there; one for another EVSE (no transaction
+    open there) changes nothing."""
     raw, charger = raw201
     await accepted_cards(op, "CARD-M201")
     async with op.client() as client:
@@ -298,32 +301,10 @@ async def test_measured_load_comes_from_meter_values_v201(
         update.pop("idToken")
         await raw.call(action, update)
         assert await measured(client, path) == (20.0, 13800.0, 13800)
-
-
-async def test_a_201_reading_for_an_evse_keeps_the_draw_of_the_transaction_open_there(
-    op: Operator, raw201: tuple[RawCharger, Charger]
-) -> None:
-    """2.0.1 MeterValues name an EVSE, not a transaction: the reading is kept on the one open
-    there, and one for another EVSE (no transaction there) changes nothing."""
-    raw, charger = raw201
-    await accepted_cards(op, "CARD-E201")
-    async with op.client() as client:
-        site = await make(client, ports=[charger.port])
-        path = f"/sites/{site['site_uuid']}"
-        action, start = start_report("ocpp2.0.1", 1, "CARD-E201", NOW)
-        await raw.call(action, start)
-        assert (
-            await raw.call("MeterValues", {"evseId": 1, "meterValue": readings201("16", "11")})
-            == {}
-        )
+        for evse, current, power_kw in ((1, "16", "11"), (2, "31", "21")):
+            reading = {"evseId": evse, "meterValue": readings201(current, power_kw)}
+            assert await raw.call("MeterValues", reading) == {}
         assert await measured(client, path) == (16.0, 11000.0, 11000)
-        assert (
-            await raw.call("MeterValues", {"evseId": 2, "meterValue": readings201("31", "21")})
-            == {}
-        )
-        assert await measured(client, path) == (16.0, 11000.0, 11000)
-        await raw.call("MeterValues", {"evseId": 1, "meterValue": readings201("9.5", "6.5")})
-        assert await measured(client, path) == (9.5, 6500.0, 6500)
 
 
 async def test_a_sessions_own_limit_holds_on_a_site_and_its_txprofiles_are_the_balancers(
