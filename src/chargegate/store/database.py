@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import Connection, PoolResetState, event
+from sqlalchemy import Connection, PoolResetState, event, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.util import await_
+
+from chargegate.store import sqlite_inline
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -24,15 +27,24 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    # One connection per process: SQLite has one writer anyway, and a single connection means
-    # no in-process lock contention. BEGIN IMMEDIATE makes a writer from another process (the
-    # CLI beside a running server) wait on busy_timeout instead of failing on a lock upgrade;
-    # busy_timeout is set first, as journal_mode may wait on a lock another process holds.
+    # One connection per process, run on the event loop's thread (store.sqlite_inline): SQLite
+    # has one writer anyway, and a single connection means no in-process lock contention.
+    # BEGIN IMMEDIATE makes a writer from another process (the CLI beside a running server)
+    # wait for the lock instead of failing on a lock upgrade: in a thread, as the inline
+    # connection's busy_timeout is 0 once connected (journal_mode may wait on a lock another
+    # process holds, and is set first, with a busy_timeout).
     return _sqlite(
         url,
         connections=1,
-        pragmas=("busy_timeout=30000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"),
+        pragmas=(
+            "busy_timeout=30000",
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=0",
+        ),
         begin="BEGIN IMMEDIATE",
+        inline=True,
     )
 
 
@@ -56,11 +68,17 @@ def create_reader(url: str, writer: AsyncEngine) -> AsyncEngine:
         return writer
     # A deferred transaction: one consistent snapshot for the session's queries.
     return _sqlite(
-        url, connections=4, pragmas=("query_only=ON", "busy_timeout=30000"), begin="BEGIN"
+        url,
+        connections=4,
+        pragmas=("query_only=ON", "busy_timeout=30000"),
+        begin="BEGIN",
+        inline=False,
     )
 
 
-def _sqlite(url: str, connections: int, pragmas: tuple[str, ...], begin: str) -> AsyncEngine:
+def _sqlite(
+    url: str, connections: int, pragmas: tuple[str, ...], begin: str, *, inline: bool
+) -> AsyncEngine:
     """SQLite with transactions begun by us (`begin`), not by the driver.
 
     Every statement through aiosqlite is a round trip to its thread and back to the event loop,
@@ -68,13 +86,20 @@ def _sqlite(url: str, connections: int, pragmas: tuple[str, ...], begin: str) ->
     exec_driver_sql takes three), and a connection back in the pool is rolled back only if it
     is still in a transaction (a session's close has already rolled back or committed it,
     after which the pool's own reset would be one more)."""
+    path = make_url(url).database
     engine = create_async_engine(
-        url, pool_size=connections, max_overflow=0, pool_reset_on_return=None
+        url,
+        pool_size=connections,
+        max_overflow=0,
+        pool_reset_on_return=None,
+        **({"async_creator": partial(sqlite_inline.connect, path)} if inline and path else {}),
     )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
+        # aiosqlite's connections begin transactions of their own; the inline one never does.
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
@@ -83,16 +108,22 @@ def _sqlite(url: str, connections: int, pragmas: tuple[str, ...], begin: str) ->
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         driver = connection.connection.driver_connection
-        assert isinstance(driver, aiosqlite.Connection)
+        assert isinstance(driver, aiosqlite.Connection | sqlite_inline.InlineConnection)
         try:
-            await_(driver.execute(begin))
+            await_(
+                driver.begin(begin)
+                if isinstance(driver, sqlite_inline.InlineConnection)
+                else driver.execute(begin)
+            )
         except sqlite3.Error as exc:
             # As SQLAlchemy's own statements raise it, for the callers' `except DBAPIError`.
             raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     @event.listens_for(engine.sync_engine.pool, "reset")
     def _on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
-        driver: aiosqlite.Connection | None = record.driver_connection
+        driver: aiosqlite.Connection | sqlite_inline.InlineConnection | None = (
+            record.driver_connection
+        )
         if state.asyncio_safe and driver is not None and driver.in_transaction:
             dbapi_connection.rollback()
 
