@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, ScalarSelect, delete, func, select, update
+from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,15 +68,10 @@ async def _insert(
         "created_at": now,
     }
     # Both dialects have ON CONFLICT DO NOTHING, each under its own construct.
-    insert: Insert
-    if session.get_bind().dialect.name == "sqlite":
-        insert = sqlite.insert(IdempotencyRecord).on_conflict_do_nothing(
-            index_elements=[IdempotencyRecord.operator_id, IdempotencyRecord.key]
-        )
-    else:
-        insert = postgresql.insert(IdempotencyRecord).on_conflict_do_nothing(
-            index_elements=[IdempotencyRecord.operator_id, IdempotencyRecord.key]
-        )
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    insert = dialect.insert(IdempotencyRecord).on_conflict_do_nothing(
+        index_elements=[IdempotencyRecord.operator_id, IdempotencyRecord.key]
+    )
     taken: int | None = await session.scalar(insert.values(values).returning(IdempotencyRecord.id))
     return taken
 
