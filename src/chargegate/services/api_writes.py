@@ -6,9 +6,9 @@ hung up) leaves its change to be committed all the same.
 Shared (SQLite, one writer): the changes that arrive while the last ones are being written are
 committed together, one write transaction (and one fsync) for all of them, by a GroupCommit of
 changes. Each runs in a savepoint of the shared transaction, one after another (a change alone
-in its batch, in the transaction itself). A transaction
-that fails as a whole (its commit, a tie lost) is run again change by change, each in a
-transaction of its own (GroupCommit), so that one change's failure is only its caller's.
+in its batch, in the transaction itself). A transaction that fails as a whole (its commit, a tie
+lost) is run again change by change, each in a transaction of its own (GroupCommit), so that
+one change's failure is only its caller's.
 
 Not shared (PostgreSQL, a pool of connections): a transaction of its own for each change, run
 side by side. One shared transaction would run every start one after another on one connection,
