@@ -11,7 +11,10 @@ phase (from /proc), divided by the requests answered, is the figure a loaded mac
 meaningful: the rates depend on what else the 2 cores are doing.
 
     .venv/bin/python bench/api.py [--ports 2000] [--concurrency 16] [--seconds 10] [--quick]
-        [--database sqlite|postgresql]
+        [--database sqlite|postgresql] [--idempotency-keys]
+
+--idempotency-keys: each start with an Idempotency-Key of its own, as bench/soak.py sends them
+(the key is taken and answered in the start's transaction).
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ def row(label: str, kind: str, answer: dict[str, Any]) -> str:
     )
 
 
-async def measure(kind: str, ports: int, concurrency: int, seconds: float) -> list[str]:
+async def measure(
+    kind: str, ports: int, concurrency: int, seconds: float, keyed: bool
+) -> list[str]:
     workdir = Path(tempfile.mkdtemp(prefix="chargegate-api-"))
     chargers = -(-ports // CONNECTORS)
     async with database(kind, workdir) as url:
@@ -89,6 +94,7 @@ async def measure(kind: str, ports: int, concurrency: int, seconds: float) -> li
                     "bodies": [{"port_uuid": p, "expires": expires} for p in starts],
                     "seconds": 0,
                     "keep": True,
+                    "idempotency": keyed,
                 },
                 server.pid,
             )
@@ -108,7 +114,7 @@ async def measure(kind: str, ports: int, concurrency: int, seconds: float) -> li
                 await group.quit()
             await stop_server(server)
     return [
-        row("POST /1.2/transactions", kind, posts),
+        row("POST /1.2/transactions" + (" (Idempotency-Key)" if keyed else ""), kind, posts),
         row("GET /1.2/queue/<id>", kind, gets),
     ]
 
@@ -120,16 +126,21 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="GET window")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--idempotency-keys", action="store_true", help="a key on each start")
     args = parser.parse_args()
     if args.quick:
         args.ports, args.seconds = 100, 2.0
     rows: list[str] = []
     notes = []
     if args.database in (None, "sqlite"):
-        rows += await measure("sqlite", args.ports, args.concurrency, args.seconds)
+        rows += await measure(
+            "sqlite", args.ports, args.concurrency, args.seconds, args.idempotency_keys
+        )
     if args.database in (None, "postgresql"):
         if postgres_available():
-            rows += await measure("postgresql", args.ports, args.concurrency, args.seconds)
+            rows += await measure(
+                "postgresql", args.ports, args.concurrency, args.seconds, args.idempotency_keys
+            )
         else:
             notes.append("PostgreSQL not measured: nothing listens on 127.0.0.1:5432.")
     text = "\n".join(

@@ -6,17 +6,22 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import select
 
 from chargegate.domain.times import utcnow
 from chargegate.store import operators as operator_store
 from chargegate.store.database import create_engine, is_sqlite, session_factory
+from chargegate.store.idempotency import RETENTION, SWEEP_SLACK
 from chargegate.store.models import IdempotencyRecord
 from support import (
     Server,
     Simulators,
     assert_error,
+    eventually,
     iso,
     online,
     poll_queue,
@@ -63,13 +68,19 @@ async def test_retried_patch_stops_once(shared_server: Server, simulators: Simul
         for _ in range(2):
             extended = await client.patch(path, json=extend, headers={"Idempotency-Key": "ext"})
             assert extended.status_code == 204
-        stops = [
-            await client.patch(path, json={"state": "closed"}, headers={"Idempotency-Key": "s"})
-            for _ in range(3)
-        ]
-        assert {r.status_code for r in stops} == {202}
-        assert len({r.json()["id"] for r in stops}) == 1
-        await poll_queue(client, stops[0].json()["id"])
+
+        def stop() -> Awaitable[httpx.Response]:
+            return client.patch(path, json={"state": "closed"}, headers={"Idempotency-Key": "s"})
+
+        # Sent together: one runs; the others wait for its key, then replay its answer (or, on
+        # PostgreSQL, may be told it still runs).
+        together = await asyncio.gather(*(stop() for _ in range(8)))
+        assert {r.status_code for r in together} <= {202, 409}, [r.text for r in together]
+        stopped = {r.json()["id"] for r in together if r.status_code == 202}
+        assert len(stopped) == 1, [r.text for r in together]
+        again = await stop()
+        assert again.status_code == 202 and again.json()["id"] in stopped
+        await poll_queue(client, again.json()["id"])
         await asyncio.sleep(0.5)
         assert sim.stop_requests == 1
 
@@ -196,6 +207,29 @@ async def test_a_start_and_its_record_commit_together(shared_server: Server) -> 
         assert [t["transaction_uuid"] for t in listed.json()] == [first.json()["transaction_uuid"]]
 
 
+async def add_records(
+    server: Server, operator_name: str, records: dict[str, tuple[str, datetime]]
+) -> None:
+    """Records put straight into the database: by key, the request (its fingerprint's text)
+    and when it took the key; none answered yet."""
+    engine = create_engine(server.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            owner = await operator_store.get_or_create_operator(session, operator_name, utcnow())
+            for key, (request, created_at) in records.items():
+                session.add(
+                    IdempotencyRecord(
+                        operator_id=owner.id,
+                        key=key,
+                        fingerprint=hashlib.sha256(request.encode()).hexdigest(),
+                        status_code=None,
+                        created_at=created_at,
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
 async def test_a_key_without_an_answer_names_the_endpoint_called(shared_server: Server) -> None:
     """A key whose first request has no answer yet is refused with 409, which tells the client
     to check the endpoint it called (not another one) before trying with a new key."""
@@ -205,23 +239,14 @@ async def test_a_key_without_an_answer_names_the_endpoint_called(shared_server: 
         "/1.2/tokens:import": {"tokens": [{"id_tag": "CARD-I", "status": "Accepted"}]},
         "/1.2/transactions": {"port_uuid": charger.port, "expires": iso(600)},
     }
-    engine = create_engine(shared_server.database_url)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            owner = await operator_store.get_or_create_operator(session, operator.name, utcnow())
-            for path, body in requests.items():
-                request = f"POST {path}\n".encode() + json.dumps(body).encode()
-                session.add(
-                    IdempotencyRecord(
-                        operator_id=owner.id,
-                        key=f"stuck {path}",
-                        fingerprint=hashlib.sha256(request).hexdigest(),
-                        status_code=None,
-                        created_at=utcnow(),
-                    )
-                )
-    finally:
-        await engine.dispose()
+    await add_records(
+        shared_server,
+        operator.name,
+        {
+            f"stuck {path}": (f"POST {path}\n" + json.dumps(body), utcnow())
+            for path, body in requests.items()
+        },
+    )
     async with operator.client() as client:
         for path, body in requests.items():
             answer = await client.post(
@@ -232,3 +257,50 @@ async def test_a_key_without_an_answer_names_the_endpoint_called(shared_server: 
             text = assert_error(answer, 409)
             assert f"POST {path} took effect" in text, text
         assert (await client.get("/tokens")).json() == []  # nothing ran
+
+
+async def test_a_key_past_its_retention_is_free_again(shared_server: Server) -> None:
+    """A retry after RETENTION is a new request, though the old record is still there (the
+    sweep deletes it later): the new request takes the key over."""
+    operator = await shared_server.operator()
+    charger = await operator.add_charger()  # offline: the start fails, but it is accepted
+    body = {"port_uuid": charger.port, "expires": iso(600)}
+    request = "POST /1.2/transactions\n" + json.dumps(body)
+    old = utcnow() - RETENTION - timedelta(minutes=1)
+    await add_records(shared_server, operator.name, {"old": (request, old)})
+    async with operator.client() as client:
+        answers = [
+            await client.post("/transactions", json=body, headers={"Idempotency-Key": "old"})
+            for _ in range(2)
+        ]
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert "Idempotent-Replayed" not in answers[0].headers
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert answers[1].content == answers[0].content
+    assert await recorded_status(shared_server, "old") == 201  # one record, the new one
+
+
+async def test_keys_past_their_retention_are_swept_without_a_request(
+    shared_server: Server,
+) -> None:
+    """Keys past RETENTION are deleted by the scheduler once due (SWEEP_SLACK later), with no
+    keyed request needed to clear them; keys within it stay."""
+    operator = await shared_server.operator()
+    now = utcnow()
+    stale = now - RETENTION - SWEEP_SLACK - timedelta(minutes=1)
+    await add_records(
+        shared_server,
+        operator.name,
+        {
+            "swept": ("any", stale),
+            "swept too": ("any", now - RETENTION - timedelta(minutes=1)),
+            "kept": ("any", now - RETENTION + timedelta(minutes=10)),
+        },
+    )
+
+    async def swept() -> bool:
+        return await recorded_status(shared_server, "swept") is False
+
+    await eventually(swept)
+    assert await recorded_status(shared_server, "swept too") is False
+    assert await recorded_status(shared_server, "kept") is None

@@ -2,10 +2,12 @@
 // keep-alive agent of `concurrency` sockets, each worker sending its next request when the last
 // is answered. Reads one JSON job on stdin:
 //   {"base": "http://127.0.0.1:PORT/1.2", "key": "...", "concurrency": 16,
-//    "method": "POST"|"GET", "paths": [...], "bodies": [...] | null, "seconds": 0 | 10}
+//    "method": "POST"|"GET", "paths": [...], "bodies": [...] | null, "seconds": 0 | 10,
+//    "idempotency": true (optional: each request with an Idempotency-Key of its own)}
 // With seconds 0 each path (and its body) is sent once; otherwise the paths are sent round robin
 // until that many seconds have passed. Prints one JSON line: count, non2xx, elapsed (s),
 // latencies' p50 and p99 (ms, measured here), and the answers' bodies when asked ("keep": true).
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 
 const chunks = [];
@@ -21,6 +23,7 @@ let non2xx = 0;
 function send(index) {
   const body = bodies ? bodies[index] : null;
   const headers = { "x-api-key": job.key };
+  if (job.idempotency) headers["idempotency-key"] = randomUUID();
   if (body !== null) {
     headers["content-type"] = "application/json";
     headers["content-length"] = Buffer.byteLength(body);

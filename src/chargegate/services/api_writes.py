@@ -5,9 +5,10 @@ hung up) leaves its change to be committed all the same.
 
 Shared (SQLite, one writer): the changes that arrive while the last ones are being written are
 committed together, one write transaction (and one fsync) for all of them, by a GroupCommit of
-changes. Each runs in a savepoint of the shared transaction, one after another. A transaction
-that fails as a whole (its commit, a tie lost) is run again change by change, each in a
-transaction of its own (GroupCommit), so that one change's failure is only its caller's.
+changes. Each runs in a savepoint of the shared transaction, one after another (a change alone
+in its batch, in the transaction itself). A transaction that fails as a whole (its commit, a tie
+lost) is run again change by change, each in a transaction of its own (GroupCommit), so that
+one change's failure is only its caller's.
 
 Not shared (PostgreSQL, a pool of connections): a transaction of its own for each change, run
 side by side. One shared transaction would run every start one after another on one connection,
@@ -70,6 +71,9 @@ class ApiWrites:
 
 
 async def _write_shared(sessions: SessionFactory, batch: list[_Pending[Any]]) -> None:
+    if len(batch) == 1:
+        await _write_one(sessions, batch[0])
+        return
     async with sessions() as session, session.begin():
         for pending in batch:
             try:
@@ -81,3 +85,23 @@ async def _write_shared(sessions: SessionFactory, batch: list[_Pending[Any]]) ->
                     # Not the change's own failure: the group commit runs it again.
                     raise
                 pending.outcome = exc
+
+
+async def _write_one(sessions: SessionFactory, pending: _Pending[Any]) -> None:
+    """A batch of one change needs no savepoint (two statements more while holding the writer):
+    its failure rolls the whole transaction back, which is only its own."""
+    async with sessions() as session:
+        transaction = await session.begin()
+        try:
+            # Flushed here, so that a row the database refuses is the change's error, as it is
+            # at a savepoint's release; a failing commit is the group commit's to handle.
+            result = await pending.change(session)
+            await session.flush()
+        except Exception as exc:
+            await transaction.rollback()
+            if lost_a_tie(exc):
+                raise
+            pending.outcome = exc
+            return
+        await transaction.commit()
+        pending.outcome = (result,)

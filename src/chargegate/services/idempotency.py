@@ -58,20 +58,21 @@ class Claim(Generic[View]):
     """A key taken in a change's transaction (no record for a change sent without a key)."""
 
     session: AsyncSession
-    record: IdempotencyRecord | None
+    record_id: int | None
     once: Idempotency[View] | None
 
     async def answered(self, view: View) -> None:
         """Record the answer, last thing before the change's transaction commits. Only a
         success is kept: the key of another answer is free again with the transaction's end."""
-        if self.record is None or self.once is None:
+        if self.record_id is None or self.once is None:
             return
         answer = self.once.answer(view)
         if answer.status_code >= 300:
-            await self.session.delete(self.record)
+            await idempotency_store.release(self.session, self.record_id)
             return
-        self.record.status_code = answer.status_code
-        self.record.response_body = answer.body
+        await idempotency_store.answer(
+            self.session, self.record_id, answer.status_code, answer.body
+        )
 
 
 async def earlier(rt: Runtime, operator_id: int, key: str) -> Earlier | None:
@@ -91,13 +92,13 @@ async def claim(
     if once is None:
         return Claim(session, None, None)
     now = utcnow()
-    record = await idempotency_store.claim(session, operator_id, once.key, once.fingerprint, now)
-    if record is not None:
-        return Claim(session, record, once)
+    record_id = await idempotency_store.claim(session, operator_id, once.key, once.fingerprint, now)
+    if record_id is not None:
+        return Claim(session, record_id, once)
     found = await idempotency_store.find(session, operator_id, once.key, now)
     if found is None:
-        # Taken and deleted again in between (its retention just ended): the caller is told
-        # to retry, as for a request still running.
+        # Deleted by another transaction since: the caller is told to retry, as for a
+        # request still running.
         return Earlier(once.fingerprint, None, None)
     return _earlier(found)
 

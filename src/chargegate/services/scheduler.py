@@ -17,6 +17,7 @@ from chargegate.services import stops as stops_service
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
+from chargegate.store import idempotency as idempotency_store
 from chargegate.store import queue_items as queue_store
 from chargegate.store import transactions as tx_store
 
@@ -52,19 +53,20 @@ class Scheduler:
         # Most wake-ups find nothing due: asking on a reader leaves the writer (on SQLite the
         # one connection every write queues for) to the writes that have work.
         async with self._rt.reads() as session:
-            next_at = await due_store.next_due(session)
+            due = await due_store.next_due(session)
             if self._gauge_at is None or now - self._gauge_at >= timedelta(
                 seconds=self._rt.settings.poll_interval_s
             ):
                 STOPS_RETRYING.set(await due_store.stops_retrying(session))
                 self._gauge_at = now
+        next_at = due.earliest()
         if next_at is None or next_at > now:
             SCHEDULER_PASSES.labels("idle").inc()
             return next_at
         SCHEDULER_PASSES.labels("write").inc()
         # What the read saw due, another node may have acted on since: the write pass finds it
         # again under its locks, or finds nothing.
-        stops, postponed = await self._act(now)
+        stops, postponed = await self._act(now, sweep=due.sweep is not None and due.sweep <= now)
         if stops:
             # A stop step may have closed a session under a site.
             self._rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
@@ -74,10 +76,14 @@ class Scheduler:
         # Look again at once: the read finds when the next thing is due.
         return now
 
-    async def _act(self, now: datetime) -> tuple[int, bool]:
-        """The write pass: returns how many stops it sent and whether it postponed a start."""
+    async def _act(self, now: datetime, *, sweep: bool) -> tuple[int, bool]:
+        """The write pass: returns how many stops it sent and whether it postponed a start.
+        `sweep`: Idempotency-Keys past their retention are deleted too (not on every pass: the
+        deletion is housekeeping, and most passes have none due)."""
         settings = self._rt.settings
         async with self._rt.sessions() as session, session.begin():
+            if sweep:
+                await idempotency_store.sweep(session, now)
             stops = await self._expire(session, now)
             stops += await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)

@@ -31,7 +31,6 @@ from chargegate.services.views import QueuedView, StartedView, TransactionView, 
 from chargegate.store import chargers as charger_store
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
-from chargegate.store import sites as site_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import QueueItem, Transaction
 
@@ -61,12 +60,10 @@ async def _create(
     claim = await idempotency.claim(session, operator_id, once)
     if isinstance(claim, Earlier):
         return claim
-    found = await charger_store.operator_port(
-        session, operator_id, request.port_uuid, for_update=True
-    )
+    found = await charger_store.port_to_start(session, operator_id, request.port_uuid)
     if found is None:
         raise NotFound(f"EVSE not found: no port {request.port_uuid} for this API key")
-    port, charger = found
+    port, charger, under_a_site = found
     active = await tx_store.active_on_port(session, port.port_uuid, request.staging)
     if active is not None:
         raise Conflict(
@@ -89,7 +86,7 @@ async def _create(
         limit_value=None if request.limit is None else request.limit.value,
         priority=request.priority,
         # Under a site a start goes out at 0 A; the balancer then gives it room.
-        allocated_a=0.0 if await site_store.port_under_a_site(session, port.port_uuid) else None,
+        allocated_a=0.0 if under_a_site else None,
     )
     session.add(transaction)
     await session.flush()
@@ -229,9 +226,13 @@ async def _request_stop(
     # A stop already under way (asked for before, or at expiry) is the same stop: asking again
     # only brings a retry forward, and the request follows that stop.
     stops.retry_now(transaction, now)
-    in_progress = await queue_store.open_queue_item(session, transaction.id, QueueKind.STOP)
-    if in_progress is not None:
-        return in_progress
+    # A real session's open stop item comes with its stop_requested_at (set together, cleared
+    # together by stops.withdraw); a sandbox stop's stays open until its stg_input. Without
+    # either, there is none to look for, and the lookup would hold the writer for nothing.
+    if transaction.stop_requested_at is not None or transaction.staging:
+        in_progress = await queue_store.open_queue_item(session, transaction.id, QueueKind.STOP)
+        if in_progress is not None:
+            return in_progress
     item = _new_item(transaction, QueueKind.STOP)
     session.add(item)
     if transaction.state == TransactionState.PENDING:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.cursors import PortMark
 from chargegate.domain.validation import PortsRequest
+from chargegate.store import sites
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port
+
+Row = TypeVarTuple("Row")
 
 
 async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
@@ -147,17 +150,34 @@ async def operator_port(
 ) -> tuple[Port, Charger] | None:
     """The operator's port in service; `retired_too`: also one taken off or of a deleted
     charger (whose past records stay readable)."""
-    query = (
-        select(Port, Charger)
-        .join(Charger, Port.charger_id == Charger.id)
-        .where(Port.port_uuid == port_uuid, Charger.operator_id == operator_id)
-    )
-    if not retired_too:
-        query = query.where(Port.removed_at.is_(None), Charger.deleted_at.is_(None))
+    query = _operator_port(select(Port, Charger), operator_id, port_uuid, retired_too)
     if for_update:
         query = query.with_for_update(of=Port)
     row = (await session.execute(query)).first()
     return None if row is None else (row.Port, row.Charger)
+
+
+async def port_to_start(
+    session: AsyncSession, operator_id: int, port_uuid: str
+) -> tuple[Port, Charger, bool] | None:
+    """The operator's port in service, locked, its charger, and whether it is under a site:
+    what a start needs, in one statement (it runs holding the writer)."""
+    query = _operator_port(
+        select(Port, Charger, sites.port_under_a_site()), operator_id, port_uuid, False
+    )
+    row = (await session.execute(query.with_for_update(of=Port))).first()
+    return None if row is None else (row[0], row[1], bool(row[2]))
+
+
+def _operator_port(
+    query: Select[*Row], operator_id: int, port_uuid: str, retired_too: bool
+) -> Select[*Row]:
+    query = query.join(Charger, Port.charger_id == Charger.id).where(
+        Port.port_uuid == port_uuid, Charger.operator_id == operator_id
+    )
+    if not retired_too:
+        query = query.where(Port.removed_at.is_(None), Charger.deleted_at.is_(None))
+    return query
 
 
 def _ports_query(operator_id: int, *columns: Any) -> Select[Any]:

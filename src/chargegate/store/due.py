@@ -1,9 +1,11 @@
 """What the scheduler finds due: expiries, stop steps, pending starts past their expiry, and
-when anything (start and command deadlines and reservations' expiries included) is next due."""
+when anything (start and command deadlines, reservations' expiries and the sweep of
+Idempotency-Keys past their retention included) is next due."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import QueueKind, StopState, TransactionState
-from chargegate.store import queue_items, reservations
+from chargegate.store import idempotency, queue_items, reservations
 from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Port, QueueItem, Reservation, Transaction
 
@@ -165,9 +167,22 @@ async def expired_pending(session: AsyncSession, now: datetime) -> Sequence[Tran
     ).all()
 
 
-def _earliest_due() -> Select[tuple[Any]]:
-    """The earliest time at which the scheduler has something to do: the same conditions as
-    the write pass's queries, so that the two agree."""
+@dataclass(frozen=True, slots=True)
+class NextDue:
+    """When the scheduler next has something to do."""
+
+    # The write pass's work on sessions, commands and reservations.
+    work: datetime | None
+    # The sweep of Idempotency-Keys past their retention (store.idempotency.sweep).
+    sweep: datetime | None
+
+    def earliest(self) -> datetime | None:
+        return min((at for at in (self.work, self.sweep) if at is not None), default=None)
+
+
+def _earliest_due() -> Select[Any, datetime]:
+    """The earliest time at which the write pass has work (the same conditions as its queries,
+    so that the two agree), and when the oldest Idempotency-Key was taken."""
     earliest = union_all(
         select(func.min(Transaction.expires_at).label("at")).where(*_expiring()),
         select(func.min(Transaction.expires_at)).where(*_pending_expiring()),
@@ -176,7 +191,7 @@ def _earliest_due() -> Select[tuple[Any]]:
         select(func.min(QueueItem.deadline_at)).where(*queue_items.awaiting(QueueKind.COMMAND)),
         select(func.min(Reservation.expires_at)).where(*reservations.expiring()),
     ).subquery()
-    return select(func.min(earliest.c.at))
+    return select(func.min(earliest.c.at), idempotency.oldest())
 
 
 # Built once: it runs on every wake-up of the scheduler, and building it costs more CPU than
@@ -184,7 +199,10 @@ def _earliest_due() -> Select[tuple[Any]]:
 _EARLIEST_DUE = _earliest_due()
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
+async def next_due(session: AsyncSession) -> NextDue:
     """When something is next due: at or before now, the scheduler's write pass has work."""
-    at: datetime | None = await session.scalar(_EARLIEST_DUE)
-    return at
+    work, oldest_key = (await session.execute(_EARLIEST_DUE)).one()
+    sweep = None
+    if oldest_key is not None:
+        sweep = oldest_key + idempotency.RETENTION + idempotency.SWEEP_SLACK
+    return NextDue(work, sweep)

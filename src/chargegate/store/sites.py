@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import Exists, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import TransactionState
@@ -211,14 +211,14 @@ async def connector_under_a_site(session: AsyncSession, charger_id: int, connect
     return await session.scalar(member.limit(1)) is not None
 
 
-async def port_under_a_site(session: AsyncSession, port_uuid: str) -> bool:
-    member = (
+def port_under_a_site() -> Exists:
+    """Whether the Port of the enclosing query is under a site: its charger as a whole, or the
+    port itself, is a member."""
+    return (
         select(SiteMember.id)
-        .join(Port, Port.charger_id == SiteMember.charger_id)
         .where(
-            Port.port_uuid == port_uuid,
-            or_(SiteMember.port_uuid.is_(None), SiteMember.port_uuid == port_uuid),
+            SiteMember.charger_id == Port.charger_id,
+            or_(SiteMember.port_uuid.is_(None), SiteMember.port_uuid == Port.port_uuid),
         )
-        .limit(1)
+        .exists()
     )
-    return await session.scalar(member) is not None
