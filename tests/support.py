@@ -637,6 +637,32 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
         await asyncio.sleep(0.1)
 
 
+@asynccontextmanager
+async def holding_the_writer(server: Server, charge_point_id: str) -> AsyncIterator[None]:
+    """A transaction of the test's own that keeps the server from writing the charger's row:
+    on SQLite the database's write lock, on PostgreSQL the row's lock."""
+    url = server.database_url
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            yield
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        return
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            locked = await connection.fetch(
+                "SELECT 1 FROM chargers WHERE charge_point_id = $1 FOR UPDATE", charge_point_id
+            )
+            assert locked
+            yield
+    finally:
+        await connection.close()
+
+
 class RawCharger:
     """A hand-driven charger socket: every frame is ours to choose, retries included."""
 

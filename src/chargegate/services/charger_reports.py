@@ -8,7 +8,7 @@ from chargegate.bus import Topic
 from chargegate.domain.reports import BootReport, StatusReport
 from chargegate.domain.times import utcnow
 from chargegate.services import connectors
-from chargegate.services.report_writes import Claim
+from chargegate.services.report_writes import Claim, Release
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 
@@ -28,12 +28,10 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     return epoch
 
 
-async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
-    async with rt.sessions() as session, session.begin():
-        await charger_store.release_connection(session, charge_point_id, epoch, utcnow())
-    # Its sessions under a site keep their allocation counted; an unanswered lowering of it
-    # no longer holds its site's raises back.
-    rt.bus.wake(Topic.BALANCE)
+def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
+    """Marks the charger offline, unless a newer connection replaced this one; written with
+    other disconnects, and nothing waits for it (a node's shutdown flushes it)."""
+    rt.node.writes.releases.put(Release(charge_point_id, epoch, utcnow()))
 
 
 async def booted(rt: Runtime, report: BootReport) -> None:

@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegate.bus import Bus, Topic
 from chargegate.domain.reports import BootReport, ChargerReport, StatusReport, StopReport
 from chargegate.domain.times import format_api
 from chargegate.domain.webhooks import EventType
@@ -35,8 +36,17 @@ class Claim:
     epoch: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Connection `epoch` of the charger closed at `at`."""
+
+    charge_point_id: str
+    epoch: int
+    at: datetime
+
+
 class ReportWrites:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, bus: Bus) -> None:
         # When this node last wrote each charger's last_seen_at.
         self.seen_written: dict[str, datetime] = {}
         # The status this node last stored for each port: chargers repeat unchanged
@@ -62,6 +72,13 @@ class ReportWrites:
             "connection_claims",
             describe=lambda claim: {"charge_point_id": claim.charge_point_id},
         )
+        # Disconnects: a restart or a flaky network cuts many at once, and nobody waits for
+        # them (the epoch, not the order of writes, decides which connection holds a charger).
+        self.releases: GroupCommit[Release] = GroupCommit(
+            partial(_write_releases, sessions, bus),
+            "connection_releases",
+            describe=lambda release: {"charge_point_id": release.charge_point_id},
+        )
         # Stop reports (an expiry wave's come all at once).
         self.stops: GroupCommit[StopReport] = GroupCommit(
             partial(write_stops, sessions),
@@ -79,6 +96,16 @@ class ReportWrites:
 async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]]) -> None:
     async with sessions() as session, session.begin():
         await charger_store.mark_seen(session, batch)
+
+
+async def _write_releases(sessions: SessionFactory, bus: Bus, batch: list[Release]) -> None:
+    async with sessions() as session, session.begin():
+        await charger_store.release_connections(
+            session, [(release.charge_point_id, release.epoch, release.at) for release in batch]
+        )
+    # Their sessions under a site keep their allocation counted; an unanswered lowering of it
+    # no longer holds its site's raises back, once the balancer reads them offline.
+    bus.wake(Topic.BALANCE)
 
 
 async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:

@@ -260,14 +260,21 @@ async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]])
     )
 
 
-async def release_connection(
-    session: AsyncSession, charge_point_id: str, epoch: int, now: datetime
+async def release_connections(
+    session: AsyncSession, released: Sequence[tuple[str, int, datetime]]
 ) -> None:
-    """Mark the charger offline, unless a newer connection has already replaced this one."""
-    await session.execute(
+    """Marks chargers offline, (charge_point_id, epoch, time) triples, in one statement: each
+    unless a newer connection (of this node or another) has already replaced that one."""
+    # On the session's connection (Core), as mark_seen.
+    connection = await session.connection()
+    await connection.execute(
         update(Charger)
-        .where(Charger.charge_point_id == charge_point_id, Charger.connection_epoch == epoch)
-        .values(connected_node=None, last_seen_at=now)
+        .where(
+            Charger.charge_point_id == bindparam("cp"),
+            Charger.connection_epoch == bindparam("epoch"),
+        )
+        .values(connected_node=None, last_seen_at=bindparam("at")),
+        [{"cp": cp, "epoch": epoch, "at": at} for cp, epoch, at in released],
     )
 
 
