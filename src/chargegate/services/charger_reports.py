@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chargegate.bus import Topic
-from chargegate.domain.reports import BootReport, StatusReport
+from chargegate.domain.reports import BootReport, SmartChargingReport, StatusReport
 from chargegate.domain.times import utcnow
 from chargegate.services import connectors
 from chargegate.services.report_writes import Claim, Release
@@ -97,8 +97,13 @@ async def smart_charging_known(
     rt: Runtime, charge_point_id: str, supported: bool, feature_profiles: list[str] | None
 ) -> None:
     """What the probe after boot found: charging profiles taken, and (1.6) the feature
-    profiles the charger names."""
-    async with rt.sessions() as session, session.begin():
-        charger = await charger_store.registered(session, charge_point_id)
-        charger.smart_charging = supported
-        charger.feature_profiles = feature_profiles
+    profiles the charger names. A reconnecting charger tells what is stored, which a read
+    (beside the writer) tells, and costs no write."""
+    known = await rt.node.lookups.get(charge_point_id)
+    if known is None:
+        raise LookupError(f"charger {charge_point_id!r} is not registered")
+    if (known.smart_charging, known.feature_profiles) == (supported, feature_profiles):
+        return
+    await rt.node.writes.reports.add(
+        SmartChargingReport(charge_point_id, supported, feature_profiles)
+    )

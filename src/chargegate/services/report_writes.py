@@ -1,16 +1,24 @@
-"""The writes of what chargers report about themselves (boots, status changes, last seen),
-grouped, and this node's memory of what it wrote: one object per node, built in create_app."""
+"""The writes of what chargers report about themselves (boots, probes, status changes, last
+seen, connections), grouped, and this node's memory of what it wrote: one object per node,
+built in create_app."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.bus import Bus, Topic
-from chargegate.domain.reports import BootReport, ChargerReport, StatusReport, StopReport
+from chargegate.domain.reports import (
+    BootReport,
+    ChargerReport,
+    SmartChargingReport,
+    StatusReport,
+    StopReport,
+)
 from chargegate.domain.times import format_api
 from chargegate.domain.webhooks import EventType
 from chargegate.services import webhooks
@@ -162,18 +170,24 @@ async def _write_reports(
         )
         for report in batch:
             charger = chargers[report.charge_point_id]
-            if isinstance(report, BootReport):
-                charger.vendor, charger.model = report.vendor, report.model
-                charger.serial_number = report.serial_number
-                charger.firmware_version = report.firmware_version
-                charger.last_seen_at = report.at
-            else:
-                port = ports[(charger.id, report.connector_id)]
-                await _store_status(session, charger, port, report)
-                statuses[(report.charge_point_id, report.connector_id)] = (
-                    port.status,
-                    port.error_code,
-                )
+            match report:
+                case BootReport():
+                    charger.vendor, charger.model = report.vendor, report.model
+                    charger.serial_number = report.serial_number
+                    charger.firmware_version = report.firmware_version
+                    charger.last_seen_at = report.at
+                case SmartChargingReport():
+                    charger.smart_charging = report.supported
+                    charger.feature_profiles = report.feature_profiles
+                case StatusReport():
+                    port = ports[(charger.id, report.connector_id)]
+                    await _store_status(session, charger, port, report)
+                    statuses[(report.charge_point_id, report.connector_id)] = (
+                        port.status,
+                        port.error_code,
+                    )
+                case _:
+                    assert_never(report)
     # Only once committed: a status remembered as stored is never written again.
     written.update(statuses)
 
