@@ -638,9 +638,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
 
 
 @asynccontextmanager
-async def holding_the_writer(server: Server, charge_point_id: str) -> AsyncIterator[None]:
-    """A transaction of the test's own that keeps the server from writing the charger's row:
-    on SQLite the database's write lock, on PostgreSQL the row's lock."""
+async def holding_the_writer(
+    server: Server, key: str, *, row: str = "chargers WHERE charge_point_id = $1"
+) -> AsyncIterator[None]:
+    """A transaction of the test's own that keeps the server from writing a row (by default
+    the charger's whose id is `key`; $1 is `key`): on SQLite the database's write lock, on
+    PostgreSQL the row's lock."""
     url = server.database_url
     if url.startswith("sqlite"):
         holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
@@ -654,9 +657,7 @@ async def holding_the_writer(server: Server, charge_point_id: str) -> AsyncItera
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         async with connection.transaction():
-            locked = await connection.fetch(
-                "SELECT 1 FROM chargers WHERE charge_point_id = $1 FOR UPDATE", charge_point_id
-            )
+            locked = await connection.fetch(f"SELECT 1 FROM {row} FOR UPDATE", key)
             assert locked
             yield
     finally:

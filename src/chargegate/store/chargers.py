@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.cursors import PortMark
 from chargegate.domain.validation import PortsRequest
 from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Port
+from chargegate.store.models import Charger, Operator, Port
 
 
 async def get_charger(session: AsyncSession, charge_point_id: str) -> Charger | None:
@@ -71,6 +71,16 @@ async def count_with_password_hash(session: AsyncSession, password_hash: str) ->
 async def operator_charger_count(session: AsyncSession, operator_id: int) -> int:
     found = await session.scalar(
         select(func.count()).select_from(Charger).where(Charger.operator_id == operator_id)
+    )
+    return int(found or 0)
+
+
+async def named_operator_charger_count(session: AsyncSession, operator_name: str) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Charger)
+        .join(Operator, Operator.id == Charger.operator_id)
+        .where(Operator.name == operator_name)
     )
     return int(found or 0)
 
