@@ -637,6 +637,33 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
         await asyncio.sleep(0.1)
 
 
+@asynccontextmanager
+async def holding_the_writer(
+    server: Server, key: str, *, row: str = "chargers WHERE charge_point_id = $1"
+) -> AsyncIterator[None]:
+    """A transaction of the test's own that keeps the server from writing a row (by default
+    the charger's whose id is `key`; $1 is `key`): on SQLite the database's write lock, on
+    PostgreSQL the row's lock."""
+    url = server.database_url
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            yield
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        return
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            locked = await connection.fetch(f"SELECT 1 FROM {row} FOR UPDATE", key)
+            assert locked
+            yield
+    finally:
+        await connection.close()
+
+
 class RawCharger:
     """A hand-driven charger socket: every frame is ours to choose, retries included."""
 

@@ -4,41 +4,11 @@ other write on the one writer."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
-from support import Server, eventually, raw_charger
-
-
-@contextlib.asynccontextmanager
-async def holding_the_writer(server: Server, charge_point_id: str) -> AsyncIterator[None]:
-    """A transaction of the test's own that keeps the server from writing the charger's row:
-    on SQLite the database's write lock, on PostgreSQL the row's lock."""
-    url = server.database_url
-    if url.startswith("sqlite"):
-        holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
-        try:
-            holder.execute("BEGIN IMMEDIATE")
-            yield
-            holder.execute("ROLLBACK")
-        finally:
-            holder.close()
-        return
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        async with connection.transaction():
-            locked = await connection.fetch(
-                "SELECT 1 FROM chargers WHERE charge_point_id = $1 FOR UPDATE", charge_point_id
-            )
-            assert locked
-            yield
-    finally:
-        await connection.close()
+from support import Server, eventually, holding_the_writer, raw_charger
 
 
 @pytest.mark.server_env({"CHARGEGATE_SEEN_WRITE_INTERVAL_S": "0"})

@@ -28,6 +28,7 @@ from support import (
     Simulators,
     eventually,
     free_port,
+    holding_the_writer,
     online,
     poll_queue,
     start_session,
@@ -94,6 +95,20 @@ async def test_auto_registration_stops_at_its_bound(auto_server: Server) -> None
     assert status == 403
     assert "refused auto-registration" in auto_server.log()
     await booted(f"{auto_server.ws_url}/{first}")  # known chargers are not affected
+
+
+async def test_a_refusal_once_full_does_not_wait_for_the_writer(auto_server: Server) -> None:
+    """Once the bound is reached, new ids (a leaked bootstrap secret's flood) are refused by a
+    read beside the writer: while the writer is held (on PostgreSQL, the auto-registration
+    operator's row), the refusal still comes at once."""
+    first = f"AUTO-{uuid.uuid4().hex[:8]}"
+    await booted(f"{auto_server.ws_url}/{first}")
+    await booted(f"{auto_server.ws_url}/AUTO-{uuid.uuid4().hex[:8]}")
+    # Any id: the operator row is locked by name.
+    async with holding_the_writer(auto_server, "default", row="operators WHERE name = $1"):
+        status, _ = await handshake_answer(f"{auto_server.ws_url}/AUTO-{uuid.uuid4().hex[:8]}")
+        assert status == 403
+    await booted(f"{auto_server.ws_url}/{first}")
 
 
 async def test_first_handshakes_of_one_new_id_at_once_register_it_once(

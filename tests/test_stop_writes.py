@@ -7,6 +7,7 @@ import asyncio
 
 from sqlalchemy import select
 
+from chargegate.bus.local import LocalBus
 from chargegate.domain.reports import StopReport
 from chargegate.domain.states import TransactionState
 from chargegate.domain.times import utcnow
@@ -34,7 +35,7 @@ async def test_a_bad_stop_in_a_batch_fails_alone_and_the_others_are_stored(
         ]
     ids = [answer["transactionId"] for answer in started]
     engine = create_engine(shared_server.database_url)
-    writes = ReportWrites(session_factory(engine))
+    writes = ReportWrites(session_factory(engine), LocalBus())
     try:
         stops = [
             StopReport(charger.charge_point_id, transaction_id, 1000, utcnow(), "Local")

@@ -99,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             password_checks=SlowChecks(
                 "charger_password", settings.charger_password_checks_at_once
             ),
-            writes=ReportWrites(sessions),
+            writes=ReportWrites(sessions, bus),
             # Shared transactions pay where there is one writer; on a pool they serialise.
             api_writes=ApiWrites(sessions, shared=is_sqlite(settings.database_url)),
             lookups=ChargerLookups(session_factory(reader)),
@@ -147,6 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.close()
             await registry.close_all(GOING_AWAY, "server shutting down")
+            await runtime.node.writes.releases.flush()
             await runtime.node.writes.seen.flush()
             await bus.close()
             await engine.dispose()

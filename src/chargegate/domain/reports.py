@@ -30,7 +30,17 @@ class StatusReport:
     at: datetime
 
 
-ChargerReport = BootReport | StatusReport
+@dataclass(frozen=True, slots=True)
+class SmartChargingReport:
+    """What the probe after boot found: charging profiles taken, and (1.6) the feature
+    profiles the charger names."""
+
+    charge_point_id: str
+    supported: bool
+    feature_profiles: list[str] | None
+
+
+ChargerReport = BootReport | StatusReport | SmartChargingReport
 
 
 @dataclass(frozen=True, slots=True)

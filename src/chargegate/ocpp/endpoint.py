@@ -255,7 +255,7 @@ class OcppEndpoint:
             if probe is not None:
                 probe.cancel()
             self._registry.detach(charge_point_id, epoch)
-            await charger_reports.disconnected(self._rt, charge_point_id, epoch)
+            charger_reports.disconnected(self._rt, charge_point_id, epoch)
             log.info("charger disconnected", extra={"charge_point_id": charge_point_id})
 
     async def _probe(self, charge_point_id: str, session: RpcSession, version: Version) -> None:

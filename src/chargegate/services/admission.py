@@ -159,6 +159,14 @@ def _registered_meanwhile(
 
 
 async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None) -> _Known:
+    # Once full, new ids keep coming (a leaked bootstrap secret): a read beside the writer
+    # refuses them. A count below the bound admits nobody; the locked one below decides.
+    async with rt.reads() as session:
+        registered = await charger_store.named_operator_charger_count(
+            session, rt.settings.auto_register_operator
+        )
+    if registered >= rt.settings.auto_register_max:
+        raise _full(charge_point_id, registered)
     async with rt.sessions() as session, session.begin():
         operator = await operator_store.get_or_create_operator(
             session, rt.settings.auto_register_operator, utcnow(), for_update=True
@@ -171,14 +179,7 @@ async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None
             return _registered_meanwhile(charger, charge_point_id, password_hash)
         registered = await charger_store.operator_charger_count(session, operator.id)
         if registered >= rt.settings.auto_register_max:
-            log.warning(
-                "refused auto-registration: CHARGEGATE_AUTO_REGISTER_MAX reached",
-                extra={"charge_point_id": charge_point_id, "registered": registered},
-            )
-            raise ChargerRefused(
-                f"unknown charge point id {charge_point_id!r}: auto-registration is full "
-                f"({registered} chargers)"
-            )
+            raise _full(charge_point_id, registered)
         await charger_store.add_charger(
             session,
             charge_point_id=charge_point_id,
@@ -188,6 +189,17 @@ async def _register(rt: Runtime, charge_point_id: str, password_hash: str | None
         )
     log.info("auto-registered charger", extra={"charge_point_id": charge_point_id})
     return _Known(password_hash, None)
+
+
+def _full(charge_point_id: str, registered: int) -> ChargerRefused:
+    log.warning(
+        "refused auto-registration: CHARGEGATE_AUTO_REGISTER_MAX reached",
+        extra={"charge_point_id": charge_point_id, "registered": registered},
+    )
+    return ChargerRefused(
+        f"unknown charge point id {charge_point_id!r}: auto-registration is full "
+        f"({registered} chargers)"
+    )
 
 
 async def _password_ok(rt: Runtime, password: str | None, stored: str | None) -> bool:

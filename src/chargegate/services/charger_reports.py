@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from chargegate.bus import Topic
-from chargegate.domain.reports import BootReport, StatusReport
+from chargegate.domain.reports import BootReport, SmartChargingReport, StatusReport
 from chargegate.domain.times import utcnow
 from chargegate.services import connectors
-from chargegate.services.report_writes import Claim
+from chargegate.services.report_writes import Claim, Release
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
 
@@ -28,12 +28,10 @@ async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int
     return epoch
 
 
-async def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
-    async with rt.sessions() as session, session.begin():
-        await charger_store.release_connection(session, charge_point_id, epoch, utcnow())
-    # Its sessions under a site keep their allocation counted; an unanswered lowering of it
-    # no longer holds its site's raises back.
-    rt.bus.wake(Topic.BALANCE)
+def disconnected(rt: Runtime, charge_point_id: str, epoch: int) -> None:
+    """Marks the charger offline, unless a newer connection replaced this one; written with
+    other disconnects, and nothing waits for it (a node's shutdown flushes it)."""
+    rt.node.writes.releases.put(Release(charge_point_id, epoch, utcnow()))
 
 
 async def booted(rt: Runtime, report: BootReport) -> None:
@@ -99,8 +97,13 @@ async def smart_charging_known(
     rt: Runtime, charge_point_id: str, supported: bool, feature_profiles: list[str] | None
 ) -> None:
     """What the probe after boot found: charging profiles taken, and (1.6) the feature
-    profiles the charger names."""
-    async with rt.sessions() as session, session.begin():
-        charger = await charger_store.registered(session, charge_point_id)
-        charger.smart_charging = supported
-        charger.feature_profiles = feature_profiles
+    profiles the charger names. A reconnecting charger tells what is stored, which a read
+    (beside the writer) tells, and costs no write."""
+    known = await rt.node.lookups.get(charge_point_id)
+    if known is None:
+        raise LookupError(f"charger {charge_point_id!r} is not registered")
+    if (known.smart_charging, known.feature_profiles) == (supported, feature_profiles):
+        return
+    await rt.node.writes.reports.add(
+        SmartChargingReport(charge_point_id, supported, feature_profiles)
+    )

@@ -45,6 +45,7 @@ from chargegate.store.models import Charger, IdToken, LocalList
 MAX_RESENDS = 2
 # Why a list is unsupported, when the charger said so.
 NO_LIST = "The charger has no local authorization list"
+_NO_LIST_AT_BOOT = f"{NO_LIST} (asked at boot)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,14 @@ async def _announce(
 
 
 async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabilities) -> None:
-    """After each boot: a charger with a list gets a sync (which asks its version first)."""
+    """After each boot: a charger with a list gets a sync (which asks its version first). One
+    without says so at every reconnect, which is read beside the writer and costs no write."""
+    found = await rt.node.lookups.get(charge_point_id)
+    if found is not None and not caps.supported:
+        async with rt.reads() as session:
+            stored = await session.get(LocalList, found.id)
+        if stored is not None and _unsupported_since_boot(stored, caps):
+            return
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         charger = await charger_store.registered(session, charge_point_id)
@@ -124,7 +132,7 @@ async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabiliti
             state.state, state.resends = ListState.PENDING, 0
             await _queue(session, charger.id, now)
         else:
-            _unsupported(state, f"{NO_LIST} (asked at boot)")
+            _unsupported(state, _NO_LIST_AT_BOOT)
         if before is not None:
             # Not for what a charger says at its first boot: most have no list at all.
             await _announce(session, charger, state, before)
@@ -260,6 +268,13 @@ async def _version_reported(
         return
     state.state, state.full_needed = ListState.PENDING, True
     await _queue(session, state.charger_id, now)
+
+
+def _unsupported_since_boot(state: LocalList, caps: Capabilities) -> bool:
+    """Whether the state is what an answer `caps` without a list at boot makes of it."""
+    stored = (state.supported, state.state, state.per_message, state.capacity, state.last_error)
+    told = (False, ListState.UNSUPPORTED, caps.per_message, caps.capacity, _NO_LIST_AT_BOOT)
+    return stored == told
 
 
 def _unsupported(state: LocalList, reason: str) -> None:

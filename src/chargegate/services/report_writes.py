@@ -1,15 +1,24 @@
-"""The writes of what chargers report about themselves (boots, status changes, last seen),
-grouped, and this node's memory of what it wrote: one object per node, built in create_app."""
+"""The writes of what chargers report about themselves (boots, probes, status changes, last
+seen, connections), grouped, and this node's memory of what it wrote: one object per node,
+built in create_app."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chargegate.domain.reports import BootReport, ChargerReport, StatusReport, StopReport
+from chargegate.bus import Bus, Topic
+from chargegate.domain.reports import (
+    BootReport,
+    ChargerReport,
+    SmartChargingReport,
+    StatusReport,
+    StopReport,
+)
 from chargegate.domain.times import format_api
 from chargegate.domain.webhooks import EventType
 from chargegate.services import webhooks
@@ -35,11 +44,20 @@ class Claim:
     epoch: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Connection `epoch` of the charger closed at `at`."""
+
+    charge_point_id: str
+    epoch: int
+    at: datetime
+
+
 SEEN_LINGER_S = 1.0
 
 
 class ReportWrites:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, bus: Bus) -> None:
         # When this node last wrote each charger's last_seen_at.
         self.seen_written: dict[str, datetime] = {}
         # The status this node last stored for each port: chargers repeat unchanged
@@ -67,6 +85,13 @@ class ReportWrites:
             "connection_claims",
             describe=lambda claim: {"charge_point_id": claim.charge_point_id},
         )
+        # Disconnects: a restart or a flaky network cuts many at once, and nobody waits for
+        # them (the epoch, not the order of writes, decides which connection holds a charger).
+        self.releases: GroupCommit[Release] = GroupCommit(
+            partial(_write_releases, sessions, bus),
+            "connection_releases",
+            describe=lambda release: {"charge_point_id": release.charge_point_id},
+        )
         # Stop reports (an expiry wave's come all at once).
         self.stops: GroupCommit[StopReport] = GroupCommit(
             partial(write_stops, sessions),
@@ -84,6 +109,16 @@ class ReportWrites:
 async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]]) -> None:
     async with sessions() as session, session.begin():
         await charger_store.mark_seen(session, batch)
+
+
+async def _write_releases(sessions: SessionFactory, bus: Bus, batch: list[Release]) -> None:
+    async with sessions() as session, session.begin():
+        await charger_store.release_connections(
+            session, [(release.charge_point_id, release.epoch, release.at) for release in batch]
+        )
+    # Their sessions under a site keep their allocation counted; an unanswered lowering of it
+    # no longer holds its site's raises back, once the balancer reads them offline.
+    bus.wake(Topic.BALANCE)
 
 
 async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:
@@ -140,18 +175,24 @@ async def _write_reports(
         )
         for report in batch:
             charger = chargers[report.charge_point_id]
-            if isinstance(report, BootReport):
-                charger.vendor, charger.model = report.vendor, report.model
-                charger.serial_number = report.serial_number
-                charger.firmware_version = report.firmware_version
-                charger.last_seen_at = report.at
-            else:
-                port = ports[(charger.id, report.connector_id)]
-                await _store_status(session, charger, port, report)
-                statuses[(report.charge_point_id, report.connector_id)] = (
-                    port.status,
-                    port.error_code,
-                )
+            match report:
+                case BootReport():
+                    charger.vendor, charger.model = report.vendor, report.model
+                    charger.serial_number = report.serial_number
+                    charger.firmware_version = report.firmware_version
+                    charger.last_seen_at = report.at
+                case SmartChargingReport():
+                    charger.smart_charging = report.supported
+                    charger.feature_profiles = report.feature_profiles
+                case StatusReport():
+                    port = ports[(charger.id, report.connector_id)]
+                    await _store_status(session, charger, port, report)
+                    statuses[(report.charge_point_id, report.connector_id)] = (
+                        port.status,
+                        port.error_code,
+                    )
+                case _:
+                    assert_never(report)
     # Only once committed: a status remembered as stored is never written again.
     written.update(statuses)
 

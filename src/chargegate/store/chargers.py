@@ -14,7 +14,7 @@ from chargegate.domain.cursors import PortMark
 from chargegate.domain.validation import PortsRequest
 from chargegate.store import sites
 from chargegate.store.chunks import chunks
-from chargegate.store.models import Charger, Port
+from chargegate.store.models import Charger, Operator, Port
 
 Row = TypeVarTuple("Row")
 
@@ -74,6 +74,16 @@ async def count_with_password_hash(session: AsyncSession, password_hash: str) ->
 async def operator_charger_count(session: AsyncSession, operator_id: int) -> int:
     found = await session.scalar(
         select(func.count()).select_from(Charger).where(Charger.operator_id == operator_id)
+    )
+    return int(found or 0)
+
+
+async def named_operator_charger_count(session: AsyncSession, operator_name: str) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Charger)
+        .join(Operator, Operator.id == Charger.operator_id)
+        .where(Operator.name == operator_name)
     )
     return int(found or 0)
 
@@ -280,14 +290,21 @@ async def mark_seen(session: AsyncSession, seen: Sequence[tuple[str, datetime]])
     )
 
 
-async def release_connection(
-    session: AsyncSession, charge_point_id: str, epoch: int, now: datetime
+async def release_connections(
+    session: AsyncSession, released: Sequence[tuple[str, int, datetime]]
 ) -> None:
-    """Mark the charger offline, unless a newer connection has already replaced this one."""
-    await session.execute(
+    """Marks chargers offline, (charge_point_id, epoch, time) triples, in one statement: each
+    unless a newer connection (of this node or another) has already replaced that one."""
+    # On the session's connection (Core), as mark_seen.
+    connection = await session.connection()
+    await connection.execute(
         update(Charger)
-        .where(Charger.charge_point_id == charge_point_id, Charger.connection_epoch == epoch)
-        .values(connected_node=None, last_seen_at=now)
+        .where(
+            Charger.charge_point_id == bindparam("cp"),
+            Charger.connection_epoch == bindparam("epoch"),
+        )
+        .values(connected_node=None, last_seen_at=bindparam("at")),
+        [{"cp": cp, "epoch": epoch, "at": at} for cp, epoch, at in released],
     )
 
 
