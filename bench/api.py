@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    RESULTS,
     cpu_seconds,
     database,
     postgres_available,
     provision,
+    publish,
     start_chargers,
     start_server,
     stop_server,
@@ -163,9 +163,7 @@ async def main() -> None:
             *[f"- {note}" for note in notes],
         ]
     )
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "api.md").write_text(text + "\n")
+    publish("api", text + "\n")
 
 
 if __name__ == "__main__":

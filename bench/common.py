@@ -31,6 +31,16 @@ from chargegate.store.database import create_engine, session_factory
 from chargegate.store.migrate import upgrade
 
 RESULTS = Path(__file__).with_name("results")
+
+
+def publish(name: str, text: str) -> None:
+    """Prints a benchmark's section and keeps it as bench/results/<name>.md (run_all.py joins
+    them into RESULTS.md)."""
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(text)
+
+
 # The load generators are far faster than any charger or app: no per-charger or per-key limits.
 UNLIMITED = {
     "CHARGEGATE_CHARGER_RATE_PER_S": "1000000",

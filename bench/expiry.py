@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 from common import (
-    RESULTS,
     Chargers,
     bounded,
     database,
     ms,
     provision,
+    publish,
     quantile,
     start_chargers,
     start_server,
@@ -133,9 +133,7 @@ async def main() -> None:
         "| expiring together | database | set-up | p50 delay | p99 delay | max delay | missed "
         "| doubled |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "expiry.md").write_text(text)
+    publish("expiry", text)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 from common import (
-    RESULTS,
     cpu_seconds,
     database,
     postgres_available,
     provision,
+    publish,
     start_server,
     stop_server,
 )
@@ -133,9 +133,7 @@ async def main() -> None:
             "",
         ]
     )
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "meter_values.md").write_text(text)
+    publish("meter_values", text)
 
 
 if __name__ == "__main__":

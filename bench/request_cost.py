@@ -20,11 +20,11 @@ from pathlib import Path
 
 import httpx
 from common import (
-    RESULTS,
     cpu_seconds,
     database,
     postgres_available,
     provision,
+    publish,
     start_server,
     stop_server,
 )
@@ -106,9 +106,7 @@ async def main() -> None:
             "",
         ]
     )
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "request_cost.md").write_text(text)
+    publish("request_cost", text)
 
 
 if __name__ == "__main__":

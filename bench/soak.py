@@ -57,7 +57,6 @@ from typing import Any
 
 import httpx
 from common import (
-    RESULTS,
     UNLIMITED,
     Chargers,
     bounded,
@@ -66,6 +65,7 @@ from common import (
     free_port,
     ms,
     provision,
+    publish,
     quantile,
     rss_kb,
     start_chargers,
@@ -694,9 +694,7 @@ async def main() -> None:
         args.baseline_minutes = args.minutes
     args.database = "postgresql" if args.database == "postgres" else args.database
     text = await run(args)
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soak.md").write_text(text)
+    publish("soak", text)
 
 
 if __name__ == "__main__":
