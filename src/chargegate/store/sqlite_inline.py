@@ -7,9 +7,13 @@ The statements of a write transaction are small and indexed (microseconds each),
 them in place holds the loop for less than the round trip costs it, and the writer only for as
 long as the work takes. What can take long still runs in a thread: COMMIT (its fsync), and a
 BEGIN that must wait for another process's write lock (the CLI beside a running server).
+A transaction of many statements (a group commit's batch: an expiry wave's thousands of stops)
+gives the loop a turn every SLICE_S of its work, so that no socket of the node waits behind it
+for longer than that.
 
 The objects below offer the coroutine interface of aiosqlite's connection and cursor that
-SQLAlchemy's aiosqlite dialect drives; their coroutines never suspend except for those two.
+SQLAlchemy's aiosqlite dialect drives; their coroutines suspend only for those two and for the
+turns.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,11 +29,32 @@ log = logging.getLogger(__name__)
 
 # How long a BEGIN waits (in its thread) for another process's write lock.
 LOCK_WAIT_MS = 30_000
+# The longest a write transaction runs statements on the loop before the loop's other tasks
+# get a turn (the writer stays held meanwhile).
+SLICE_S = 0.01
+
+
+class _Slice:
+    """The time the connection's work has held the loop since it last gave a turn."""
+
+    __slots__ = ("began",)
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter()
+
+    def restart(self) -> None:
+        self.began = time.perf_counter()
+
+    async def turn(self) -> None:
+        if time.perf_counter() - self.began >= SLICE_S:
+            await asyncio.sleep(0)
+            self.restart()
 
 
 class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, slice_: _Slice) -> None:
         self._cursor = cursor
+        self._slice = slice_
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -57,10 +83,12 @@ class InlineCursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
+        await self._slice.turn()
         self._cursor.execute(sql, parameters)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> InlineCursor:
+        await self._slice.turn()
         self._cursor.executemany(sql, parameters)
         return self
 
@@ -81,6 +109,7 @@ class InlineConnection:
     def __init__(self, connection: sqlite3.Connection) -> None:
         # Named as aiosqlite names it: the dialect checks it before a commit or a rollback.
         self._connection: sqlite3.Connection | None = connection
+        self._slice = _Slice()
 
     @property
     def _open(self) -> sqlite3.Connection:
@@ -97,7 +126,7 @@ class InlineConnection:
         return self._connection is not None and self._connection.in_transaction
 
     def cursor(self) -> InlineCursor:
-        return InlineCursor(self._open.cursor())
+        return InlineCursor(self._open.cursor(), self._slice)
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._open.create_function(*args, **kwargs)
@@ -105,6 +134,9 @@ class InlineConnection:
     async def begin(self, statement: str) -> None:
         """`statement` (BEGIN IMMEDIATE) in place; in a thread if another process holds the
         write lock, waiting for it there rather than on the event loop."""
+        # The work before a transaction is not the transaction's: its first turn comes after
+        # SLICE_S of its own.
+        self._slice.restart()
         try:
             self._open.execute(statement)
         except sqlite3.OperationalError as exc:
