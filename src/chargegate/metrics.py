@@ -63,8 +63,9 @@ SCHEDULER_PASSES = Counter(
 )
 DISPATCHER_PASSES = Counter(
     "chargegate_dispatcher_passes_total",
-    "Dispatcher passes: `idle` (nothing to claim, seen on a read) and `claim` (commands to "
-    "claim or leases to release, in a write transaction)",
+    "Dispatcher passes: `idle` (nothing to claim, seen on a read), `claim` (commands to "
+    "claim or leases to release, in a write transaction) and `taken` (commands written already "
+    "claimed by this node, such as an expiry wave's stops, read to be sent)",
     ["kind"],
 )
 

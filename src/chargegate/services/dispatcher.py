@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import assert_never
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from chargegate.bus import Topic
+from chargegate.config import Settings
 from chargegate.domain.command_params import CommandParams, from_json, idempotent
 from chargegate.domain.errors import InvalidArgument
 from chargegate.domain.local_lists import Plan
@@ -32,7 +35,7 @@ from chargegate.services.commands import (
 from chargegate.services.group_commit import DeadLetter, GroupCommit
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
-from chargegate.store.commands import Claimed
+from chargegate.store.commands import Claimed, Lease
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +74,39 @@ class Dispatcher:
             await self._rt.bus.wait(Topic.DISPATCH, self._rt.settings.poll_interval_s)
 
     async def dispatch_due(self) -> None:
+        await self._send_taken()
         # A full batch means more may be due right now (thousands of expiries in one second):
         # claim on instead of waiting for the next wake-up.
         full = True
         while full and not self._rt.node.draining:
             claims = await self._claim()
-            for claim in claims:
-                task = asyncio.create_task(self._deliver(claim))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+            self._launch(claims)
             full = len(claims) >= command_store.CLAIM_BATCH
+
+    def _launch(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            task = asyncio.create_task(self._deliver(claim))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _send_taken(self) -> None:
+        """The commands written claimed by this node since the last pass (NodeState.claimed_here);
+        they stay listed until read, so a pass that fails leaves them to the next one."""
+        taken = self._rt.node.claimed_here
+        if not taken:
+            return
+        ids = list(taken)
+        DISPATCHER_PASSES.labels("taken").inc()
+        async with self._rt.sessions() as session, session.begin():
+            rows = await command_store.taken(session, self._rt.settings.node_id, ids)
+            claims, unreadable = await self._prepare(session, rows)
+        # Added to meanwhile only at its end.
+        del taken[: len(ids)]
+        _log_unreadable(unreadable)
+        self._launch(claims)
 
     async def _claim(self) -> list[Claim]:
         settings = self._rt.settings
-        lease = timedelta(seconds=settings.call_timeout_s * 2)
         settle = timedelta(seconds=settings.resend_settle_s)
         now = utcnow()
         async with self._rt.reads() as session:
@@ -95,53 +117,55 @@ class Dispatcher:
         DISPATCHER_PASSES.labels("claim").inc()
         async with self._rt.sessions() as session, session.begin():
             rows = await command_store.claim_due(
-                session, settings.node_id, now, lease, settle, found
+                session, claim_lease(settings, now), now, settle, found
             )
-            needed: list[Claimed] = []
-            overtaken: list[int] = []
-            doubtful: list[Claimed] = []
-            for row in rows:
-                if _unsafe_again(row):
-                    doubtful.append(row)
-                elif _still_needed(row):
-                    needed.append(row)
-                else:
-                    overtaken.append(row.command_id)
-            # A row whose params no longer parse fails its own command, never the whole pass.
-            params, unreadable = _read_params(needed)
-            needed = [row for row in needed if row.command_id in params]
-            await command_store.cancel(
-                session,
-                overtaken + [row.command_id for row in doubtful + [bad for bad, _ in unreadable]],
-            )
-            await charger_commands.fail_in_doubt(session, doubtful, utcnow())
-            await charger_commands.fail_unreadable(session, unreadable, utcnow())
-            # A sync reads the tokens now, as it goes out, so that it carries every change.
-            plans = {
-                row.command_id: await local_lists.plan(session, row.charge_point_id)
-                for row in needed
-                if row.action is ChargerAction.SEND_LOCAL_LIST
-            }
-        for row, why in unreadable:
-            log.error(
-                "a stored command's params do not parse: it fails, unsent",
-                extra={"command_id": row.command_id, "action": row.action, "why": why},
-            )
-        return [
+            claims, unreadable = await self._prepare(session, rows)
+        _log_unreadable(unreadable)
+        return claims
+
+    async def _prepare(
+        self, session: AsyncSession, rows: list[Claimed]
+    ) -> tuple[list[Claim], list[tuple[Claimed, str]]]:
+        """The claims to send of these claimed rows; those overtaken by events, unsafe to send
+        again or unreadable are cancelled or failed in the caller's transaction (and the
+        unreadable returned, to be logged once it commits)."""
+        needed: list[Claimed] = []
+        overtaken: list[int] = []
+        doubtful: list[Claimed] = []
+        for row in rows:
+            if _unsafe_again(row):
+                doubtful.append(row)
+            elif _still_needed(row):
+                needed.append(row)
+            else:
+                overtaken.append(row.command_id)
+        # A row whose params no longer parse fails its own command, never the whole pass.
+        params, unreadable = _read_params(needed)
+        needed = [row for row in needed if row.command_id in params]
+        await command_store.cancel(
+            session,
+            overtaken + [row.command_id for row in doubtful + [bad for bad, _ in unreadable]],
+        )
+        await charger_commands.fail_in_doubt(session, doubtful, utcnow())
+        await charger_commands.fail_unreadable(session, unreadable, utcnow())
+        # A sync reads the tokens now, as it goes out, so that it carries every change.
+        plans = {
+            row.command_id: await local_lists.plan(session, row.charge_point_id)
+            for row in needed
+            if row.action is ChargerAction.SEND_LOCAL_LIST
+        }
+        limit_a = self._rt.settings.tx_profile_limit_a
+        claims = [
             Claim(
                 command_id=row.command_id,
                 charge_point_id=row.charge_point_id,
                 epoch=row.epoch,
-                order=_order(
-                    row,
-                    settings.tx_profile_limit_a,
-                    plans.get(row.command_id),
-                    params[row.command_id],
-                ),
+                order=_order(row, limit_a, plans.get(row.command_id), params[row.command_id]),
                 queue_uuid=row.queue_uuid,
             )
             for row in needed
         ]
+        return claims, unreadable
 
     async def _deliver(self, claim: Claim) -> None:
         outcome: Reply | str
@@ -200,6 +224,20 @@ class Dispatcher:
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+
+def claim_lease(settings: Settings, now: datetime) -> Lease:
+    """This node's claim on commands it sends: long enough for an answer to come and be
+    written (past it, another node may send them again)."""
+    return Lease(settings.node_id, now + timedelta(seconds=settings.call_timeout_s * 2))
+
+
+def _log_unreadable(unreadable: list[tuple[Claimed, str]]) -> None:
+    for row, why in unreadable:
+        log.error(
+            "a stored command's params do not parse: it fails, unsent",
+            extra={"command_id": row.command_id, "action": row.action, "why": why},
+        )
 
 
 def _unsafe_again(row: Claimed) -> bool:

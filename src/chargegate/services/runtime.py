@@ -38,6 +38,9 @@ class NodeState:
     # (charger, connector) this node asked whether a stuck stop's transaction still runs: the
     # status it reports next answers that (see stops.connector_reported). One per stuck stop.
     reconciling: set[tuple[str, int]] = field(default_factory=set)
+    # Commands written already claimed by this node (an expiry wave's stops): its dispatcher
+    # sends them at its next pass (Dispatcher.take), without a claim of its own.
+    claimed_here: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

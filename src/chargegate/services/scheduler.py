@@ -14,6 +14,7 @@ from chargegate.domain.times import utcnow
 from chargegate.metrics import SCHEDULER_PASSES, STOPS_RETRYING
 from chargegate.services import charger_commands, outcomes, reservation_outcomes
 from chargegate.services import stops as stops_service
+from chargegate.services.dispatcher import claim_lease
 from chargegate.services.runtime import Runtime
 from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
@@ -67,7 +68,9 @@ class Scheduler:
         # What the read saw due, another node may have acted on since: the write pass finds it
         # again under its locks, or finds nothing.
         stops, postponed = await self._act(now, sweep=due.sweep is not None and due.sweep <= now)
-        if stops:
+        if stops.claimed:
+            self._rt.node.claimed_here.extend(stops.claimed)
+        if stops.count:
             # A stop step may have closed a session under a site.
             self._rt.bus.wake(Topic.DISPATCH, Topic.BALANCE)
         if postponed:
@@ -76,8 +79,8 @@ class Scheduler:
         # Look again at once: the read finds when the next thing is due.
         return now
 
-    async def _act(self, now: datetime, *, sweep: bool) -> tuple[int, bool]:
-        """The write pass: returns how many stops it sent and whether it postponed a start.
+    async def _act(self, now: datetime, *, sweep: bool) -> tuple[stops_service.Requested, bool]:
+        """The write pass: returns the stops it requested and whether it postponed a start.
         `sweep`: Idempotency-Keys past their retention are deleted too (not on every pass: the
         deletion is housekeeping, and most passes have none due)."""
         settings = self._rt.settings
@@ -85,13 +88,13 @@ class Scheduler:
             if sweep:
                 await idempotency_store.sweep(session, now)
             stops = await self._expire(session, now)
-            stops += await stops_service.take_due_steps(session, now, settings)
+            steps = await stops_service.take_due_steps(session, now, settings)
             postponed = await self._fail_overdue_starts(session, now)
             await charger_commands.fail_overdue(session, now, settings.command_timeout_s)
             await reservation_outcomes.expire_due(session, now)
-        return stops, postponed
+        return stops_service.Requested(stops.count + steps, stops.claimed), postponed
 
-    async def _expire(self, session: AsyncSession, now: datetime) -> int:
+    async def _expire(self, session: AsyncSession, now: datetime) -> stops_service.Requested:
         for transaction in await due_store.due_staging_expiries(session, now):
             # No charger to ask in the sandbox: the session simply ends at its expiry.
             assert transaction.expires_at is not None
@@ -99,7 +102,12 @@ class Scheduler:
                 session, transaction, transaction.expires_at, None, "expired", now
             )
         expired = await due_store.due_expiries(session, now)
-        return await stops_service.request(session, expired, "expired", now, self._rt.settings)
+        # Claimed as they are written, for this node's dispatcher (not while draining: it
+        # claims nothing then, and another node takes them from the outbox).
+        lease = None if self._rt.node.draining else claim_lease(self._rt.settings, now)
+        return await stops_service.request(
+            session, expired, "expired", now, self._rt.settings, lease
+        )
 
     async def _fail_overdue_starts(self, session: AsyncSession, now: datetime) -> bool:
         """Fail starts past their deadline; returns whether any was postponed.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, assert_never
 
@@ -38,28 +39,39 @@ log = logging.getLogger(__name__)
 Cause = Literal["refused", "undelivered", "unreported"]
 
 
+@dataclass(frozen=True, slots=True)
+class Requested:
+    """The stops a request put in the outbox: how many, and which of them it wrote claimed by
+    its lease's node (command ids, for that node's dispatcher: Dispatcher.take)."""
+
+    count: int
+    claimed: list[int]
+
+
 async def request(
     session: AsyncSession,
     transaction_ids: Sequence[int],
     reason: str,
     now: datetime,
     settings: Settings,
-) -> int:
+    lease: command_store.Lease | None = None,
+) -> Requested:
     """Stop these transactions, locked by the caller: one (PATCH state: closed) or a whole
     expiry wave. Each open one without a stop under way gets a stop in the outbox and is
-    followed until it is closed; stop_requested_at guards against a second one. Returns how
-    many stops went into the outbox.
+    followed until it is closed; stop_requested_at guards against a second one. With a lease,
+    the stops for chargers connected to its node are written claimed (command_store.add_stops).
 
     Set-based, two statements per chunk of transactions whichever the caller: an expiry wave is
     thousands in one second, and per-row ORM work would delay the last stop by seconds."""
     confirm_by = now + timedelta(seconds=settings.stop_confirm_s)
-    requested = 0
+    count = 0
+    claimed: list[int] = []
     for chunk in chunks(transaction_ids):
         stopping = await due_store.stops_requested(session, chunk, reason, now, confirm_by)
         if stopping:
-            await command_store.add_stops(session, stopping, now)
-            requested += len(stopping)
-    return requested
+            claimed += await command_store.add_stops(session, stopping, now, lease)
+            count += len(stopping)
+    return Requested(count, claimed)
 
 
 def stuck(transaction: Transaction) -> bool:

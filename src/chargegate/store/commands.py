@@ -7,8 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from chargegate.domain.charging_profiles import ChargingLimit, RateUnit
@@ -57,14 +70,35 @@ def add_command(
     return command
 
 
-async def add_stops(session: AsyncSession, transaction_ids: Sequence[int], now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim taken by `node_id` until `until`: by the dispatcher's claim, or as commands are
+    written (add_stops)."""
+
+    node_id: str
+    until: datetime
+
+
+async def add_stops(
+    session: AsyncSession, transaction_ids: Sequence[int], now: datetime, lease: Lease | None
+) -> list[int]:
     """A stop in the outbox for each of these transactions (a chunk of them: chunks.CHUNK at
     most), in one statement: an expiry wave is thousands of them in one second, and one ORM
     object each would delay the last stop. Stops asked for by the API and at expiry alike are
-    written here, through services.stops.request."""
+    written here, through services.stops.request.
+
+    With a lease, the stops for chargers connected to its node are written claimed by it (their
+    ids returned, for its dispatcher to send): a wave's stops then reach their chargers without
+    a claim pass rewriting thousands of rows first. The others wait in the outbox as usual."""
     columns = Command.__table__.c
-    await session.execute(
-        insert(Command).from_select(
+    here = false() if lease is None else Charger.connected_node == lease.node_id
+
+    def claimed(value: Any, otherwise: Any, column: Any) -> Any:
+        return case((here, literal(value, column.type)), else_=literal(otherwise, column.type))
+
+    written = await session.execute(
+        insert(Command)
+        .from_select(
             [
                 "charger_id",
                 "transaction_id",
@@ -73,20 +107,27 @@ async def add_stops(session: AsyncSession, transaction_ids: Sequence[int], now: 
                 "created_at",
                 "attempts",
                 "in_doubt",
+                "claimed_by",
+                "lease_until",
             ],
             select(
                 Port.charger_id,
                 Transaction.id,
                 literal(TransactionAction.STOP, columns.action.type),
-                literal(CommandStatus.PENDING, columns.status.type),
+                claimed(CommandStatus.SENDING, CommandStatus.PENDING, columns.status),
                 literal(now, columns.created_at.type),
-                literal(0, columns.attempts.type),
+                claimed(1, 0, columns.attempts),
                 literal(False, columns.in_doubt.type),
+                claimed(lease and lease.node_id, None, columns.claimed_by),
+                claimed(lease and lease.until, None, columns.lease_until),
             )
             .join(Port, Port.port_uuid == Transaction.port_uuid)
+            .join(Charger, Charger.id == Port.charger_id)
             .where(Transaction.id.in_(transaction_ids)),
         )
+        .returning(Command.id, Command.status)
     )
+    return [row.id for row in written if row.status == CommandStatus.SENDING]
 
 
 # Commands claimed in one database transaction: a whole expiry wave at once, since every
@@ -187,7 +228,7 @@ _CLAIM = (
     )
     .values(
         status=CommandStatus.SENDING,
-        claimed_by=bindparam("claimer", type_=Command.claimed_by.type),
+        claimed_by=bindparam("node_id", type_=Command.claimed_by.type),
         lease_until=bindparam("lease_end", type_=Command.lease_until.type),
         attempts=Command.attempts + 1,
     )
@@ -226,6 +267,9 @@ _CLAIMED = (
     .where(Command.id.in_(bindparam("ids", expanding=True)))
     .order_by(Command.id)
 )
+_TAKEN = _CLAIMED.where(
+    Command.status == CommandStatus.SENDING, Command.claimed_by == bindparam("node_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +295,10 @@ async def claimable(
 
 
 async def claim_due(
-    session: AsyncSession,
-    node_id: str,
-    now: datetime,
-    lease: timedelta,
-    settle: timedelta,
-    found: Claimable,
+    session: AsyncSession, lease: Lease, now: datetime, settle: timedelta, found: Claimable
 ) -> list[Claimed]:
-    """Claim the pending commands for chargers connected to this node; `found` is what a read
-    just before found, and what it did not find is not looked for again.
+    """Claim the pending commands for chargers connected to the lease's node; leases of other
+    nodes that ran out are released first if `found` (a read just before) saw any.
 
     A command in doubt (sent, then its sender crashed) waits until its charger has been
     connected for `settle`: a charger flushes what it queued while we were away (such as the
@@ -274,24 +313,27 @@ async def claim_due(
     """
     connection = await session.connection()
     if found.expired:
-        await connection.execute(_RELEASE_EXPIRED, {"now": now, "node_id": node_id})
-    elif not found.due:
-        return []
+        await connection.execute(_RELEASE_EXPIRED, {"now": now, "node_id": lease.node_id})
     due = await connection.execute(
         _CLAIM,
-        {
-            "node_id": node_id,
-            "settled_since": now - settle,
-            "claimer": node_id,
-            "lease_end": now + lease,
-        },
+        {"node_id": lease.node_id, "settled_since": now - settle, "lease_end": lease.until},
     )
-    ids = sorted(due.scalars())
-    if not ids:
-        return []
+    return await _read(connection, _CLAIMED, sorted(due.scalars()), {})
+
+
+async def taken(session: AsyncSession, node_id: str, command_ids: Sequence[int]) -> list[Claimed]:
+    """Commands written claimed by this node (add_stops with a lease), as claim_due returns
+    them; those no longer in its claim (cancelled since: the charger stopped first) left out."""
+    connection = await session.connection()
+    return await _read(connection, _TAKEN, sorted(command_ids), {"node_id": node_id})
+
+
+async def _read(
+    connection: AsyncConnection, query: Select[Any], ids: list[int], bound: dict[str, Any]
+) -> list[Claimed]:
     claimed = []
     for chunk in chunks(ids):
-        rows = await connection.execute(_CLAIMED, {"ids": list(chunk)})
+        rows = await connection.execute(query, {"ids": list(chunk), **bound})
         claimed += [
             Claimed(
                 command_id=row.id,
