@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from chargegate.domain.reports import StopReport
 from chargegate.domain.states import TransactionState
 from chargegate.domain.times import utcnow
@@ -20,30 +18,32 @@ log = logging.getLogger(__name__)
 
 
 async def write_stops(sessions: SessionFactory, batch: list[StopReport]) -> None:
-    """One transaction for the batch. A failing stop fails the batch, which the group commit
-    then writes stop by stop, so that only its own caller sees the error."""
+    """One transaction and a few statements for the batch, each stop stored as if alone and in
+    turn (a charger's repeat of its stop finds the transaction its first closed). A failing stop
+    fails the batch, which the group commit then writes stop by stop, so that only its own
+    caller sees the error."""
     async with sessions() as session, session.begin():
-        for stop in batch:
-            await _store_stop(session, stop)
-
-
-async def _store_stop(session: AsyncSession, stop: StopReport) -> None:
-    charger = await charger_store.registered(session, stop.charge_point_id)
-    transaction = await tx_store.charger_transaction_by_id(session, charger.id, stop.reference)
-    if transaction is None:
-        log.warning(
-            "stop for an unknown transaction",
-            extra={"charge_point_id": stop.charge_point_id, "transaction": stop.reference},
-        )
-    elif transaction.state != TransactionState.OPEN:
-        outcomes.complete_stop(transaction, stop.at, stop.meter_stop_wh, stop.reason)
-    else:
-        transaction.charger_stop_reason = stop.reason
-        await outcomes.close_transaction(
+        chargers = await charger_store.chargers_by_id(session, {s.charge_point_id for s in batch})
+        unknown = {stop.charge_point_id for stop in batch} - chargers.keys()
+        if unknown:
+            raise LookupError(f"chargers {sorted(unknown)!r} are not registered")
+        named = [(chargers[stop.charge_point_id].id, stop.reference) for stop in batch]
+        transactions = await tx_store.charger_transactions_by_ids(session, named)
+        closing = await outcomes.closing(
             session,
-            transaction,
-            stop.at,
-            stop.meter_stop_wh,
-            f"charger:{stop.reason}",
+            [t for t in transactions.values() if t.state == TransactionState.OPEN],
             utcnow(),
         )
+        for stop, key in zip(batch, named, strict=True):
+            transaction = transactions.get(key)
+            if transaction is None:
+                log.warning(
+                    "stop for an unknown transaction",
+                    extra={"charge_point_id": stop.charge_point_id, "transaction": stop.reference},
+                )
+            elif transaction.state != TransactionState.OPEN:
+                outcomes.complete_stop(transaction, stop.at, stop.meter_stop_wh, stop.reason)
+            else:
+                transaction.charger_stop_reason = stop.reason
+                closing.close(transaction, stop.at, stop.meter_stop_wh, f"charger:{stop.reason}")
+        await closing.finish()
