@@ -56,8 +56,8 @@ async def _add(session: AsyncSession, event: Event) -> None:
 
 
 async def emit_all(session: AsyncSession, events: Sequence[Event]) -> None:
-    """emit, of many events, in one statement: the ORM's per-object work on thousands of
-    deliveries (an expiry wave's stops) took the writer longer than the rest of their writes."""
+    """emit, of many events, in one statement: the ORM's work per object, on the thousands of
+    deliveries of an expiry wave's stops, would cost more than the rest of their write."""
     rows = await _deliveries(session, events)
     if rows:
         await webhook_store.add_deliveries(session, rows)
