@@ -227,7 +227,7 @@ async def charger_transactions_by_ids(
                 .order_by(Transaction.id)
                 .with_for_update(of=Transaction)
             )
-            for charger_id, reference, transaction in rows.tuples():
+            for charger_id, reference, transaction in rows:
                 key = (charger_id, reference)
                 if reference is not None and key in pairs:
                     found[(charger_id, reference)] = transaction
