@@ -59,7 +59,7 @@ async def seed(url: str, count: int, webhooks: int) -> list[StopReport]:
     now = utcnow()
     try:
         async with sessions() as session, session.begin():
-            rows = (await session.execute(select(Charger, Port).join(Port))).tuples().all()
+            rows = (await session.execute(select(Charger, Port).join(Port))).all()
             operator_id = rows[0][0].operator_id
             for n in range(webhooks):
                 session.add(
