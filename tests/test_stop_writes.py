@@ -1,5 +1,6 @@
 """Stop reports written together (services.stop_writes): one that cannot be stored fails only
-its own charger, and the others in its batch are stored all the same."""
+its own charger, and the others in its batch are stored all the same; a batch ends exactly as
+its stops written one at a time would."""
 
 from __future__ import annotations
 
