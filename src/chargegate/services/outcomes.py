@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,15 @@ async def resolve(
     now: datetime,
     reason: str | None = None,
 ) -> None:
+    _settle(item, status, now, reason)
+    await webhooks.queue_item_event(session, item)
+
+
+def _settle(item: QueueItem, status: QueueStatus, now: datetime, reason: str | None) -> None:
     item.status = status
     item.reason = reason
     item.resolved_at = now
     QUEUE_OUTCOMES.labels(item.kind, item.status, "true" if item.staging else "false").inc()
-    await webhooks.queue_item_event(session, item)
 
 
 async def resolve_open_item(
@@ -86,6 +91,57 @@ async def adopt(
     await open_transaction(session, ours, started_at, meter_start_wh, now)
 
 
+class Closing:
+    """Transactions closed together, each as close_transaction closes one, with a few statements
+    for all their queue items, commands and webhook events: an expiry wave's stop reports close
+    thousands in one write, and statements per transaction held the writer for seconds."""
+
+    def __init__(self, session: AsyncSession, now: datetime, items: dict[int, QueueItem]) -> None:
+        self._session = session
+        self._now = now
+        # The open STOP queue items of the transactions to close, by transaction id.
+        self._items = items
+        self._events: list[webhooks.Event] = []
+        self._closed: list[int] = []
+
+    def close(
+        self,
+        transaction: Transaction,
+        ended_at: datetime,
+        meter_stop_wh: int | None,
+        reason: str,
+    ) -> None:
+        """The events carry the transaction as it is now, whatever changes before finish."""
+        transaction.state = TransactionState.CLOSED
+        transaction.ended_at = ended_at
+        if meter_stop_wh is not None:
+            transaction.meter_stop_wh = meter_stop_wh
+            transaction.meter_last_wh = meter_stop_wh
+        transaction.stop_reason = transaction.stop_reason or reason
+        event = webhooks.transaction_event_of(transaction, EventType.TRANSACTION_CLOSED)
+        if event is not None:
+            self._events.append(event)
+        item = self._items.pop(transaction.id, None)
+        if item is not None:
+            _settle(item, QueueStatus.SUCCESS, self._now, None)
+            self._events.append(webhooks.queue_item_event_of(item, transaction))
+        self._closed.append(transaction.id)
+
+    async def finish(self) -> None:
+        await webhooks.emit_all(self._session, self._events)
+        await command_store.cancel_for_transactions(
+            self._session, self._closed, (TransactionAction.STOP, TransactionAction.RECONCILE)
+        )
+
+
+async def closing(
+    session: AsyncSession, transactions: Iterable[Transaction], now: datetime
+) -> Closing:
+    """For closing (some of) these transactions, each once, then finish."""
+    ids = [transaction.id for transaction in transactions]
+    return Closing(session, now, await queue_store.open_queue_items(session, ids, QueueKind.STOP))
+
+
 async def close_transaction(
     session: AsyncSession,
     transaction: Transaction,
@@ -94,16 +150,9 @@ async def close_transaction(
     reason: str,
     now: datetime,
 ) -> None:
-    transaction.state = TransactionState.CLOSED
-    transaction.ended_at = ended_at
-    if meter_stop_wh is not None:
-        transaction.meter_stop_wh = meter_stop_wh
-        transaction.meter_last_wh = meter_stop_wh
-    transaction.stop_reason = transaction.stop_reason or reason
-    await webhooks.transaction_event(session, transaction, EventType.TRANSACTION_CLOSED)
-    await resolve_open_item(session, transaction, QueueKind.STOP, QueueStatus.SUCCESS, now)
-    for action in (TransactionAction.STOP, TransactionAction.RECONCILE):
-        await command_store.cancel_for_transaction(session, transaction.id, action)
+    batch = await closing(session, [transaction], now)
+    batch.close(transaction, ended_at, meter_stop_wh, reason)
+    await batch.finish()
 
 
 # Closed on the charger's word, when asked, that nothing runs.

@@ -6,6 +6,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,17 @@ def new_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event to record for each of its operator's webhooks."""
+
+    operator_id: int
+    event_type: EventType
+    ordering_key: str
+    data: dict[str, Any]
+    staging: bool = False
+
+
 async def emit(
     session: AsyncSession,
     operator_id: int,
@@ -36,50 +48,72 @@ async def emit(
 ) -> None:
     """Record the event for each of the operator's webhooks, in the caller's transaction: it is
     sent if and only if the change it reports is committed."""
+    await _add(session, Event(operator_id, event_type, ordering_key, data, staging))
+
+
+async def _add(session: AsyncSession, event: Event) -> None:
+    session.add_all(WebhookDelivery(**row) for row in await _deliveries(session, [event]))
+
+
+async def emit_all(session: AsyncSession, events: Sequence[Event]) -> None:
+    """emit, of many events, in one statement: the ORM's work per object, on the thousands of
+    deliveries of an expiry wave's stops, would cost more than the rest of their write."""
+    rows = await _deliveries(session, events)
+    if rows:
+        await webhook_store.add_deliveries(session, rows)
+
+
+async def _deliveries(session: AsyncSession, events: Sequence[Event]) -> list[dict[str, Any]]:
+    """The delivery rows of these events, in their order; one event id per event."""
     # Read once per operator and transaction: a batch of charger reports emits thousands.
     known: dict[int, Sequence[Webhook]] = session.info.setdefault(_WEBHOOKS, {})
-    if operator_id not in known:
-        known[operator_id] = await webhook_store.active_webhooks(session, operator_id)
-    webhooks = known[operator_id]
-    if not webhooks:
-        return
-    now = utcnow()
-    event_id = str(uuid.uuid4())
-    body = json.dumps(
-        {
-            "id": event_id,
-            "type": event_type,
-            "created": format_api(now),
-            "staging": staging,
-            "data": data,
-        },
-        separators=(",", ":"),
-    )
-    # The sender is woken once this transaction commits (see carried_events).
-    session.info[_PENDING_EVENTS] = True
-    for webhook in webhooks:
-        session.add(
-            WebhookDelivery(
-                webhook_id=webhook.id,
-                event_id=event_id,
-                event_type=event_type,
-                ordering_key=ordering_key,
-                body=body,
-                status=DeliveryStatus.PENDING,
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        if event.operator_id not in known:
+            known[event.operator_id] = await webhook_store.active_webhooks(
+                session, event.operator_id
             )
+        webhooks = known[event.operator_id]
+        if not webhooks:
+            continue
+        now = utcnow()
+        event_id = str(uuid.uuid4())
+        body = json.dumps(
+            {
+                "id": event_id,
+                "type": event.event_type,
+                "created": format_api(now),
+                "staging": event.staging,
+                "data": event.data,
+            },
+            separators=(",", ":"),
         )
+        rows += (
+            {
+                "webhook_id": webhook.id,
+                "event_id": event_id,
+                "event_type": event.event_type,
+                "ordering_key": event.ordering_key,
+                "body": body,
+                "status": DeliveryStatus.PENDING,
+                "created_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+            }
+            for webhook in webhooks
+        )
+    if rows:
+        # The sender is woken once this transaction commits (see carried_events).
+        session.info[_PENDING_EVENTS] = True
+    return rows
 
 
-async def transaction_event(
-    session: AsyncSession, transaction: Transaction, event_type: EventType
-) -> None:
+def transaction_event_of(transaction: Transaction, event_type: EventType) -> Event | None:
+    """The event, of the transaction as it is now; None for a charger's record of a start it
+    was refused: nobody's session."""
     if not tx_store.is_session(transaction):
-        return  # a charger's record of a start it was refused: nobody's session
-    await emit(
-        session,
+        return None
+    return Event(
         transaction.operator_id,
         event_type,
         f"transaction:{transaction.id}",
@@ -88,7 +122,16 @@ async def transaction_event(
     )
 
 
-async def queue_item_event(session: AsyncSession, item: QueueItem) -> None:
+async def transaction_event(
+    session: AsyncSession, transaction: Transaction, event_type: EventType
+) -> None:
+    event = transaction_event_of(transaction, event_type)
+    if event is not None:
+        await _add(session, event)
+
+
+def queue_item_event_of(item: QueueItem, transaction: Transaction | None) -> Event:
+    """The event of a resolved queue item, with its transaction as it is now (if it has one)."""
     data: dict[str, Any] = {
         "id": item.queue_uuid,
         "kind": item.kind,
@@ -98,12 +141,16 @@ async def queue_item_event(session: AsyncSession, item: QueueItem) -> None:
     subject = f"queue:{item.queue_uuid}"
     if item.transaction_id is not None:
         subject = f"transaction:{item.transaction_id}"
-        transaction = await session.get(Transaction, item.transaction_id)
         if transaction is not None:
             data["transaction"] = transaction_data(transaction_view(transaction))
-    await emit(
-        session, item.operator_id, EventType.QUEUE_ITEM_RESOLVED, subject, data, item.staging
-    )
+    return Event(item.operator_id, EventType.QUEUE_ITEM_RESOLVED, subject, data, item.staging)
+
+
+async def queue_item_event(session: AsyncSession, item: QueueItem) -> None:
+    transaction = None
+    if item.transaction_id is not None:
+        transaction = await session.get(Transaction, item.transaction_id)
+    await _add(session, queue_item_event_of(item, transaction))
 
 
 def carried_events(session: Session) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -419,15 +419,23 @@ async def cancel_for_transaction(
     session: AsyncSession, transaction_id: int, action: TransactionAction
 ) -> None:
     """A command overtaken by events (the charger already did it) must never go out."""
-    await session.execute(
-        update(Command)
-        .where(
-            Command.transaction_id == transaction_id,
-            Command.action == action,
-            Command.status.in_(_OUTSTANDING),
+    await cancel_for_transactions(session, [transaction_id], [action])
+
+
+async def cancel_for_transactions(
+    session: AsyncSession, transaction_ids: Collection[int], actions: Collection[TransactionAction]
+) -> None:
+    """cancel_for_transaction, of these actions of many transactions."""
+    for chunk in chunks(sorted(set(transaction_ids))):
+        await session.execute(
+            update(Command)
+            .where(
+                Command.transaction_id.in_(chunk),
+                Command.action.in_(actions),
+                Command.status.in_(_OUTSTANDING),
+            )
+            .values(status=CommandStatus.CANCELLED)
         )
-        .values(status=CommandStatus.CANCELLED)
-    )
 
 
 async def has_outstanding(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
@@ -12,7 +12,7 @@ from chargegate.domain.states import (
     QueueKind,
     QueueStatus,
 )
-from chargegate.store.chunks import lock_rows
+from chargegate.store.chunks import chunks, lock_rows
 from chargegate.store.models import QueueItem, Transaction
 
 
@@ -45,6 +45,25 @@ async def open_queue_item(
             QueueItem.status == QueueStatus.IN_PROGRESS,
         )
     )
+
+
+async def open_queue_items(
+    session: AsyncSession, transaction_ids: Collection[int], kind: QueueKind
+) -> dict[int, QueueItem]:
+    """open_queue_item of many transactions, by transaction id."""
+    found: dict[int, QueueItem] = {}
+    for chunk in chunks(sorted(set(transaction_ids))):
+        items = await session.scalars(
+            select(QueueItem).where(
+                QueueItem.transaction_id.in_(chunk),
+                QueueItem.kind == kind,
+                QueueItem.status == QueueStatus.IN_PROGRESS,
+            )
+        )
+        for item in items:
+            assert item.transaction_id is not None
+            found.setdefault(item.transaction_id, item)
+    return found
 
 
 def awaiting(kind: QueueKind) -> tuple[ColumnElement[bool], ...]:

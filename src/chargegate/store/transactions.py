@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -16,7 +16,7 @@ from chargegate.domain.states import (
 )
 from chargegate.domain.tokens import Verdict
 from chargegate.domain.validation import ListRequest
-from chargegate.store.chunks import lock_rows
+from chargegate.store.chunks import CHUNK, chunks, lock_rows
 from chargegate.store.models import Charger, Port, Transaction
 
 _ACTIVE = (TransactionState.PENDING, TransactionState.OPEN)
@@ -196,6 +196,42 @@ async def charger_transaction_by_id(
             _on_charger(charger_id, Transaction.charger_transaction_id == reference)
         )
     return await session.scalar(_on_charger(charger_id, Transaction.id == reference))
+
+
+async def charger_transactions_by_ids(
+    session: AsyncSession, wanted: Collection[tuple[int, int | str]]
+) -> dict[tuple[int, int | str], Transaction]:
+    """charger_transaction_by_id of many (charger row id, reference) pairs, a few statements for
+    all; a pair that names none is left out. Locked in id order, and the newest wins, as there."""
+    found: dict[tuple[int, int | str], Transaction] = {}
+    # A charger and a reference per pair: CHUNK parameters at most.
+    for chunk in chunks(list(set(wanted)), CHUNK // 2):
+        pairs = set(chunk)
+        chargers = {charger_id for charger_id, _ in pairs}
+        ours = [reference for _, reference in pairs if isinstance(reference, int)]
+        theirs = [reference for _, reference in pairs if isinstance(reference, str)]
+        for column, references in (
+            (Transaction.id, ours),
+            (Transaction.charger_transaction_id, theirs),
+        ):
+            if not references:
+                continue
+            rows = await session.execute(
+                select(Port.charger_id, column, Transaction)
+                .join(Port, Transaction.port_uuid == Port.port_uuid)
+                .where(
+                    Port.charger_id.in_(chargers),
+                    column.in_(references),
+                    Transaction.staging.is_(False),
+                )
+                .order_by(Transaction.id)
+                .with_for_update(of=Transaction)
+            )
+            for charger_id, reference, transaction in rows:
+                key = (charger_id, reference)
+                if reference is not None and key in pairs:
+                    found[(charger_id, reference)] = transaction
+    return found
 
 
 async def open_charger_transactions(session: AsyncSession, port_uuid: str) -> Sequence[Transaction]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -26,6 +26,11 @@ async def add_webhook(
     session.add(webhook)
     await session.flush()
     return webhook
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Deliveries, in their order (their ids order each webhook's events)."""
+    await session.execute(insert(WebhookDelivery), rows)
 
 
 async def active_webhooks(session: AsyncSession, operator_id: int | None) -> Sequence[Webhook]:
