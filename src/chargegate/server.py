@@ -53,7 +53,7 @@ from chargegate.services.site_balancer import SiteBalancer
 from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
-from chargegate.store import commands as command_store
+from chargegate.store import claims as claim_store
 from chargegate.store.database import create_engine, create_reader, is_sqlite, session_factory
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.sessions() as session, session.begin():
             await charger_store.release_node(session, settings.node_id)
-            await command_store.release_node_claims(session, settings.node_id)
+            await claim_store.release_node_claims(session, settings.node_id)
             insecure = await charger_store.count_with_password_hash(session, INSECURE_NO_PASSWORD)
         _warn_insecure(registration, insecure)
         await bus.start(on_evict=registry.evict)

@@ -39,7 +39,7 @@ from chargegate.services.views import QueuedView
 from chargegate.store import commands as command_store
 from chargegate.store import queue_items as queue_store
 from chargegate.store import sites as site_store
-from chargegate.store.commands import Claimed
+from chargegate.store.claims import Claimed
 from chargegate.store.models import Charger, Command, QueueItem
 
 STAGING_RESULT = "Staging: no charger was contacted"

@@ -34,8 +34,9 @@ from chargegate.services.commands import (
 )
 from chargegate.services.group_commit import DeadLetter, GroupCommit
 from chargegate.services.runtime import Runtime
+from chargegate.store import claims as claim_store
 from chargegate.store import commands as command_store
-from chargegate.store.commands import Claimed, Lease
+from chargegate.store.claims import Claimed, Lease
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Dispatcher:
         while full and not self._rt.node.draining:
             claims = await self._claim()
             self._launch(claims)
-            full = len(claims) >= command_store.CLAIM_BATCH
+            full = len(claims) >= claim_store.CLAIM_BATCH
 
     def _launch(self, claims: list[Claim]) -> None:
         for claim in claims:
@@ -98,7 +99,7 @@ class Dispatcher:
         ids = list(taken)
         DISPATCHER_PASSES.labels("taken").inc()
         async with self._rt.sessions() as session, session.begin():
-            rows = await command_store.taken(session, self._rt.settings.node_id, ids)
+            rows = await claim_store.taken(session, self._rt.settings.node_id, ids)
             claims, unreadable = await self._prepare(session, rows)
         # Added to meanwhile only at its end.
         del taken[: len(ids)]
@@ -110,13 +111,13 @@ class Dispatcher:
         settle = timedelta(seconds=settings.resend_settle_s)
         now = utcnow()
         async with self._rt.reads() as session:
-            found = await command_store.claimable(session, settings.node_id, now, settle)
+            found = await claim_store.claimable(session, settings.node_id, now, settle)
         if not (found.expired or found.due):
             DISPATCHER_PASSES.labels("idle").inc()
             return []
         DISPATCHER_PASSES.labels("claim").inc()
         async with self._rt.sessions() as session, session.begin():
-            rows = await command_store.claim_due(
+            rows = await claim_store.claim_due(
                 session, claim_lease(settings, now), now, settle, found
             )
             claims, unreadable = await self._prepare(session, rows)

@@ -5,7 +5,7 @@ goes out from the node that holds the charger's socket. One is queued when a cha
 list (re)connects, after each token change, and after a refusal that calls for the full list
 again. It reads the tokens only when it is sent (plan): changes made while it waits are all in
 it, so a burst of changes costs one sync, and the outbox sends a charger's syncs one at a time
-(store.commands.claim_due)."""
+(store.claims.claim_due)."""
 
 from __future__ import annotations
 

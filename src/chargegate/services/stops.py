@@ -32,6 +32,7 @@ from chargegate.store import commands as command_store
 from chargegate.store import due as due_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.chunks import chunks
+from chargegate.store.claims import Lease
 from chargegate.store.models import QueueItem, Transaction
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ async def request(
     reason: str,
     now: datetime,
     settings: Settings,
-    lease: command_store.Lease | None = None,
+    lease: Lease | None = None,
 ) -> Requested:
     """Stop these transactions, locked by the caller: one (PATCH state: closed) or a whole
     expiry wave. Each open one without a stop under way gets a stop in the outbox and is

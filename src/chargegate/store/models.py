@@ -13,12 +13,14 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -262,10 +264,25 @@ class QueueItem(Base):
     resolved_at: Mapped[datetime | None]
 
 
+_PENDING = f"status = '{CommandStatus.PENDING.value}'"
+
+
 class Command(Base):
     """The outbox: a command for a charger is a row before it is a message."""
 
     __tablename__ = "commands"
+    __table_args__ = (
+        # The commands waiting to be claimed, by charger: what each wake-up of a dispatcher
+        # looks for. The index on status also keeps every finished command's PENDING entry
+        # until the table is vacuumed, and a plan that probes it once per connected charger
+        # read them all each time (PostgreSQL: 0.2-0.6 s a wake-up at 6,000-10,000 sessions).
+        Index(
+            "ix_commands_pending",
+            "charger_id",
+            postgresql_where=text(_PENDING),
+            sqlite_where=text(_PENDING),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     charger_id: Mapped[int] = mapped_column(ForeignKey("chargers.id"), index=True)
