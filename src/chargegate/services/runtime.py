@@ -39,7 +39,7 @@ class NodeState:
     # status it reports next answers that (see stops.connector_reported). One per stuck stop.
     reconciling: set[tuple[str, int]] = field(default_factory=set)
     # Commands written already claimed by this node (an expiry wave's stops): its dispatcher
-    # sends them at its next pass (Dispatcher.take), without a claim of its own.
+    # sends them at its next pass (Dispatcher._send_taken), without a claim.
     claimed_here: list[int] = field(default_factory=list)
 
 

@@ -43,7 +43,7 @@ Cause = Literal["refused", "undelivered", "unreported"]
 @dataclass(frozen=True, slots=True)
 class Requested:
     """The stops a request put in the outbox: how many, and which of them it wrote claimed by
-    its lease's node (command ids, for that node's dispatcher: Dispatcher.take)."""
+    its lease's node (command ids, for that node's dispatcher: NodeState.claimed_here)."""
 
     count: int
     claimed: list[int]
