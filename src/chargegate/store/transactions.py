@@ -155,13 +155,21 @@ async def live_start_with_tag(
     )
 
 
-def newest_on_charger(charger_id: int | ColumnElement[int], *conditions: Any) -> Select[Any]:
-    """The newest (non-staging) transaction of a charger that meets `conditions`: the one a
-    charger's report names, as a station may reuse its own transaction ids over time."""
+def _reported(*columns: Any) -> Select[Any]:
+    """`columns` of the transactions a charger's report can name: its ports' non-staging ones.
+    A station may reuse its own transaction ids over time, so of several the newest is meant."""
     return (
-        select(Transaction)
-        .join(Port, Transaction.port_uuid == Port.port_uuid)
-        .where(Port.charger_id == charger_id, Transaction.staging.is_(False), *conditions)
+        select(*columns)
+        .join_from(Transaction, Port, Transaction.port_uuid == Port.port_uuid)
+        .where(Transaction.staging.is_(False))
+    )
+
+
+def newest_on_charger(charger_id: int | ColumnElement[int], *conditions: Any) -> Select[Any]:
+    """The transaction of a charger that meets `conditions` and that its report names."""
+    return (
+        _reported(Transaction)
+        .where(Port.charger_id == charger_id, *conditions)
         .order_by(Transaction.id.desc())
         .limit(1)
     )
@@ -216,14 +224,10 @@ async def charger_transactions_by_ids(
         ):
             if not references:
                 continue
+            # Ascending, so that of several the newest is the one left in `found`.
             rows = await session.execute(
-                select(Port.charger_id, column, Transaction)
-                .join(Port, Transaction.port_uuid == Port.port_uuid)
-                .where(
-                    Port.charger_id.in_(chargers),
-                    column.in_(references),
-                    Transaction.staging.is_(False),
-                )
+                _reported(Port.charger_id, column, Transaction)
+                .where(Port.charger_id.in_(chargers), column.in_(references))
                 .order_by(Transaction.id)
                 .with_for_update(of=Transaction)
             )
