@@ -18,10 +18,9 @@ from chargegate.domain.webhooks import EventType
 from chargegate.services import connectors, outcomes, webhooks
 from chargegate.services.runtime import Runtime
 from chargegate.store import chargers as charger_store
-from chargegate.store import readings as reading_store
 from chargegate.store import transactions as tx_store
 from chargegate.store.models import Charger, Transaction
-from chargegate.store.readings import OnPort
+from chargegate.store.readings import OnPort, Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +126,11 @@ async def meter_reading(
     (Current.Import, Power.Active.Import), the measured load a site shows (services.sites)."""
     if energy_wh is None and draw is None:
         return
-    async with rt.sessions() as session, session.begin():
-        await reading_store.record_reading(
-            session,
-            charge_point_id,
-            reference,
-            energy_wh=energy_wh,
-            current_a=None if draw is None else draw.current_a,
-            power_w=None if draw is None else draw.power_w,
-        )
+    current_a, power_w = (None, None) if draw is None else (draw.current_a, draw.power_w)
+    # Durable once this returns, grouped with the readings other chargers send.
+    await rt.node.writes.readings.add(
+        Reading(charge_point_id, reference, energy_wh, current_a, power_w)
+    )
 
 
 async def port_meter_reading(

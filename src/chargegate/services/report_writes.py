@@ -1,6 +1,6 @@
 """The writes of what chargers report about themselves (boots, probes, status changes, last
-seen, connections), grouped, and this node's memory of what it wrote: one object per node,
-built in create_app."""
+seen, connections, meter readings, stops), grouped, and this node's memory of what it wrote: one
+object per node, built in create_app."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ from chargegate.services import webhooks
 from chargegate.services.group_commit import GroupCommit
 from chargegate.services.stop_writes import write_stops
 from chargegate.store import chargers as charger_store
+from chargegate.store import readings as reading_store
 from chargegate.store.database import SessionFactory
 from chargegate.store.models import Charger, Port
+from chargegate.store.readings import Reading
 
 # The (status, error code) stored for each (charger, connector).
 StatusesWritten = dict[tuple[str, int], tuple[str | None, str | None]]
@@ -92,6 +94,12 @@ class ReportWrites:
             "connection_releases",
             describe=lambda release: {"charge_point_id": release.charge_point_id},
         )
+        # Meter readings: the message a fleet sends most.
+        self.readings: GroupCommit[Reading] = GroupCommit(
+            partial(_write_readings, sessions),
+            "meter_readings",
+            describe=lambda reading: {"charge_point_id": reading.charge_point_id},
+        )
         # Stop reports (an expiry wave's come all at once).
         self.stops: GroupCommit[StopReport] = GroupCommit(
             partial(write_stops, sessions),
@@ -109,6 +117,11 @@ class ReportWrites:
 async def _write_seen(sessions: SessionFactory, batch: list[tuple[str, datetime]]) -> None:
     async with sessions() as session, session.begin():
         await charger_store.mark_seen(session, batch)
+
+
+async def _write_readings(sessions: SessionFactory, batch: list[Reading]) -> None:
+    async with sessions() as session, session.begin():
+        await reading_store.record_readings(session, batch)
 
 
 async def _write_releases(sessions: SessionFactory, bus: Bus, batch: list[Release]) -> None:

@@ -1,14 +1,18 @@
-"""A charger's meter readings for one of its open transactions, written in one statement.
+"""Chargers' meter readings for their open transactions, one statement each.
 
 MeterValues are the message a fleet sends most (every charging connector, every sample
-interval), so a reading is one round trip to the database: no read of the charger or the
-transaction first, the energy register and the measured draw together. The statements are built
-once, so each reading only binds its values to SQLAlchemy's compiled form.
+interval), so a reading is one statement: no read of the charger or the transaction first, the
+energy register and the measured draw together, and many chargers' readings go in one
+executemany. The statements are built once, so each reading only binds its values to
+SQLAlchemy's compiled form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, Float, Integer, String, Update, bindparam, func, or_, select
@@ -68,35 +72,44 @@ class OnPort:
     connector_id: int
 
 
-async def record_reading(
-    session: AsyncSession,
-    charge_point_id: str,
-    reference: int | str | OnPort,
-    *,
-    energy_wh: int | None,
-    current_a: float | None,
-    power_w: float | None,
-) -> None:
-    """Keeps the readings given (None: not read) on the charger's transaction `reference` (our
-    id, the 2.0.1 station's own id, or the one open on a port) if it is open; a reference to no
-    open transaction of this charger changes nothing."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a charger read for its transaction `reference` (our id, the 2.0.1 station's own
+    id, or the one open on a port); None: not read."""
+
+    charge_point_id: str
+    reference: int | str | OnPort
+    energy_wh: int | None
+    current_a: float | None
+    power_w: float | None
+
+
+def _bound(reading: Reading) -> tuple[Update, dict[str, Any]]:
     bound: int | str
-    match reference:
+    match reading.reference:
         case OnPort(connector_id):
             statement, bound = _BY_PORT, connector_id
-        case str():
+        case str() as reference:
             statement, bound = _BY_CHARGER_ID, reference
-        case int():
+        case int() as reference:
             statement, bound = _BY_OUR_ID, reference
         case _:
-            assert_never(reference)
-    values: dict[str, Any] = {
-        "charge_point_id": charge_point_id,
+            assert_never(reading.reference)
+    return statement, {
+        "charge_point_id": reading.charge_point_id,
         "reference": bound,
-        "energy_wh": energy_wh,
-        "current_a": current_a,
-        "power_w": power_w,
+        "energy_wh": reading.energy_wh,
+        "current_a": reading.current_a,
+        "power_w": reading.power_w,
     }
+
+
+async def record_readings(session: AsyncSession, readings: Sequence[Reading]) -> None:
+    """Keeps each reading on its charger's transaction if that is open (a reference to no open
+    transaction of the charger changes nothing), in the order given: a run of readings that
+    name their transaction alike is one executemany."""
+    connection = await session.connection()
     # Core execution: the ORM's bulk-update path would look for the rows in the session to
     # synchronise, and there are none.
-    await (await session.connection()).execute(statement, values)
+    for statement, run in groupby(map(_bound, readings), key=itemgetter(0)):
+        await connection.execute(statement, [values for _, values in run])

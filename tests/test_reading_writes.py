@@ -1,0 +1,64 @@
+"""Meter readings written together (ReportWrites.readings): a batch of many chargers' readings,
+naming their transactions in all three ways, ends as the same readings written one at a time
+in the order they came."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from chargegate.bus.local import LocalBus
+from chargegate.services.report_writes import ReportWrites
+from chargegate.store.database import create_engine, session_factory
+from chargegate.store.models import Transaction
+from chargegate.store.readings import OnPort, Reading
+from support import Server, accepted_cards, iso, raw_charger, start_report
+
+
+async def test_a_batch_of_readings_is_kept_in_the_order_they_came(shared_server: Server) -> None:
+    operator = await shared_server.operator()
+    await accepted_cards(operator, "R1", "R2")
+    async with (
+        raw_charger(operator, "ocpp1.6") as (old, one),
+        raw_charger(operator, "ocpp2.0.1") as (new, other),
+    ):
+        action, payload = start_report("ocpp1.6", 1, "R1", iso(-60))
+        ours = (await old.call(action, payload))["transactionId"]
+        action, payload = start_report("ocpp2.0.1", 1, "R2", iso(-60))
+        await new.call(action, payload)
+        theirs = payload["transactionInfo"]["transactionId"]
+    engine = create_engine(shared_server.database_url)
+    writes = ReportWrites(session_factory(engine), LocalBus())
+    try:
+        readings = [
+            Reading(one.charge_point_id, ours, 100, None, None),
+            Reading(other.charge_point_id, theirs, 200, 16.0, None),
+            Reading(other.charge_point_id, OnPort(1), 300, None, 11000.0),
+            Reading(one.charge_point_id, ours, 400, 10.0, 6900.0),
+            # The transaction named again by the station's own id, after the port's reading.
+            Reading(other.charge_point_id, theirs, 500, None, None),
+            # None of these names an open transaction of its charger: nothing changes.
+            Reading(one.charge_point_id, OnPort(2), 9000, None, None),
+            Reading(other.charge_point_id, ours, 9000, None, None),
+            Reading("NO-SUCH-CHARGER", theirs, 9000, None, None),
+        ]
+        # Added in one go, so written in one batch.
+        await asyncio.gather(*(writes.readings.add(reading) for reading in readings))
+        async with session_factory(engine)() as session:
+            stored = await session.execute(
+                select(
+                    Transaction.id_tag,
+                    Transaction.meter_last_wh,
+                    Transaction.measured_current_a,
+                    Transaction.measured_power_w,
+                )
+                .where(Transaction.id_tag.in_(["R1", "R2"]))
+                .order_by(Transaction.id_tag)
+            )
+            assert [tuple(row) for row in stored] == [
+                ("R1", 400, 10.0, 6900.0),
+                ("R2", 500, 16.0, 11000.0),
+            ]
+    finally:
+        await engine.dispose()
