@@ -76,7 +76,14 @@ const bucket = (ms) => Math.max(0, Math.round(Math.log(Math.max(ms * 1000, 1)) /
 const bump = (map, key, n = 1) => {
     map[key] = (map[key] ?? 0) + n;
 };
-const errorKind = (error) => error?.rpcErrorCode ?? error?.name ?? 'Error';
+// A socket's failure says which (ECONNRESET, a WebSocket closed before it opened...): its
+// system code, else its message, cut short.
+const errorKind = (error) =>
+    error?.rpcErrorCode ??
+    (typeof error?.code === 'string' ? error.code : null) ??
+    (error?.name === 'Error' && error?.message ? error.message.slice(0, 60) : null) ??
+    error?.name ??
+    'Error';
 
 // --- Statistics ---------------------------------------------------------------------------
 

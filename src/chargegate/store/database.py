@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import Connection, PoolResetState, event, make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.util import await_
@@ -24,9 +31,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+# Connections a PostgreSQL engine (one per worker process) keeps once opened: none is closed
+# after use, as one reopened at each peak of load costs a connection and its prepared statements.
+POSTGRES_CONNECTIONS = 20
+# A connection idle longer than this is pinged as it is taken from the pool (the server may have
+# restarted, or a proxy dropped it, meanwhile); one back from use more recently is not: a ping
+# per transaction was a round trip and a turn of the event loop each (bench/profile.md).
+IDLE_PING_S = 5.0
+_USED = "chargegate_used_at"
+
+
 def create_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return _postgresql(url)
     # One connection per process, run on the event loop's thread (store.sqlite_inline): SQLite
     # has one writer anyway, and a single connection means no in-process lock contention.
     # BEGIN IMMEDIATE makes a writer from another process (the CLI beside a running server)
@@ -58,6 +75,28 @@ async def one_off_session(url: str) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await engine.dispose()
+
+
+def _postgresql(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=POSTGRES_CONNECTIONS, max_overflow=0)
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "connect")
+    @event.listens_for(pool, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_USED, 0.0) < IDLE_PING_S:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool drops the connection and takes another (a new one, if need be).
+            raise DisconnectionError(f"an idle database connection is gone: {exc!r}") from exc
+
+    return engine
 
 
 def create_reader(url: str, writer: AsyncEngine) -> AsyncEngine:
