@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
+from chargegate.server import LISTEN_BACKLOG
 from support import Server, Simulators, iso, online, poll_queue, poll_transaction, start_session
 
 
@@ -62,3 +65,19 @@ async def test_graceful_shutdown_finishes_commands_in_flight(
         )
         await asyncio.sleep(3)  # past the in-doubt settle time: nothing is sent again
     assert sim.stop_requests == 1
+
+
+def test_the_listening_socket_queues_what_a_fleet_reconnecting_at_once_needs(
+    shared_server: Server,
+) -> None:
+    """Connections not yet accepted: as many as the kernel allows (net.core.somaxconn), not
+    uvicorn's default of 2,048, which a fleet reconnecting after a restart overflows."""
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    listed = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{shared_server.port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # State, Recv-Q, Send-Q (a listening socket's backlog), local and peer addresses.
+    assert int(listed[2]) == min(somaxconn, LISTEN_BACKLOG), listed

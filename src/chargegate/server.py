@@ -218,6 +218,13 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+# Connections the kernel holds for us until accepted. After a restart every charger reconnects
+# at once, and one that finds the queue full is dropped (its handshake reset, after retries): at
+# 2,048 (uvicorn's default) 20,000 chargers reconnecting overflowed it by the hundred thousand
+# (bench/profile.md). Linux caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 65_535
+
+
 def uvicorn_server(settings: Settings, host: str, port: int) -> DrainingServer:
     """The node: the app below, served by uvicorn on our listener's socket bounds."""
     app = create_app(settings)
@@ -229,6 +236,7 @@ def uvicorn_server(settings: Settings, host: str, port: int) -> DrainingServer:
         # OCPP frames are a few hundred bytes: compressing them would cost CPU on every frame
         # (a flooding charger's most of all) to save little.
         ws_per_message_deflate=False,
+        backlog=LISTEN_BACKLOG,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         log_config=None,
