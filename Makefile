@@ -13,8 +13,9 @@ PYTEST := $(BIN)/pytest -n 4
 
 # Programs the suite drives besides Python: Chromium (dashboard), node and npm (the independent
 # ocpp-rpc charger), openssl (TLS certificates), redis-server (a broker a test can stop) and
-# nginx (the documented reverse proxy, tests/test_proxy.py).
-TEST_TOOLS := chromium node npm openssl redis-server nginx
+# nginx (the documented reverse proxy, tests/test_proxy.py) and ss (a listening socket's backlog,
+# tests/test_operations.py; Debian's iproute2).
+TEST_TOOLS := chromium node npm openssl redis-server nginx ss
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +35,10 @@ test-tools:
 	@missing=""; for tool in $(TEST_TOOLS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		packages=$$(echo "$$missing" | sed 's/\bnode\b/nodejs/'); \
+		packages=$$(echo "$$missing" | sed 's/\bnode\b/nodejs/; s/\bss\b/iproute2/'); \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; \
-	else echo "missing$$missing: install them (Debian: apt-get install -y chromium nodejs npm openssl redis-server nginx)"; fi
+	else echo "missing$$missing: install them (Debian: apt-get install -y chromium nodejs npm openssl redis-server nginx iproute2)"; fi
 
 # The independent strict-mode charger (npm ocpp-rpc) and the dashboard's browser driver
 # (playwright-core) used by the tests.
