@@ -79,7 +79,7 @@ def _known(charger: Charger | None) -> _Known | None:
 async def admit(rt: Runtime, charge_point_id: str, presented: Presented) -> str | None:
     """Decide at the handshake whether this charger may connect at all; returns the OCPP
     subprotocol registered for it, if any."""
-    known = _known(await rt.node.lookups.get(charge_point_id))
+    known = _known(await rt.node.lookups.charger(charge_point_id))
     if presented.certificate_names is not None:
         # The CA vouched for the certificate; it names the one charger it may speak for. A
         # password beside it changes nothing.

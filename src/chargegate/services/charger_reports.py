@@ -10,7 +10,6 @@ from chargegate.domain.times import utcnow
 from chargegate.services import connectors
 from chargegate.services.report_writes import Claim, Release
 from chargegate.services.runtime import Runtime
-from chargegate.store import chargers as charger_store
 
 
 async def connected(rt: Runtime, charge_point_id: str, ocpp_version: str) -> int:
@@ -38,7 +37,7 @@ async def booted(rt: Runtime, report: BootReport) -> None:
     """Stores vendor, model, serial number and firmware version when they change. A reconnect
     storm is thousands of boots at once: reading (beside the writer, many chargers at once)
     instead of writing keeps the writer for what matters."""
-    known = await rt.node.lookups.get(report.charge_point_id)
+    known = await rt.node.lookups.charger(report.charge_point_id)
     if known is None:
         raise LookupError(f"charger {report.charge_point_id!r} is not registered")
     stored = (known.vendor, known.model, known.serial_number, known.firmware_version)
@@ -81,9 +80,8 @@ async def status_changed(
     if key not in written:
         await connectors.require(rt, charge_point_id, connector_id, station=False)
         # First status since the charger connected here: after a reconnect it is usually the
-        # one already stored, which a read (beside the writer) tells.
-        async with rt.reads() as session:
-            stored = await charger_store.port_status(session, charge_point_id, connector_id)
+        # one already stored, which a read (beside the writer, many ports at once) tells.
+        stored = await rt.node.lookups.port_status(charge_point_id, connector_id)
         if stored is not None:
             written[key] = stored
     if written.get(key) == (status, error_code):
@@ -99,7 +97,7 @@ async def smart_charging_known(
     """What the probe after boot found: charging profiles taken, and (1.6) the feature
     profiles the charger names. A reconnecting charger tells what is stored, which a read
     (beside the writer) tells, and costs no write."""
-    known = await rt.node.lookups.get(charge_point_id)
+    known = await rt.node.lookups.charger(charge_point_id)
     if known is None:
         raise LookupError(f"charger {charge_point_id!r} is not registered")
     if (known.smart_charging, known.feature_profiles) == (supported, feature_profiles):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from chargegate.domain.errors import UnknownConnector
 from chargegate.services.runtime import Runtime
-from chargegate.store import chargers as charger_store
 
 # Connector (or EVSE) 0 is the charger as a whole: its status and meter values are taken, but
 # it is never a port, and nothing is charged on it.
@@ -26,9 +25,8 @@ async def require(rt: Runtime, charge_point_id: str, connector_id: int, *, stati
     if 1 <= connector_id <= bound:
         return
     # Rare (a registered port above the bound, or a hostile number): only then a read.
-    async with rt.reads() as session:
-        if await charger_store.port_status(session, charge_point_id, connector_id) is not None:
-            return
+    if await rt.node.lookups.port_status(charge_point_id, connector_id) is not None:
+        return
     raise UnknownConnector(
         f"connector {connector_id} is not a port of {charge_point_id}: ports are those "
         f"registered for it and connectors 1..{bound}"

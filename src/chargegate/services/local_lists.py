@@ -114,10 +114,9 @@ async def _announce(
 async def capabilities_known(rt: Runtime, charge_point_id: str, caps: Capabilities) -> None:
     """After each boot: a charger with a list gets a sync (which asks its version first). One
     without says so at every reconnect, which is read beside the writer and costs no write."""
-    found = await rt.node.lookups.get(charge_point_id)
+    found = await rt.node.lookups.charger(charge_point_id)
     if found is not None and not caps.supported:
-        async with rt.reads() as session:
-            stored = await session.get(LocalList, found.id)
+        stored = await rt.node.lookups.local_list(found.id)
         if stored is not None and _unsupported_since_boot(stored, caps):
             return
     now = utcnow()

@@ -125,18 +125,28 @@ async def ensure_port(session: AsyncSession, charger: Charger, connector_id: int
     return port
 
 
-async def port_status(
-    session: AsyncSession, charge_point_id: str, connector_id: int
-) -> tuple[str | None, str | None] | None:
-    """The stored (status, error code) of a port, None if the port is not known yet."""
-    row = (
-        await session.execute(
-            select(Port.status, Port.error_code)
+# A port's stored (status, error code).
+StoredStatus = tuple[str | None, str | None]
+
+
+async def port_statuses(
+    session: AsyncSession, ports: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], StoredStatus]:
+    """The stored statuses of (charge point id, connector id) pairs; ports not known yet are
+    left out."""
+    wanted = set(ports)
+    found: dict[tuple[str, int], StoredStatus] = {}
+    for chunk in chunks(sorted({charge_point_id for charge_point_id, _ in wanted})):
+        rows = await session.execute(
+            select(Charger.charge_point_id, Port.connector_id, Port.status, Port.error_code)
             .join(Charger, Charger.id == Port.charger_id)
-            .where(Charger.charge_point_id == charge_point_id, Port.connector_id == connector_id)
+            .where(Charger.charge_point_id.in_(chunk))
         )
-    ).first()
-    return None if row is None else (row.status, row.error_code)
+        for row in rows:
+            key = (row.charge_point_id, row.connector_id)
+            if key in wanted:
+                found[key] = (row.status, row.error_code)
+    return found
 
 
 async def charger_ports(session: AsyncSession, charger_id: int) -> Sequence[Port]:

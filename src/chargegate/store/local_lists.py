@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.local_lists import Entry, ListState
 from chargegate.domain.states import ChargerAction, CommandStatus
 from chargegate.domain.tokens import Authorization, fold
+from chargegate.store.chunks import chunks
 from chargegate.store.models import Charger, Command, IdToken, LocalList, LocalListEntry
 
 _SYNC = ChargerAction.SEND_LOCAL_LIST
@@ -17,6 +18,17 @@ _SYNC = ChargerAction.SEND_LOCAL_LIST
 
 async def locked(session: AsyncSession, charger_id: int) -> LocalList | None:
     return await session.get(LocalList, charger_id, with_for_update=True)
+
+
+async def by_charger_ids(
+    session: AsyncSession, charger_ids: Collection[int]
+) -> dict[int, LocalList]:
+    """The list states of these chargers that have one."""
+    found: dict[int, LocalList] = {}
+    for chunk in chunks(sorted(charger_ids)):
+        rows = await session.scalars(select(LocalList).where(LocalList.charger_id.in_(chunk)))
+        found.update((state.charger_id, state) for state in rows)
+    return found
 
 
 async def of_operator(session: AsyncSession, operator_id: int) -> Sequence[LocalList]:
