@@ -1,8 +1,12 @@
 """PostgreSQL's pool: a connection the server dropped while it sat idle in the pool is noticed
 when it is next taken (pinged, then replaced), so the transaction that takes it does not fail;
-one back from use a moment ago is taken without a ping."""
+one back from use a moment ago is taken without a ping. Group commits and grouped reads have a
+pool of their own, so a batch never waits for single transactions to give a connection back."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 import asyncpg
 import pytest
@@ -10,7 +14,9 @@ from sqlalchemy import text
 
 from chargegate.store import database
 from chargegate.store.database import create_engine
-from support import fresh_postgres_database
+from chargegate.store.readings import Reading
+from support import Server, fresh_postgres_database
+from test_probe_writes import node_of
 
 pytestmark = pytest.mark.postgres_only
 
@@ -65,3 +71,19 @@ async def test_a_connection_just_used_is_taken_without_a_ping(
         assert pings == [dbapi_connection]
     finally:
         await engine.dispose()
+
+
+async def test_batches_do_not_wait_for_the_shared_pool(server: Server) -> None:
+    operator = await server.operator()
+    charger = await operator.add_charger()
+    cp = charger.charge_point_id
+    async with node_of(server) as (rt, _), contextlib.AsyncExitStack() as held:
+        # Every connection of the shared pool in a transaction still under way.
+        for _ in range(database.POSTGRES_CONNECTIONS):
+            session = await held.enter_async_context(rt.sessions())
+            await session.execute(text("SELECT 1"))
+        # The shared pool would give one only after its 30 s timeout.
+        async with asyncio.timeout(10):
+            found = await rt.node.lookups.charger(cp)
+            await rt.node.writes.readings.add(Reading(cp, 1, 1000, None, None))
+        assert found is not None and found.charge_point_id == cp

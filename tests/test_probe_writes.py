@@ -82,8 +82,8 @@ async def test_what_reconnecting_chargers_read_is_read_for_all_at_once(server: S
         def read(_: Connection, __: Any, statement: str, *args: Any) -> None:
             reads.append(statement)
 
-        engine = rt.reads.kw["bind"].sync_engine
-        event.listen(engine, "before_cursor_execute", read)
+        # Every engine of this process: the lookups' own is not the reads' on PostgreSQL.
+        event.listen(Engine, "before_cursor_execute", read)
         try:
             ports = [(c.charge_point_id, n) for c in chargers for n in (1, 2)] + [(unknown, 1)]
             statuses = await asyncio.gather(*(rt.node.lookups.port_status(*p) for p in ports))
@@ -93,7 +93,7 @@ async def test_what_reconnecting_chargers_read_is_read_for_all_at_once(server: S
             ids = [charger.id for charger in found if charger is not None]
             lists = await asyncio.gather(*(rt.node.lookups.local_list(i) for i in ids))
         finally:
-            event.remove(engine, "before_cursor_execute", read)
+            event.remove(Engine, "before_cursor_execute", read)
         faulted = ("Faulted", "GroundFailure")
         assert statuses == [faulted, (None, None)] * 3 + [(None, None)] * 6 + [None]
         assert len(ids) == 12

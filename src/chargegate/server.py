@@ -54,7 +54,13 @@ from chargegate.services.slow_checks import SlowChecks
 from chargegate.services.webhook_sender import WebhookSender
 from chargegate.store import chargers as charger_store
 from chargegate.store import claims as claim_store
-from chargegate.store.database import create_engine, create_reader, is_sqlite, session_factory
+from chargegate.store.database import (
+    create_engine,
+    create_grouped,
+    create_reader,
+    is_sqlite,
+    session_factory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,8 @@ def _warn_insecure(registration: AutoRegistration, chargers: int) -> None:
 def create_app(settings: Settings) -> FastAPI:
     engine = create_engine(settings.database_url)
     reader = create_reader(settings.database_url, engine)
+    grouped = create_grouped(settings.database_url, engine)
+    grouped_reads = reader if is_sqlite(settings.database_url) else grouped
     bus: Bus = LocalBus()
     if settings.broker_url:
         # Only multi-node mode needs the broker's client, a tenth of the imports of every start.
@@ -99,10 +107,10 @@ def create_app(settings: Settings) -> FastAPI:
             password_checks=SlowChecks(
                 "charger_password", settings.charger_password_checks_at_once
             ),
-            writes=ReportWrites(sessions, bus),
+            writes=ReportWrites(session_factory(grouped), bus),
             # Shared transactions pay where there is one writer; on a pool they serialise.
             api_writes=ApiWrites(sessions, shared=is_sqlite(settings.database_url)),
-            lookups=ChargerLookups(session_factory(reader)),
+            lookups=ChargerLookups(session_factory(grouped_reads)),
             auto_registration=registration,
             bootstrap_hash=(
                 hash_password(settings.auto_register_secret)
@@ -152,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
             await bus.close()
             await engine.dispose()
             await reader.dispose()
+            await grouped.dispose()
             api_guard.close()
             runtime.node.password_checks.close()
 

@@ -34,6 +34,9 @@ def is_sqlite(url: str) -> bool:
 # Connections a PostgreSQL engine (one per worker process) keeps once opened: none is closed
 # after use, as one reopened at each peak of load costs a connection and its prepared statements.
 POSTGRES_CONNECTIONS = 20
+# Connections of the pool that group commits and grouped reads use (create_grouped): one for
+# each of them that can run at once.
+GROUPED_CONNECTIONS = 10
 # A connection idle longer than this is pinged as it is taken from the pool (the server may have
 # restarted, or a proxy dropped it, meanwhile); one back from use more recently is not: a ping
 # per transaction was a round trip and a turn of the event loop each (bench/profile.md).
@@ -77,8 +80,17 @@ async def one_off_session(url: str) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-def _postgresql(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=POSTGRES_CONNECTIONS, max_overflow=0)
+def create_grouped(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """The engine for group commits and grouped reads (a batch of hundreds of chargers' writes
+    or reads). On PostgreSQL, a pool of its own: taking turns for the shared pool with single
+    transactions, a batch waited for one as long as any of them, and so did each of its
+    hundreds of callers. On SQLite the single writer (whose reader engine the grouped reads
+    use, as all reads do)."""
+    return writer if is_sqlite(url) else _postgresql(url, GROUPED_CONNECTIONS)
+
+
+def _postgresql(url: str, connections: int = POSTGRES_CONNECTIONS) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=connections, max_overflow=0)
     pool = engine.sync_engine.pool
 
     @event.listens_for(pool, "connect")
