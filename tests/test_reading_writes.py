@@ -1,18 +1,22 @@
 """Meter readings written together (ReportWrites.readings): a batch of many chargers' readings,
 naming their transactions in all three ways, ends as the same readings written one at a time
-in the order they came."""
+in the order they came. A port's reading finds the transaction open there by the index of open
+transactions, however PostgreSQL plans it."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+import pytest
+from sqlalchemy import event, select
 
 from chargegate.bus.local import LocalBus
 from chargegate.services.report_writes import ReportWrites
 from chargegate.store.database import create_engine, session_factory
 from chargegate.store.models import Transaction
-from chargegate.store.readings import OnPort, Reading
+from chargegate.store.readings import OnPort, Reading, record_readings
 from support import Server, accepted_cards, iso, raw_charger, start_report
 
 
@@ -62,3 +66,42 @@ async def test_a_batch_of_readings_is_kept_in_the_order_they_came(shared_server:
             ]
     finally:
         await engine.dispose()
+
+
+def _sql(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+@pytest.mark.postgres_only
+async def test_a_port_reading_looks_up_the_open_transaction_by_its_index(
+    shared_server: Server,
+) -> None:
+    """As planned generically (PostgreSQL's plan for a prepared statement after five runs):
+    a plan that also read the index on state read an entry for every version of every Open row
+    still in the table, milliseconds a reading in a reconnect storm."""
+    url = shared_server.database_url
+    engine = create_engine(url)
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_: Any, __: Any, statement: str, parameters: Any, *args: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await record_readings(session, [Reading("CP-NONE", OnPort(1), 100, 16.0, None)])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        await engine.dispose()
+    [(statement, parameters)] = [one for one in sent if one[0].startswith("UPDATE")]
+    arguments = parameters[0] if isinstance(parameters, list) else parameters
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
+        await connection.execute(f"PREPARE reading AS {statement}")
+        plan = await connection.fetch(f"EXPLAIN EXECUTE reading({', '.join(map(_sql, arguments))})")
+    finally:
+        await connection.close()
+    assert "ix_transactions_open" in "\n".join(row[0] for row in plan), plan

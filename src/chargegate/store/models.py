@@ -185,8 +185,23 @@ class Port(Base):
     removed_at: Mapped[datetime | None]
 
 
+_OPEN = f"state = '{TransactionState.OPEN.value}'"
+
+
 class Transaction(Base):
     __tablename__ = "transactions"
+    __table_args__ = (
+        # The transaction open on a port: what every 2.0.1 MeterValues looks for. The index on
+        # state keeps an entry for each version of every Open row until the table is vacuumed,
+        # and a plan that combined it with the port's index read them all for each reading
+        # (PostgreSQL: 2-10 ms a reading in the reconnect storm at 20,000 chargers).
+        Index(
+            "ix_transactions_open",
+            "port_uuid",
+            postgresql_where=text(_OPEN),
+            sqlite_where=text(_OPEN),
+        ),
+    )
 
     # The integer id doubles as the OCPP 1.6 transactionId we give the charger.
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

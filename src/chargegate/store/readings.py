@@ -20,6 +20,7 @@ from sqlalchemy import update as update_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import TransactionState
+from chargegate.store.literals import written
 from chargegate.store.models import Charger, Port, Transaction
 from chargegate.store.transactions import newest_on_charger
 
@@ -29,6 +30,10 @@ _CHARGER = (
     .where(Charger.charge_point_id == bindparam("charge_point_id", type_=String))
     .scalar_subquery()
 )
+
+
+# In the SQL text, so that a generic plan finds a port's open transaction by its own index.
+_OPEN = written(TransactionState.OPEN, Transaction.state)
 
 
 def _reading(*matches: ColumnElement[bool]) -> Update:
@@ -41,7 +46,7 @@ def _reading(*matches: ColumnElement[bool]) -> Update:
         update_of(Transaction)
         .where(
             Transaction.id == newest.scalar_subquery(),
-            Transaction.state == TransactionState.OPEN,
+            Transaction.state == _OPEN,
             # A repeated reading is not a write (no row lock, no WAL page on SQLite).
             or_(
                 Transaction.meter_last_wh.is_distinct_from(energy),
@@ -61,7 +66,7 @@ _BY_CHARGER_ID = _reading(
 # By its port (2.0.1 MeterValues name an EVSE, not a transaction): the open one there.
 _BY_PORT = _reading(
     Port.connector_id == bindparam("reference", type_=Integer),
-    Transaction.state == TransactionState.OPEN,
+    Transaction.state == _OPEN,
 )
 
 
