@@ -20,7 +20,9 @@ from chargegate.store.readings import OnPort, Reading, record_readings
 from support import Server, accepted_cards, iso, raw_charger, start_report
 
 
-async def test_a_batch_of_readings_is_kept_in_the_order_they_came(shared_server: Server) -> None:
+async def test_a_batch_of_readings_is_kept_in_the_order_they_came(
+    shared_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
     operator = await shared_server.operator()
     await accepted_cards(operator, "R1", "R2")
     async with (
@@ -39,6 +41,8 @@ async def test_a_batch_of_readings_is_kept_in_the_order_they_came(shared_server:
             Reading(one.charge_point_id, ours, 100, None, None),
             Reading(other.charge_point_id, theirs, 200, 16.0, None),
             Reading(other.charge_point_id, OnPort(1), 300, None, 11000.0),
+            # Two alike in a row: one statement for both (its port has no open transaction).
+            Reading(other.charge_point_id, OnPort(2), 9000, None, None),
             Reading(one.charge_point_id, ours, 400, 10.0, 6900.0),
             # The transaction named again by the station's own id, after the port's reading.
             Reading(other.charge_point_id, theirs, 500, None, None),
@@ -47,8 +51,10 @@ async def test_a_batch_of_readings_is_kept_in_the_order_they_came(shared_server:
             Reading(other.charge_point_id, ours, 9000, None, None),
             Reading("NO-SUCH-CHARGER", theirs, 9000, None, None),
         ]
-        # Added in one go, so written in one batch.
+        # Added in one go, so written in one batch (which a failure would have written again
+        # one by one, to the same end).
         await asyncio.gather(*(writes.readings.add(reading) for reading in readings))
+        assert "writing a batch failed" not in caplog.text
         async with session_factory(engine)() as session:
             stored = await session.execute(
                 select(

@@ -7,12 +7,14 @@ transactions among the Closed) nor that a partial index on that value applies.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import literal
+from sqlalchemy import ColumnElement, literal_column
 
 
-def written(value: Enum, column: Any) -> Any:
-    """`value` as `column` stores it, in the statement's text."""
-    return literal(value, column.type, literal_execute=True)
+def written(value: StrEnum, column: Any) -> ColumnElement[Any]:
+    """`value` as `column` stores it, in the statement's text from its compilation on (so also
+    in a statement run for many rows at once)."""
+    assert "'" not in value.value, value
+    return literal_column(f"'{value.value}'", column.type)
