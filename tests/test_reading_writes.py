@@ -74,6 +74,32 @@ async def test_a_batch_of_readings_is_kept_in_the_order_they_came(
         await engine.dispose()
 
 
+async def test_a_fleets_mixed_readings_take_a_few_statements(shared_server: Server) -> None:
+    """Readings naming their transactions by our id and by port, mixed as a fleet of both
+    versions sends them: one statement for each way in each round, not one for each change of
+    way."""
+    engine = create_engine(shared_server.database_url)
+    statements: list[str] = []
+
+    def count(_: Any, __: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE"):
+            statements.append(statement)
+
+    readings: list[Reading] = [
+        Reading(f"CP-MIXED-{n}", OnPort(1) if n % 2 else n, 100, None, None) for n in range(10)
+    ]
+    readings.append(Reading("CP-MIXED-0", OnPort(2), 200, None, None))
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await record_readings(session, readings)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        await engine.dispose()
+    # Round one: ten chargers' readings by id and by port; round two: CP-MIXED-0's second.
+    assert len(statements) == 3, statements
+
+
 def _sql(value: Any) -> str:
     if value is None:
         return "NULL"

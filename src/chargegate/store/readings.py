@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
-from operator import itemgetter
 from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, Float, Integer, String, Update, bindparam, func, or_, select
@@ -111,10 +109,32 @@ def _bound(reading: Reading) -> tuple[Update, dict[str, Any]]:
 
 async def record_readings(session: AsyncSession, readings: Sequence[Reading]) -> None:
     """Keeps each reading on its charger's transaction if that is open (a reference to no open
-    transaction of the charger changes nothing), in the order given: a run of readings that
-    name their transaction alike is one executemany."""
+    transaction of the charger changes nothing), each charger's in the order given. Written in
+    rounds of at most one reading per charger, a round one executemany for each way its
+    readings name their transaction: a fleet's readings name them all three ways, mixed, and a
+    statement for each run of alike readings was a statement (a turn of a busy event loop) for
+    almost every reading."""
     connection = await session.connection()
-    # Core execution: the ORM's bulk-update path would look for the rows in the session to
-    # synchronise, and there are none.
-    for statement, run in groupby(map(_bound, readings), key=itemgetter(0)):
-        await connection.execute(statement, [values for _, values in run])
+    for round_ in _rounds(readings):
+        alike: dict[Update, list[dict[str, Any]]] = {}
+        for statement, values in map(_bound, round_):
+            alike.setdefault(statement, []).append(values)
+        # Core execution: the ORM's bulk-update path would look for the rows in the session to
+        # synchronise, and there are none.
+        for statement, rows in alike.items():
+            await connection.execute(statement, rows)
+
+
+def _rounds(readings: Sequence[Reading]) -> list[list[Reading]]:
+    """The readings in rounds: a charger's n-th reading in the n-th round. Only one charger's
+    readings can name the same transaction, so rounds written in turn keep every order that
+    matters."""
+    rounds: list[list[Reading]] = []
+    placed: dict[str, int] = {}
+    for reading in readings:
+        turn = placed.get(reading.charge_point_id, 0)
+        placed[reading.charge_point_id] = turn + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(reading)
+    return rounds
