@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from chargegate.services.group_commit import GroupCommit
 from chargegate.services.stop_writes import write_stops
 from chargegate.store import chargers as charger_store
 from chargegate.store import readings as reading_store
+from chargegate.store.chunks import rounds
 from chargegate.store.database import SessionFactory
 from chargegate.store.models import Charger, Port
 from chargegate.store.readings import Reading
@@ -138,17 +140,10 @@ async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:
     """A statement or two per round, each charger at most once a round: a charger that
     connected twice within the batch is claimed again in a later round, so its later connection
     gets the newer epoch."""
-    rounds: list[list[Claim]] = []
-    times: dict[str, int] = {}
-    for claim in batch:
-        seen = times.get(claim.charge_point_id, 0)
-        times[claim.charge_point_id] = seen + 1
-        if seen == len(rounds):
-            rounds.append([])
-        rounds[seen].append(claim)
+    turns = rounds(batch, attrgetter("charge_point_id"))
     epochs: list[dict[str, int]] = []
     async with sessions() as session, session.begin():
-        for claims in rounds:
+        for claims in turns:
             found: dict[str, int] = {}
             for version in sorted({claim.ocpp_version for claim in claims}):
                 found |= await charger_store.claim_connections(
@@ -160,7 +155,7 @@ async def _write_claims(sessions: SessionFactory, batch: list[Claim]) -> None:
                 )
             epochs.append(found)
     # Only once committed: a batch rolled back and written again one by one sets them anew.
-    for claims, found in zip(rounds, epochs, strict=True):
+    for claims, found in zip(turns, epochs, strict=True):
         for claim in claims:
             claim.epoch = found.get(claim.charge_point_id)
 

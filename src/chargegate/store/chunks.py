@@ -1,8 +1,9 @@
-"""Long lists of keys: split for `IN (...)` and set-based statements, and their rows locked."""
+"""Long lists of keys: split for `IN (...)` and set-based statements, in rounds of one per
+owner, and their rows locked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -17,6 +18,20 @@ CHUNK = 5000
 
 def chunks(keys: Sequence[Key], size: int = CHUNK) -> list[Sequence[Key]]:
     return [keys[first : first + size] for first in range(0, len(keys), size)]
+
+
+def rounds(items: Iterable[Key], owner: Callable[[Key], Hashable]) -> list[list[Key]]:
+    """The items in rounds, each owner's n-th item in the n-th round: rounds written in turn,
+    each set-based, keep the order of each owner's items."""
+    found: list[list[Key]] = []
+    placed: dict[Hashable, int] = {}
+    for item in items:
+        turn = placed.get(owner(item), 0)
+        placed[owner(item)] = turn + 1
+        if turn == len(found):
+            found.append([])
+        found[turn].append(item)
+    return found
 
 
 async def lock_rows(

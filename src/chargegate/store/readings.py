@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, assert_never
 
 from sqlalchemy import ColumnElement, Float, Integer, String, Update, bindparam, func, or_, select
@@ -18,6 +19,7 @@ from sqlalchemy import update as update_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chargegate.domain.states import TransactionState
+from chargegate.store.chunks import rounds
 from chargegate.store.literals import written
 from chargegate.store.models import Charger, Port, Transaction
 from chargegate.store.transactions import newest_on_charger
@@ -111,11 +113,13 @@ async def record_readings(session: AsyncSession, readings: Sequence[Reading]) ->
     """Keeps each reading on its charger's transaction if that is open (a reference to no open
     transaction of the charger changes nothing), each charger's in the order given. Written in
     rounds of at most one reading per charger, a round one executemany for each way its
-    readings name their transaction: a fleet's readings name them all three ways, mixed, and a
-    statement for each run of alike readings was a statement (a turn of a busy event loop) for
-    almost every reading."""
+    readings name their transaction: a fleet's readings name them all three ways, interleaved,
+    so a statement for each run of alike readings would be one (and a turn of a busy event
+    loop) for almost every reading."""
     connection = await session.connection()
-    for round_ in _rounds(readings):
+    # Only one charger's readings can name a transaction, so each charger's order is all the
+    # order that matters.
+    for round_ in rounds(readings, attrgetter("charge_point_id")):
         alike: dict[Update, list[dict[str, Any]]] = {}
         for statement, values in map(_bound, round_):
             alike.setdefault(statement, []).append(values)
@@ -123,18 +127,3 @@ async def record_readings(session: AsyncSession, readings: Sequence[Reading]) ->
         # synchronise, and there are none.
         for statement, rows in alike.items():
             await connection.execute(statement, rows)
-
-
-def _rounds(readings: Sequence[Reading]) -> list[list[Reading]]:
-    """The readings in rounds: a charger's n-th reading in the n-th round. Only one charger's
-    readings can name the same transaction, so rounds written in turn keep every order that
-    matters."""
-    rounds: list[list[Reading]] = []
-    placed: dict[str, int] = {}
-    for reading in readings:
-        turn = placed.get(reading.charge_point_id, 0)
-        placed[reading.charge_point_id] = turn + 1
-        if turn == len(rounds):
-            rounds.append([])
-        rounds[turn].append(reading)
-    return rounds
