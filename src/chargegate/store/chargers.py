@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.cursors import PortMark
 from chargegate.domain.validation import PortsRequest
 from chargegate.store import sites
-from chargegate.store.chunks import chunks
+from chargegate.store.chunks import chunks, rows_by
 from chargegate.store.models import Charger, Operator, Port
 
 Row = TypeVarTuple("Row")
@@ -91,11 +91,7 @@ async def named_operator_charger_count(session: AsyncSession, operator_name: str
 async def chargers_by_id(
     session: AsyncSession, charge_point_ids: Collection[str]
 ) -> dict[str, Charger]:
-    found: dict[str, Charger] = {}
-    for chunk in chunks(sorted(charge_point_ids)):
-        rows = await session.scalars(select(Charger).where(Charger.charge_point_id.in_(chunk)))
-        found.update((charger.charge_point_id, charger) for charger in rows)
-    return found
+    return await rows_by(session, Charger.charge_point_id, charge_point_ids)
 
 
 async def ensure_ports(

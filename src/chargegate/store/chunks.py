@@ -3,7 +3,7 @@ owner, and their rows locked."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -41,3 +41,15 @@ async def lock_rows(
     that two writes locking overlapping rows cannot each hold one the other waits for."""
     for chunk in chunks(sorted(set(keys))):
         await session.execute(select(key).where(key.in_(chunk)).order_by(key).with_for_update())
+
+
+async def rows_by(
+    session: AsyncSession, key: InstrumentedAttribute[Any], keys: Collection[Any]
+) -> dict[Any, Any]:
+    """The rows of `key`'s table whose `key` is one of `keys`, by it; keys with no row are
+    left out."""
+    found: dict[Any, Any] = {}
+    for chunk in chunks(sorted(set(keys))):
+        rows = await session.scalars(select(key.class_).where(key.in_(chunk)))
+        found.update((getattr(row, key.key), row) for row in rows)
+    return found

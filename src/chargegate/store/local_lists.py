@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chargegate.domain.local_lists import Entry, ListState
 from chargegate.domain.states import ChargerAction, CommandStatus
 from chargegate.domain.tokens import Authorization, fold
-from chargegate.store.chunks import chunks
+from chargegate.store.chunks import rows_by
 from chargegate.store.models import Charger, Command, IdToken, LocalList, LocalListEntry
 
 _SYNC = ChargerAction.SEND_LOCAL_LIST
@@ -24,11 +24,7 @@ async def by_charger_ids(
     session: AsyncSession, charger_ids: Collection[int]
 ) -> dict[int, LocalList]:
     """The list states of these chargers that have one."""
-    found: dict[int, LocalList] = {}
-    for chunk in chunks(sorted(charger_ids)):
-        rows = await session.scalars(select(LocalList).where(LocalList.charger_id.in_(chunk)))
-        found.update((state.charger_id, state) for state in rows)
-    return found
+    return await rows_by(session, LocalList.charger_id, charger_ids)
 
 
 async def of_operator(session: AsyncSession, operator_id: int) -> Sequence[LocalList]:
