@@ -77,8 +77,14 @@ class Site:
         return draw(applied[-1]) if applied else 0.0
 
     def when(self, cp: str, amps: float) -> float:
-        """When the charger last went to drawing `amps`."""
-        times = [at for at, who, drawn in self.timeline() if who == cp and drawn == amps]
+        """When the charger last went to drawing `amps` (from drawing something else)."""
+        times: list[float] = []
+        before: float | None = None
+        for at, who, drawn in self.timeline():
+            if who == cp:
+                if drawn == amps and before != amps:
+                    times.append(at)
+                before = drawn
         assert times, (cp, amps, self.timeline())
         return times[-1]
 

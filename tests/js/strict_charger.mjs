@@ -88,7 +88,8 @@
 //   transactionStopped, rebooted, note, refused (an expected CALLERROR), disconnect, exit,
 //   applied (--smart-charging: a connector's limit changed: connectorId, limitA (the first
 //   period's limit in A of the profiles in force as the spec stacks them; null: none, it may
-//   draw maxA), maxA, charging (a transaction runs), atMs (epoch ms, sub-ms, to order events
+//   draw maxA), maxA, charging (a transaction runs and draws: not once it is stopping, before its
+//   stop is sent, as a real station's energy stops first), atMs (epoch ms, sub-ms, to order events
 //   of several chargers)); and the failures strictValidationFailure,
 //   badMessage, callError (a CALLERROR received or sent, or a call that timed out), error, and
 //   (2.0.1) unwantedChargingProfile: a RequestStartTransaction carried a chargingProfile
@@ -373,6 +374,7 @@ async function stopSession(connector, reason) {
     const { transactionId, idTag, meterStart } = connector.tx;
     connector.meterWh += STOP_STEP_WH;
     const meterStop = connector.meterWh;
+    stopDrawing(connector);
     await statusNotification(connector, 'Finishing');
     // idTag is optional in StopTransaction; leaving it out on even connectors covers both
     // shapes of the server's answer (with and without idTagInfo).
@@ -595,6 +597,7 @@ async function stopSession201(connector, reason) {
     const { transactionId, idToken, meterStart } = connector.tx;
     connector.meterWh += STOP_STEP_WH;
     const meterStop = connector.meterWh;
+    stopDrawing(connector);
     // No idToken: it was sent once (in Started), and a remote stop involves no new one.
     await transactionEvent(
         connector,
@@ -1131,7 +1134,7 @@ function reportApplied() {
     if (!smartCharging) return;
     for (const connector of connectors.values()) {
         const limitA = appliedA(connector);
-        const charging = Boolean(connector.tx);
+        const charging = Boolean(connector.tx) && !connector.stopping;
         const key = `${limitA}|${charging}`;
         if (connector.lastApplied === key) continue;
         connector.lastApplied = key;
@@ -1150,7 +1153,15 @@ function startProfile(connector) {
     reportApplied();
 }
 
+// The energy stops before the stop is reported: the server may hand the room to another
+// session as soon as it reads the report.
+function stopDrawing(connector) {
+    connector.stopping = true;
+    reportApplied();
+}
+
 function transactionEnded(connector) {
+    connector.stopping = false;
     for (const [held, kept] of profiles) {
         if (kept.port === connector.id && kept.purpose === 'TxProfile') profiles.delete(held);
     }
