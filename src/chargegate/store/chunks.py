@@ -26,8 +26,9 @@ def rounds(items: Iterable[Key], owner: Callable[[Key], Hashable]) -> list[list[
     found: list[list[Key]] = []
     placed: dict[Hashable, int] = {}
     for item in items:
-        turn = placed.get(owner(item), 0)
-        placed[owner(item)] = turn + 1
+        key = owner(item)
+        turn = placed.get(key, 0)
+        placed[key] = turn + 1
         if turn == len(found):
             found.append([])
         found[turn].append(item)

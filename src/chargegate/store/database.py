@@ -34,8 +34,8 @@ def is_sqlite(url: str) -> bool:
 # Connections a PostgreSQL engine (one per worker process) keeps once opened: none is closed
 # after use, as one reopened at each peak of load costs a connection and its prepared statements.
 POSTGRES_CONNECTIONS = 20
-# Connections of the pool that group commits and grouped reads use (create_grouped): one for
-# each of them that can run at once.
+# Connections of the pool for chargers' grouped report writes and lookups (create_grouped): one
+# for each of them that can run at once (six writes, three lookups).
 GROUPED_CONNECTIONS = 10
 # A connection idle longer than this is pinged as it is taken from the pool (the server may have
 # restarted, or a proxy dropped it, meanwhile); one back from use more recently is not: a ping
@@ -81,11 +81,11 @@ async def one_off_session(url: str) -> AsyncIterator[AsyncSession]:
 
 
 def create_grouped(url: str, writer: AsyncEngine) -> AsyncEngine:
-    """The engine for group commits and grouped reads (a batch of hundreds of chargers' writes
-    or reads). On PostgreSQL, a pool of its own: taking turns for the shared pool with single
-    transactions, a batch waited for one as long as any of them, and so did each of its
-    hundreds of callers. On SQLite the single writer (whose reader engine the grouped reads
-    use, as all reads do)."""
+    """The engine for chargers' grouped report writes and lookups (services.report_writes,
+    services.charger_lookups: batches of hundreds of chargers'). On PostgreSQL, a pool of its
+    own: taking turns for the shared pool with single transactions, a batch waited for one as
+    long as any of them, and so did each of its hundreds of callers. On SQLite the single
+    writer (whose reader engine the grouped reads use, as all reads do)."""
     return writer if is_sqlite(url) else _postgresql(url, GROUPED_CONNECTIONS)
 
 
